@@ -1,0 +1,1 @@
+"""The wire: MQTT bytes in, typed records (or dead letters with a reason) out."""

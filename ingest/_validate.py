@@ -1,0 +1,94 @@
+"""Plausibility: values a working instrument can produce, times a working clock can have.
+
+Decoders check shape and type; this checks sense, the same way for every source, after
+units are converted. Only valid (flag N) values are range-checked: a value flagged T
+("above the instrument's upper limit") or D (fault) is kept as the device sent it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Final
+
+from ingest._result import Rejection
+from rules import METRIC_UNITS, DronePosition, Finding, Mission, Reading, Record
+
+#: metric -> (lowest, highest) plausible value in Lantian units
+PLAUSIBLE: Final[Mapping[str, tuple[float, float]]] = MappingProxyType(
+    {
+        "tsp": (0.0, 20000.0),
+        "pm10": (0.0, 10000.0),
+        "pm25": (0.0, 10000.0),
+        "pm1": (0.0, 10000.0),
+        "so2": (0.0, 10000.0),
+        "no2": (0.0, 10000.0),
+        "o3": (0.0, 10000.0),
+        "co": (0.0, 150.0),
+        "noise": (0.0, 160.0),
+        "wind_speed": (0.0, 75.0),
+        "wind_dir": (0.0, 360.0),
+        "temp": (-60.0, 70.0),
+        "rh": (0.0, 100.0),
+        "pressure": (40.0, 120.0),
+    }
+)
+assert set(PLAUSIBLE) == set(METRIC_UNITS)
+
+
+def _check_time(ts: datetime, now: datetime, max_future: timedelta) -> Rejection | None:
+    if ts - now > max_future:
+        return Rejection(
+            "future_time",
+            f"time {ts.isoformat()} is {(ts - now).total_seconds():.0f} s ahead of the "
+            f"service clock (limit {max_future.total_seconds():.0f} s): check the device clock",
+        )
+    return None
+
+
+def _check_reading(r: Reading) -> Rejection | None:
+    for metric, m in r.values.items():
+        for what, v in (("value", m.value), ("min", m.min), ("max", m.max)):
+            if v is not None and not math.isfinite(v):
+                return Rejection("not_finite", f"{metric} {what} is {v!r}, not a finite number")
+        if not m.valid:
+            continue
+        lo, hi = PLAUSIBLE[metric]
+        if not lo <= m.value <= hi:
+            return Rejection(
+                "implausible",
+                f"{metric} = {m.value:g} {METRIC_UNITS[metric]} is outside the plausible range "
+                f"{lo:g}..{hi:g}: a wrong unit in config, or a faulty instrument",
+            )
+    return None
+
+
+def _check_position(p: DronePosition) -> Rejection | None:
+    for name in ("alt_m", "heading", "speed_mps", "battery_pct"):
+        v = getattr(p, name)
+        if v is not None and not math.isfinite(v):
+            return Rejection("not_finite", f"{name} is {v!r}, not a finite number")
+    if p.battery_pct is not None and not 0 <= p.battery_pct <= 100:
+        return Rejection("implausible", f"battery_pct = {p.battery_pct:g} is outside 0..100")
+    if p.speed_mps is not None and not 0 <= p.speed_mps <= 100:
+        return Rejection("implausible", f"speed_mps = {p.speed_mps:g} is outside 0..100 m/s")
+    if p.alt_m is not None and not -500 <= p.alt_m <= 10000:
+        return Rejection("implausible", f"alt_m = {p.alt_m:g} is outside -500..10000 m")
+    return None
+
+
+def validate(record: Record, now: datetime, max_future: timedelta) -> Rejection | None:
+    """None if the record is plausible, else the first thing wrong with it."""
+    if isinstance(record, Reading):
+        return _check_time(record.ts, now, max_future) or _check_reading(record)
+    if isinstance(record, DronePosition):
+        return _check_time(record.ts, now, max_future) or _check_position(record)
+    if isinstance(record, Finding):
+        if not 0.0 <= record.confidence <= 1.0:
+            return Rejection("implausible", f"confidence {record.confidence:g} is outside 0..1")
+        return _check_time(record.ts, now, max_future)
+    if isinstance(record, Mission):
+        return None
+    raise TypeError(f"not a record: {record!r}")

@@ -1,0 +1,193 @@
+"""The records the rules engine consumes: what a sensor or a drone said, already decoded.
+
+`ingest` produces them from bytes on the wire; `rules` and `dispatch` only ever see these.
+They live in the core (not in `ingest`) so that the core depends on nothing outside itself.
+
+Units are fixed (DESIGN.md, "Wire contract"): particulates and gases µg/m³, CO mg/m³,
+noise dB(A), wind m/s and degrees, temperature °C, humidity %, pressure kPa.
+Coordinates are WGS-84 degrees; altitudes metres.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+#: Lantian metric name -> unit. The only metrics a Reading's `values` may carry.
+METRIC_UNITS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "tsp": "µg/m³",
+        "pm10": "µg/m³",
+        "pm25": "µg/m³",
+        "pm1": "µg/m³",
+        "so2": "µg/m³",
+        "no2": "µg/m³",
+        "o3": "µg/m³",
+        "co": "mg/m³",
+        "noise": "dB(A)",
+        "wind_speed": "m/s",
+        "wind_dir": "°",
+        "temp": "°C",
+        "rh": "%",
+        "pressure": "kPa",
+    }
+)
+
+#: HJ 212 data flag meaning "instrument working normally": the only flag whose values count.
+VALID_FLAG: Final = "N"
+
+_EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
+
+
+class Interval(StrEnum):
+    """What span of time a reading's values describe (HJ 212 CN 2011 / 2051 / 2061 / 2031)."""
+
+    INSTANT = "instant"
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    lat: float
+    lon: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.lat) and -90.0 <= self.lat <= 90.0):
+            raise ValueError(f"latitude {self.lat!r} is outside -90..90")
+        if not (math.isfinite(self.lon) and -180.0 <= self.lon <= 180.0):
+            raise ValueError(f"longitude {self.lon!r} is outside -180..180")
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One metric's value with its data flag. Only flag N counts as a valid reading;
+    values with other flags (C calibration, M maintenance, D fault, ...) are kept, not used."""
+
+    value: float
+    flag: str = VALID_FLAG
+    min: float | None = None
+    max: float | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.flag == VALID_FLAG
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A station's (or a mobile sensor's) values at one time.
+
+    `location` is set for a mobile reading, located where it was taken; a fixed station's
+    location comes from its registration. `extras` keeps what the source sent that maps to
+    no Lantian metric (unknown HJ 212 factor codes, extra JSON fields), as text.
+    `deviations` names each rule of the wire format this message bent and was let through.
+    """
+
+    station: str
+    ts: datetime
+    values: Mapping[str, Measurement]
+    interval: Interval = Interval.INSTANT
+    location: Location | None = None
+    source: str = "json"
+    extras: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    deviations: tuple[str, ...] = ()
+
+    @property
+    def subject(self) -> str:
+        return f"station:{self.station}"
+
+    @property
+    def dedupe_key(self) -> tuple[str, ...]:
+        return ("reading", self.station, self.interval.value, self.ts.isoformat())
+
+
+@dataclass(frozen=True, slots=True)
+class DronePosition:
+    drone: str
+    ts: datetime
+    location: Location
+    alt_m: float | None = None
+    heading: float | None = None
+    speed_mps: float | None = None
+    mission: str | None = None
+    waypoint: int | None = None
+    battery_pct: float | None = None
+    source: str = "json"
+
+    @property
+    def subject(self) -> str:
+        return f"drone:{self.drone}"
+
+    @property
+    def dedupe_key(self) -> tuple[str, ...]:
+        return ("position", self.drone, self.ts.isoformat())
+
+
+@dataclass(frozen=True, slots=True)
+class Waypoint:
+    lon: float
+    lat: float
+    alt_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class Mission:
+    """A planned patrol: the route a drone should keep within `corridor_m` of."""
+
+    drone: str
+    mission: str
+    corridor_m: float
+    waypoints: tuple[Waypoint, ...]
+
+    @property
+    def subject(self) -> str:
+        return f"drone:{self.drone}"
+
+    @property
+    def dedupe_key(self) -> tuple[str, ...]:
+        # A re-sent plan replaces the old one; it is never a duplicate to drop.
+        return ("mission", self.drone, self.mission, str(hash(self.waypoints)))
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a patrol saw (dust plume, bare earth, muck truck, ...), with the media proving it."""
+
+    drone: str
+    ts: datetime
+    kind: str
+    confidence: float
+    location: Location
+    media: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def subject(self) -> str:
+        return f"drone:{self.drone}"
+
+    @property
+    def dedupe_key(self) -> tuple[str, ...]:
+        loc = f"{self.location.lat:.6f},{self.location.lon:.6f}"
+        return ("finding", self.drone, self.ts.isoformat(), self.kind, loc)
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    """A registered monitoring site (config/stations.geojson). `mn` is its HJ 212 device id."""
+
+    id: str
+    name: str
+    kind: str
+    location: Location
+    mn: str | None = None
+    zone: str | None = None
+
+
+Record = Reading | DronePosition | Mission | Finding
