@@ -22,7 +22,6 @@ HJ212_DIALECTS: Final[Mapping[str, str]] = MappingProxyType(
         "crc_unpadded": "CRC with fewer than 4 hex digits (leading zeros dropped)",
         "crc_modbus_swapped": "CRC-16/MODBUS with its bytes swapped instead of the HJ 212 CRC",
         "length_unpadded": "data length with fewer than 4 digits",
-        "no_terminator": "no \\r\\n after the CRC",
         "datatime_ms": "DataTime with milliseconds (17 digits)",
     }
 )

@@ -14,10 +14,12 @@ from rules._records import (
     Station,
     Waypoint,
 )
+from rules._zones import ZONE_KINDS, Zone
 
 __all__ = [
     "METRIC_UNITS",
     "VALID_FLAG",
+    "ZONE_KINDS",
     "DronePosition",
     "Finding",
     "Interval",
@@ -28,4 +30,5 @@ __all__ = [
     "Record",
     "Station",
     "Waypoint",
+    "Zone",
 ]

@@ -152,8 +152,8 @@ class Mission:
 
     @property
     def dedupe_key(self) -> tuple[str, ...]:
-        # A re-sent plan replaces the old one; it is never a duplicate to drop.
-        return ("mission", self.drone, self.mission, str(hash(self.waypoints)))
+        # The same plan sent twice is one plan; a changed plan under the same name is new.
+        return ("mission", self.drone, self.mission, str(hash((self.corridor_m, self.waypoints))))
 
 
 @dataclass(frozen=True, slots=True)

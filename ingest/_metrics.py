@@ -1,0 +1,43 @@
+"""The ingest path's Prometheus metrics, on a registry the composition root hands in."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class IngestMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.received = Counter(
+            "lantian_messages_received", "MQTT messages received, by topic kind", ["kind"],
+            registry=r,
+        )
+        self.decoded = Counter(
+            "lantian_messages_decoded", "Messages decoded into records", ["kind"], registry=r
+        )
+        self.rejected = Counter(
+            "lantian_messages_rejected", "Messages dead-lettered, by reason code",
+            ["kind", "reason"], registry=r,
+        )
+        self.duplicates = Counter(
+            "lantian_records_duplicate", "Records dropped as already processed", ["kind"],
+            registry=r,
+        )
+        self.records = Counter(
+            "lantian_records", "Records handed to the rules engine", ["type"], registry=r
+        )
+        self.points_written = Counter(
+            "lantian_influx_points_written", "Points the time-series server accepted", registry=r
+        )
+        self.points_failed = Counter(
+            "lantian_influx_points_failed",
+            "Points given up on (refused as malformed, or over the pending limit)", registry=r,
+        )
+        self.points_pending = Gauge(
+            "lantian_influx_points_pending", "Points not yet accepted by the time-series server",
+            registry=r,
+        )
+        self.mqtt_connected = Gauge(
+            "lantian_mqtt_connected", "1 while connected to the MQTT broker", registry=r
+        )

@@ -1,0 +1,185 @@
+"""Readings and drone positions to InfluxDB (v2 write API), through influxdb-client's
+batching writer.
+
+Schema (line protocol, millisecond precision):
+
+    reading,station=KY-CS-001,interval=instant,source=hj212 pm10=187,tsp=320 <ts>
+    reading_flagged,station=KY-CS-001,metric=pm10,flag=C value=12 <ts>
+    drone_position,drone=KY-UAV-01,source=dji lat=30.03,lon=120.50,alt_m=80.6,... <ts>
+
+Only valid (flag N) values go to `reading`, so a dashboard's mean is never polluted by a
+calibration run; the others are kept apart in `reading_flagged`.
+
+A batch the server does not take (down, timing out, 5xx) is parked and offered again
+later, so an outage delays points but does not drop them. Only a batch the server
+refuses as malformed (4xx other than 429), or points beyond `max_pending`, are given up,
+counted and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from influxdb_client.client.exceptions import InfluxDBError
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write_api import WriteOptions
+from influxdb_client.domain.write_precision import WritePrecision
+from reactivex.scheduler import ThreadPoolScheduler
+
+from ingest._metrics import IngestMetrics
+from rules import DronePosition, Reading, Record
+
+log = logging.getLogger(__name__)
+
+# the client's stubs declare the enum type but its constants as plain str
+_MS: Any = WritePrecision.MS
+
+
+def _escape_tag(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def _tags(pairs: Iterable[tuple[str, str | None]]) -> str:
+    return "".join(f",{k}={_escape_tag(v)}" for k, v in pairs if v)
+
+
+def _fields(pairs: Iterable[tuple[str, float | int | None]]) -> str:
+    return ",".join(
+        f"{k}={v}i" if isinstance(v, int) else f"{k}={v!r}" for k, v in pairs if v is not None
+    )
+
+
+def _ms(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)
+
+
+def to_lines(record: Record) -> list[str]:
+    """The line-protocol lines for a record (none for missions and findings)."""
+    if isinstance(record, Reading):
+        ms = _ms(record.ts)
+        tags = _tags(
+            (("station", record.station), ("interval", record.interval.value),
+             ("source", record.source))
+        )
+        lines = []
+        valid = _fields((m, v.value) for m, v in record.values.items() if v.valid)
+        if record.location is not None:
+            valid += f",lat={record.location.lat!r},lon={record.location.lon!r}"
+        if valid:
+            lines.append(f"reading{tags} {valid.lstrip(',')} {ms}")
+        for metric, v in record.values.items():
+            if not v.valid:
+                t = _tags((("station", record.station), ("metric", metric), ("flag", v.flag)))
+                lines.append(f"reading_flagged{t} value={v.value!r} {ms}")
+        return lines
+    if isinstance(record, DronePosition):
+        tags = _tags((("drone", record.drone), ("mission", record.mission),
+                      ("source", record.source)))
+        fields = _fields(
+            (("lat", record.location.lat), ("lon", record.location.lon), ("alt_m", record.alt_m),
+             ("heading", record.heading), ("speed_mps", record.speed_mps),
+             ("battery_pct", record.battery_pct), ("waypoint", record.waypoint))
+        )
+        return [f"drone_position{tags} {fields} {_ms(record.ts)}"]
+    return []
+
+
+class TimeSeriesWriter:
+    def __init__(
+        self,
+        *,
+        url: str,
+        token: str,
+        org: str,
+        bucket: str,
+        metrics: IngestMetrics,
+        batch_size: int = 1000,
+        flush_interval_ms: int = 1000,
+        max_pending: int = 1_000_000,
+        timeout_ms: int = 10_000,
+    ) -> None:
+        self._bucket, self._org = bucket, org
+        self._metrics = metrics
+        self._max_pending = max_pending
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._parked: deque[str] = deque()
+        self._client = InfluxDBClient(url=url, token=token, org=org, timeout=timeout_ms)
+        self._api = self._client.write_api(
+            write_options=WriteOptions(
+                batch_size=batch_size,
+                flush_interval=flush_interval_ms,
+                retry_interval=1000,
+                max_retries=3,
+                max_retry_delay=5000,
+                max_retry_time=15_000,
+                max_close_wait=10_000,
+                write_scheduler=ThreadPoolScheduler(max_workers=1),
+            ),
+            success_callback=self._on_success,
+            error_callback=self._on_error,
+        )
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def write(self, record: Record) -> None:
+        lines = to_lines(record)
+        if not lines:
+            return
+        with self._lock:
+            if self._pending + len(lines) > self._max_pending:
+                self._metrics.points_failed.inc(len(lines))
+                log.error("time series: %d points pending, over the limit: dropping new points",
+                          self._pending)
+                return
+            self._pending += len(lines)
+            self._metrics.points_pending.set(self._pending)
+        for line in lines:
+            self._api.write(self._bucket, self._org, line, write_precision=_MS)
+
+    def retry_parked(self) -> int:
+        """Offer parked batches to the server again; returns the number of points offered."""
+        with self._lock:
+            batches = list(self._parked)
+            self._parked.clear()
+        for batch in batches:
+            self._api.write(self._bucket, self._org, batch, write_precision=_MS)
+        return sum(b.count("\n") + 1 for b in batches)
+
+    def close(self) -> None:
+        self._api.close()  # type: ignore[no-untyped-call]
+        self._client.close()  # type: ignore[no-untyped-call]
+
+    # callbacks, on the writer's own thread
+    def _settled(self, points: int) -> None:
+        with self._lock:
+            self._pending -= points
+            self._metrics.points_pending.set(self._pending)
+
+    def _on_success(self, _conf: Any, data: str | bytes) -> None:
+        n = _count_lines(data)
+        self._metrics.points_written.inc(n)
+        self._settled(n)
+
+    def _on_error(self, _conf: Any, data: str | bytes, exc: Exception) -> None:
+        n = _count_lines(data)
+        status = exc.response.status if isinstance(exc, InfluxDBError) and exc.response else None
+        if status is not None and 400 <= status < 500 and status != 429:
+            self._metrics.points_failed.inc(n)
+            self._settled(n)
+            log.error("time series: server refused %d points (%s): %s", n, status, exc)
+            return
+        with self._lock:
+            self._parked.append(data.decode() if isinstance(data, bytes) else data)
+        log.warning("time series: %d points parked for retry: %s", n, exc)
+
+
+def _count_lines(data: str | bytes) -> int:
+    return (data.count(b"\n") if isinstance(data, bytes) else data.count("\n")) + 1

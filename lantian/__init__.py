@@ -1,0 +1,1 @@
+"""Lantian's composition root: settings, wiring, the `lantian` command. No business logic."""

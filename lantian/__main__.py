@@ -1,0 +1,5 @@
+import sys
+
+from lantian.cli import main
+
+sys.exit(main())

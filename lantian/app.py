@@ -1,0 +1,129 @@
+"""The composition root: builds every piece from Settings and runs them on one event loop.
+
+No business logic here: a straight line of construction, then run until told to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client import CollectorRegistry
+
+from ingest import (
+    Deduplicator,
+    IngestMetrics,
+    Ingestor,
+    MqttConnection,
+    RecordSink,
+    SqliteDeadLetters,
+    TimeSeriesWriter,
+)
+from lantian.http import create_app
+from lantian.settings import Settings
+from rules import Record
+
+log = logging.getLogger("lantian")
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def _log_record(record: Record) -> None:
+    log.debug("record %r", record)
+
+
+async def serve(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    clock: Clock = system_clock,
+    records: RecordSink = _log_record,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Run the service until `stop` is set. `records` receives every new record (the rules
+    engine, once wired; a test's collector meanwhile); `ready` is set once the HTTP port
+    is listening and the MQTT client is subscribed."""
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    deadletters = SqliteDeadLetters(settings.store_path)
+    timeseries = None
+    if settings.influx is not None:
+        ix = settings.influx
+        timeseries = TimeSeriesWriter(
+            url=ix.url, token=ix.token, org=ix.org, bucket=ix.bucket, metrics=metrics,
+            batch_size=ix.batch_size, flush_interval_ms=ix.flush_interval_ms,
+            max_pending=ix.max_pending_points,
+        )
+    mqtt: MqttConnection
+    ingestor = Ingestor(
+        ctx=settings.decode,
+        topics=settings.topics,
+        clock=clock,
+        records=records,
+        deadletters=deadletters,
+        publisher=None,
+        timeseries=timeseries,
+        metrics=metrics,
+        dedupe=Deduplicator(settings.dedupe_capacity),
+    )
+    mqtt = MqttConnection(
+        settings.broker,
+        settings.topics.subscriptions(),
+        on_message=ingestor.handle,
+        on_connected_change=lambda up: metrics.mqtt_connected.set(1 if up else 0),
+    )
+    ingestor.publisher = mqtt
+
+    scheduler = AsyncIOScheduler(timezone=settings.tz)
+    if timeseries is not None:
+        scheduler.add_job(timeseries.retry_parked, "interval", seconds=10, id="influx-retry")
+
+    app = create_app(
+        registry,
+        {"broker_connected": mqtt.connected.is_set, "store_writable": deadletters.writable},
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=settings.http_host, port=settings.http_port, log_level="warning",
+            lifespan="off", access_log=False,
+        )
+    )
+    http_task = asyncio.create_task(server.serve(), name="http")
+    await mqtt.start()
+    scheduler.start()
+    try:
+        if ready is not None:
+            await _wait_ready(server, mqtt, http_task)
+            ready.set()
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({stopped, http_task}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if http_task.done():
+            http_task.result()  # the HTTP server died on its own: say why
+    finally:
+        scheduler.shutdown(wait=False)
+        await mqtt.stop()
+        server.should_exit = True
+        await asyncio.gather(http_task, return_exceptions=True)
+        if timeseries is not None:
+            await asyncio.to_thread(timeseries.close)
+        deadletters.close()
+
+
+async def _wait_ready(
+    server: uvicorn.Server, mqtt: MqttConnection, http_task: asyncio.Task[None]
+) -> None:
+    while not server.started:
+        if http_task.done():
+            http_task.result()  # surfaces "address already in use" and the like
+            raise RuntimeError("HTTP server stopped before it started")
+        await asyncio.sleep(0.02)
+    await mqtt.connected.wait()
