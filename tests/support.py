@@ -112,8 +112,9 @@ class Subscription:
 
 
 @contextmanager
-def run_mosquitto(workdir: Path, extra: str = "") -> Iterator[Broker]:
-    port = free_port()
+def run_mosquitto(workdir: Path, extra: str = "", port: int | None = None) -> Iterator[Broker]:
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "mosquitto.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
@@ -147,13 +148,14 @@ class Victoria:
 
 
 @contextmanager
-def run_victoria(workdir: Path) -> Iterator[Victoria]:
-    port = free_port()
+def run_victoria(workdir: Path, port: int | None = None) -> Iterator[Victoria]:
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
     with (workdir / "victoria.log").open("wb") as log:
         proc = subprocess.Popen(
             [require_binary("victoria-metrics"), f"-httpListenAddr=127.0.0.1:{port}",
              f"-storageDataPath={workdir / 'vm-data'}", "-retentionPeriod=100y",
-             "-search.latencyOffset=0s", "-inmemoryDataFlushInterval=1s"],
+             "-search.latencyOffset=0s"],
             stdout=log, stderr=log,
         )
     url = f"http://127.0.0.1:{port}"

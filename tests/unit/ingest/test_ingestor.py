@@ -1,0 +1,151 @@
+"""The ingest shell with in-memory fakes: what reaches the rules, the dead letters, the
+publisher and the time series, for each kind of message."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from ingest import (
+    DecodeContext,
+    Deduplicator,
+    Ingestor,
+    Kind,
+    MemoryDeadLetters,
+    Route,
+    Topics,
+)
+from ingest._deadletters import PUBLISH_PAYLOAD_LIMIT, DeadLetter
+from rules import Location, Reading, Record, Station
+
+NOW = datetime(2026, 6, 12, 3, 0, tzinfo=UTC)
+CTX = DecodeContext(stations={"S1": Station("S1", "S1", "construction_site", Location(30, 120))})
+GOOD = b'{"station": "S1", "ts": "2026-06-12T10:31:00+08:00", "pm10": 187.0}'
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, int]] = []
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        self.sent.append((topic, payload, qos))
+
+
+class FakePoints:
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+
+    def write(self, record: Record) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def parts() -> tuple[Ingestor, list[Record], MemoryDeadLetters, FakePublisher, FakePoints]:
+    records: list[Record] = []
+    dead, pub, points = MemoryDeadLetters(), FakePublisher(), FakePoints()
+    ingestor = Ingestor(ctx=CTX, topics=Topics("site/a"), clock=lambda: NOW,
+                        records=records.append, deadletters=dead, publisher=pub,
+                        timeseries=points, dedupe=Deduplicator(10))
+    return ingestor, records, dead, pub, points
+
+
+def test_good_reading_reaches_rules_and_time_series_once(parts) -> None:  # type: ignore[no-untyped-def]
+    ingestor, records, dead, pub, points = parts
+    ingestor.handle("site/a/sensors/S1/reading", GOOD)
+    ingestor.handle("site/a/sensors/S1/reading", GOOD)
+    assert len(records) == 1 and isinstance(records[0], Reading)
+    assert points.records == records
+    assert dead.letters == [] and pub.sent == []
+
+
+def test_bad_message_is_dead_lettered_and_published(parts) -> None:  # type: ignore[no-untyped-def]
+    ingestor, records, dead, pub, _ = parts
+    outcome = ingestor.handle("site/a/sensors/S1/reading", b"{not json")
+    assert outcome.kind == "reading"
+    assert records == []
+    (letter,) = dead.letters
+    assert (letter.topic, letter.code, letter.payload, letter.received_at) == (
+        "site/a/sensors/S1/reading", "bad_json", b"{not json", NOW)
+    ((topic, body, qos),) = pub.sent
+    assert (topic, qos) == ("site/a/deadletter", 1)
+    published = json.loads(body)
+    assert published == {
+        "topic": "site/a/sensors/S1/reading", "reason": letter.reason, "code": "bad_json",
+        "payload_b64": base64.b64encode(b"{not json").decode(),
+        "received_at": "2026-06-12T03:00:00+00:00",
+    }
+
+
+def test_a_decoder_crash_costs_one_message_not_the_service(  # type: ignore[no-untyped-def]
+    parts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest._ingestor as module
+
+    def broken(*_a: object, **_k: object) -> object:
+        raise ZeroDivisionError("boom")
+
+    ingestor, records, dead, _, _ = parts
+    monkeypatch.setattr(module, "decode_message", broken)
+    ingestor.handle("site/a/sensors/S1/reading", GOOD)
+    assert dead.letters[0].code == "decoder_error"
+    assert "ZeroDivisionError" in dead.letters[0].reason
+    monkeypatch.undo()
+    ingestor.handle("site/a/sensors/S1/reading", GOOD)
+    assert len(records) == 1
+
+
+def test_metrics_count_by_kind_and_reason(parts) -> None:  # type: ignore[no-untyped-def]
+    ingestor, *_ = parts
+    ingestor.handle("site/a/sensors/S1/reading", GOOD)
+    ingestor.handle("site/a/sensors/S1/reading", GOOD)
+    ingestor.handle("site/a/nowhere", b"x")
+    m = ingestor.metrics.registry
+    assert m.get_sample_value("lantian_messages_received_total", {"kind": "reading"}) == 2
+    assert m.get_sample_value("lantian_records_duplicate_total", {"kind": "reading"}) == 1
+    assert m.get_sample_value(
+        "lantian_messages_rejected_total", {"kind": "unknown", "reason": "unknown_topic"}) == 1
+
+
+def test_dead_letter_publishes_huge_payloads_cut() -> None:
+    letter = DeadLetter("t", "too_large", "r", b"x" * (PUBLISH_PAYLOAD_LIMIT + 5), NOW)
+    body = json.loads(letter.to_json())
+    assert len(base64.b64decode(body["payload_b64"])) == PUBLISH_PAYLOAD_LIMIT
+    assert (body["payload_truncated"], body["payload_size"]) == (True, PUBLISH_PAYLOAD_LIMIT + 5)
+
+
+ROUTES = [
+    ("lantian/sensors/KY-CS-001/reading", Route(Kind.READING, "KY-CS-001")),
+    ("lantian/sensors/KY-CS-001/hj212", Route(Kind.HJ212, "KY-CS-001")),
+    ("lantian/drones/KY-UAV-01/telemetry", Route(Kind.TELEMETRY, "KY-UAV-01")),
+    ("lantian/drones/KY-UAV-01/mission", Route(Kind.MISSION, "KY-UAV-01")),
+    ("lantian/drones/KY-UAV-01/finding", Route(Kind.FINDING, "KY-UAV-01")),
+    ("thing/product/1581F5BKD225D00BP891/osd", Route(Kind.DJI_OSD, "1581F5BKD225D00BP891")),
+    ("lantian/sensors/KY-CS-001/readings", None),
+    ("lantian/sensors//reading", None),
+    ("lantian/sensors/KY-CS-001/reading/extra", None),
+    ("lantian/drones/KY-UAV-01/reading", None),
+    ("other/sensors/KY-CS-001/reading", None),
+    ("thing/product//osd", None),
+    ("thing/product/SN/state", None),
+]
+
+
+@pytest.mark.parametrize(("topic", "route"), ROUTES, ids=[t for t, _ in ROUTES])
+def test_topic_routes(topic: str, route: Route | None) -> None:
+    assert Topics().route(topic) == route
+
+
+def test_a_multi_level_prefix_routes_and_subscribes() -> None:
+    topics = Topics("cn/zj/keyan", frozenset({Kind.READING}))
+    assert topics.route("cn/zj/keyan/sensors/S1/reading") == Route(Kind.READING, "S1")
+    assert topics.subscriptions() == ["cn/zj/keyan/sensors/#", "cn/zj/keyan/drones/#"]
+    assert topics.deadletter() == "cn/zj/keyan/deadletter"
+
+
+def test_dedupe_forgets_the_oldest_beyond_capacity() -> None:
+    d = Deduplicator(2)
+    assert [d.first_time(k) for k in ("a", "b", "a", "c", "a")] == [True, True, False, True, True]
+    assert len(d) == 2
