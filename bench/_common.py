@@ -31,7 +31,8 @@ RESULTS_DIR: Final = Path(__file__).resolve().parent / "results"
 STATION_COUNT: Final = 1000
 _CST: Final = timezone(timedelta(hours=8))
 
-console = Console(highlight=False)
+# wide enough for the tables when piped to a file (rich assumes 80 columns then)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 
 
 def station_id(index: int) -> str:

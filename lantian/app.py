@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from ingest import (
     Deduplicator,
@@ -51,6 +51,7 @@ async def serve(
     """Run the service until `stop` is set. `records` receives every new record (the rules
     engine, once wired; a test's collector meanwhile); `ready` is set once the HTTP port
     is listening and the MQTT client is subscribed."""
+    disable_created_metrics()  # *_created series only clutter /metrics for counters like ours
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
     deadletters = SqliteDeadLetters(settings.store_path)

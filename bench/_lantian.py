@@ -1,0 +1,86 @@
+"""Lantian's real ingest path, as the service wires it (lantian.app.serve) minus the HTTP
+server and InfluxDB: MqttConnection on an asyncio loop feeding Ingestor.handle, which
+decodes, validates and dedupes, then hands records to a counting sink."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bench import _publisher
+from bench._common import bench_context
+from bench._session import RECEIVE_MAXIMUM, SESSION_EXPIRY_S
+from bench._tally import Tally
+from ingest import BrokerSettings, Ingestor, MemoryDeadLetters, MqttConnection, Topics
+from rules import Reading, Record
+from tests.support import Broker
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRun:
+    tally: Tally
+    dead_letters: Counter[str]  # reason code -> count
+    published: _publisher.PublishResult | None = None
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)  # what lantian.app.system_clock does
+
+
+async def _run(
+    broker: Broker, client_id: str, n: int, publisher: list[str] | None, wait: float
+) -> IngestRun:
+    loop = asyncio.get_running_loop()
+    complete = asyncio.Event()
+    tally = Tally(n, on_complete=complete.set)
+    topics = Topics()
+    deadletters = MemoryDeadLetters()
+
+    def count(_record: Record) -> None:
+        tally.note()
+
+    def count_with_lag(record: Record) -> None:
+        assert isinstance(record, Reading)
+        tally.note_sent_at(float(record.extras["sent_at"]))
+
+    ingestor = Ingestor(
+        ctx=bench_context(), topics=topics, clock=_utc_now, deadletters=deadletters,
+        records=count if publisher is None else count_with_lag,
+    )
+    settings = BrokerSettings(
+        host=broker.host, port=broker.port, client_id=client_id,
+        session_expiry_s=SESSION_EXPIRY_S, receive_maximum=RECEIVE_MAXIMUM,
+    )
+    mqtt = MqttConnection(settings, topics.subscriptions(), on_message=ingestor.handle)
+    published = None
+    await mqtt.start()
+    try:
+        await asyncio.wait_for(mqtt.connected.wait(), 10)
+        if publisher is not None:
+            proc = await asyncio.create_subprocess_exec(
+                *publisher, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            )
+            out, err = await proc.communicate()  # the loop keeps ingesting meanwhile
+            if proc.returncode != 0:
+                raise RuntimeError(f"publisher failed: {err.decode()[-2000:]}")
+            published = _publisher.parse(out)
+        waiter = loop.create_task(complete.wait())
+        await asyncio.wait({waiter}, timeout=wait)
+        waiter.cancel()
+    finally:
+        await mqtt.stop()
+    codes = Counter(letter.code for letter in deadletters.letters)
+    return IngestRun(tally, codes, published)
+
+
+def drain(broker: Broker, client_id: str, n: int, timeout: float) -> IngestRun:
+    """Resume the session holding the backlog and ingest until all `n` are records."""
+    return asyncio.run(_run(broker, client_id, n, None, timeout))
+
+
+def paced(broker: Broker, client_id: str, publisher: list[str], n: int, grace: float) -> IngestRun:
+    """Ingest while a publisher process sends `n` at its pace; stop when all are in, or
+    `grace` seconds after the publisher is done."""
+    return asyncio.run(_run(broker, client_id, n, publisher, grace))
