@@ -50,8 +50,10 @@ def decode_message(
     topics: Topics,
     now: datetime,
     dji_previous: DeviceState | None = None,
+    route: Route | None = None,
 ) -> Outcome:
-    route = topics.route(topic)
+    """`route` may be passed when the caller has already looked the topic up."""
+    route = route or topics.route(topic)
     if route is None:
         return Outcome(None, Rejection("unknown_topic", f"no inbound topic matches {topic!r}"))
     if route.kind not in topics.enabled:

@@ -67,26 +67,28 @@ class Ingestor:
         previous = self._dji.get(route.source) if route and route.kind is Kind.DJI_OSD else None
         try:
             outcome = decode_message(
-                topic, payload, ctx=self.ctx, topics=self.topics, now=now, dji_previous=previous
+                topic, payload, ctx=self.ctx, topics=self.topics, now=now,
+                dji_previous=previous, route=route,
             )
         except Exception as exc:  # a decoder bug must cost one message, not the service
             log.exception("decoder failed on %s", topic)
             outcome = Outcome(route, Rejection("decoder_error", f"internal decoder error: {exc!r}"))
         kind = outcome.kind
-        self.metrics.received.labels(kind).inc()
+        m = self.metrics
+        m.count(m.received, kind)
         if outcome.dji_state is not None and outcome.route is not None:
             self._dji[outcome.route.source] = outcome.dji_state
         result = outcome.result
         if not isinstance(result, Decoded):
-            self.metrics.rejected.labels(kind, result.code).inc()
+            m.count(m.rejected, kind, result.code)
             self._dead_letter(DeadLetter(topic, result.code, result.reason, payload, now))
             return outcome
-        self.metrics.decoded.labels(kind).inc()
+        m.count(m.decoded, kind)
         for record in result.records:
             if not self._dedupe.first_time(record.dedupe_key):
-                self.metrics.duplicates.labels(kind).inc()
+                m.count(m.duplicates, kind)
                 continue
-            self.metrics.records.labels(type(record).__name__).inc()
+            m.count(m.records, type(record).__name__)
             if self._timeseries is not None:
                 self._timeseries.write(record)
             self._records(record)

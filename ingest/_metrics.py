@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 class IngestMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
         r = self.registry
         self.received = Counter(
             "lantian_messages_received", "MQTT messages received, by topic kind", ["kind"],
@@ -41,3 +42,12 @@ class IngestMetrics:
         self.mqtt_connected = Gauge(
             "lantian_mqtt_connected", "1 while connected to the MQTT broker", registry=r
         )
+
+    def count(self, counter: Counter, *labels: str) -> None:
+        """counter.labels(*labels).inc(), with the labelled child looked up once: the
+        lookup (a lock and a tuple) cost more than the increment on the per-message path."""
+        key = (id(counter), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = counter.labels(*labels)
+        child.inc()

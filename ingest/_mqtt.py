@@ -30,6 +30,9 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 log = logging.getLogger(__name__)
 
+#: packets read per wake-up of the event loop, at most (see MqttConnection._readable)
+_READ_BUDGET = 64
+
 
 @dataclass(frozen=True, slots=True)
 class BrokerSettings:
@@ -62,6 +65,7 @@ class MqttConnection:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._fd: int | None = None
+        self._messages = 0
         self._misc: asyncio.Task[None] | None = None
         self._reconnecting: asyncio.Task[None] | None = None
         self._stopping = False
@@ -172,7 +176,18 @@ class MqttConnection:
         self._reconnecting = self._loop.create_task(self._connect_with_backoff(first=False))
 
     def _handle_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
+        self._messages += 1
         self._on_message(message.topic, bytes(message.payload))
+
+    def _readable(self) -> None:
+        """paho's loop_read takes one packet. Under load many wait in the socket buffer,
+        and a trip through the event loop per packet (select, callback) costs about as
+        much as the packet itself: keep reading while messages keep coming, up to a
+        budget so timers and the HTTP server still get their turn."""
+        for _ in range(_READ_BUDGET):
+            before = self._messages
+            if self._client.loop_read() != paho.MQTT_ERR_SUCCESS or self._messages == before:
+                return
 
     # -- paho's socket callbacks ---------------------------------------------------------
     # They fire on the loop's thread, except while connecting, which runs in an executor
@@ -192,7 +207,7 @@ class MqttConnection:
     def _watch(self, fd: int) -> None:
         assert self._loop is not None
         self._fd = fd
-        self._loop.add_reader(fd, self._client.loop_read)
+        self._loop.add_reader(fd, self._readable)
         if self._misc is None or self._misc.done():
             self._misc = self._loop.create_task(self._misc_loop())
 
