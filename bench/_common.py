@@ -69,7 +69,8 @@ def reading_payload(seq: int, base_ms: int, sent_at: float) -> bytes:
     return orjson.dumps({
         "station": station_id(seq % STATION_COUNT), "ts": ts,
         "pm10": 20.5 + k, "pm25": 10.25 + k / 2, "tsp": 40.5 + k * 1.5,
-        "temp": 12.4, "rh": 64.0, "wind_speed": 2.1, "wind_dir": 225.0, "sent_at": sent_at,
+        "temp": 12.4, "rh": 64.0, "pressure": 101.3, "wind_speed": 2.1, "wind_dir": 225.0,
+        "sent_at": sent_at,
     })  # fmt: skip
 
 

@@ -13,7 +13,13 @@ from bench import _publisher
 from bench._common import bench_context
 from bench._session import RECEIVE_MAXIMUM, SESSION_EXPIRY_S
 from bench._tally import Tally
-from ingest import BrokerSettings, Ingestor, MemoryDeadLetters, MqttConnection, Topics
+from ingest import (
+    BrokerSettings,
+    Ingestor,
+    MemoryDeadLetters,
+    MqttConnection,
+    Topics,
+)
 from rules import Reading, Record
 from tests.support import Broker
 
@@ -30,8 +36,16 @@ def _utc_now() -> datetime:
 
 
 async def _run(
-    broker: Broker, client_id: str, n: int, publisher: list[str] | None, wait: float
+    broker: Broker,
+    client_id: str,
+    n: int,
+    publisher: list[str] | None,
+    wait: float,
+    connection: type[MqttConnection] = MqttConnection,
+    ingest: bool = True,
 ) -> IngestRun:
+    """`connection` and `ingest=False` (count raw messages, no Ingestor) exist for
+    bench.variants, which takes the path apart; the harness uses the defaults."""
     loop = asyncio.get_running_loop()
     complete = asyncio.Event()
     tally = Tally(n, on_complete=complete.set)
@@ -53,7 +67,11 @@ async def _run(
         host=broker.host, port=broker.port, client_id=client_id,
         session_expiry_s=SESSION_EXPIRY_S, receive_maximum=RECEIVE_MAXIMUM,
     )
-    mqtt = MqttConnection(settings, topics.subscriptions(), on_message=ingestor.handle)
+    def count_raw(_topic: str, _payload: bytes) -> None:
+        tally.note()
+
+    mqtt = connection(settings, topics.subscriptions(),
+                      on_message=ingestor.handle if ingest else count_raw)
     published = None
     await mqtt.start()
     try:
@@ -75,9 +93,16 @@ async def _run(
     return IngestRun(tally, codes, published)
 
 
-def drain(broker: Broker, client_id: str, n: int, timeout: float) -> IngestRun:
+def drain(
+    broker: Broker,
+    client_id: str,
+    n: int,
+    timeout: float,
+    connection: type[MqttConnection] = MqttConnection,
+    ingest: bool = True,
+) -> IngestRun:
     """Resume the session holding the backlog and ingest until all `n` are records."""
-    return asyncio.run(_run(broker, client_id, n, None, timeout))
+    return asyncio.run(_run(broker, client_id, n, None, timeout, connection, ingest))
 
 
 def paced(broker: Broker, client_id: str, publisher: list[str], n: int, grace: float) -> IngestRun:

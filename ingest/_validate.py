@@ -50,9 +50,14 @@ def _check_time(ts: datetime, now: datetime, max_future: timedelta) -> Rejection
 
 def _check_reading(r: Reading) -> Rejection | None:
     for metric, m in r.values.items():
-        for what, v in (("value", m.value), ("min", m.min), ("max", m.max)):
-            if v is not None and not math.isfinite(v):
-                return Rejection("not_finite", f"{metric} {what} is {v!r}, not a finite number")
+        if not math.isfinite(m.value):
+            return Rejection("not_finite", f"{metric} value is {m.value!r}, not a finite number")
+        if m.min is not None or m.max is not None:  # only minute/hour/day data have them
+            for what, v in (("min", m.min), ("max", m.max)):
+                if v is not None and not math.isfinite(v):
+                    return Rejection(
+                        "not_finite", f"{metric} {what} is {v!r}, not a finite number"
+                    )
         if not m.valid:
             continue
         lo, hi = PLAUSIBLE[metric]

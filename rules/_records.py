@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 
 #: Lantian metric name -> unit. The only metrics a Reading's `values` may carry.
 METRIC_UNITS: Final[Mapping[str, str]] = MappingProxyType(
@@ -65,10 +65,12 @@ class Location:
             raise ValueError(f"longitude {self.lon!r} is outside -180..180")
 
 
-@dataclass(frozen=True, slots=True)
-class Measurement:
+class Measurement(NamedTuple):
     """One metric's value with its data flag. Only flag N counts as a valid reading;
-    values with other flags (C calibration, M maintenance, D fault, ...) are kept, not used."""
+    values with other flags (C calibration, M maintenance, D fault, ...) are kept, not used.
+
+    A NamedTuple rather than a frozen dataclass: a reading carries up to a dozen, built
+    on the per-message path, and a frozen dataclass costs twice as much to construct."""
 
     value: float
     flag: str = VALID_FLAG
@@ -104,8 +106,9 @@ class Reading:
         return f"station:{self.station}"
 
     @property
-    def dedupe_key(self) -> tuple[str, ...]:
-        return ("reading", self.station, self.interval.value, self.ts.isoformat())
+    def dedupe_key(self) -> tuple[object, ...]:
+        # aware datetimes hash by instant: the same time sent with another offset is equal
+        return ("reading", self.station, self.interval, self.ts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +129,8 @@ class DronePosition:
         return f"drone:{self.drone}"
 
     @property
-    def dedupe_key(self) -> tuple[str, ...]:
-        return ("position", self.drone, self.ts.isoformat())
+    def dedupe_key(self) -> tuple[object, ...]:
+        return ("position", self.drone, self.ts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +154,9 @@ class Mission:
         return f"drone:{self.drone}"
 
     @property
-    def dedupe_key(self) -> tuple[str, ...]:
+    def dedupe_key(self) -> tuple[object, ...]:
         # The same plan sent twice is one plan; a changed plan under the same name is new.
-        return ("mission", self.drone, self.mission, str(hash((self.corridor_m, self.waypoints))))
+        return ("mission", self.drone, self.mission, self.corridor_m, self.waypoints)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,9 +176,8 @@ class Finding:
         return f"drone:{self.drone}"
 
     @property
-    def dedupe_key(self) -> tuple[str, ...]:
-        loc = f"{self.location.lat:.6f},{self.location.lon:.6f}"
-        return ("finding", self.drone, self.ts.isoformat(), self.kind, loc)
+    def dedupe_key(self) -> tuple[object, ...]:
+        return ("finding", self.drone, self.ts, self.kind, self.location)
 
 
 @dataclass(frozen=True, slots=True)

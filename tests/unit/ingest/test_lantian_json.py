@@ -30,6 +30,7 @@ from rules import (
     METRIC_UNITS,
     DronePosition,
     Finding,
+    Interval,
     Location,
     Measurement,
     Mission,
@@ -336,7 +337,8 @@ def test_same_instant_in_any_offset_gives_one_dedupe_key() -> None:
         result = decode_reading("KY-CS-001", _json(READING, ts=ts), CTX)
         assert isinstance(result, Decoded)
         keys.add(result.records[0].dedupe_key)
-    assert keys == {("reading", "KY-CS-001", "instant", "2026-06-12T10:31:00+08:00")}
+    assert keys == {("reading", "KY-CS-001", Interval.INSTANT,
+                     datetime(2026, 6, 12, 2, 31, tzinfo=UTC))}
 
 
 # --- rejections -----------------------------------------------------------------------
