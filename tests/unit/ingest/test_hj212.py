@@ -194,61 +194,42 @@ class Accepted:
         )
 
 
+AMBIENT_READING: Final = Accepted(
+    "AMBIENT",
+    datetime(2022, 5, 13, 16, 26, tzinfo=SHANGHAI),
+    {
+        "no2": M(4),
+        "o3": M(63),
+        "so2": M(6),
+        "co": M(0.427),
+        "pm25": M(14),
+        "pm10": M(31),
+        "wind_speed": M(1),
+        "wind_dir": M(11),
+        "temp": M(17),
+        "rh": M(85),
+        "pressure": M(95),
+    },
+    Interval.MINUTE,
+)
+
+DUST_READING: Final = Accepted(
+    "DUST",
+    datetime(2025, 1, 31, 20, 28, 9, tzinfo=SHANGHAI),
+    {"tsp": M(92)},
+    Interval.INSTANT,
+    ("unprefixed_flag",),
+)
+
 # fixture -> (what a station allowing its dialects gets, what a strict station gets)
 FIXTURE_CASES: Final[dict[str, tuple[Accepted | Rejection, Accepted | Rejection]]] = {
     "ambient-minute-2051": (
-        Accepted(
-            "AMBIENT",
-            datetime(2022, 5, 13, 16, 26, tzinfo=SHANGHAI),
-            {
-                "no2": M(4),
-                "o3": M(63),
-                "so2": M(6),
-                "co": M(0.427),
-                "pm25": M(14),
-                "pm10": M(31),
-                "wind_speed": M(1),
-                "wind_dir": M(11),
-                "temp": M(17),
-                "rh": M(85),
-                "pressure": M(95),
-            },
-            Interval.MINUTE,
-        ),
-        Accepted(
-            "AMBIENT",
-            datetime(2022, 5, 13, 16, 26, tzinfo=SHANGHAI),
-            {
-                "no2": M(4),
-                "o3": M(63),
-                "so2": M(6),
-                "co": M(0.427),
-                "pm25": M(14),
-                "pm10": M(31),
-                "wind_speed": M(1),
-                "wind_dir": M(11),
-                "temp": M(17),
-                "rh": M(85),
-                "pressure": M(95),
-            },
-            Interval.MINUTE,
-        ),
+        AMBIENT_READING,
+        AMBIENT_READING,
     ),
     "dust-realtime-2011": (
-        Accepted(
-            "DUST",
-            datetime(2025, 1, 31, 20, 28, 9, tzinfo=SHANGHAI),
-            {"tsp": M(92)},
-            Interval.INSTANT,
-            ("unprefixed_flag",),
-        ),
-        Accepted(
-            "DUST",
-            datetime(2025, 1, 31, 20, 28, 9, tzinfo=SHANGHAI),
-            {"tsp": M(92)},
-            Interval.INSTANT,
-            ("unprefixed_flag",),
-        ),
+        DUST_READING,
+        DUST_READING,
     ),
     "gases-realtime-2011-lowercase-crc": (
         Accepted(
