@@ -33,7 +33,7 @@ def wait_until(
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(0.02)  # poll interval of this deadline wait, not synchronisation
 
 
 def free_port() -> int:
