@@ -63,14 +63,12 @@ async def serve(
             batch_size=ix.batch_size, flush_interval_ms=ix.flush_interval_ms,
             max_pending=ix.max_pending_points,
         )
-    mqtt: MqttConnection
     ingestor = Ingestor(
         ctx=settings.decode,
         topics=settings.topics,
         clock=clock,
         records=records,
         deadletters=deadletters,
-        publisher=None,
         timeseries=timeseries,
         metrics=metrics,
         dedupe=Deduplicator(settings.dedupe_capacity),
@@ -81,7 +79,7 @@ async def serve(
         on_message=ingestor.handle,
         on_connected_change=lambda up: metrics.mqtt_connected.set(1 if up else 0),
     )
-    ingestor.publisher = mqtt
+    ingestor.publisher = mqtt  # the two need each other: the publisher is set after
 
     scheduler = AsyncIOScheduler(timezone=settings.tz)
     if timeseries is not None:
