@@ -15,7 +15,7 @@ import json
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
@@ -277,6 +277,19 @@ def _prop(
     return value
 
 
+def _prop_time(f: dict[str, Any], name: str, where: str, key: str) -> datetime | None:
+    text = _prop(f, name, str, where, key)
+    if text is None:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigError(where, f"{key}.properties.{name}", f"not a time: {text!r}") from exc
+    if at.tzinfo is None:
+        raise ConfigError(where, f"{key}.properties.{name}", f"{text!r} has no UTC offset")
+    return at
+
+
 def _check_keys(f: dict[str, Any], allowed: set[str], where: str, key: str) -> None:
     for name in f["properties"]:
         if name not in allowed:
@@ -289,7 +302,12 @@ def load_zones(path: Path) -> dict[str, Zone]:
     keys: dict[str, str] = {}
     for i, f in enumerate(_features(path)):
         key = f"features[{i}]"
-        _check_keys(f, {"id", "name", "kind", "grid", "min_alt_m", "max_alt_m"}, where, key)
+        _check_keys(
+            f,
+            {"id", "name", "kind", "grid", "min_alt_m", "max_alt_m", "area_class",
+             "active_from", "active_until"},
+            where, key,
+        )
         zid = _prop(f, "id", str, where, key, required=True)
         key = f"features[{i}] ({zid})"
         if zid in zones:
@@ -304,6 +322,10 @@ def load_zones(path: Path) -> dict[str, Zone]:
         hi = _prop(f, "max_alt_m", (int, float), where, key)
         if lo is not None and hi is not None and lo > hi:
             raise ConfigError(where, key, f"min_alt_m {lo} is above max_alt_m {hi}")
+        active_from = _prop_time(f, "active_from", where, key)
+        active_until = _prop_time(f, "active_until", where, key)
+        if active_from and active_until and active_from >= active_until:
+            raise ConfigError(where, key, "active_from is not before active_until")
         try:
             geom = shape(f.get("geometry"))
         except Exception as exc:  # shapely raises several types for malformed GeoJSON
@@ -325,6 +347,8 @@ def load_zones(path: Path) -> dict[str, Zone]:
             geometry=geom, grid=_prop(f, "grid", str, where, key),
             min_alt_m=None if lo is None else float(lo),
             max_alt_m=None if hi is None else float(hi),
+            area_class=_prop(f, "area_class", str, where, key),
+            active_from=active_from, active_until=active_until,
         )
     for zid, z in zones.items():
         if z.grid is not None and (z.grid not in zones or zones[z.grid].kind != "grid"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 from shapely.geometry.base import BaseGeometry
@@ -16,7 +17,10 @@ ZONE_KINDS: Final = frozenset(
 class Zone:
     """One zone of config/zones.geojson. `geometry` is WGS-84 lon/lat (shapely's x/y);
     `grid` names the governance grid cell it belongs to; an altitude band, when set,
-    bounds where the zone applies (metres, ellipsoidal like drone altitudes)."""
+    bounds where the zone applies (metres, ellipsoidal like drone altitudes), and so does
+    an active period (a temporary no-fly zone over an event, a site's permit).
+    `area_class` ("key", "general", ...) selects a rule's area factor: regulators set key
+    areas' dust limits at a fraction of the general limit."""
 
     id: str
     name: str
@@ -25,3 +29,22 @@ class Zone:
     grid: str | None = None
     min_alt_m: float | None = None
     max_alt_m: float | None = None
+    area_class: str | None = None
+    active_from: datetime | None = None
+    active_until: datetime | None = None
+
+    def active_at(self, at: datetime) -> bool:
+        """Whether the zone applies at `at`: from `active_from` inclusive to `active_until`
+        exclusive, each open-ended when unset."""
+        if self.active_from is not None and at < self.active_from:
+            return False
+        return self.active_until is None or at < self.active_until
+
+    def band_contains(self, alt_m: float | None) -> bool:
+        """Whether an altitude lies in the zone's band. An unknown altitude (a ground
+        station, a drone that did not say) is not held against the band."""
+        if alt_m is None:
+            return True
+        if self.min_alt_m is not None and alt_m < self.min_alt_m:
+            return False
+        return self.max_alt_m is None or alt_m <= self.max_alt_m
