@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import shapely
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from shapely.geometry import shape
 
 from ingest import (
@@ -35,6 +35,8 @@ from ingest import (
     Topics,
     unit_factor,
 )
+from lantian._schema import ConfigError as ConfigError
+from lantian._schema import PositiveFloat, PositiveInt, Section
 from rules import ZONE_KINDS, Location, Station, Zone
 
 ENV_VARS = (
@@ -43,32 +45,16 @@ ENV_VARS = (
 )
 
 
-class ConfigError(Exception):
-    """A config problem: where (file, key) and what."""
-
-    def __init__(self, where: str, key: str, problem: str) -> None:
-        self.where, self.key, self.problem = where, key, problem
-        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
-
-
 # -- lantian.toml, as a schema ---------------------------------------------------------
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
-
-
-class ServiceSection(_Section):
+class ServiceSection(Section):
     timezone: str = "Asia/Shanghai"
     http: str = "127.0.0.1:8080"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-class MqttSection(_Section):
+class MqttSection(Section):
     url: str = "mqtt://127.0.0.1:1883"
     client_id: Annotated[str, Field(min_length=1, max_length=64)] = "lantian"
     topic_prefix: Annotated[str, Field(pattern=r"^[^#+/]([^#+]*[^#+/])?$")] = "lantian"
@@ -80,11 +66,11 @@ class MqttSection(_Section):
     reconnect_max_s: PositiveFloat = 60.0
 
 
-class StoreSection(_Section):
+class StoreSection(Section):
     url: str = "sqlite:///var/lantian.sqlite"
 
 
-class InfluxSection(_Section):
+class InfluxSection(Section):
     url: str = ""  # empty: no time-series output
     token: str = ""
     org: str = "lantian"
@@ -94,12 +80,12 @@ class InfluxSection(_Section):
     max_pending_points: PositiveInt = 1_000_000
 
 
-class DjiSection(_Section):
+class DjiSection(Section):
     aircraft: dict[str, Annotated[str, Field(min_length=1)]] = {}
     docks: list[str] = []
 
 
-class IngestSection(_Section):
+class IngestSection(Section):
     decoders: list[Kind] = [k for k in Kind]
     max_payload_bytes: Annotated[int, Field(ge=256, le=16 << 20)] = 65536
     max_future_s: Annotated[int, Field(ge=0)] = 300
@@ -109,18 +95,18 @@ class IngestSection(_Section):
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)  # Kind from str
 
 
-class SourceSection(_Section):
+class SourceSection(Section):
     units: dict[str, str] = {}
     hj212_lenient: list[str] = []
     crs: Literal["wgs84", "gcj02"] = "wgs84"
 
 
-class GeoSection(_Section):
+class GeoSection(Section):
     stations: str = "stations.geojson"
     zones: str = "zones.geojson"
 
 
-class LantianToml(_Section):
+class LantianToml(Section):
     service: ServiceSection = ServiceSection()
     mqtt: MqttSection = MqttSection()
     store: StoreSection = StoreSection()

@@ -1,0 +1,160 @@
+"""A time window over one series (a station's metric): the samples of the last `span_s`
+seconds of *record* time, with their mean, extremes and the samples themselves as evidence.
+
+The window is by time, not by count: a station that skips a minute has fewer samples in
+its 15 minutes, not an older sample pulled in. Samples live in one numpy array of
+(time, value) rows, contiguous between `_lo` and `_hi`; expired rows are left behind and
+the live ones moved back to the start when the array's end is reached, so appending is
+amortised O(1) and every query is one contiguous slice (a ring that wraps would need two).
+The array starts small and doubles only while the window really holds that many samples,
+which keeps a 15-minute window of minute data at a few hundred bytes.
+
+Times are epoch seconds as floats (microsecond resolution for this century). The running
+sum makes the mean O(1); it is recomputed from the samples every `_RESUM` appends so that
+floating-point drift cannot accumulate.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+_INITIAL: Final = 8
+_RESUM: Final = 256
+
+
+class Window:
+    __slots__ = ("_buf", "_hi", "_lo", "_since_resum", "_sum", "span_s")
+
+    def __init__(self, span_s: float) -> None:
+        if not span_s > 0:
+            raise ValueError(f"window span must be positive, got {span_s!r}")
+        self.span_s = float(span_s)
+        self._buf: npt.NDArray[np.float64] = np.empty((_INITIAL, 2))
+        self._lo = 0
+        self._hi = 0
+        self._sum = 0.0
+        self._since_resum = 0
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    @property
+    def newest(self) -> float | None:
+        return float(self._buf[self._hi - 1, 0]) if self._hi > self._lo else None
+
+    @property
+    def oldest(self) -> float | None:
+        return float(self._buf[self._lo, 0]) if self._hi > self._lo else None
+
+    def push(self, t: float, value: float) -> bool:
+        """Add a sample. Returns False, changing nothing, for a sample already outside the
+        window (older than the newest by `span_s` or more).
+
+        A sample with the time of one already held replaces it: a station that re-sends a
+        corrected value for the same minute means the new one. A late sample (older than
+        the newest but inside the window) is inserted in time order.
+        """
+        if not math.isfinite(value):
+            raise ValueError(f"sample value {value!r} is not finite")
+        hi = self._hi
+        if hi == self._lo or t > self._buf[hi - 1, 0]:
+            self._expire(t - self.span_s)
+            if self._hi == self._buf.shape[0]:
+                self._make_room()
+            self._buf[self._hi] = (t, value)
+            self._hi += 1
+            self._add(value)
+            return True
+        newest = float(self._buf[hi - 1, 0])
+        if t <= newest - self.span_s:
+            return False
+        return self._insert_late(t, value)
+
+    def mean(self) -> float | None:
+        n = self._hi - self._lo
+        return self._sum / n if n else None
+
+    def extremes(self) -> tuple[float, float] | None:
+        if self._hi == self._lo:
+            return None
+        values = self._buf[self._lo : self._hi, 1]
+        return float(values.min()), float(values.max())
+
+    def mean_between(self, start: float, end: float) -> tuple[float, int] | None:
+        """Mean and count of the samples with start <= t < end (a clock-aligned block)."""
+        live = self._buf[self._lo : self._hi]
+        a, b = np.searchsorted(live[:, 0], (start, end), side="left")
+        if a == b:
+            return None
+        return float(live[a:b, 1].mean()), int(b - a)
+
+    def samples(self, start: float | None = None, end: float | None = None) -> list[
+        tuple[float, float]
+    ]:
+        """(time, value) pairs, oldest first, optionally only start <= t < end."""
+        live = self._buf[self._lo : self._hi]
+        if start is not None or end is not None:
+            lo = 0 if start is None else int(np.searchsorted(live[:, 0], start, side="left"))
+            hi = len(live) if end is None else int(np.searchsorted(live[:, 0], end, "left"))
+            live = live[lo:hi]
+        return [(float(t), float(v)) for t, v in live]
+
+    def nbytes(self) -> int:
+        """Memory held by the samples (the array; the object itself is a few slots)."""
+        return int(self._buf.nbytes)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _add(self, value: float) -> None:
+        self._sum += value
+        self._since_resum += 1
+        if self._since_resum >= _RESUM:
+            self._resum()
+
+    def _resum(self) -> None:
+        self._sum = math.fsum(self._buf[self._lo : self._hi, 1].tolist())
+        self._since_resum = 0
+
+    def _expire(self, cutoff: float) -> None:
+        # window is (newest - span, newest]: a sample exactly `span` old has left it
+        buf, lo, hi = self._buf, self._lo, self._hi
+        if lo == hi or buf[lo, 0] > cutoff:
+            return
+        while lo < hi and buf[lo, 0] <= cutoff:
+            self._sum -= float(buf[lo, 1])
+            lo += 1
+        self._lo = lo
+        if lo == hi:
+            self._sum = 0.0
+            self._since_resum = 0
+
+    def _make_room(self) -> None:
+        n = self._hi - self._lo
+        buf = self._buf
+        if n * 2 <= buf.shape[0]:
+            buf[:n] = buf[self._lo : self._hi]  # at least half is expired: compact in place
+        else:
+            grown = np.empty((buf.shape[0] * 2, 2))
+            grown[:n] = buf[self._lo : self._hi]
+            self._buf = grown
+        self._lo, self._hi = 0, n
+
+    def _insert_late(self, t: float, value: float) -> bool:
+        live = self._buf[self._lo : self._hi]
+        i = int(np.searchsorted(live[:, 0], t, side="left"))
+        if i < len(live) and live[i, 0] == t:
+            self._sum += value - float(live[i, 1])
+            live[i, 1] = value
+            return True
+        if self._hi == self._buf.shape[0]:
+            self._make_room()
+        at = self._lo + i
+        self._buf[at + 1 : self._hi + 1] = self._buf[at : self._hi].copy()
+        self._buf[at] = (t, value)
+        self._hi += 1
+        self._add(value)
+        return True

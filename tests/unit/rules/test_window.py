@@ -1,0 +1,106 @@
+"""The time window: by time not count, late and repeated samples, growth and compaction."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rules._window import Window
+
+Samples = list[tuple[float, float]]
+
+
+def filled(span: float, samples: list[tuple[float, float]]) -> Window:
+    w = Window(span)
+    for t, v in samples:
+        w.push(t, v)
+    return w
+
+
+@pytest.mark.parametrize(
+    ("samples", "expected"),
+    [
+        pytest.param([(0, 10)], [(0, 10)], id="one sample"),
+        pytest.param([(0, 10), (60, 20), (120, 30)], [(0, 10), (60, 20), (120, 30)], id="within"),
+        # the window is (newest - span, newest]: a sample exactly span old has left it
+        pytest.param([(0, 10), (900, 20)], [(900, 20)], id="exactly span old leaves"),
+        pytest.param([(1, 10), (900, 20)], [(1, 10), (900, 20)], id="just inside stays"),
+        pytest.param([(0, 10), (5000, 20)], [(5000, 20)], id="gap empties the window"),
+        pytest.param([(0, 10), (60, 20), (60, 25)], [(0, 10), (60, 25)], id="same time replaces"),
+        pytest.param([(0, 10), (120, 30), (60, 20)], [(0, 10), (60, 20), (120, 30)], id="late"),
+        pytest.param([(0, 10), (120, 30), (0, 99)], [(0, 99), (120, 30)], id="late replaces"),
+        pytest.param([(1000, 10), (100, 30)], [(1000, 10)], id="too late is dropped"),
+    ],
+)
+def test_samples_held(samples: Samples, expected: Samples) -> None:
+    w = filled(900, samples)
+    assert w.samples() == expected
+    assert len(w) == len(expected)
+    assert w.mean() == pytest.approx(sum(v for _, v in expected) / len(expected))
+
+
+def test_push_reports_a_sample_too_old_for_the_window() -> None:
+    w = filled(900, [(1000, 10)])
+    assert w.push(100, 30) is False
+    assert w.push(101, 30) is True
+
+
+def test_empty_window_has_no_statistics() -> None:
+    w = Window(60)
+    assert (w.mean(), w.extremes(), w.newest, w.oldest, len(w)) == (None, None, None, None, 0)
+
+
+def test_extremes_and_blocks() -> None:
+    w = filled(1800, [(0, 5), (300, 50), (600, 20), (900, 40), (1200, 10)])
+    assert w.extremes() == (5, 50)
+    assert w.mean_between(0, 900) == (25.0, 3)
+    assert w.mean_between(900, 1800) == (25.0, 2)
+    assert w.mean_between(1300, 1800) is None
+    assert w.samples(300, 900) == [(300, 50), (600, 20)]
+
+
+def test_non_finite_values_are_refused() -> None:
+    with pytest.raises(ValueError, match="not finite"):
+        Window(60).push(0, math.nan)
+
+
+def test_span_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Window(0)
+
+
+def test_memory_stays_with_what_the_window_holds() -> None:
+    # a 15-minute window of minute data, fed for a day, holds ~15 samples, not a day's 1440
+    w = Window(900)
+    for i in range(1440):
+        w.push(i * 60.0, float(i))
+    assert len(w) == 15
+    assert w.nbytes() <= 32 * 16
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5000), st.floats(-1e4, 1e4, allow_nan=False)),
+        max_size=300,
+    )
+)
+def test_agrees_with_a_plain_list(samples: list[tuple[int, float]]) -> None:
+    span = 600.0
+    w = Window(span)
+    model: dict[float, float] = {}
+    for t, v in samples:
+        newest = max(model) if model else None
+        if newest is None or t > newest - span:
+            model[t] = v
+            newest = max(model)
+            model = {k: x for k, x in model.items() if k > newest - span}
+        w.push(float(t), v)
+    expected = sorted(model.items())
+    assert w.samples() == [(float(t), v) for t, v in expected]
+    if expected:
+        mean = w.mean()
+        assert mean is not None
+        assert mean == pytest.approx(math.fsum(v for _, v in expected) / len(expected), abs=1e-6)
