@@ -1,0 +1,185 @@
+"""The monthly report (月报): what was closed in the month (销号) and what is carried over
+into the next (置顶, oldest first). Pure functions over `MetricRow`s.
+
+Definitions, for a month [start, end) from local midnight of its 1st to local midnight of
+the next month's 1st in the given timezone:
+
+- **closed**: alerts whose state is `closed` with start ≤ closed_at < end (a reopened
+  alert counts where it was last closed), ordered by closed_at.
+- **carried over**: alerts raised before end and not closed by end (still open, or closed
+  at or after end), ordered by raised_at, oldest first.
+- Muted alerts are in neither list; `summary.muted` counts those left out.
+- **time_to_close** = closed_at − raised_at when the alert is closed (for a carried-over
+  alert closed after the month too); **age_at_month_end** = end − raised_at for a
+  carried-over alert.
+- **overdue**: a closed item closed after its close deadline (closed_at > close_by), as in
+  the SLA attainment of `dispatch._metrics`; a carried-over item whose close deadline had
+  passed at month end (close_by < end).
+- **escalated**: the SLA stages ("ack", "close") escalated at any time; the row does not
+  say when, so a carried-over alert escalated after the month shows it too.
+- **summary**: closed, closed within SLA (closed items not overdue), carried over, carried
+  over and overdue, escalated (items of either list escalated at any stage), muted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any, Final
+
+from dispatch._store import MetricRow
+
+_MONTH: Final = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
+def month_bounds(month: str, tz: tzinfo) -> tuple[datetime, datetime]:
+    """Local midnight of the month's 1st and of the next month's 1st, for "YYYY-MM"."""
+    match = _MONTH.fullmatch(month)
+    year, mon = (int(match[1]), int(match[2])) if match else (0, 0)
+    # datetime's own limits are years 1..9999; the next month of 9999-12 is past them
+    if not (year >= 1 and 1 <= mon <= 12 and (year, mon) < (9999, 12)):
+        raise ValueError(f"month must be YYYY-MM with a month 01-12, e.g. 2026-06; got {month!r}")
+    nxt = (year + 1, 1) if mon == 12 else (year, mon + 1)
+    return datetime(year, mon, 1, tzinfo=tz), datetime(*nxt, 1, tzinfo=tz)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportItem:
+    id: str
+    kind: str
+    queue: str
+    zone: str | None
+    grid: str | None
+    state: str
+    raised_at: datetime
+    close_by: datetime
+    closed_at: datetime | None
+    time_to_close: float | None  # seconds
+    age_at_month_end: float | None  # seconds; carried-over items only
+    outcome: str | None
+    escalated: tuple[str, ...]  # "ack", "close"
+    overdue: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    closed: int
+    closed_within_sla: int
+    carried_over: int
+    carried_over_overdue: int
+    escalated: int
+    muted: int
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyReport:
+    month: str
+    start: datetime
+    end: datetime
+    closed: tuple[ReportItem, ...]
+    carried_over: tuple[ReportItem, ...]
+    summary: Summary
+
+
+def _closed_at(row: MetricRow) -> float | None:
+    # a reopened alert is open whatever an older close left behind
+    return row.closed_at if row.state == "closed" else None
+
+
+def _item(row: MetricRow, tz: tzinfo, carried_to: float | None) -> ReportItem:
+    """`carried_to` is the month's end for a carried-over item, None for a closed one."""
+    closed_at = _closed_at(row)
+    if carried_to is not None:
+        overdue = row.close_by < carried_to
+    else:
+        overdue = closed_at is not None and closed_at > row.close_by
+    return ReportItem(
+        id=row.id, kind=row.kind, queue=row.queue, zone=row.zone, grid=row.grid,
+        state=row.state, raised_at=datetime.fromtimestamp(row.raised_at, tz),
+        close_by=datetime.fromtimestamp(row.close_by, tz),
+        closed_at=None if closed_at is None else datetime.fromtimestamp(closed_at, tz),
+        time_to_close=None if closed_at is None else closed_at - row.raised_at,
+        age_at_month_end=None if carried_to is None else carried_to - row.raised_at,
+        outcome=row.outcome, escalated=tuple(sorted(s for s in row.escalated.split(",") if s)),
+        overdue=overdue,
+    )
+
+
+def monthly_report(
+    month: str, closed_rows: Iterable[MetricRow], open_rows: Iterable[MetricRow], tz: tzinfo
+) -> MonthlyReport:
+    """The report of `month` ("YYYY-MM") from the store's `closed_rows(start, end)` and
+    `open_rows(end)`. Rows outside the definitions are dropped, so the store may return
+    more, and an alert passed in both lists lands in exactly one."""
+    start_dt, end_dt = month_bounds(month, tz)
+    start, end = start_dt.timestamp(), end_dt.timestamp()
+    muted: set[str] = set()
+    closed: dict[str, tuple[float, MetricRow]] = {}
+    carried: dict[str, tuple[float, MetricRow]] = {}
+    for row in closed_rows:
+        at = _closed_at(row)
+        if at is not None and start <= at < end:
+            _keep(row, at, closed, muted)
+    for row in open_rows:
+        at = _closed_at(row)
+        if row.raised_at < end and (at is None or at >= end):
+            _keep(row, row.raised_at, carried, muted)
+    # ties broken by id, so the same data always prints the same report
+    closed_items = tuple(_item(r, tz, None) for _, r in sorted(
+        closed.values(), key=lambda e: (e[0], e[1].id)))
+    carried_items = tuple(_item(r, tz, end) for _, r in sorted(
+        carried.values(), key=lambda e: (e[0], e[1].id)))
+    return MonthlyReport(
+        month=month, start=start_dt, end=end_dt, closed=closed_items,
+        carried_over=carried_items,
+        summary=Summary(
+            closed=len(closed_items),
+            closed_within_sla=sum(not i.overdue for i in closed_items),
+            carried_over=len(carried_items),
+            carried_over_overdue=sum(i.overdue for i in carried_items),
+            escalated=sum(bool(i.escalated) for i in closed_items + carried_items),
+            muted=len(muted),
+        ),
+    )
+
+
+def _keep(
+    row: MetricRow, order: float, into: dict[str, tuple[float, MetricRow]], muted: set[str]
+) -> None:
+    if row.muted:
+        muted.add(row.id)
+    else:
+        into[row.id] = (order, row)
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _item_json(item: ReportItem) -> dict[str, Any]:
+    return {
+        "id": item.id, "kind": item.kind, "queue": item.queue, "zone": item.zone,
+        "grid": item.grid, "state": item.state, "raised_at": item.raised_at.isoformat(),
+        "close_by": item.close_by.isoformat(),
+        "closed_at": None if item.closed_at is None else item.closed_at.isoformat(),
+        "time_to_close": _seconds(item.time_to_close),
+        "age_at_month_end": _seconds(item.age_at_month_end), "outcome": item.outcome,
+        "escalated": list(item.escalated), "overdue": item.overdue,
+    }
+
+
+def to_json(report: MonthlyReport) -> dict[str, Any]:
+    s = report.summary
+    return {
+        "month": report.month, "start": report.start.isoformat(),
+        "end": report.end.isoformat(),
+        "summary": {
+            "closed": s.closed, "closed_within_sla": s.closed_within_sla,
+            "carried_over": s.carried_over, "carried_over_overdue": s.carried_over_overdue,
+            "escalated": s.escalated, "muted": s.muted,
+        },
+        "closed": [_item_json(i) for i in report.closed],
+        "carried_over": [_item_json(i) for i in report.carried_over],
+    }
