@@ -1,5 +1,14 @@
-"""The pure core: records and rule state in, new state and alert candidates out. No I/O."""
+"""The pure core: records and rule state in, new state and alert signals out. No I/O.
 
+    state = RuleState()
+    state, signals = evaluate(state, record, ruleset)   # for every record, in order
+    state, signals = sweep(state, now, ruleset)         # periodically, with the shell's clock
+"""
+
+from rules._aqi import AqiEdition, AqiResult, daily_aqi, realtime_aqi
+from rules._drones import DroneRules, coverage
+from rules._engine import RuleState, evaluate, sweep
+from rules._geofence import ZoneIndex
 from rules._records import (
     METRIC_UNITS,
     VALID_FLAG,
@@ -14,21 +23,71 @@ from rules._records import (
     Station,
     Waypoint,
 )
+from rules._ruleset import (
+    AQI_METRIC,
+    MOBILE,
+    Aggregate,
+    DailyLimit,
+    FindingRules,
+    NoDataRule,
+    Ruleset,
+    Selector,
+    ThresholdRule,
+)
+from rules._signals import (
+    Action,
+    AlertSignal,
+    DroneSuggestion,
+    Evidence,
+    Maintenance,
+    Signal,
+    ZoneEvent,
+)
+from rules._trigger import Direction, Level, Trigger
 from rules._zones import ZONE_KINDS, Zone
 
 __all__ = [
+    "AQI_METRIC",
     "METRIC_UNITS",
+    "MOBILE",
     "VALID_FLAG",
     "ZONE_KINDS",
+    "Action",
+    "Aggregate",
+    "AlertSignal",
+    "AqiEdition",
+    "AqiResult",
+    "DailyLimit",
+    "Direction",
     "DronePosition",
+    "DroneRules",
+    "DroneSuggestion",
+    "Evidence",
     "Finding",
+    "FindingRules",
     "Interval",
+    "Level",
     "Location",
+    "Maintenance",
     "Measurement",
     "Mission",
+    "NoDataRule",
     "Reading",
     "Record",
+    "RuleState",
+    "Ruleset",
+    "Selector",
+    "Signal",
     "Station",
+    "ThresholdRule",
+    "Trigger",
     "Waypoint",
     "Zone",
+    "ZoneEvent",
+    "ZoneIndex",
+    "coverage",
+    "daily_aqi",
+    "evaluate",
+    "realtime_aqi",
+    "sweep",
 ]

@@ -77,6 +77,8 @@ class AlertSignal:
     evidence: Evidence = field(default_factory=Evidence)
     drone_suggestion: DroneSuggestion | None = None
     detail: Mapping[str, object] = field(default_factory=lambda: _NO_DETAIL)
+    #: a patrol's observation: evidence that verifies an incident open at its zone
+    finding: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -96,4 +98,15 @@ class ZoneEvent:
     alt_m: float | None = None
 
 
-Signal = AlertSignal | ZoneEvent
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    """A station's data flags say it is under maintenance or calibration (HJ 212 M, C),
+    or that this has ended: its alerts are muted while it lasts."""
+
+    station: str
+    active: bool
+    at: datetime
+    flags: tuple[str, ...] = ()
+
+
+Signal = AlertSignal | ZoneEvent | Maintenance

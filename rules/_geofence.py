@@ -1,0 +1,689 @@
+"""Which zones a point is in: `ZoneIndex`, the geofence of the rules core.
+
+Semantics
+    A point is in a zone when the zone's polygon *covers* it: its boundary counts as
+    inside, so a point on an edge shared by two zones is in both, and one on a shared
+    vertex is in all of them. Every answer is GEOS's own (`intersects_xy`, which for a
+    point and a polygon is `covers`), or follows from the cover below without a test.
+    With an altitude and/or a time, a zone also needs that altitude in *its* band
+    (`Zone.band_contains`) and to be active then (`Zone.active_at`): polygon, band and
+    period are judged together, per zone, never the polygon of one zone with the band of
+    another (drone_telemetry.md §5.2).
+
+Order
+    Answers are sorted by specificity, then zone id: construction_site, no_fly,
+    land_use, community, road, patrol_area, (any other kind), grid. An alert is
+    attributed to the first zone that is not a grid cell.
+
+Fast path (why not just an STRtree)
+    On this machine an STRtree query costs ~6.5 µs a point, one `intersects_xy` ~1.0 µs,
+    a list index ~0.05 µs. So the index is a two-level uniform cell cover in lon/lat,
+    computed once:
+
+    - coarse cells, about `cells_per_zone` per zone and about square on the ground.
+      A cell's *base* lists the zones covering all of it (answered without a test) and
+      the zones whose boundary passes through it (the candidates).
+    - a coarse cell with candidates is refined into `refine` × `refine` fine cells, each
+      holding two bit masks over the candidates: those covering the whole fine cell, and
+      those whose boundary passes through it (test them). Most points near an edge then
+      need no test.
+
+    A lookup is the base's zones plus a bit mask of the candidates that (by cell or by
+    test) cover the point; each distinct (base, mask) answer tuple is built once and
+    memoised (the answers never change, only how fast they come).
+
+    The cover is made from the boundary segments, rasterised in numpy onto the fine grid
+    with every cell widened by 1e-6 of its size: a zone "touches" a cell when its
+    boundary comes that close, and an untouched cell is wholly inside or wholly outside,
+    decided by one point-in-polygon test of its centre (at the fine level, one test per
+    run of untouched cells in a row). The widening only ever turns an answer into a
+    test, so the rounding of the cell arithmetic cannot make an answer wrong.
+
+Limits
+    Cells are in degrees (the answers are exact; only their speed depends on it). Zones
+    crossing the antimeridian are not supported. Read-only after construction and safe
+    to share between threads (the memo is a dict, written whole under the GIL).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from types import MappingProxyType
+from typing import Final, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from shapely import STRtree
+
+from rules._geodesy import Projection
+from rules._zones import Zone
+
+__all__ = ["KIND_SPECIFICITY", "ZoneIndex", "specificity"]
+
+#: Kind -> sort position in answers: most specific first. Unknown kinds go just before grid.
+KIND_SPECIFICITY: Final[Mapping[str, int]] = MappingProxyType({
+    "construction_site": 0, "no_fly": 1, "land_use": 2, "community": 3, "road": 4,
+    "patrol_area": 5, "grid": 7,
+})  # fmt: skip
+_UNKNOWN_KIND: Final = 6
+
+#: With no zones there is nothing to measure; any CRS does, so take the deployment's.
+_DEFAULT_AREA: Final = (120.5, 30.0)
+
+#: Cells are widened by this fraction of a fine cell: far above the ~1e-11 cells of
+#: rounding in (lon - x0) * cells_per_degree, far below anything a GPS can tell apart.
+_EPS: Final = 1e-6
+
+#: A coarse cell with more candidates than this is not refined (a fine cell's two
+#: masks must fit in a uint16): its candidates are all tested.
+_MAX_REFINED: Final = 8
+#: The batched path carries the candidates' outcomes as a bit mask in an int64 key.
+_MAX_MASKED: Final = 31
+#: Distinct answers memoised; beyond this they are built per call (still correct).
+_MEMO_LIMIT: Final = 1 << 17
+
+#: The ufunc behind shapely.intersects_xy: called directly, one point costs 1.0 µs
+#: instead of 1.8 (the wrapper's argument handling), on the path that has to be fast.
+_intersects_xy: Final = getattr(shapely.lib, "intersects_xy", shapely.intersects_xy)
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+GeomArray = npt.NDArray[np.object_]
+_Segments = tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray]
+
+
+def specificity(zone: Zone) -> tuple[int, str]:
+    """The sort key of answers: kind specificity, then id."""
+    return KIND_SPECIFICITY.get(zone.kind, _UNKNOWN_KIND), zone.id
+
+
+class ZoneIndex:
+    """The zones of a deployment, indexed for point lookups. Immutable.
+
+    `projection` (default: the UTM zone of the zones' area-weighted centroid) is the
+    metric CRS of `near`; `containing` works in lon/lat and is exact. `cells_per_zone`,
+    `refine` (a power of two) and `max_coarse_cells` tune the cell cover: see the module
+    docstring."""
+
+    def __init__(
+        self,
+        zones: Sequence[Zone],
+        projection: Projection | None = None,
+        *,
+        cells_per_zone: float = 4.0,
+        refine: int = 8,
+        max_coarse_cells: int = 1 << 20,
+    ) -> None:
+        if refine < 1 or refine & (refine - 1):
+            # a power of two keeps the fine index exact: bits of floor(u * refine)
+            raise ValueError(f"refine must be a power of two, got {refine}")
+        self._zones: Final = tuple(zones)
+        by_id: dict[str, Zone] = {}
+        for z in self._zones:
+            if z.id in by_id:
+                raise ValueError(f"duplicate zone id {z.id!r}")
+            by_id[z.id] = z
+        self._by_id: Final[Mapping[str, Zone]] = MappingProxyType(by_id)
+        ranked = tuple(sorted(self._zones, key=specificity))
+        self._ranked: Final = ranked
+        self._rank: Final = {z.id: r for r, z in enumerate(ranked)}
+        geoms = np.array([z.geometry for z in ranked], dtype=object)
+        _check_polygons(ranked, geoms)
+        self._geoms: Final = geoms
+        self.projection: Final = projection or _default_projection(geoms)
+        self._tree_m: Final = STRtree(self.projection.project(geoms) if len(geoms) else geoms)
+        self._memo: Final[dict[int, tuple[Zone, ...]]] = {}
+        self._alone: Final[list[tuple[Zone, ...]]] = [(z,) for z in ranked]
+
+        c = _Cover(geoms, cells_per_zone, refine, max_coarse_cells).build()
+        # unpacked into plain attributes: the lookup reads each once, without a dot more
+        self._x0, self._y0, self._upd, self._vpd = c.x0, c.y0, c.u_per_deg, c.v_per_deg
+        self._nu, self._nv = float(c.nu), float(c.nv)
+        self._ncol, self._shift = c.ncol, c.shift
+        self._coarse: Final = c.coarse
+        self._block_base: Final = c.block_base
+        self._fine: Final = c.fine
+        self._half: Final = c.half  # a fine cell's code: covered mask | tested mask << half
+        self._in_bits: Final = (1 << c.half) - 1
+        self._full: Final = [tuple(ranked[r] for r in full) for full in c.base_full]
+        self._full_r: Final = c.base_full
+        self._part_g: Final = [tuple(geoms[r] for r in part) for part in c.base_part]
+        self._part_r: Final = c.base_part
+        plen = np.array([len(p) for p in c.base_part], dtype=np.int64)
+        self._plen: Final = plen
+        self._pstart: Final = np.cumsum(plen) - plen
+        self._pflat: Final = np.array([r for p in c.base_part for r in p], dtype=np.int64)
+        fulls: dict[tuple[int, ...], int] = {}
+        self._fid: Final = [fulls.setdefault(f, len(fulls)) for f in c.base_full]
+        self._fid_np: Final = np.array(self._fid, dtype=np.int64)
+        # rank keys must fit an int64 in the batched path
+        self._rank_keys: Final = (len(fulls) + 1) * (len(ranked) + 1) ** 2 < 1 << 62
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    @property
+    def zones(self) -> tuple[Zone, ...]:
+        """The zones, in the order given."""
+        return self._zones
+
+    def get(self, zone_id: str) -> Zone:
+        """The zone with this id; KeyError if there is none."""
+        return self._by_id[zone_id]
+
+    def __len__(self) -> int:
+        return len(self._zones)
+
+    def __contains__(self, zone_id: object) -> bool:
+        return zone_id in self._by_id
+
+    def containing(
+        self, lon: float, lat: float, alt_m: float | None = None, at: datetime | None = None
+    ) -> tuple[Zone, ...]:
+        """The zones whose polygon covers (lon, lat) (edges and vertices included) and,
+        per zone, whose altitude band contains `alt_m` and that are active at `at` (each
+        not checked when None); most specific first. NaN, or off every zone: ()."""
+        u = (lon - self._x0) * self._upd
+        v = (lat - self._y0) * self._vpd
+        if not (0.0 <= u < self._nu and 0.0 <= v < self._nv):
+            return ()
+        iu, iv, s = int(u), int(v), self._shift
+        e = self._coarse[(iv >> s) * self._ncol + (iu >> s)]
+        if e >= 0:
+            parts = self._part_g[e]
+            if not parts:
+                found = self._full[e]
+            else:
+                mask, bit = 0, 1
+                for g in parts:
+                    if _intersects_xy(g, lon, lat):
+                        mask |= bit
+                    bit <<= 1
+                found = self._lookup(e, mask) if mask else self._full[e]
+        else:
+            m = (1 << s) - 1
+            code = self._fine[(~e << (s + s)) + ((iv & m) << s) + (iu & m)]
+            e = self._block_base[~e]
+            if code == 0:
+                found = self._full[e]
+            else:
+                mask, test = code & self._in_bits, code >> self._half
+                if test:
+                    parts, j = self._part_g[e], 0
+                    while test:
+                        if test & 1 and _intersects_xy(parts[j], lon, lat):
+                            mask |= 1 << j
+                        test >>= 1
+                        j += 1
+                found = self._lookup(e, mask) if mask else self._full[e]
+        if (alt_m is None and at is None) or not found:
+            return found
+        return tuple(
+            z for z in found
+            if z.band_contains(alt_m) and (at is None or z.active_at(at))
+        )  # fmt: skip
+
+    def containing_many(
+        self, lons: npt.ArrayLike, lats: npt.ArrayLike
+    ) -> list[tuple[Zone, ...]]:
+        """`containing` for many points at once (2-D: no altitude, no time), vectorised;
+        the same answers in the same order."""
+        x = np.ascontiguousarray(lons, dtype=np.float64)
+        y = np.ascontiguousarray(lats, dtype=np.float64)
+        if x.shape != y.shape or x.ndim != 1:
+            raise ValueError(f"lons and lats must be 1-D of one length, got {x.shape} {y.shape}")
+        base, code = self._cells(x, y)
+        full = self._full
+        out = [full[e] for e in base.tolist()]
+        m = self._plen[base]
+        leaf = np.flatnonzero((code < 0) & (m > 0) & (m <= _MAX_MASKED))
+        fine = np.flatnonzero(code > 0)
+        todo = np.concatenate([leaf, fine])
+        if len(todo):
+            mask = np.concatenate([self._leaf_masks(x, y, base, m, leaf),
+                                   self._fine_masks(x, y, base, code, fine)])
+            hit = mask != 0  # the others' answer is the base's, already in `out`
+            todo, b, mask = todo[hit], base[todo[hit]], mask[hit]
+            keys = self._keys(b, mask)
+            memo, build = self._memo, self._build
+            for i, key, e, msk in zip(todo.tolist(), keys.tolist(), b.tolist(), mask.tolist(),
+                                      strict=True):
+                found = memo.get(key)
+                out[i] = found if found is not None else build(key, e, msk)
+        for i in np.flatnonzero((code < 0) & (m > _MAX_MASKED)).tolist():
+            out[i] = self.containing(float(x[i]), float(y[i]))
+        return out
+
+    def near(
+        self,
+        lon: float,
+        lat: float,
+        distance_m: float,
+        kinds: Collection[str] | None = None,
+        *,
+        alt_m: float | None = None,
+        at: datetime | None = None,
+    ) -> tuple[Zone, ...]:
+        """The zones (of `kinds`, when given) whose polygon comes within `distance_m`
+        metres of (lon, lat) in the index's projection, and always those `containing` the
+        point; most specific first. The band between a zone's edge and `distance_m`
+        outside it is where a drone hovering on the edge is still "at" the zone, so it
+        does not flicker in and out. `alt_m` and `at` filter per zone as in `containing`."""
+        if not (math.isfinite(distance_m) and distance_m >= 0.0):
+            raise ValueError(f"distance_m must be a finite number >= 0, got {distance_m!r}")
+        x, y = self.projection.to_xy(lon, lat)
+        hits = set(
+            self._tree_m.query(shapely.points(x, y), predicate="dwithin", distance=distance_m)
+            .tolist()
+        )
+        # projecting rounds: a point exactly on an edge can land a nanometre off it
+        hits.update(self._rank[z.id] for z in self.containing(lon, lat))
+        ranked = self._ranked
+        return tuple(
+            z for z in (ranked[r] for r in sorted(hits))
+            if (kinds is None or z.kind in kinds)
+            and z.band_contains(alt_m) and (at is None or z.active_at(at))
+        )  # fmt: skip
+
+    def attribution(
+        self, lon: float, lat: float, *, at: datetime | None = None
+    ) -> tuple[Zone | None, tuple[Zone, ...], str | None]:
+        """(primary zone, all zones, grid id) of a point, as alerts are attributed. The
+        primary is the most specific zone that is not a grid cell (the grid cell if that
+        is all; None off every zone). The grid id is the `grid` of the most specific zone
+        naming one, else the id of a grid cell containing the point."""
+        found = self.containing(lon, lat, at=at)
+        primary = next((z for z in found if z.kind != "grid"), found[0] if found else None)
+        grid = next((z.grid for z in found if z.grid is not None), None)
+        if grid is None:
+            grid = next((z.id for z in found if z.kind == "grid"), None)
+        return primary, found, grid
+
+    # -- internals -----------------------------------------------------------------------------
+
+    # Answers are memoised by what they contain: the base's covering zones (as the id of
+    # that set, shared by many cells) and the one or two candidates that cover the point,
+    # key (full id * n + r1) * (n + 1) + r2 with r2 = n for none; 28k cells' bases share
+    # 1.7k such sets in the benchmark, so the memo fills fast and stays small. Rarer
+    # answers, with three or more candidates, are keyed by cell base and mask, negated.
+
+    def _lookup(self, base: int, mask: int) -> tuple[Zone, ...]:
+        """The answer in a cell of `base` where the candidates in `mask` (not 0) cover
+        the point."""
+        rest = mask & (mask - 1)
+        if self._rank_keys and not rest & (rest - 1):
+            part, n = self._part_r[base], len(self._ranked)
+            r2 = part[rest.bit_length() - 1] if rest else n
+            key = (self._fid[base] * n + part[(mask ^ rest).bit_length() - 1]) * (n + 1) + r2
+        else:
+            key = ~(base | mask << 32)
+        found = self._memo.get(key)
+        return found if found is not None else self._build(key, base, mask)
+
+    def _keys(self, base: IntArray, mask: IntArray) -> IntArray:
+        """`_lookup`'s keys, vectorised."""
+        low = mask & -mask
+        rest = mask ^ low
+        keys = ~(base | mask << 32)
+        if self._rank_keys:
+            few = np.flatnonzero((rest & (rest - 1)) == 0)
+            b, low, rest = base[few], low[few], rest[few]
+            start, n = self._pstart[b], len(self._ranked)
+            r1 = self._pflat[start + _log2(low)]
+            r2 = np.where(rest > 0, self._pflat[start + _log2(np.maximum(rest, 1))], n)
+            keys[few] = (self._fid_np[b] * n + r1) * (n + 1) + r2
+        return keys
+
+    def _build(self, key: int, base: int, mask: int) -> tuple[Zone, ...]:
+        part, full = self._part_r[base], self._full_r[base]
+        if not full and not mask & (mask - 1):
+            found = self._alone[part[mask.bit_length() - 1]]  # one zone: no new tuple
+        else:
+            ranks = sorted(full + tuple(r for j, r in enumerate(part) if mask >> j & 1))
+            found = tuple(self._ranked[r] for r in ranks)
+        if len(self._memo) < _MEMO_LIMIT:
+            self._memo[key] = found
+        return found
+
+    def _cells(self, x: FloatArray, y: FloatArray) -> tuple[IntArray, IntArray]:
+        """(base, code) of each point's cell; code -1 means "test every candidate" (an
+        unrefined coarse cell). Off the grid, and NaN: the empty base 0, code 0."""
+        u = (x - self._x0) * self._upd
+        v = (y - self._y0) * self._vpd
+        ok = (u >= 0.0) & (u < self._nu) & (v >= 0.0) & (v < self._nv)
+        iu = np.where(ok, u, 0.0).astype(np.int64)
+        iv = np.where(ok, v, 0.0).astype(np.int64)
+        s = self._shift
+        e = np.frombuffer(self._coarse, dtype=np.int32)[(iv >> s) * self._ncol + (iu >> s)]
+        base = e.astype(np.int64)
+        code = np.full(len(x), -1, dtype=np.int64)
+        refined = np.flatnonzero(e < 0)
+        if len(refined):
+            block = ~base[refined]
+            m = (1 << s) - 1
+            fine = np.frombuffer(self._fine, dtype=_CODE_DTYPES[self._fine.typecode])
+            code[refined] = fine[(block << (s + s)) + ((iv[refined] & m) << s)
+                                 + (iu[refined] & m)]
+            base[refined] = np.frombuffer(self._block_base, dtype=np.int32)[block]
+        base[~ok] = 0
+        code[~ok] = 0
+        return base, code
+
+    def _leaf_masks(
+        self, x: FloatArray, y: FloatArray, base: IntArray, m: IntArray, todo: IntArray
+    ) -> IntArray:
+        """Per point of `todo` (in unrefined cells): the bit mask of its cell's candidates
+        that cover it, every one tested."""
+        n = m[todo]
+        pt = np.repeat(todo, n)
+        first = np.cumsum(n) - n
+        j = np.arange(len(pt), dtype=np.int64) - np.repeat(first, n)
+        cand = self._pflat[self._pstart[base[pt]] + j]
+        hit = shapely.intersects_xy(self._geoms[cand], x[pt], y[pt])
+        return np.bincount(np.repeat(np.arange(len(todo)), n), weights=hit << j,
+                           minlength=len(todo)).astype(np.int64)
+
+    def _fine_masks(
+        self, x: FloatArray, y: FloatArray, base: IntArray, code: IntArray, todo: IntArray
+    ) -> IntArray:
+        """Per point of `todo` (in fine cells): the bit mask of its cell's candidates
+        that cover it: those covering the whole cell, and those tested that do."""
+        c = code[todo]
+        mask = c & self._in_bits
+        test = (c >> self._half).astype(np.uint8)
+        i, j = np.nonzero(np.unpackbits(test[:, None], axis=1, bitorder="little"))
+        if len(i):
+            pt = todo[i]
+            cand = self._pflat[self._pstart[base[pt]] + j]
+            hit = shapely.intersects_xy(self._geoms[cand], x[pt], y[pt])
+            mask += np.bincount(i, weights=hit.astype(np.int64) << j,
+                                minlength=len(todo)).astype(np.int64)
+        return mask
+
+
+#: array typecodes of the fine codes, and their numpy dtypes
+_CODE_DTYPES: Final = MappingProxyType({"B": np.uint8, "H": np.uint16})
+
+
+def _check_polygons(ranked: Sequence[Zone], geoms: GeomArray) -> None:
+    """The cover assumes valid, non-empty polygons in lon/lat; refuse anything else."""
+    if not len(geoms):
+        return
+    type_id = shapely.get_type_id(geoms)
+    polygonal = (type_id == 3) | (type_id == 6)  # Polygon, MultiPolygon
+    bad = np.flatnonzero(~polygonal | shapely.is_empty(geoms) | ~shapely.is_valid(geoms))
+    if len(bad):
+        z = ranked[int(bad[0])]
+        raise ValueError(
+            f"zone {z.id!r}: expected a valid, non-empty Polygon or MultiPolygon, got "
+            f"{z.geometry.geom_type} ({shapely.is_valid_reason(z.geometry)})"
+        )
+    x0, y0, x1, y1 = shapely.total_bounds(geoms).tolist()
+    if not (-180.0 <= x0 <= x1 <= 180.0 and -90.0 <= y0 <= y1 <= 90.0):
+        raise ValueError(f"zone bounds {[x0, y0, x1, y1]} are not lon/lat degrees")
+
+
+def _default_projection(geoms: GeomArray) -> Projection:
+    if not len(geoms):
+        return Projection.for_area(*_DEFAULT_AREA)
+    c = shapely.centroid(shapely.geometrycollections(list(geoms)))
+    return Projection.for_area(c.x, c.y)
+
+
+class _CellCover(NamedTuple):
+    x0: float  # lon, lat of the grid's corner
+    y0: float
+    u_per_deg: float  # fine cells per degree of longitude
+    v_per_deg: float
+    nu: int  # fine columns and rows
+    nv: int
+    ncol: int  # coarse columns
+    shift: int  # log2(refine)
+    coarse: array[int]  # per coarse cell: base id, or ~block of a refined cell
+    block_base: array[int]  # per block: its base id
+    fine: array[int]  # per block, refine² codes, row-major
+    half: int  # bits of each of a code's two masks
+    base_full: list[tuple[int, ...]]  # per base: ranks of the zones covering the cell
+    base_part: list[tuple[int, ...]]  # per base: ranks of the candidates
+
+
+class _Cover:
+    """Builds a ZoneIndex's cell cover (see the module docstring). Zones are numbered by
+    rank, their position in specificity order; a fine cell is u, v (columns, rows)."""
+
+    def __init__(
+        self, geoms: GeomArray, cells_per_zone: float, refine: int, max_coarse_cells: int
+    ) -> None:
+        self.geoms = geoms
+        self.n = len(geoms)
+        self.k = refine
+        self.shift = refine.bit_length() - 1
+        if self.n:
+            x0, y0, x1, y1 = shapely.total_bounds(geoms).tolist()
+        else:
+            x0, y0, x1, y1 = 0.0, 0.0, 1.0, 1.0
+        # ground metres per degree of longitude, relative to a degree of latitude
+        aspect = max(math.cos(math.radians((y0 + y1) / 2)), 0.05)
+        cells = min(max(cells_per_zone * max(self.n, 1), 64.0), float(max_coarse_cells))
+        width, height = max((x1 - x0) * aspect, 1e-9), max(y1 - y0, 1e-9)
+        side = math.sqrt(width * height / cells)  # a coarse cell, in degrees of latitude
+        # one cell of margin all round: every vertex is strictly inside the grid
+        self.ncol = math.ceil(width / side) + 2
+        self.nrow = math.ceil(height / side) + 2
+        self.x0, self.y0 = x0 - side / aspect, y0 - side
+        self.upd, self.vpd = refine * aspect / side, refine / side
+        self.bases: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {((), ()): 0}
+
+    def build(self) -> _CellCover:
+        coarse = np.zeros(self.ncol * self.nrow, dtype=np.int64)
+        block_base = np.zeros(0, dtype=np.int64)
+        fine, half = np.zeros(0, dtype=np.int64), 1
+        if self.n:
+            seg = self._segments()
+            touched = self._touched(seg)
+            coarse, block_base = self._coarse_bases(*self._coarse_pairs(seg, touched))
+            fine, half = self._fine_codes(touched, coarse, len(block_base))
+        typecode = "B" if 2 * half <= 8 else "H"  # half <= _MAX_REFINED = 8
+        return _CellCover(
+            self.x0, self.y0, self.upd, self.vpd, self.ncol * self.k, self.nrow * self.k,
+            self.ncol, self.shift, array("i", coarse.astype(np.int32).tobytes()),
+            array("i", block_base.astype(np.int32).tobytes()),
+            array(typecode, fine.astype(_CODE_DTYPES[typecode]).tobytes()), half,
+            [full for full, _ in self.bases], [part for _, part in self.bases],
+        )  # fmt: skip
+
+    # -- step 1: every boundary segment, in fine-cell units -------------------------------
+
+    def _segments(self) -> _Segments:
+        parts, part_zone = shapely.get_parts(self.geoms, return_index=True)
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        xy, coord_ring = shapely.get_coordinates(rings, return_index=True)
+        u = (xy[:, 0] - self.x0) * self.upd
+        v = (xy[:, 1] - self.y0) * self.vpd
+        a = np.flatnonzero(coord_ring[1:] == coord_ring[:-1])  # rings are closed
+        zone = part_zone[ring_part[coord_ring[a]]].astype(np.int64)
+        return zone, u[a], v[a], u[a + 1], v[a + 1]
+
+    # -- step 2: the fine cells each boundary touches -------------------------------------
+
+    def _touched(self, seg: _Segments) -> IntArray:
+        """Every fine cell some zone's boundary comes within _EPS of, as sorted unique
+        keys (zone * coarse cells + coarse cell) * refine² + fine cell in it. In chunks of
+        segments: each expands to ~20 temporary arrays of one element per cell touched."""
+        keys: list[IntArray] = []
+        chunk = 1 << 14
+        for i in range(0, len(seg[0]), chunk):
+            zone, au, av, bu, bv = seg
+            keys.append(_unique(self._touched_chunk(
+                zone[i:i + chunk], au[i:i + chunk], av[i:i + chunk], bu[i:i + chunk],
+                bv[i:i + chunk])))
+        return _unique(np.concatenate(keys))
+
+    def _touched_chunk(
+        self, zone: IntArray, au: FloatArray, av: FloatArray, bu: FloatArray, bv: FloatArray
+    ) -> IntArray:
+        """Column by column: the segment's v range over the column's widened u range
+        gives the rows it touches there."""
+        ulo, uhi = np.minimum(au, bu), np.maximum(au, bu)
+        c0 = np.floor(ulo - _EPS).astype(np.int64)
+        ncol = np.floor(uhi + _EPS).astype(np.int64) - c0 + 1
+        s = np.repeat(np.arange(len(zone)), ncol)
+        col = np.repeat(c0, ncol) + _ranges(ncol)
+        lo = np.maximum(ulo[s], col - _EPS)
+        hi = np.minimum(uhi[s], col + 1 + _EPS)
+        du = (bu - au)[s]
+        vertical = du == 0.0
+        slope = np.where(vertical, 0.0, (bv - av)[s] / np.where(vertical, 1.0, du))
+        va = np.where(vertical, av[s], av[s] + (lo - au[s]) * slope)
+        vb = np.where(vertical, bv[s], av[s] + (hi - au[s]) * slope)
+        vmin, vmax = np.minimum(av, bv)[s], np.maximum(av, bv)[s]
+        vlo = np.clip(np.minimum(va, vb), vmin, vmax)
+        vhi = np.clip(np.maximum(va, vb), vmin, vmax)
+        # (lo - au) * slope multiplies the rounding of u by the slope: widen by as much
+        slack = _EPS + 4 * np.spacing(float(max(self.ncol, self.nrow) * self.k)) * (
+            1.0 + np.abs(slope))
+        r0 = np.floor(vlo - slack).astype(np.int64)
+        nrow = np.floor(vhi + slack).astype(np.int64) - r0 + 1
+        t = np.repeat(np.arange(len(s)), nrow)
+        row = np.repeat(r0, nrow) + _ranges(nrow)
+        col = col[t]
+        sh, m = self.shift, self.k - 1
+        cell = (row >> sh) * self.ncol + (col >> sh)
+        local = ((row & m) << sh) + (col & m)
+        key: IntArray = (zone[s[t]] * (self.ncol * self.nrow) + cell) * (self.k * self.k) + local
+        return key
+
+    # -- step 3: coarse cells ---------------------------------------------------------------
+
+    def _coarse_pairs(
+        self, seg: _Segments, touched: IntArray
+    ) -> tuple[IntArray, IntArray, BoolArray]:
+        """(coarse cell, zone, covers the whole cell?) for every cell a zone is in: the
+        cells its boundary touches (no), and the untouched cells of its bounding box whose
+        centre it covers (yes)."""
+        zone, au, av, bu, bv = seg
+        n, sh, nc = self.n, self.shift, self.ncol * self.nrow
+        bounds = np.full((4, n), np.inf)
+        bounds[2:] = -np.inf
+        np.minimum.at(bounds[0], zone, np.minimum(au, bu))
+        np.minimum.at(bounds[1], zone, np.minimum(av, bv))
+        np.maximum.at(bounds[2], zone, np.maximum(au, bu))
+        np.maximum.at(bounds[3], zone, np.maximum(av, bv))
+        cu0, cv0 = (np.floor(bounds[:2] - _EPS).astype(np.int64) >> sh)
+        cu1, cv1 = (np.floor(bounds[2:] + _EPS).astype(np.int64) >> sh)
+        w = cu1 - cu0 + 1
+        z = np.repeat(np.arange(n, dtype=np.int64), w * (cv1 - cv0 + 1))
+        i = _ranges(w * (cv1 - cv0 + 1))
+        cell = (cv0[z] + i // w[z]) * self.ncol + cu0[z] + i % w[z]
+        boundary = _unique(touched // (self.k * self.k))  # zone * nc + cell, sorted
+        key = z * nc + cell
+        partial = boundary[np.minimum(np.searchsorted(boundary, key), len(boundary) - 1)] == key
+        test = np.flatnonzero(~partial)
+        mid = self.k / 2
+        cx = self.x0 + ((cell[test] % self.ncol) * self.k + mid) / self.upd
+        cy = self.y0 + ((cell[test] // self.ncol) * self.k + mid) / self.vpd
+        keep = partial.copy()
+        keep[test[shapely.intersects_xy(self.geoms[z[test]], cx, cy)]] = True
+        return cell[keep], z[keep], ~partial[keep]
+
+    def _coarse_bases(
+        self, cell: IntArray, zone: IntArray, full: BoolArray
+    ) -> tuple[IntArray, IntArray]:
+        """(per coarse cell: base id or ~block, per block: base id). Blocks are numbered
+        in cell order."""
+        coarse = np.zeros(self.ncol * self.nrow, dtype=np.int64)
+        order = np.lexsort((zone, cell))
+        cs, fs = cell[order].tolist(), full[order].tolist()
+        ranks = list(range(self.n))
+        zs = [ranks[z] for z in zone[order].tolist()]  # one int object per rank, shared
+        bases = self.bases
+        block_base: list[int] = []
+        i, total = 0, len(cs)
+        while i < total:
+            c = cs[i]
+            in_full: list[int] = []
+            in_part: list[int] = []
+            while i < total and cs[i] == c:
+                (in_full if fs[i] else in_part).append(zs[i])
+                i += 1
+            key = (tuple(in_full), tuple(in_part))
+            base = bases.setdefault(key, len(bases))
+            if in_part and len(in_part) <= _MAX_REFINED and self.k > 1:
+                coarse[c] = ~len(block_base)
+                block_base.append(base)
+            else:
+                coarse[c] = base
+        return coarse, np.array(block_base, dtype=np.int64)
+
+    # -- step 4: the fine cells of refined coarse cells -------------------------------------
+
+    def _fine_codes(
+        self, touched: IntArray, coarse: IntArray, nblocks: int
+    ) -> tuple[IntArray, int]:
+        """(per block, refine² codes; half). A code is two bit masks over the block's
+        candidates, `covers the fine cell | boundary touches it << half`, half being the
+        most candidates of any block."""
+        kk, n, nc = self.k * self.k, self.n, self.ncol * self.nrow
+        if nblocks == 0:
+            return np.zeros(0, dtype=np.int64), 1
+        t_cell = touched // kk % nc
+        block_of = np.where(coarse < 0, ~coarse, -1)
+        refined = np.flatnonzero(block_of[t_cell] >= 0)
+        t_pair = t_cell[refined] * n + touched[refined] // kk // nc
+        pairs = _unique(t_pair)  # (cell, zone): each block's candidates, in rank order
+        hit = np.zeros((len(pairs), kk), dtype=bool)
+        hit[np.searchsorted(pairs, t_pair), touched[refined] % kk] = True
+        del t_cell, t_pair
+        block = block_of[pairs // n]
+        first = np.searchsorted(block, np.arange(nblocks + 1))  # each block's first pair
+        half = int(np.diff(first).max())
+        bit = (1 << (np.arange(len(pairs)) - first[block])).astype(np.int32)
+        codes = np.empty((nblocks, kk), dtype=np.int32)
+        step = 1 << 12  # blocks at a time: a few int arrays of step * refine² elements
+        for b0 in range(0, nblocks, step):
+            b1 = min(b0 + step, nblocks)
+            p0, p1 = int(first[b0]), int(first[b1])
+            state = self._fine_state(pairs[p0:p1] // n, pairs[p0:p1] % n, hit[p0:p1])
+            shifted = np.where(state == 2, bit[p0:p1, None] << half, state * bit[p0:p1, None])
+            codes[b0:b1] = np.add.reduceat(shifted, first[b0:b1] - p0, axis=0)
+        return np.asarray(codes.ravel(), dtype=np.int64), half
+
+    def _fine_state(self, cell: IntArray, zone: IntArray, hit: BoolArray) -> npt.NDArray[np.int32]:
+        """Per (coarse cell, zone) pair, its refine² fine cells' states: 2 where the
+        boundary touches; else 1 inside, 0 outside. Untouched cells in a row between
+        touched ones are all inside or all outside: one centre test per run."""
+        k, kk = self.k, self.k * self.k
+        rows = hit.reshape(-1, k)
+        start = ~rows
+        start[:, 1:] &= rows[:, :-1]
+        first_cell = np.flatnonzero(start.ravel())
+        p, local = first_cell // kk, first_cell % kk
+        fu = (cell[p] % self.ncol) * k + local % k + 0.5
+        fv = (cell[p] // self.ncol) * k + local // k + 0.5
+        inside = shapely.intersects_xy(
+            self.geoms[zone[p]], self.x0 + fu / self.upd, self.y0 + fv / self.vpd
+        )
+        # run -1 (before any run starts) only falls on touched cells, which where() drops
+        run = (np.cumsum(start.ravel(), dtype=np.int64) - 1).reshape(hit.shape)
+        return np.where(hit, 2, np.append(inside, False)[run]).astype(np.int32)
+
+
+def _unique(a: IntArray) -> IntArray:
+    """Sorted unique values (np.unique's hash path is several times slower here)."""
+    a = np.sort(a)
+    return a[np.concatenate(([True], a[1:] != a[:-1]))] if len(a) else a
+
+
+def _log2(powers: IntArray) -> IntArray:
+    """Exponents of powers of two (exact: below 2**53 they are exact doubles)."""
+    return np.frexp(powers.astype(np.float64))[1].astype(np.int64) - 1
+
+
+def _ranges(counts: IntArray) -> IntArray:
+    """Concatenated aranges: 0..counts[0]-1, 0..counts[1]-1, ..."""
+    starts = np.cumsum(counts) - counts
+    return np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)

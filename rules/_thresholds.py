@@ -1,0 +1,273 @@
+"""Threshold rules over readings: windows, background, area factors, daily counts.
+
+For each (rule, subject) a `Series` holds the condition's hold timers and what the rule
+needs between samples (the clock-aligned block in progress, today's exceedance count).
+Windows are shared by the rules that need the same one: a station's PM10 15-minute window
+is one array however many rules read it.
+
+Late samples (older than the newest one the rule has evaluated) enter the windows but are
+not evaluated on their own: the condition's timers run on record time and cannot run
+backwards. A repeated sample (same time) is evaluated once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+
+from rules._records import Interval, Location, Reading
+from rules._ruleset import MOBILE, Aggregate, Ruleset, ThresholdRule
+from rules._signals import Action, AlertSignal, Evidence
+from rules._trigger import Condition, Transition, Trigger, step
+from rules._window import Window
+from rules._zones import Zone
+
+_HOUR = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Where a reading belongs: its subject, location and the zones it is attributed to.
+    Fixed stations' sites are resolved once; mobile readings' per reading."""
+
+    subject: str
+    id: str
+    kind: str
+    location: Location | None
+    zone: Zone | None
+    zones: tuple[Zone, ...]
+    grid: str | None
+    area_class: str | None
+
+
+@dataclass(slots=True)
+class Series:
+    condition: Condition
+    rank: int
+    last_t: float = -math.inf
+    block: float | None = None
+    day: date | None = None
+    exceedances: int = 0
+    value: float | None = None
+
+
+@dataclass(slots=True)
+class ThresholdState:
+    windows: dict[tuple[str, str, Interval, float, bool], Window] = field(default_factory=dict)
+    series: dict[tuple[str, str], Series] = field(default_factory=dict)
+    applies: dict[tuple[str, str], bool] = field(default_factory=dict)
+    sites: dict[str, Site] = field(default_factory=dict)
+    # background: (station, metric) -> hour start -> [sum, count]
+    hourly: dict[tuple[str, str], dict[float, list[float]]] = field(default_factory=dict)
+    background_stations: frozenset[str] | None = None
+
+
+def site_of(reading: Reading, rs: Ruleset, cache: dict[str, Site]) -> Site:
+    if reading.location is None:
+        return station_site(reading.station, rs, cache)
+    return _resolve(reading.station, reading.location, rs)
+
+
+def station_site(station_id: str, rs: Ruleset, cache: dict[str, Site]) -> Site:
+    """A fixed station's site, resolved once: stations do not move."""
+    site = cache.get(station_id)
+    if site is None:
+        site = cache[station_id] = _resolve(station_id, None, rs)
+    return site
+
+
+def _resolve(station_id: str, location: Location | None, rs: Ruleset) -> Site:
+    station = rs.stations.get(station_id)
+    kind = MOBILE if location is not None else (station.kind if station else "unregistered")
+    where = location or (station.location if station else None)
+    if where is None:
+        return Site(f"station:{station_id}", station_id, kind, None, None, (), None, None)
+    primary, zones, grid = rs.index.attribution(where.lon, where.lat)
+    if location is None and station is not None and station.zone is not None:
+        # the registration names the site the monitor watches, even if it sits at the fence
+        primary = rs.index.get(station.zone)
+        if primary not in zones:
+            zones = (primary, *zones)
+        grid = primary.grid or grid
+    area = next((z.area_class for z in zones if z.area_class), None)
+    return Site(f"station:{station_id}", station_id, kind, where, primary, zones, grid, area)
+
+
+def feed_background(
+    st: ThresholdState, reading: Reading, t: float, rs: Ruleset
+) -> None:
+    """Keep hourly sums of the reference stations' valid values for background rules."""
+    if st.background_stations is None:
+        refs: set[str] = set()
+        for rule in rs.thresholds:
+            refs |= rule.background or frozenset()
+        st.background_stations = frozenset(refs)
+    if reading.station not in st.background_stations or reading.interval is Interval.DAY:
+        return
+    hour = t - t % _HOUR
+    for metric, m in reading.values.items():
+        if not m.valid:
+            continue
+        hours = st.hourly.setdefault((reading.station, metric), {})
+        acc = hours.get(hour)
+        if acc is None:
+            acc = hours[hour] = [0.0, 0.0]
+            for old in [h for h in hours if h < hour - 2 * _HOUR]:
+                del hours[old]
+        acc[0] += m.value
+        acc[1] += 1
+
+
+def background(st: ThresholdState, rule: ThresholdRule, t: float) -> float | None:
+    """The mean of the reference stations' means for the hour containing `t` (so far),
+    or for the hour before when none has reported in this one yet."""
+    assert rule.background is not None
+    hour = t - t % _HOUR
+    for h in (hour, hour - _HOUR):
+        means = []
+        for station in rule.background:
+            acc = st.hourly.get((station, rule.metric), {}).get(h)
+            if acc is not None and acc[1]:
+                means.append(acc[0] / acc[1])
+        if means:
+            return math.fsum(means) / len(means)
+    return None
+
+
+def evaluate(
+    st: ThresholdState, rule: ThresholdRule, site: Site, reading: Reading, value: float,
+    t: float, rs: Ruleset, detail: dict[str, object] | None = None,
+) -> AlertSignal | None:
+    """Feed one valid sample to one rule; the signal to emit, if any."""
+    key = (rule.id, site.subject)
+    applies = st.applies.get(key)
+    if applies is None:
+        applies = st.applies[key] = rule.select.matches(site.id, site.kind, site.zones)
+    if not applies:
+        return None
+    try:
+        rank = rule.intervals.index(reading.interval)
+    except ValueError:
+        return None
+    series = st.series.get(key)
+    if series is None:
+        series = st.series[key] = Series(Condition.for_trigger(rule.trigger), rank)
+    if rank > series.rank:
+        return None  # a more preferred stream of this station feeds the rule
+    series.rank = rank
+
+    window = None
+    if rule.aggregate is not Aggregate.INSTANT or rule.trigger.for_s > 0:
+        wkey = (site.subject, rule.metric, reading.interval, rule.span_s, rule.only_valid)
+        window = st.windows.get(wkey)
+        if window is None:
+            window = st.windows[wkey] = Window(rule.span_s)
+        window.push(t, value)
+    if t <= series.last_t:
+        return None
+    series.last_t = t
+
+    at, x, evidence_from = t, value, t - rule.window_s
+    if rule.aligned:
+        assert window is not None
+        start = _block_start(t, rule.window_s, rs.tz)
+        done = series.block
+        if done is None or start <= done:
+            series.block = start if done is None else done
+            return None
+        series.block = start
+        block = window.mean_between(done, done + rule.window_s)
+        if block is None or block[1] < rule.min_samples:
+            return None
+        x, at, evidence_from = block[0], done + rule.window_s, done
+    elif rule.aggregate is not Aggregate.INSTANT:
+        assert window is not None
+        if len(window) < rule.min_samples:
+            return None
+        x = _aggregate(rule.aggregate, window, value)
+    if rule.background is not None:
+        base = background(st, rule, at)
+        if base is None:
+            return None
+        x -= base
+        detail = {**(detail or {}), "background": round(base, 3)}
+
+    trigger = _trigger_for(rule, site)
+    transition = step(series.condition, trigger, x, at)
+    if rule.daily_limit is not None:
+        _count_exceedance(series, rule, trigger, transition, x, at, rs.tz)
+    if transition is Transition.QUIET:
+        return None
+    series.value = x
+    level = trigger.levels[max(series.condition.severity, 0)]
+    severity = level.severity
+    if rule.daily_limit is not None:
+        if series.condition.firing and series.exceedances > rule.daily_limit.allowed:
+            severity = rule.daily_limit.severity
+        detail = {**(detail or {}), "exceedances_today": series.exceedances,
+                  "exceedances_allowed": rule.daily_limit.allowed}
+    action = {
+        Transition.RAISED: Action.RAISE,
+        Transition.CLEARED: Action.CLEAR,
+    }.get(transition, Action.UPDATE)
+    readings: tuple[tuple[datetime, float], ...] = ()
+    if window is not None:
+        end = at if rule.aligned else None
+        readings = tuple(
+            (datetime.fromtimestamp(ts, rs.tz), v)
+            for ts, v in window.samples(evidence_from if rule.aligned else None, end)
+        )
+    return AlertSignal(
+        action=action, rule=rule.id, kind=rule.kind, subject=site.subject,
+        at=datetime.fromtimestamp(at, rs.tz), severity=severity,
+        location=site.location, zone=site.zone, zones=site.zones, grid=site.grid,
+        metric=rule.metric, value=round(x, 3), threshold=round(level.limit, 3),
+        window_s=None if rule.aggregate is Aggregate.INSTANT else int(rule.window_s),
+        evidence=Evidence(readings=readings),
+        detail=detail or {},
+    )
+
+
+def _aggregate(aggregate: Aggregate, window: Window, value: float) -> float:
+    if aggregate is Aggregate.MEAN:
+        mean = window.mean()
+        assert mean is not None
+        return mean
+    lo, hi = window.extremes() or (value, value)
+    if aggregate is Aggregate.MAX:
+        return hi
+    if aggregate is Aggregate.MIN:
+        return lo
+    if aggregate is Aggregate.RISE:
+        return value - lo
+    return hi - value
+
+
+def _trigger_for(rule: ThresholdRule, site: Site) -> Trigger:
+    if site.area_class is None or not rule.area_factors:
+        return rule.trigger
+    return rule.trigger.scaled(rule.area_factors.get(site.area_class, 1.0))
+
+
+def _count_exceedance(
+    series: Series, rule: ThresholdRule, trigger: Trigger, transition: Transition, x: float,
+    at: float, tz: tzinfo,
+) -> None:
+    day = datetime.fromtimestamp(at, tz).date()
+    if series.day != day:
+        series.day, series.exceedances = day, 0
+    # an aligned rule counts every block over the limit, a sliding one every episode
+    if rule.aligned:
+        if trigger.breached(trigger.levels[0], x):
+            series.exceedances += 1
+    elif transition is Transition.RAISED:
+        series.exceedances += 1
+
+
+def _block_start(t: float, length: float, tz: tzinfo) -> float:
+    """Start of the local-clock block of `length` seconds containing t (blocks count from
+    local midnight, so 15-minute blocks start at :00, :15, ... whatever the offset)."""
+    offset = datetime.fromtimestamp(t, tz).utcoffset()
+    local = t + (offset.total_seconds() if offset else 0.0)
+    return t - local % length
