@@ -116,8 +116,10 @@ def _on_reading(state: RuleState, reading: Reading, rs: Ruleset) -> list[Signal]
 
 def _maintenance(state: RuleState, reading: Reading) -> Maintenance | None:
     """Whether the station's newest reading starts or ends maintenance/calibration."""
-    flags = tuple(sorted({m.flag for m in reading.values.values()} & MAINTENANCE_FLAGS))
     before = state.maintenance.get(reading.station)
+    if before is None and all(m.flag == VALID_FLAG for m in reading.values.values()):
+        return None  # the common case, cheaply
+    flags = tuple(sorted({m.flag for m in reading.values.values()} & MAINTENANCE_FLAGS))
     if flags and before is None:
         state.maintenance[reading.station] = flags
         return Maintenance(reading.station, True, reading.ts, flags)

@@ -5,6 +5,10 @@ needs between samples (the clock-aligned block in progress, today's exceedance c
 Windows are shared by the rules that need the same one: a station's PM10 15-minute window
 is one array however many rules read it.
 
+While a condition holds, a signal goes out only when its severity changes or its value
+is worse than any reported so far: the officer's alert shows the worst of it, and a
+firing site does not turn every sample into a store write and a publication.
+
 Late samples (older than the newest one the rule has evaluated) enter the windows but are
 not evaluated on their own: the condition's timers run on record time and cannot run
 backwards. A repeated sample (same time) is evaluated once.
@@ -19,7 +23,7 @@ from datetime import date, datetime, tzinfo
 from rules._records import Interval, Location, Reading
 from rules._ruleset import MOBILE, Aggregate, Ruleset, ThresholdRule
 from rules._signals import Action, AlertSignal, Evidence
-from rules._trigger import Condition, Transition, Trigger, step
+from rules._trigger import Condition, Direction, Transition, Trigger, step
 from rules._window import Window
 from rules._zones import Zone
 
@@ -43,20 +47,26 @@ class Site:
 
 @dataclass(slots=True)
 class Series:
+    """What one rule keeps about one subject between samples."""
+
     condition: Condition
-    rank: int
+    rank: int  # of the interval feeding it, in the rule's preference order
+    interval: Interval | None
+    window: Window | None
+    trigger: Trigger  # the rule's, scaled by the site's area factor
     last_t: float = -math.inf
     block: float | None = None
     day: date | None = None
     exceedances: int = 0
-    value: float | None = None
+    peak: float | None = None  # the worst value reported for the open condition
+    severity: str = ""  # the severity last reported
 
 
 @dataclass(slots=True)
 class ThresholdState:
     windows: dict[tuple[str, str, Interval, float, bool], Window] = field(default_factory=dict)
     series: dict[tuple[str, str], Series] = field(default_factory=dict)
-    applies: dict[tuple[str, str], bool] = field(default_factory=dict)
+    skipped: set[tuple[str, str]] = field(default_factory=set)  # rules not for the subject
     sites: dict[str, Site] = field(default_factory=dict)
     # background: (station, metric) -> hour start -> [sum, count]
     hourly: dict[tuple[str, str], dict[float, list[float]]] = field(default_factory=dict)
@@ -141,28 +151,35 @@ def evaluate(
 ) -> AlertSignal | None:
     """Feed one valid sample to one rule; the signal to emit, if any."""
     key = (rule.id, site.subject)
-    applies = st.applies.get(key)
-    if applies is None:
-        applies = st.applies[key] = rule.select.matches(site.id, site.kind, site.zones)
-    if not applies:
-        return None
-    try:
-        rank = rule.intervals.index(reading.interval)
-    except ValueError:
-        return None
     series = st.series.get(key)
-    if series is None:
-        series = st.series[key] = Series(Condition.for_trigger(rule.trigger), rank)
-    if rank > series.rank:
-        return None  # a more preferred stream of this station feeds the rule
-    series.rank = rank
-
-    window = None
-    if rule.aggregate is not Aggregate.INSTANT or rule.trigger.for_s > 0:
-        wkey = (site.subject, rule.metric, reading.interval, rule.span_s, rule.only_valid)
-        window = st.windows.get(wkey)
-        if window is None:
-            window = st.windows[wkey] = Window(rule.span_s)
+    mobile = site.kind == MOBILE
+    if series is None or mobile:
+        # a mobile subject's zones (and so whether the rule applies) move with it
+        if key in st.skipped or not rule.select.matches(site.id, site.kind, site.zones):
+            if not mobile:
+                st.skipped.add(key)
+            return None
+        if series is None:
+            series = st.series[key] = Series(
+                Condition.for_trigger(rule.trigger), len(rule.intervals), None, None,
+                _trigger_for(rule, site),
+            )
+    interval = reading.interval
+    if interval is not series.interval:
+        try:
+            rank = rule.intervals.index(interval)
+        except ValueError:
+            return None
+        if rank > series.rank:
+            return None  # a more preferred stream of this station feeds the rule
+        series.rank, series.interval = rank, interval
+        if rule.aggregate is not Aggregate.INSTANT or rule.trigger.for_s > 0:
+            wkey = (site.subject, rule.metric, interval, rule.span_s, rule.only_valid)
+            series.window = st.windows.get(wkey)
+            if series.window is None:
+                series.window = st.windows[wkey] = Window(rule.span_s)
+    window = series.window
+    if window is not None:
         window.push(t, value)
     if t <= series.last_t:
         return None
@@ -193,13 +210,12 @@ def evaluate(
         x -= base
         detail = {**(detail or {}), "background": round(base, 3)}
 
-    trigger = _trigger_for(rule, site)
+    trigger = _trigger_for(rule, site) if mobile else series.trigger
     transition = step(series.condition, trigger, x, at)
     if rule.daily_limit is not None:
         _count_exceedance(series, rule, trigger, transition, x, at, rs.tz)
     if transition is Transition.QUIET:
         return None
-    series.value = x
     level = trigger.levels[max(series.condition.severity, 0)]
     severity = level.severity
     if rule.daily_limit is not None:
@@ -207,6 +223,12 @@ def evaluate(
             severity = rule.daily_limit.severity
         detail = {**(detail or {}), "exceedances_today": series.exceedances,
                   "exceedances_allowed": rule.daily_limit.allowed}
+    if transition is Transition.HELD and severity == series.severity and not _worse(
+        trigger, x, series.peak
+    ):
+        return None  # still firing, nothing new: an update per sample would only be noise
+    series.severity = severity
+    series.peak = x if transition is not Transition.HELD else _worst(trigger, x, series.peak)
     action = {
         Transition.RAISED: Action.RAISE,
         Transition.CLEARED: Action.CLEAR,
@@ -229,19 +251,28 @@ def evaluate(
     )
 
 
+def _worse(trigger: Trigger, x: float, peak: float | None) -> bool:
+    if peak is None:
+        return True
+    return x > peak if trigger.direction is Direction.ABOVE else x < peak
+
+
+def _worst(trigger: Trigger, x: float, peak: float | None) -> float:
+    return x if _worse(trigger, x, peak) else peak  # type: ignore[return-value]
+
+
 def _aggregate(aggregate: Aggregate, window: Window, value: float) -> float:
+    """The window statistic a rule compares (the window holds at least `value`)."""
     if aggregate is Aggregate.MEAN:
         mean = window.mean()
-        assert mean is not None
-        return mean
-    lo, hi = window.extremes() or (value, value)
-    if aggregate is Aggregate.MAX:
-        return hi
-    if aggregate is Aggregate.MIN:
-        return lo
-    if aggregate is Aggregate.RISE:
-        return value - lo
-    return hi - value
+        return value if mean is None else mean
+    if aggregate in (Aggregate.MAX, Aggregate.FALL):
+        high = window.high()
+        high = value if high is None else high
+        return high if aggregate is Aggregate.MAX else high - value
+    low = window.low()
+    low = value if low is None else low
+    return low if aggregate is Aggregate.MIN else value - low
 
 
 def _trigger_for(rule: ThresholdRule, site: Site) -> Trigger:

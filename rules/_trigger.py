@@ -140,6 +140,12 @@ class Condition:
 
 def step(cond: Condition, trigger: Trigger, value: float, t: float) -> Transition:
     """Advance the condition by one evaluated value at record time `t`."""
+    if cond.severity < 0:
+        first = cond.levels[0].breach
+        if first.since is None and not trigger.breached(trigger.levels[0], value):
+            # the common case, quiet and staying quiet: every further level is beyond the
+            # first, so none is breached either, and no hold is running to reset
+            return Transition.QUIET
     top = -1
     for i, (level, state) in enumerate(zip(trigger.levels, cond.levels, strict=True)):
         if state.active:

@@ -27,13 +27,15 @@ _RESUM: Final = 256
 
 
 class Window:
-    __slots__ = ("_buf", "_hi", "_lo", "_since_resum", "_sum", "span_s")
+    __slots__ = ("_buf", "_capacity", "_hi", "_lo", "_newest", "_since_resum", "_sum", "span_s")
 
     def __init__(self, span_s: float) -> None:
         if not span_s > 0:
             raise ValueError(f"window span must be positive, got {span_s!r}")
         self.span_s = float(span_s)
         self._buf: npt.NDArray[np.float64] = np.empty((_INITIAL, 2))
+        self._capacity = _INITIAL
+        self._newest = -math.inf  # kept as a float: reading it from the array costs more
         self._lo = 0
         self._hi = 0
         self._sum = 0.0
@@ -61,12 +63,15 @@ class Window:
         if not math.isfinite(value):
             raise ValueError(f"sample value {value!r} is not finite")
         hi = self._hi
-        if hi == self._lo or t > self._buf[hi - 1, 0]:
+        if hi == self._lo or t > self._newest:
             self._expire(t - self.span_s)
-            if self._hi == self._buf.shape[0]:
+            if self._hi == self._capacity:
                 self._make_room()
-            self._buf[self._hi] = (t, value)
+            row = self._buf[self._hi]
+            row[0] = t
+            row[1] = value
             self._hi += 1
+            self._newest = t
             self._add(value)
             return True
         newest = float(self._buf[hi - 1, 0])
@@ -83,6 +88,12 @@ class Window:
             return None
         values = self._buf[self._lo : self._hi, 1]
         return float(values.min()), float(values.max())
+
+    def low(self) -> float | None:
+        return float(self._buf[self._lo : self._hi, 1].min()) if self._hi > self._lo else None
+
+    def high(self) -> float | None:
+        return float(self._buf[self._lo : self._hi, 1].max()) if self._hi > self._lo else None
 
     def mean_between(self, start: float, end: float) -> tuple[float, int] | None:
         """Mean and count of the samples with start <= t < end (a clock-aligned block)."""
@@ -141,6 +152,7 @@ class Window:
             grown = np.empty((buf.shape[0] * 2, 2))
             grown[:n] = buf[self._lo : self._hi]
             self._buf = grown
+            self._capacity = grown.shape[0]
         self._lo, self._hi = 0, n
 
     def _insert_late(self, t: float, value: float) -> bool:

@@ -88,6 +88,11 @@ def alerts(signals: Iterable[Signal]) -> list[tuple[Action, str, str]]:
     return [(s.action, s.rule, s.severity) for s in signals if isinstance(s, AlertSignal)]
 
 
+def got_values(rs: Ruleset, values: Mapping[float, float]) -> list[tuple[Action, str, str, float]]:
+    return [(s.action, s.rule, s.severity, s.value or 0.0)
+            for s in run(rs, minutes("KY-CS-001", values)) if isinstance(s, AlertSignal)]
+
+
 def minutes(station: str, values: Mapping[float, float], metric: str = "pm10") -> list[Reading]:
     return [reading(station, m, **{metric: v}) for m, v in values.items()]
 
@@ -124,9 +129,10 @@ def test_severity_moves_within_one_alert_and_clears_with_hysteresis() -> None:
     assert [(a, s) for a, _, s in got if a is not Action.UPDATE] == [
         (Action.RAISE, "major"), (Action.CLEAR, "major")
     ]
-    # 2-minute means: 200 250 300 300 250 200 170 140 120 (≤ 130 clears)
-    assert [s for a, _, s in got if a is Action.UPDATE] == [
-        "major", "major", "critical", "critical", "critical", "major", "major", "major",
+    # 2-minute means: 200 200 250 300 300 250 200 170 140 120 (≤ 130 clears). While it
+    # holds, an update goes out only for a new severity or a worse value than reported.
+    assert [(s, v) for a, _, s, v in got_values(rs, values) if a is Action.UPDATE] == [
+        ("major", 250), ("critical", 300), ("major", 200),
     ]
 
 
@@ -307,3 +313,24 @@ def test_maintenance_flags_start_and_end_a_maintenance_signal() -> None:
     ]
     got = [(s.station, s.active, s.flags) for s in run(rs, records) if isinstance(s, Maintenance)]
     assert got == [("KY-CS-001", True, ("C", "M")), ("KY-CS-001", False, ("C", "M"))]
+
+
+@pytest.mark.parametrize(
+    ("aggregate", "values", "expected"),
+    [
+        (Aggregate.MAX, [0, 5, 3], 5),
+        (Aggregate.MIN, [5, 0, 3], 0),  # a zero is a value, not "nothing"
+        (Aggregate.FALL, [10, 0, 4], 6),
+        (Aggregate.RISE, [0, 7, 3], 3),
+        (Aggregate.MEAN, [0, 0, 3], 1),
+    ],
+    ids=lambda v: str(v),
+)
+def test_window_aggregates(aggregate: Aggregate, values: list[float], expected: float) -> None:
+    rule = ThresholdRule(
+        id="agg", kind="k", metric="pm10", aggregate=aggregate, window_s=600, min_samples=3,
+        trigger=Trigger(Direction.ABOVE, (Level("major", -1, -1),)),
+    )
+    signals = run(ruleset(rule), minutes("KY-CS-001", dict(enumerate(values))))
+    [a] = [s for s in signals if isinstance(s, AlertSignal)]
+    assert a.value == expected
