@@ -1,1 +1,60 @@
-"""What happens after an alert is raised: routing, lifecycle, SLA, store, API (issue 4)."""
+"""What happens after an alert is raised: routing to a queue, the incident lifecycle up
+to the receipt, SLA escalation, silences, the store, response-time metrics and reports.
+"""
+
+from dispatch._access import Role, Token, identify
+from dispatch._alert import Alert, describe
+from dispatch._dispatcher import Dispatcher, LifecycleSink, NotFound, Publisher, Topics
+from dispatch._lifecycle import (
+    Ack,
+    Assist,
+    Close,
+    Command,
+    Event,
+    Incident,
+    OnScene,
+    Outcome,
+    Refused,
+    Reopen,
+    Stage,
+    State,
+    Transfer,
+    Verify,
+)
+from dispatch._routing import Route, Router
+from dispatch._sla import Deadlines
+from dispatch._store import AlertStore, Conflict, MetricRow, Silence
+
+__all__ = [
+    "Ack",
+    "Alert",
+    "AlertStore",
+    "Assist",
+    "Close",
+    "Command",
+    "Conflict",
+    "Deadlines",
+    "Dispatcher",
+    "Event",
+    "Incident",
+    "LifecycleSink",
+    "MetricRow",
+    "NotFound",
+    "OnScene",
+    "Outcome",
+    "Publisher",
+    "Refused",
+    "Reopen",
+    "Role",
+    "Route",
+    "Router",
+    "Silence",
+    "Stage",
+    "State",
+    "Token",
+    "Topics",
+    "Transfer",
+    "Verify",
+    "describe",
+    "identify",
+]

@@ -130,7 +130,11 @@ class TimeSeriesWriter:
         return self._pending
 
     def write(self, record: Record) -> None:
-        lines = to_lines(record)
+        self.write_lines(to_lines(record))
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Line-protocol lines at millisecond precision (other parts' points, e.g.
+        dispatch's incident response times, go through the same batching and parking)."""
         if not lines:
             return
         with self._lock:

@@ -14,6 +14,10 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
+from dispatch import Dispatcher, Topics
+from dispatch._api import api_router
+from dispatch._points import IncidentPoints
+from dispatch._sqlite import SqliteStore
 from ingest import (
     Deduplicator,
     IngestMetrics,
@@ -24,6 +28,7 @@ from ingest import (
     TimeSeriesWriter,
 )
 from lantian.http import create_app
+from lantian.pipeline import RulesPipeline
 from lantian.settings import Settings
 from rules import Record
 
@@ -48,13 +53,14 @@ async def serve(
     records: RecordSink = _log_record,
     ready: asyncio.Event | None = None,
 ) -> None:
-    """Run the service until `stop` is set. `records` receives every new record (the rules
-    engine, once wired; a test's collector meanwhile); `ready` is set once the HTTP port
-    is listening and the MQTT client is subscribed."""
+    """Run the service until `stop` is set. Every new record goes to the rules engine and
+    to `records` (a test's observer); `ready` is set once the HTTP port is listening and
+    the MQTT client is subscribed."""
     disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created: clutter here
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
     deadletters = SqliteDeadLetters(settings.store_path)
+    store = SqliteStore(settings.store_path, tz=settings.tz)
     timeseries = None
     if settings.influx is not None:
         ix = settings.influx
@@ -63,11 +69,29 @@ async def serve(
             batch_size=ix.batch_size, flush_interval_ms=ix.flush_interval_ms,
             max_pending=ix.max_pending_points,
         )
+    dispatcher = Dispatcher(
+        store=store,
+        router=settings.dispatch.router,
+        queues=settings.dispatch.queues,
+        topics=Topics(settings.topics.prefix),
+        clock=clock,
+        tz=settings.tz,
+        lifecycle=IncidentPoints(timeseries.write_lines) if timeseries is not None else None,
+    )
+    pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry)
+    if pipeline.restore(store):
+        log.info("rules state restored from the last snapshot")
+    pipeline.sweep()  # starts the no-data clocks of stations never heard from
+
+    def on_record(record: Record) -> None:
+        records(record)
+        pipeline.on_record(record)
+
     ingestor = Ingestor(
         ctx=settings.decode,
         topics=settings.topics,
         clock=clock,
-        records=records,
+        records=on_record,
         deadletters=deadletters,
         timeseries=timeseries,
         metrics=metrics,
@@ -80,15 +104,23 @@ async def serve(
         on_connected_change=lambda up: metrics.mqtt_connected.set(1 if up else 0),
     )
     ingestor.publisher = mqtt  # the two need each other: the publisher is set after
+    dispatcher.publisher = mqtt
 
     scheduler = AsyncIOScheduler(timezone=settings.tz)
     if timeseries is not None:
         scheduler.add_job(timeseries.retry_parked, "interval", seconds=10, id="influx-retry")
+    scheduler.add_job(pipeline.sweep, "interval", seconds=settings.rules_sweep_s,
+                      id="rules-sweep")
+    scheduler.add_job(dispatcher.sweep, "interval", seconds=settings.dispatch.sweep_s,
+                      id="sla-sweep")
+    scheduler.add_job(pipeline.save, "interval", args=(store,), seconds=60,
+                      id="rules-snapshot")
 
     app = create_app(
         registry,
-        {"broker_connected": mqtt.connected.is_set, "store_writable": deadletters.writable},
+        {"broker_connected": mqtt.connected.is_set, "store_writable": store.writable},
     )
+    app.include_router(api_router(dispatcher, settings.dispatch.tokens, settings.tz, clock))
     server = uvicorn.Server(
         uvicorn.Config(
             app, host=settings.http_host, port=settings.http_port, log_level="warning",
@@ -110,11 +142,13 @@ async def serve(
     finally:
         scheduler.shutdown(wait=False)
         await mqtt.stop()
+        pipeline.save(store)
         server.should_exit = True
         await asyncio.gather(http_task, return_exceptions=True)
         if timeseries is not None:
             await asyncio.to_thread(timeseries.close)
         deadletters.close()
+        store.close()
 
 
 async def _wait_ready(

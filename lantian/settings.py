@@ -37,7 +37,9 @@ from ingest import (
 )
 from lantian._schema import ConfigError as ConfigError
 from lantian._schema import PositiveFloat, PositiveInt, Section
-from rules import ZONE_KINDS, Location, Station, Zone
+from lantian.dispatch_config import DispatchSection, DispatchSettings, build_dispatch
+from lantian.rules_config import RulesSection, build_ruleset
+from rules import ZONE_KINDS, Location, Ruleset, Station, Zone
 
 ENV_VARS = (
     "LANTIAN_MQTT_URL", "LANTIAN_STORE_URL", "LANTIAN_INFLUX_URL", "LANTIAN_INFLUX_TOKEN",
@@ -114,6 +116,8 @@ class LantianToml(Section):
     ingest: IngestSection = IngestSection()
     sources: dict[str, SourceSection] = {}
     geo: GeoSection = GeoSection()
+    rules: RulesSection = RulesSection()
+    dispatch: DispatchSection = DispatchSection()
 
 
 # -- the loaded result ---------------------------------------------------------------
@@ -145,6 +149,9 @@ class Settings:
     dedupe_capacity: int
     stations: Mapping[str, Station]
     zones: Mapping[str, Zone]
+    rules: Ruleset
+    rules_sweep_s: float
+    dispatch: DispatchSettings
     admin_token: str | None
 
 
@@ -465,5 +472,8 @@ def load_settings(config_dir: Path, env: Mapping[str, str] | None = None) -> Set
         dedupe_capacity=toml.ingest.dedupe_capacity,
         stations=MappingProxyType(stations),
         zones=MappingProxyType(zones),
+        rules=build_ruleset(toml.rules, where, tz, MappingProxyType(stations), zones),
+        rules_sweep_s=toml.rules.sweep_s,
+        dispatch=build_dispatch(toml.dispatch, where, env.get("LANTIAN_ADMIN_TOKEN") or None),
         admin_token=env.get("LANTIAN_ADMIN_TOKEN") or None,
     )

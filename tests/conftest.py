@@ -69,6 +69,13 @@ docks = ["7CTDM3D00BVY4B"]
     return directory
 
 
+def shipped_rules() -> str:
+    """The [rules] and [dispatch] sections of the shipped config, for tests of the
+    behaviour a deployment gets out of the box."""
+    text = (REPO / "config" / "lantian.toml").read_text(encoding="utf-8")
+    return text[text.index("\n[rules]\n"):]
+
+
 class RunningService:
     """`lantian.app.serve` on its own thread and event loop, as the CLI would run it;
     records handed to the rules are collected in `records`."""

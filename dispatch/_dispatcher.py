@@ -1,0 +1,280 @@
+"""The dispatch shell: signals in from the engine, commands in from officers; incidents,
+events and publications out.
+
+Every change follows the same path: load the alert, let the pure lifecycle decide the
+events, fold them, store log and projection together, then publish. Publishing comes
+after the store commit, so a subscriber never hears of an event the store does not have;
+a crash between the two loses a publication, never a fact (the API still shows it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Protocol
+
+import orjson
+
+from dispatch._alert import Alert, describe
+from dispatch._lifecycle import (
+    Assist,
+    Command,
+    Decision,
+    Event,
+    Incident,
+    OnScene,
+    Refused,
+    Transfer,
+    apply,
+    decide,
+)
+from dispatch._routing import Router
+from dispatch._silences import MAINTENANCE_AUTHOR, muting
+from dispatch._sla import Deadlines, deadlines_for, overdue
+from dispatch._store import AlertStore, Silence
+from rules import Action, AlertSignal, Maintenance, Signal, ZoneEvent
+
+Clock = Callable[[], datetime]
+#: A maintenance silence lasts until the station's flags say it is over.
+_UNTIL_ENDED = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class Publisher(Protocol):
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None: ...
+
+
+class LifecycleSink(Protocol):
+    """Where closed incidents' response times go for dashboards (InfluxDB)."""
+
+    def incident_closed(self, alert: Alert) -> None: ...
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Topics:
+    """The outbound half of the wire contract."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def queue(self, queue: str) -> str:
+        return f"{self.prefix}/queues/{queue}/alerts"
+
+    def events(self, alert_id: str) -> str:
+        return f"{self.prefix}/alerts/{alert_id}/events"
+
+    def escalations(self) -> str:
+        return f"{self.prefix}/escalations"
+
+
+def new_alert_id() -> str:
+    """Time-ordered and unique without coordination: milliseconds, then 40 random bits."""
+    return f"{time.time_ns() // 1_000_000:011x}{os.urandom(5).hex()}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        store: AlertStore,
+        router: Router,
+        queues: Mapping[str, Deadlines],
+        topics: Topics,
+        clock: Clock,
+        tz: tzinfo,
+        publisher: Publisher | None = None,
+        lifecycle: LifecycleSink | None = None,
+        new_id: Callable[[], str] = new_alert_id,
+    ) -> None:
+        self.store = store
+        self.router = router
+        self.queues = queues
+        self.topics = topics
+        self.clock = clock
+        self.tz = tz
+        self.publisher = publisher
+        self.lifecycle = lifecycle
+        self.new_id = new_id
+
+    # -- from the engine -----------------------------------------------------------------
+
+    def receive(self, signals: Iterable[Signal]) -> None:
+        for signal in signals:
+            if isinstance(signal, AlertSignal):
+                self._alert_signal(signal)
+            elif isinstance(signal, ZoneEvent):
+                if signal.event == "enter":
+                    self._arrived(signal)
+            else:
+                self._maintenance(signal)
+
+    def _alert_signal(self, s: AlertSignal) -> None:
+        existing = self.store.open_for(s.rule, s.subject)
+        if s.finding and existing is None and s.zone is not None:
+            target = self._open_in_zone(s.zone.id)
+            if target is not None:
+                self._attach(target, s)
+                return
+        if existing is None:
+            if s.action is Action.RAISE:
+                self._create(s)
+            # An update or clear with no open incident: officers closed it while the
+            # condition still held. It is not reopened behind their backs; the next raise
+            # (after the condition clears) opens a new incident.
+            return
+        events: Decision = []
+        if s.action is Action.CLEAR:
+            events.append(("cleared", "rules", {"value": s.value}))
+        elif s.action is Action.RAISE or s.severity != existing.incident.severity:
+            events.append(("updated", "rules", {"severity": s.severity, "value": s.value,
+                                                "reraised": s.action is Action.RAISE}))
+        # the description follows the condition; only changes of substance are events
+        description = existing.description if s.action is Action.CLEAR else describe(s, self.tz)
+        self._commit(replace(existing, description=description), events)
+
+    def _create(self, s: AlertSignal) -> None:
+        now = self.clock()
+        zones = [z.id for z in s.zones]
+        queue = self.router.queue_for(
+            s.kind, [z.kind for z in s.zones], s.severity, now.astimezone(self.tz)
+        )
+        ack_by, close_by = deadlines_for(queue, self.queues, now)
+        alert = Alert(
+            incident=Incident(id=self.new_id(), queue=queue, raised_at=now, severity=s.severity),
+            rule=s.rule, subject=s.subject, kind=s.kind,
+            zone=s.zone.id if s.zone else None, grid=s.grid,
+            ack_by=ack_by, close_by=close_by, description=describe(s, self.tz),
+        )
+        silence = muting(self.store.silences(active_at=now), s.rule, s.subject, zones, now)
+        raised = ("raised", "rules", {"queue": queue, "severity": s.severity, "rule": s.rule,
+                                      "subject": s.subject})
+        if silence is not None:
+            then = ("silenced", "system", {"silence": silence.id, "reason": silence.reason})
+        else:
+            then = ("dispatched", "system", {"queue": queue})
+        alert, stored, states = self._fold(alert, [raised, then])
+        self.store.create(alert, stored)
+        self._publish_events(alert, stored, states)
+        if silence is None:
+            self._publish_alert(alert, queue)
+
+    def _attach(self, alert: Alert, s: AlertSignal) -> None:
+        """A finding where an incident is open verifies it: "the drone saw it on video"."""
+        data = {"finding": s.kind, "confidence": s.value, "media": list(s.evidence.media),
+                "note": s.evidence.note, "drone": s.detail.get("drone"),
+                "observed_at": s.at.astimezone(self.tz).isoformat()}
+        self._commit(alert, [("evidence", str(s.detail.get("drone") or "drone"), data)])
+
+    def _arrived(self, e: ZoneEvent) -> None:
+        for alert in self.store.query(zone=e.zone.id, limit=1000):
+            if not alert.incident.open:
+                continue
+            with contextlib.suppress(Refused):  # already beyond on scene: nothing to add
+                self.command(alert.id, OnScene(f"drone:{e.drone}", e.drone))
+
+    def _maintenance(self, m: Maintenance) -> None:
+        if m.active:
+            self.store.add_silence(Silence(
+                id=f"maintenance-{m.station}-{int(m.at.timestamp())}", starts_at=m.at,
+                ends_at=_UNTIL_ENDED, author=MAINTENANCE_AUTHOR,
+                reason=f"HJ 212 flags {','.join(m.flags)}: maintenance or calibration",
+                stations=frozenset({m.station}), created_at=self.clock(),
+            ))
+            return
+        for silence in self.store.silences(active_at=m.at):
+            if silence.author == MAINTENANCE_AUTHOR and silence.stations == {m.station}:
+                self.store.end_silence(silence.id, m.at, MAINTENANCE_AUTHOR)
+
+    def _open_in_zone(self, zone_id: str) -> Alert | None:
+        for alert in self.store.query(zone=zone_id, limit=1000):
+            if alert.incident.open:
+                return alert
+        return None
+
+    # -- from officers -------------------------------------------------------------------
+
+    def get(self, alert_id: str) -> Alert:
+        alert = self.store.get(alert_id)
+        if alert is None:
+            raise NotFound(f"no alert {alert_id!r}")
+        return alert
+
+    def command(self, alert_id: str, command: Command) -> tuple[Alert, list[Event]]:
+        """Apply an officer's (or the system's) command; the alert after it and the new
+        events ([] when it had already taken effect). Raises NotFound or Refused."""
+        alert = self.get(alert_id)
+        if isinstance(command, Transfer | Assist) and command.queue not in self.queues:
+            known = ", ".join(sorted(self.queues))
+            raise Refused(f"no queue {command.queue!r}; queues: {known}")
+        decided = decide(alert.incident, command)
+        if not decided:
+            return alert, []
+        alert, events = self._commit(alert, decided)
+        if isinstance(command, Transfer | Assist):
+            self._publish_alert(alert, command.queue)
+        if not alert.incident.open and self.lifecycle is not None:
+            self.lifecycle.incident_closed(alert)
+        return alert, events
+
+    # -- from the clock ------------------------------------------------------------------
+
+    def sweep(self) -> list[tuple[Alert, Event]]:
+        """Escalate what is overdue now, once per stage."""
+        now = self.clock()
+        out = []
+        for alert, escalate in overdue(self.store.open_alerts(), now):
+            alert, events = self._commit(alert, decide(alert.incident, escalate))
+            for event in events:
+                out.append((alert, event))
+                self._publish(self.topics.escalations(), {
+                    "alert_id": alert.id, "stage": event.data["stage"],
+                    "deadline": escalate.deadline.astimezone(self.tz).isoformat(),
+                    "at": event.at.astimezone(self.tz).isoformat(), "queue": alert.incident.queue,
+                    "kind": alert.kind, "zone": alert.zone, "state": alert.incident.state.value,
+                })
+        return out
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _fold(self, alert: Alert, decided: Decision) -> tuple[Alert, list[Event], list[str]]:
+        """The alert after the decided events; the events; the state each one led to."""
+        now = self.clock()
+        incident = alert.incident
+        events, states = [], []
+        for kind, actor, data in decided:
+            event = Event(incident.id, incident.seq + 1, kind, now, actor, data)
+            incident = apply(incident, event)
+            events.append(event)
+            states.append(incident.state.value)
+        return replace(alert, incident=incident), events, states
+
+    def _commit(self, alert: Alert, decided: Decision) -> tuple[Alert, list[Event]]:
+        alert, events, states = self._fold(alert, decided)
+        self.store.append(alert, events)
+        self._publish_events(alert, events, states)
+        return alert, events
+
+    def _publish_events(self, alert: Alert, events: list[Event], states: list[str]) -> None:
+        for event, state in zip(events, states, strict=True):
+            self._publish(self.topics.events(alert.id), event_json(event, state, alert, self.tz))
+
+    def _publish_alert(self, alert: Alert, queue: str) -> None:
+        self._publish(self.topics.queue(queue), alert.to_json(self.tz))
+
+    def _publish(self, topic: str, body: Mapping[str, Any]) -> None:
+        if self.publisher is not None:
+            self.publisher.publish(topic, orjson.dumps(body), 1)
+
+
+def event_json(e: Event, state: str, alert: Alert, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "alert_id": e.alert_id, "seq": e.seq, "kind": e.kind,
+        "at": e.at.astimezone(tz).isoformat(), "actor": e.actor, "data": dict(e.data),
+        "state": state, "queue": alert.incident.queue,
+    }
