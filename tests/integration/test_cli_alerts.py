@@ -1,0 +1,324 @@
+"""`lantian alerts ...` and `lantian report ...`, run as an officer would, against the real
+service on a real Mosquitto with the shipped rules and an injected clock: the CLI shows
+what the API holds, acts through it, and prints its refusals without a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dispatch import Outcome, State
+from dispatch._metrics import GroupBy
+from lantian import cli
+from lantian.settings import load_settings
+from tests.conftest import RunningService, shipped_rules, write_config
+from tests.support import REPO, Broker, free_port, wait_until
+
+pytestmark = pytest.mark.integration
+
+BLUE_SKY = "demo-blue-sky-officer-token"
+BUREAU = "demo-environment-bureau-token"
+
+#: 2026-06-12 10:00 in Asia/Shanghai.
+T0 = datetime(2026, 6, 12, 2, 0, tzinfo=UTC)
+DOCK = (30.044, 120.501)  # the drone's dock, 1.8 km north of construction site cs-01
+
+
+class FakeClock:
+    def __init__(self, at: datetime) -> None:
+        self._at = at
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self._at
+
+    def advance(self, **delta: float) -> None:
+        with self._lock:
+            self._at += timedelta(**delta)
+
+
+@dataclass
+class Office:
+    config: Path
+    clock: FakeClock
+    broker: Broker
+    service: RunningService
+
+    def fume(self, station: str) -> None:
+        """Three readings whose 15-minute mean (170) is over the shipped 150 µg/m³ limit."""
+        for minutes_ago, pm10 in ((2, 160.0), (1, 170.0), (0, 180.0)):
+            ts = self.clock() - timedelta(minutes=minutes_ago)
+            self.broker.pub(f"lantian/sensors/{station}/reading", json.dumps(
+                {"station": station, "ts": ts.isoformat(), "pm10": pm10}).encode())
+
+    def drone_at_dock(self) -> None:
+        self.broker.pub("lantian/drones/KY-UAV-01/telemetry", json.dumps(
+            {"drone": "KY-UAV-01", "ts": (self.clock() - timedelta(seconds=30)).isoformat(),
+             "lat": DOCK[0], "lon": DOCK[1], "alt_m": 60.0}).encode())
+
+    def alert_for(self, station: str) -> dict[str, Any]:
+        """The alert the service raised for `station`, read straight from the API."""
+        def find() -> dict[str, Any] | None:
+            alerts = httpx.get(f"{self.service.base_url}/api/alerts",
+                               headers={"Authorization": f"Bearer {BLUE_SKY}"}).json()
+            return next((a for a in alerts["alerts"] if a["subject"] == f"station:{station}"),
+                        None)
+        alert = wait_until(find, what=f"an alert for {station}")
+        assert alert is not None
+        return alert
+
+    def cli(self, *args: str, token: str | None = BLUE_SKY) -> subprocess.CompletedProcess[str]:
+        """`lantian --config <this office> ...`: the URL comes from the config dir, the
+        token from $LANTIAN_TOKEN, as an officer would set them up."""
+        return lantian("--config", str(self.config), *args, token=token)
+
+
+def lantian(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+    # the caller's own LANTIAN_* and colour settings must not leak into what is tested
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("LANTIAN_") and k not in ("FORCE_COLOR", "COLUMNS")}
+    if token is not None:
+        env["LANTIAN_TOKEN"] = token
+    return subprocess.run(
+        [sys.executable, "-m", "lantian", *args], capture_output=True, text=True,
+        encoding="utf-8", cwd=REPO, env=env, timeout=60,
+    )
+
+
+def row_of(output: str, alert_id: str) -> str:
+    (row,) = [line for line in output.splitlines() if alert_id in line]
+    return row
+
+
+def shown_fields(output: str) -> dict[str, str]:
+    """The label/value block of `alerts show`, between the title and the event log."""
+    lines = output.splitlines()
+    block = lines[1:lines.index("")]
+    return dict(re.split(r"\s{2,}", line, maxsplit=1) for line in block)
+
+
+def event_rows(output: str) -> list[list[str]]:
+    """The event log of `alerts show`: the rows under its title, header and rule."""
+    lines = output.splitlines()
+    return [line.split() for line in lines[lines.index("events") + 3:]]
+
+
+@pytest.fixture
+def office(tmp_path: Path, broker: Broker) -> Iterator[Office]:
+    config = write_config(tmp_path / "config", broker_url=broker.url, http_port=free_port(),
+                          store=tmp_path / "lantian.sqlite", extra=shipped_rules())
+    clock = FakeClock(T0)
+    service = RunningService(load_settings(config), clock).start()
+    yield Office(config, clock, broker, service)
+    service.stop()
+
+
+def test_list_shows_the_alert_with_its_drone_suggestion(office: Office) -> None:
+    office.drone_at_dock()
+    office.fume("KY-CS-001")
+    aid = office.alert_for("KY-CS-001")["id"]
+
+    done = office.cli("alerts", "list")
+    assert done.returncode == 0, done.stderr
+    assert row_of(done.stdout, aid).split() == [
+        aid, "2026-06-12", "10:00", "blue_sky", "dispatched", "major", "dust_exceedance",
+        "cs-01", "pm10", "170", "/", "150", "S", "1.8", "km",
+    ]
+
+    as_json = office.cli("alerts", "list", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert [a["id"] for a in json.loads(as_json.stdout)["alerts"]] == [aid]
+
+    # the filters reach the API: no closed alert yet, and none in another zone
+    for filters in (("--state", "closed"), ("--zone", "cs-02"), ("--since", "2026-06-13")):
+        done = office.cli("alerts", "list", *filters)
+        assert (done.returncode, done.stdout.strip()) == (0, "no alerts match"), filters
+
+
+def test_show_prints_the_alert_and_its_event_log(office: Office) -> None:
+    office.drone_at_dock()
+    office.fume("KY-CS-001")
+    aid = office.alert_for("KY-CS-001")["id"]
+
+    done = office.cli("alerts", "show", aid)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == f"alert {aid}"
+    fields = shown_fields(done.stdout)
+    assert fields["state"] == "dispatched"
+    assert fields["suggested drone"] == "KY-UAV-01, S 1.8 km, ETA 3 min"
+    assert fields["value / limit"] == "pm10 170 / 150 over 900 s"
+    assert fields["raised"] == "2026-06-12 10:00:00"
+    assert fields["zone"].startswith("cs-01 ")
+    assert [row[:5] for row in event_rows(done.stdout)] == [
+        ["1", "2026-06-12", "10:00:00", "raised", "rules"],
+        ["2", "2026-06-12", "10:00:00", "dispatched", "system"],
+    ]
+
+    as_json = office.cli("alerts", "show", aid, "--json")
+    assert [e["kind"] for e in json.loads(as_json.stdout)["events"]] == ["raised", "dispatched"]
+
+
+def test_ack_then_close_changes_the_state_and_ack_after_close_is_refused(
+    office: Office,
+) -> None:
+    office.fume("KY-CS-001")
+    aid = office.alert_for("KY-CS-001")["id"]
+
+    office.clock.advance(minutes=3)
+    done = office.cli("alerts", "ack", aid, "--actor", "李值班")
+    assert (done.returncode, done.stdout) == (
+        0, f"alert {aid}: acknowledged (state acknowledged, queue blue_sky)\n"), done.stderr
+    shown = json.loads(office.cli("alerts", "show", aid, "--json").stdout)
+    assert (shown["state"], shown["acknowledged_at"]) == (
+        "acknowledged", "2026-06-12T10:03:00+08:00")
+    again = office.cli("alerts", "ack", aid)  # a repeat is harmless, and says so
+    assert again.stdout == f"alert {aid}: nothing to do (state acknowledged, queue blue_sky)\n"
+
+    office.clock.advance(minutes=17)
+    note = "现场洒水降尘 [已覆盖裸土]"  # brackets: rich markup must not eat them
+    done = office.cli("alerts", "close", aid, "--outcome", "resolved", "--note", note,
+                      "--actor", "王执法")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"alert {aid}: closed (state closed, queue blue_sky)\n"
+    shown = json.loads(office.cli("alerts", "show", aid, "--json").stdout)
+    assert (shown["state"], shown["receipt"]) == (
+        "closed", {"outcome": "resolved", "note": note, "officer": "王执法"})
+    human = office.cli("alerts", "show", aid).stdout
+    assert shown_fields(human)["receipt"] == f"resolved by 王执法: {note}"
+    assert [row[3:5] for row in event_rows(human)] == [
+        ["raised", "rules"], ["dispatched", "system"], ["acknowledged", "李值班"],
+        ["closed", "王执法"],
+    ]
+
+    refused = office.cli("alerts", "ack", aid)
+    assert refused.returncode == 1
+    assert refused.stdout == ""
+    assert refused.stderr == (
+        f"lantian: alert {aid} is closed; reopen it before you acknowledge it (HTTP 409)\n")
+
+
+def test_the_other_lifecycle_steps_go_through_the_api(office: Office) -> None:
+    office.drone_at_dock()
+    office.fume("KY-CS-002")
+    aid = office.alert_for("KY-CS-002")["id"]
+
+    verify = office.cli("alerts", "verify", aid, "--json")  # no drone: the suggested one
+    assert verify.returncode == 0, verify.stderr
+    assert json.loads(verify.stdout)["alert"]["drone"] == "KY-UAV-01"
+    done = office.cli("alerts", "transfer", aid, "--queue", "law_enforcement")
+    assert done.stdout == f"alert {aid}: transferred (state verifying, queue law_enforcement)\n"
+    # it is no longer the blue-sky office's: the API's 403 is the CLI's message
+    refused = office.cli("alerts", "reopen", aid, "--reason", "x")
+    assert (refused.returncode, refused.stderr) == (1, (
+        f"lantian: alert {aid} is in queue 'law_enforcement'; blue-sky duty officer (demo) "
+        "acts on 'blue_sky' (HTTP 403)\n"))
+
+
+def test_a_wrong_or_missing_token_exits_1_with_the_api_message(office: Office) -> None:
+    wrong = office.cli("alerts", "list", token="not-a-token")
+    assert (wrong.returncode, wrong.stdout) == (1, "")
+    assert wrong.stderr == "lantian: a valid bearer token is required (HTTP 401)\n"
+
+    missing = office.cli("alerts", "list", token=None)
+    assert missing.returncode == 1
+    assert missing.stderr == ("lantian: a valid bearer token is required (HTTP 401); "
+                              "give --token or set LANTIAN_TOKEN\n")
+
+    bureau = office.cli("alerts", "list", "--token", BUREAU, token=None)
+    assert (bureau.returncode, bureau.stderr) == (
+        1, "lantian: environment bureau (demo) may not read or act on alerts (HTTP 403)\n")
+
+
+def test_unknown_alerts_and_bad_requests_say_what_is_wrong(office: Office) -> None:
+    unknown = office.cli("alerts", "show", "no-such-alert")
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("lantian: ") and unknown.stderr.endswith("(HTTP 404)\n")
+    assert "no-such-alert" in unknown.stderr
+
+    too_many = office.cli("alerts", "list", "--limit", "5000")
+    assert (too_many.returncode, too_many.stderr) == (
+        1, "lantian: limit: Input should be less than or equal to 1000 (HTTP 422)\n")
+
+    bad_month = office.cli("report", "monthly", "--month", "2026-13", token=BUREAU)
+    assert bad_month.returncode == 1
+    assert bad_month.stderr.endswith("(HTTP 422)\n") and "2026-13" in bad_month.stderr
+
+
+def test_an_unreachable_service_is_one_clean_line() -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    done = lantian("alerts", "list", "--url", url, "--token", BLUE_SKY)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.startswith(f"lantian: cannot reach the Lantian service at {url}: ")
+    assert done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_without_url_a_broken_config_exits_2(tmp_path: Path) -> None:
+    done = lantian("--config", str(tmp_path / "nowhere"), "alerts", "list")
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"lantian: config error: {tmp_path / 'nowhere' / 'lantian.toml'}: file not found\n")
+    bad_url = lantian("alerts", "list", "--url", "127.0.0.1:8080")
+    assert (bad_url.returncode, bad_url.stderr) == (
+        2, "lantian: --url: expected http://host:port, got '127.0.0.1:8080'\n")
+
+
+def test_reports_of_a_closed_alert(office: Office) -> None:
+    office.fume("KY-CS-001")
+    aid = office.alert_for("KY-CS-001")["id"]
+    office.clock.advance(minutes=3)
+    assert office.cli("alerts", "ack", aid).returncode == 0
+    office.clock.advance(minutes=17)  # closed 20 minutes after the raise
+    assert office.cli("alerts", "close", aid, "--outcome", "resolved",
+                      "--note", "done").returncode == 0
+
+    monthly = office.cli("report", "monthly", "--month", "2026-06", "--json", token=BUREAU)
+    assert monthly.returncode == 0, monthly.stderr
+    report = json.loads(monthly.stdout)
+    assert [(i["id"], i["time_to_close"]) for i in report["closed"]] == [(aid, 1200.0)]
+    assert report["summary"]["closed_within_sla"] == 1
+    human = office.cli("report", "monthly", "--month", "2026-06", token=BUREAU)
+    assert row_of(human.stdout, aid).split() == [
+        aid, "2026-06-12", "10:00", "2026-06-12", "10:20", "blue_sky", "dust_exceedance",
+        "cs-01", "20.0", "min", "resolved", "met", "–",
+    ]
+
+    span = ("--since", "2026-06-12", "--until", "2026-06-13")
+    times = office.cli("report", "response-times", *span, token=BUREAU)
+    assert times.returncode == 0, times.stderr
+    # group, count, open, closed, ack median, close median, close p90 (minutes), SLA
+    (row,) = [line.split() for line in times.stdout.splitlines() if "blue_sky" in line]
+    assert row == ["blue_sky", "1", "0", "1", "3.0", "20.0", "20.0", "100.0%"]
+
+    as_csv = office.cli("report", "response-times", *span, "--group-by", "all", "--csv",
+                        token=BUREAU)
+    (record,) = csv.DictReader(io.StringIO(as_csv.stdout))
+    assert (record["group"], record["close_median"], record["sla_attainment"]) == (
+        "(all)", "1200.0", "1.0000")
+
+    refused = office.cli("report", "monthly", "--month", "2026-06")  # an officer's token
+    assert (refused.returncode, refused.stderr) == (
+        1, "lantian: blue-sky duty officer (demo) may not read metrics or reports (HTTP 403)\n")
+
+
+def test_the_options_offer_the_api_vocabulary() -> None:
+    # the CLI spells these out to start fast; they must stay what the API accepts
+    assert tuple(s.value for s in State) == cli.STATES
+    assert tuple(o.value for o in Outcome) == cli.OUTCOMES
+    assert tuple(g.value for g in GroupBy) == cli.GROUP_BY
