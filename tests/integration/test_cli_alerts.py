@@ -12,76 +12,33 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from dispatch import Outcome, State
 from dispatch._metrics import GroupBy
 from lantian import cli
-from lantian.settings import load_settings
-from tests.conftest import RunningService, shipped_rules, write_config
-from tests.support import REPO, Broker, free_port, wait_until
+from tests.integration.conftest import DOCK, Deployment, start_deployment
+from tests.support import REPO, Broker, free_port
 
 pytestmark = pytest.mark.integration
 
 BLUE_SKY = "demo-blue-sky-officer-token"
 BUREAU = "demo-environment-bureau-token"
 
-#: 2026-06-12 10:00 in Asia/Shanghai.
-T0 = datetime(2026, 6, 12, 2, 0, tzinfo=UTC)
-DOCK = (30.044, 120.501)  # the drone's dock, 1.8 km north of construction site cs-01
-
-
-class FakeClock:
-    def __init__(self, at: datetime) -> None:
-        self._at = at
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self._at
-
-    def advance(self, **delta: float) -> None:
-        with self._lock:
-            self._at += timedelta(**delta)
-
-
 @dataclass
-class Office:
-    config: Path
-    clock: FakeClock
-    broker: Broker
-    service: RunningService
-
-    def fume(self, station: str) -> None:
-        """Three readings whose 15-minute mean (170) is over the shipped 150 µg/m³ limit."""
-        for minutes_ago, pm10 in ((2, 160.0), (1, 170.0), (0, 180.0)):
-            ts = self.clock() - timedelta(minutes=minutes_ago)
-            self.broker.pub(f"lantian/sensors/{station}/reading", json.dumps(
-                {"station": station, "ts": ts.isoformat(), "pm10": pm10}).encode())
+class Office(Deployment):
+    """A deployment seen from a duty officer's shell."""
 
     def drone_at_dock(self) -> None:
-        self.broker.pub("lantian/drones/KY-UAV-01/telemetry", json.dumps(
-            {"drone": "KY-UAV-01", "ts": (self.clock() - timedelta(seconds=30)).isoformat(),
-             "lat": DOCK[0], "lon": DOCK[1], "alt_m": 60.0}).encode())
+        self.position(*DOCK, seconds_ago=30)
 
     def alert_for(self, station: str) -> dict[str, Any]:
-        """The alert the service raised for `station`, read straight from the API."""
-        def find() -> dict[str, Any] | None:
-            alerts = httpx.get(f"{self.service.base_url}/api/alerts",
-                               headers={"Authorization": f"Bearer {BLUE_SKY}"}).json()
-            return next((a for a in alerts["alerts"] if a["subject"] == f"station:{station}"),
-                        None)
-        alert = wait_until(find, what=f"an alert for {station}")
-        assert alert is not None
-        return alert
+        return self.open_alert(station)
 
     def cli(self, *args: str, token: str | None = BLUE_SKY) -> subprocess.CompletedProcess[str]:
         """`lantian --config <this office> ...`: the URL comes from the config dir, the
@@ -121,12 +78,10 @@ def event_rows(output: str) -> list[list[str]]:
 
 @pytest.fixture
 def office(tmp_path: Path, broker: Broker) -> Iterator[Office]:
-    config = write_config(tmp_path / "config", broker_url=broker.url, http_port=free_port(),
-                          store=tmp_path / "lantian.sqlite", extra=shipped_rules())
-    clock = FakeClock(T0)
-    service = RunningService(load_settings(config), clock).start()
-    yield Office(config, clock, broker, service)
-    service.stop()
+    d = start_deployment(tmp_path, broker)
+    office = Office(d.config, d.clock, d.broker, d.service)
+    yield office
+    office.service.stop()
 
 
 def test_list_shows_the_alert_with_its_drone_suggestion(office: Office) -> None:
