@@ -25,7 +25,8 @@ USER lantian
 WORKDIR /var/lib/lantian
 VOLUME ["/var/lib/lantian"]
 EXPOSE 8080
+# the port from LANTIAN_HTTP, so that moving the service to another port keeps it healthy
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status == 200 else 1)"]
+    CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('LANTIAN_HTTP', '').rpartition(':')[2] or '8080'; sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status == 200 else 1)"]
 ENTRYPOINT ["lantian"]
 CMD ["run"]
