@@ -135,7 +135,12 @@ class Dispatcher:
             events.append(("updated", "rules", {"severity": s.severity, "value": s.value,
                                                 "reraised": s.action is Action.RAISE}))
         # the description follows the condition; only changes of substance are events
-        description = existing.description if s.action is Action.CLEAR else describe(s, self.tz)
+        description = existing.description
+        if s.action is not Action.CLEAR:
+            description = describe(s, self.tz)
+            if description["drone_suggestion"] is None:
+                # the engine suggests a drone when it raises; an update keeps that one
+                description["drone_suggestion"] = existing.description.get("drone_suggestion")
         self._commit(replace(existing, description=description), events)
 
     def _create(self, s: AlertSignal) -> None:
