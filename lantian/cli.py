@@ -590,12 +590,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="load and validate config/, then exit").set_defaults(
         func=cmd_check_config
     )
+    demo = sub.add_parser(
+        "demo", add_help=False, help="the Keyan blue-sky story end to end (`lantian demo -h`)"
+    )
+    # the demo's own parser takes its arguments (see main), so its imports wait until it runs
+    demo.set_defaults(func=cmd_demo, demo_args=[])
     _add_client_commands(sub)
     return p
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from lantian.demo import main as demo_main
+
+    config = ["--config", args.config] if args.config else []
+    return demo_main([*config, *args.demo_args])
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "demo":
+        args.demo_args = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         return int(args.func(args))
     except ConfigError as exc:
