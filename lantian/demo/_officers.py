@@ -91,8 +91,8 @@ def next_move(steps: Sequence[story.Step], alert: Alert, now: datetime,
 
 def request_for(step: story.Step, drone: str | None = None) -> tuple[str, dict[str, Any]]:
     """The API call for a step: the path after /api/alerts/{id}/ and the JSON body. The
-    drone to verify with is named: the suggestion the officer saw when the alert landed
-    (the service keeps it only until the condition's first update)."""
+    officer names the drone to verify with: the suggestion they saw when the alert
+    landed."""
     body: dict[str, Any] = {"actor": story.NAMES[step.officer]}
     if step.command == "verify":
         body["drone"] = drone or story.DRONE
