@@ -35,7 +35,7 @@ from dispatch._lifecycle import (
     Transfer,
     Verify,
 )
-from dispatch._metrics import GroupBy, response_times
+from dispatch._metrics import GroupBy, response_times_of
 from dispatch._metrics import to_csv as metrics_csv
 from dispatch._metrics import to_json as metrics_json
 from dispatch._report import month_bounds, monthly_report
@@ -216,8 +216,8 @@ def api_router(
         assert start is not None and end is not None
         if end <= start:
             raise HTTPException(422, "until must be after since")
-        rows = dispatcher.store.metric_rows(start, end)
-        results = response_times(rows, group_by=group_by, tz=tz, now=clock().timestamp())
+        columns = dispatcher.store.metric_columns(start, end)
+        results = response_times_of(columns, group_by=group_by, tz=tz, now=clock().timestamp())
         if format == "csv":
             return PlainTextResponse(metrics_csv(results), media_type="text/csv")
         return {"since": start.isoformat(), "until": end.isoformat(),

@@ -1,5 +1,7 @@
 """Response-time metrics: what the environment bureau audits ("90% of incidents handled
-within 30 minutes"). Pure functions over `MetricRow`s: no I/O, no clock (`now` is given).
+within 30 minutes"). Pure functions over `MetricRow`s, or the same alerts as
+`MetricColumns` (what a store hands over a year of without a Python object a row): no
+I/O, no clock (`now` is given).
 
 Definitions (all times in seconds):
 
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from enum import StrEnum
@@ -52,6 +54,7 @@ from dispatch._store import MetricRow
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
 Int64s = npt.NDArray[np.int64]
+Int32s = npt.NDArray[np.int32]
 
 TOTAL: Final = "(all)"
 NONE: Final = "(none)"
@@ -120,16 +123,52 @@ def stats(values: Floats) -> Stats:
     return Stats(n, median, p90, p95, top)
 
 
+@dataclass(frozen=True, slots=True)
+class MetricColumns:
+    """What `response_times` needs of n alerts, as columns (entry i is alert i): what a
+    store can hand over without making a Python object a row (`AlertStore.metric_columns`)
+    and what `metric_columns` makes of `MetricRow`s. Times are epoch seconds, NaN for
+    None; queue, zone and grid are indices into `labels`, -1 for None; `flags` holds the
+    CLOSED (state is closed), FALSE_ALARM (outcome), ESCALATED (at any stage) and MUTED
+    bits."""
+
+    raised_at: Floats
+    acknowledged_at: Floats
+    closed_at: Floats
+    close_by: Floats
+    queue: Int32s
+    zone: Int32s
+    grid: Int32s
+    flags: Int32s
+    labels: Sequence[str]
+
+    def __len__(self) -> int:
+        return len(self.raised_at)
+
+
+CLOSED: Final = 1
+FALSE_ALARM: Final = 2
+ESCALATED: Final = 4
+MUTED: Final = 8
+
+
+def status_flags(state: str, outcome: str | None, escalated: str, muted: bool) -> int:
+    """The `MetricColumns.flags` of an alert."""
+    return ((CLOSED if state == "closed" else 0)
+            | (FALSE_ALARM if outcome == "false_alarm" else 0)
+            | (ESCALATED if escalated else 0) | (MUTED if muted else 0))
+
+
 _F = MetricRow._fields
-#: The categorical columns, read in one pass: few distinct combinations, so a dict codes them.
-_STATUS: Final = tuple(_F.index(f) for f in ("state", "outcome", "escalated", "muted"))
+_STATUS: Final = ("state", "outcome", "escalated", "muted")
+_LABELS: Final = ("queue", "zone", "grid")
 _KEY: Final = {GroupBy.QUEUE: "queue", GroupBy.ZONE: "zone", GroupBy.GRID: "grid"}
 
 
-class _Codes(dict[tuple[Any, ...], int]):
+class _Codes(dict[Any, int]):
     """Codes each distinct key by order of first appearance, in one pass of C-level lookups."""
 
-    def __missing__(self, key: tuple[Any, ...]) -> int:
+    def __missing__(self, key: Any) -> int:
         code = self[key] = len(self)
         return code
 
@@ -137,6 +176,36 @@ class _Codes(dict[tuple[Any, ...], int]):
 def _floats(rows: Sequence[MetricRow], name: str) -> Floats:
     # fromiter turns None into NaN: "not acknowledged" / "not closed"
     return np.fromiter(map(itemgetter(_F.index(name)), rows), np.float64, len(rows))
+
+
+def metric_columns(rows: Iterable[MetricRow]) -> MetricColumns:
+    """The rows as `MetricColumns`; labels are the queues, zones and grids in order of
+    first appearance."""
+    return _columns(rows, _LABELS)
+
+
+def _columns(rows: Iterable[MetricRow], keys: Sequence[str]) -> MetricColumns:
+    """`metric_columns` with only the label columns in `keys` (the others all -1):
+    `response_times` reads one, and each costs a pass over the rows' fields."""
+    rows = rows if isinstance(rows, list | tuple) else list(rows)
+    # the categorical fields in one pass: few distinct combinations, so a dict codes them
+    fields = (*_STATUS, *keys)
+    combos = _Codes()
+    getter = itemgetter(*(_F.index(f) for f in fields))
+    combo = np.fromiter(map(combos.__getitem__, map(getter, rows)), np.intp, len(rows))
+    labels = _Codes()
+    table = np.array(
+        [(status_flags(*c[:4]), *(-1 if v is None else labels[v] for v in c[4:]))
+         for c in combos] or [(0, *(-1 for _ in keys))], np.int32,
+    )[combo]
+    none = np.full(len(rows), -1, np.int32)
+    label = {key: table[:, 1 + i] for i, key in enumerate(keys)}
+    return MetricColumns(
+        raised_at=_floats(rows, "raised_at"), acknowledged_at=_floats(rows, "acknowledged_at"),
+        closed_at=_floats(rows, "closed_at"), close_by=_floats(rows, "close_by"),
+        queue=label.get("queue", none), zone=label.get("zone", none),
+        grid=label.get("grid", none), flags=table[:, 0], labels=list(labels),
+    )
 
 
 def _factorize(values: Int64s) -> tuple[Ints, Int64s]:
@@ -178,54 +247,60 @@ def _by_date(raised: Floats, tz: tzinfo, unit: Literal["D", "M"]) -> tuple[Ints,
     return group, [str(np.datetime64(d, unit)) for d in distinct.tolist()]
 
 
+def _by_label(codes: Int32s, labels: Sequence[str]) -> tuple[Ints, list[str]]:
+    """Group indices by label (-1: NONE), the groups sorted by name."""
+    index, distinct = _factorize(codes.astype(np.int64))
+    names = [labels[c] if c >= 0 else NONE for c in distinct.tolist()]
+    keys = sorted(set(names))
+    where = {name: i for i, name in enumerate(keys)}
+    return np.array([where[name] for name in names] or [0], np.intp)[index], keys
+
+
 def response_times(
     rows: Iterable[MetricRow], *, group_by: GroupBy, tz: tzinfo, now: float
 ) -> list[ResponseTimes]:
     """The total ("(all)") then each group sorted by key; see the module docstring."""
-    rows = rows if isinstance(rows, list | tuple) else list(rows)
     key = _KEY.get(group_by)
-    getter = itemgetter(*_STATUS, *((_F.index(key),) if key else ()))
-    codes = _Codes()
-    status = np.fromiter(map(codes.__getitem__, map(getter, rows)), np.intp, len(rows))
-    combos = list(codes)
+    columns = _columns(rows, () if key is None else (key,))
+    return response_times_of(columns, group_by=group_by, tz=tz, now=now)
 
-    def per_combo(test: Callable[[tuple[Any, ...]], object]) -> npt.NDArray[np.bool_]:
-        return np.array([bool(test(c)) for c in combos] or [False])[status]
 
-    muted = per_combo(lambda c: c[3])
+def response_times_of(
+    columns: MetricColumns, *, group_by: GroupBy, tz: tzinfo, now: float
+) -> list[ResponseTimes]:
+    """`response_times` of alerts given as columns (`AlertStore.metric_columns`)."""
+    c = columns
+    flags = c.flags
+    muted = (flags & MUTED) != 0
     live = ~muted
-    raised = _floats(rows, "raised_at")
-    closed_at = _floats(rows, "closed_at")
-    closed = live & per_combo(lambda c: c[0] == "closed") & ~np.isnan(closed_at)
-    close_by = _floats(rows, "close_by")
-    to_ack = np.where(live, _floats(rows, "acknowledged_at") - raised, np.nan)
+    raised, closed_at, close_by = c.raised_at, c.closed_at, c.close_by
+    closed = live & ((flags & CLOSED) != 0) & ~np.isnan(closed_at)
+    to_ack = np.where(live, c.acknowledged_at - raised, np.nan)
     to_close = np.where(closed, closed_at - raised, np.nan)
-    flags = {
+    masks = {
         "count": live, "muted": muted, "closed": closed,
-        "false_alarms": closed & per_combo(lambda c: c[1] == "false_alarm"),
-        "escalated": live & per_combo(lambda c: c[2]),
+        "false_alarms": closed & ((flags & FALSE_ALARM) != 0),
+        "escalated": live & ((flags & ESCALATED) != 0),
         "sla_met": closed & (closed_at <= close_by),
         "sla_due": closed | (live & (close_by < now)),
     }
 
     labels: list[str]
+    key = _KEY.get(group_by)
     if key is not None:
-        names = [c[4] if c[4] is not None else NONE for c in combos]
-        labels = sorted(set(names))
-        where = {name: i for i, name in enumerate(labels)}
-        group = np.array([where[name] for name in names] or [0], np.intp)[status]
+        group, labels = _by_label(getattr(c, key), c.labels)
     elif group_by in (GroupBy.DAY, GroupBy.MONTH):
         group, labels = _by_date(raised, tz, "D" if group_by is GroupBy.DAY else "M")
     else:
-        group, labels = np.zeros(len(rows), np.intp), []
+        group, labels = np.zeros(len(raised), np.intp), []
 
-    results = [_result(TOTAL, {f: int(m.sum()) for f, m in flags.items()},
+    results = [_result(TOTAL, {f: int(m.sum()) for f, m in masks.items()},
                        stats(to_ack), stats(to_close))]
     if labels:
         n = len(labels)
         # weights, not group[mask]: no copy of the selected rows, a third of the time
         counts = {f: np.bincount(group, weights=m, minlength=n).astype(np.int64).tolist()
-                  for f, m in flags.items()}
+                  for f, m in masks.items()}
         acks, closes = _grouped_stats(group, n, to_ack, to_close)
         results += [
             _result(label, {f: c[i] for f, c in counts.items()}, acks[i], closes[i])

@@ -14,10 +14,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from dispatch._alert import Alert
 from dispatch._lifecycle import Event, State
+
+if TYPE_CHECKING:
+    from dispatch._metrics import MetricColumns
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,10 @@ class AlertStore(Protocol):
 
     def metric_rows(self, since: datetime, until: datetime) -> list[MetricRow]:
         """Alerts raised in [since, until)."""
+
+    def metric_columns(self, since: datetime, until: datetime) -> MetricColumns:
+        """The same alerts as columns, for `response_times_of`: a year of them without
+        a Python object an alert."""
 
     def open_rows(self, raised_before: datetime) -> list[MetricRow]:
         """Alerts raised before the time and still open, or closed after it."""
