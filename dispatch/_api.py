@@ -9,8 +9,13 @@ never a silent success.
 
 # No `from __future__ import annotations` here: FastAPI resolves the route parameters'
 # annotations at runtime, and the role dependencies are local to `api_router`.
+# Every route and dependency is `async def`: FastAPI runs plain `def` ones on a thread
+# pool, and the store, the dispatcher and the rule state belong to the event loop alone
+# (DESIGN.md, "Process model"); two requests on two threads broke each other's
+# transactions on the one SQLite connection.
 
 
+import os
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, tzinfo
 from typing import Annotated, Any, Literal
@@ -86,7 +91,7 @@ def api_router(
 ) -> APIRouter:
     router = APIRouter(prefix="/api")
 
-    def caller(authorization: Annotated[str | None, Header()] = None) -> Token:
+    async def caller(authorization: Annotated[str | None, Header()] = None) -> Token:
         scheme, _, presented = (authorization or "").partition(" ")
         token = identify(tokens, presented.strip()) if scheme.lower() == "bearer" else None
         if token is None:
@@ -97,12 +102,12 @@ def api_router(
 
     Caller = Annotated[Token, Depends(caller)]
 
-    def officer(token: Caller) -> Token:
+    async def officer(token: Caller) -> Token:
         if not token.may_read_alerts:
             raise HTTPException(403, f"{token.name} may not read or act on alerts")
         return token
 
-    def bureau(token: Caller) -> Token:
+    async def bureau(token: Caller) -> Token:
         if not token.may_read_metrics:
             raise HTTPException(403, f"{token.name} may not read metrics or reports")
         return token
@@ -133,7 +138,7 @@ def api_router(
         ]}
 
     @router.get("/alerts")
-    def list_alerts(
+    async def list_alerts(
         token: Officer,
         queue: str | None = None,
         state: State | None = None,
@@ -153,7 +158,7 @@ def api_router(
         return {"alerts": [a.to_json(tz) for a in found]}
 
     @router.get("/alerts/{alert_id}")
-    def show_alert(alert_id: str, token: Officer) -> dict[str, Any]:
+    async def show_alert(alert_id: str, token: Officer) -> dict[str, Any]:
         alert = alert_for(alert_id, token)
         events = dispatcher.store.events(alert_id)
         out = alert.to_json(tz)
@@ -164,11 +169,13 @@ def api_router(
         return out
 
     @router.post("/alerts/{alert_id}/ack")
-    def ack(alert_id: str, token: Officer, body: _Body | None = None) -> dict[str, Any]:
+    async def ack(alert_id: str, token: Officer, body: _Body | None = None) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Ack(_actor(body, who)))
 
     @router.post("/alerts/{alert_id}/verify")
-    def verify(alert_id: str, token: Officer, body: VerifyBody | None = None) -> dict[str, Any]:
+    async def verify(
+        alert_id: str, token: Officer, body: VerifyBody | None = None
+    ) -> dict[str, Any]:
         def make(alert: Alert, who: str) -> Command:
             drone = body.drone if body and body.drone else _suggested(alert)
             if drone is None:
@@ -177,33 +184,35 @@ def api_router(
         return run(alert_id, token, make)
 
     @router.post("/alerts/{alert_id}/on-scene")
-    def on_scene(
+    async def on_scene(
         alert_id: str, token: Officer, body: OnSceneBody | None = None
     ) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: OnScene(_actor(body, who),
                                                            body.drone if body else None))
 
     @router.post("/alerts/{alert_id}/transfer")
-    def transfer(alert_id: str, token: Officer, body: QueueBody) -> dict[str, Any]:
+    async def transfer(alert_id: str, token: Officer, body: QueueBody) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Transfer(_actor(body, who), body.queue))
 
     @router.post("/alerts/{alert_id}/assist")
-    def assist(alert_id: str, token: Officer, body: QueueBody) -> dict[str, Any]:
+    async def assist(alert_id: str, token: Officer, body: QueueBody) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Assist(_actor(body, who), body.queue))
 
     @router.post("/alerts/{alert_id}/close")
-    def close(alert_id: str, token: Officer, body: CloseBody) -> dict[str, Any]:
+    async def close(alert_id: str, token: Officer, body: CloseBody) -> dict[str, Any]:
         """Close with a receipt (回执): outcome, note and the officer (`actor`)."""
         return run(alert_id, token, lambda a, who: Close(_actor(body, who), body.outcome,
                                                          body.note))
 
     @router.post("/alerts/{alert_id}/reopen")
-    def reopen(alert_id: str, token: Officer, body: ReopenBody | None = None) -> dict[str, Any]:
+    async def reopen(
+        alert_id: str, token: Officer, body: ReopenBody | None = None
+    ) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Reopen(_actor(body, who),
                                                           body.reason if body else ""))
 
     @router.get("/metrics/response-times", response_model=None)
-    def metrics(
+    async def metrics(
         token: Bureau,
         since: str,
         until: str,
@@ -224,7 +233,7 @@ def api_router(
                 "group_by": group_by.value, "groups": metrics_json(results)}
 
     @router.get("/reports/monthly")
-    def monthly(
+    async def monthly(
         token: Bureau, month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]
     ) -> dict[str, Any]:
         try:
@@ -237,12 +246,12 @@ def api_router(
         return report_json(report)
 
     @router.get("/silences")
-    def list_silences(token: Officer, active: bool = False) -> dict[str, Any]:
+    async def list_silences(token: Officer, active: bool = False) -> dict[str, Any]:
         found = dispatcher.store.silences(active_at=clock() if active else None)
         return {"silences": [_silence_json(s, tz) for s in found]}
 
     @router.post("/silences", status_code=201)
-    def add_silence(token: Officer, body: SilenceBody) -> dict[str, Any]:
+    async def add_silence(token: Officer, body: SilenceBody) -> dict[str, Any]:
         now = clock()
         starts = _aware(body.starts_at, tz) if body.starts_at else now
         ends = _aware(body.ends_at, tz)
@@ -251,7 +260,9 @@ def api_router(
         if not (body.stations or body.zones or body.rules):
             raise HTTPException(422, "a silence needs at least one station, zone or rule")
         silence = Silence(
-            id=f"silence-{int(now.timestamp() * 1000):x}", starts_at=starts, ends_at=ends,
+            # the time orders them; the random part keeps two in the same instant apart
+            id=f"silence-{int(now.timestamp() * 1000):x}-{os.urandom(3).hex()}",
+            starts_at=starts, ends_at=ends,
             author=_actor(body, token.name), reason=body.reason,
             stations=frozenset(body.stations), zones=frozenset(body.zones),
             rules=frozenset(body.rules), created_at=now,
@@ -260,7 +271,7 @@ def api_router(
         return _silence_json(silence, tz)
 
     @router.delete("/silences/{silence_id}")
-    def end_silence(silence_id: str, token: Officer) -> dict[str, Any]:
+    async def end_silence(silence_id: str, token: Officer) -> dict[str, Any]:
         ended = dispatcher.store.end_silence(silence_id, clock(), token.name)
         if ended is None:
             raise HTTPException(404, f"no silence {silence_id!r}")

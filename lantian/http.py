@@ -14,8 +14,9 @@ HealthCheck = Callable[[], bool]
 def create_app(registry: CollectorRegistry, checks: dict[str, HealthCheck]) -> FastAPI:
     app = FastAPI(title="Lantian", version="0.1.0")
 
+    # async: run on the event loop, which owns the store the checks touch (not a thread)
     @app.get("/healthz")
-    def healthz() -> JSONResponse:
+    async def healthz() -> JSONResponse:
         """200 when every check passes (broker connected, store writable), else 503."""
         results = {name: bool(check()) for name, check in checks.items()}
         ok = all(results.values())
@@ -25,7 +26,7 @@ def create_app(registry: CollectorRegistry, checks: dict[str, HealthCheck]) -> F
         )
 
     @app.get("/metrics")
-    def metrics() -> Response:
+    async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

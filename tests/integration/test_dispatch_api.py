@@ -7,6 +7,7 @@ here by hand; escalations happen once; a restart loses nothing; every role bound
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -172,3 +173,30 @@ def test_bad_requests_say_what_is_wrong(deployment: Deployment) -> None:
         409, f"alert {aid} is closed; reopen it before you acknowledge it")
     r = d.post(aid, "verify", BLUE_SKY, {"drone": ""})
     assert r.status_code == 422
+
+
+def test_concurrent_requests_do_not_break_each_others_transactions(
+    deployment: Deployment,
+) -> None:
+    # Regression: plain `def` routes ran on a thread pool and shared the store's one
+    # SQLite connection; concurrent writes nested transactions and failed with 500s.
+    from concurrent.futures import ThreadPoolExecutor
+
+    d = deployment
+    ends = (d.clock() + timedelta(hours=1)).isoformat()
+
+    def client(n: int) -> list[int]:
+        codes = []
+        with httpx.Client(base_url=d.url, headers=BLUE_SKY) as http:
+            for i in range(25):
+                codes.append(http.post("/api/silences", json={
+                    "stations": [f"KY-CS-00{1 + n}"], "ends_at": ends,
+                    "reason": f"client {n} #{i}"}).status_code)
+                codes.append(http.get("/api/silences").status_code)
+        return codes
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = [c for batch in pool.map(client, range(4)) for c in batch]
+    assert sorted(set(codes)) == [200, 201]
+    silences = httpx.get(f"{d.url}/api/silences", headers=BLUE_SKY).json()["silences"]
+    assert len(silences) == 100
