@@ -27,8 +27,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from functools import cache
 from typing import Any, Final
 
+from dispatch._gcpause import gc_paused
 from dispatch._store import MetricRow
 
 _MONTH: Final = re.compile(r"([0-9]{4})-([0-9]{2})")
@@ -88,6 +90,12 @@ def _closed_at(row: MetricRow) -> float | None:
     return row.closed_at if row.state == "closed" else None
 
 
+@cache
+def _stages(escalated: str) -> tuple[str, ...]:
+    # a handful of distinct values ("", "ack", "close", "ack,close") over a month's items
+    return tuple(sorted(s for s in escalated.split(",") if s))
+
+
 def _item(row: MetricRow, tz: tzinfo, carried_to: float | None) -> ReportItem:
     """`carried_to` is the month's end for a carried-over item, None for a closed one."""
     closed_at = _closed_at(row)
@@ -95,15 +103,13 @@ def _item(row: MetricRow, tz: tzinfo, carried_to: float | None) -> ReportItem:
         overdue = row.close_by < carried_to
     else:
         overdue = closed_at is not None and closed_at > row.close_by
+    at = datetime.fromtimestamp
     return ReportItem(
-        id=row.id, kind=row.kind, queue=row.queue, zone=row.zone, grid=row.grid,
-        state=row.state, raised_at=datetime.fromtimestamp(row.raised_at, tz),
-        close_by=datetime.fromtimestamp(row.close_by, tz),
-        closed_at=None if closed_at is None else datetime.fromtimestamp(closed_at, tz),
-        time_to_close=None if closed_at is None else closed_at - row.raised_at,
-        age_at_month_end=None if carried_to is None else carried_to - row.raised_at,
-        outcome=row.outcome, escalated=tuple(sorted(s for s in row.escalated.split(",") if s)),
-        overdue=overdue,
+        row.id, row.kind, row.queue, row.zone, row.grid, row.state, at(row.raised_at, tz),
+        at(row.close_by, tz), None if closed_at is None else at(closed_at, tz),
+        None if closed_at is None else closed_at - row.raised_at,
+        None if carried_to is None else carried_to - row.raised_at,
+        row.outcome, _stages(row.escalated), overdue,
     )
 
 
@@ -113,6 +119,13 @@ def monthly_report(
     """The report of `month` ("YYYY-MM") from the store's `closed_rows(start, end)` and
     `open_rows(end)`. Rows outside the definitions are dropped, so the store may return
     more, and an alert passed in both lists lands in exactly one."""
+    with gc_paused():
+        return _monthly_report(month, closed_rows, open_rows, tz)
+
+
+def _monthly_report(
+    month: str, closed_rows: Iterable[MetricRow], open_rows: Iterable[MetricRow], tz: tzinfo
+) -> MonthlyReport:
     start_dt, end_dt = month_bounds(month, tz)
     start, end = start_dt.timestamp(), end_dt.timestamp()
     muted: set[str] = set()

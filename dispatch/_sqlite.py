@@ -47,7 +47,6 @@ savepoint of the one outer transaction, so a refused write undoes only itself.
 
 from __future__ import annotations
 
-import gc
 import math
 import sqlite3
 import struct
@@ -65,6 +64,7 @@ import numpy.typing as npt
 import orjson
 
 from dispatch._alert import Alert
+from dispatch._gcpause import gc_paused
 from dispatch._lifecycle import Event, Incident, Outcome, Stage, State
 from dispatch._metrics import MUTED, MetricColumns, metric_columns, status_flags
 from dispatch._store import Conflict, MetricRow, Silence
@@ -515,7 +515,7 @@ class SqliteStore:
         no booleans, so the muted and the unmuted are read apart and get their `muted` by
         tuple concatenation."""
         out: list[MetricRow] = []
-        with _gc_paused():
+        with gc_paused():
             for muted in (False, True):
                 cur = self._db.execute(
                     f"SELECT {_METRIC_COLS} FROM alerts WHERE {where} AND muted = {int(muted)}"
@@ -634,7 +634,7 @@ def _rows_of(ids: list[str], packed: npt.NDArray[Any], labels: list[str]) -> lis
         objects[np.isnan(values)] = None
         return objects.tolist()  # type: ignore[no-any-return]
 
-    with _gc_paused():
+    with gc_paused():
         columns = (
             ids, texts("kind"), texts("queue"), texts("zone"), texts("grid"), texts("state"),
             times("raised_at"), times("acknowledged_at", True), times("closed_at", True),
@@ -642,20 +642,6 @@ def _rows_of(ids: list[str], packed: npt.NDArray[Any], labels: list[str]) -> lis
             ((packed["flags"] & MUTED) != 0).tolist(),
         )
         return list(map(_metric_row, zip(*columns, strict=True)))
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """A million new tuples set off collections that each walk all those made so far
-    (a year's rows took 60% longer); tuples of strings and numbers make no cycles."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _statements(script: str) -> Iterator[str]:
