@@ -17,7 +17,7 @@ never a silent success.
 
 import os
 from collections.abc import Callable, Sequence
-from datetime import datetime, time, tzinfo
+from datetime import date, datetime, time, tzinfo
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
@@ -87,8 +87,11 @@ class SilenceBody(_Body):
 
 
 def api_router(
-    dispatcher: Dispatcher, tokens: Sequence[Token], tz: tzinfo, clock: Clock
+    dispatcher: Dispatcher, tokens: Sequence[Token], tz: tzinfo, clock: Clock,
+    coverage: Callable[[date], dict[str, Any]] | None = None,
 ) -> APIRouter:
+    """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
+    state, which dispatch does not hold)."""
     router = APIRouter(prefix="/api")
 
     async def caller(authorization: Annotated[str | None, Header()] = None) -> Token:
@@ -244,6 +247,20 @@ def api_router(
             month, dispatcher.store.closed_rows(start, end), dispatcher.store.open_rows(end), tz
         )
         return report_json(report)
+
+    @router.get("/reports/coverage")
+    async def patrol_coverage(
+        token: Bureau, day: Annotated[str, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    ) -> dict[str, Any]:
+        """Which patrol areas, communities and land-use plots each drone visited on a
+        local day (kept for `rules.drones.coverage_days` days)."""
+        if coverage is None:
+            raise HTTPException(404, "patrol coverage is not available in this deployment")
+        try:
+            when = date.fromisoformat(day)
+        except ValueError as exc:
+            raise HTTPException(422, f"day: not a date: {day!r}") from exc
+        return coverage(when)
 
     @router.get("/silences")
     async def list_silences(token: Officer, active: bool = False) -> dict[str, Any]:

@@ -120,7 +120,9 @@ async def serve(
         registry,
         {"broker_connected": mqtt.connected.is_set, "store_writable": store.writable},
     )
-    app.include_router(api_router(dispatcher, settings.dispatch.tokens, settings.tz, clock))
+    app.include_router(api_router(
+        dispatcher, settings.dispatch.tokens, settings.tz, clock, coverage=pipeline.coverage
+    ))
     server = uvicorn.Server(
         uvicorn.Config(
             app, host=settings.http_host, port=settings.http_port, log_level="warning",

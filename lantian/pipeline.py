@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 import pickle
 from collections.abc import Callable
-from datetime import datetime
-from typing import Protocol
+from datetime import date, datetime
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter
 
 from dispatch import AlertStore
-from rules import AlertSignal, Record, Ruleset, RuleState, Signal, evaluate, sweep
+from rules import AlertSignal, Record, Ruleset, RuleState, Signal, coverage, evaluate, sweep
 
 log = logging.getLogger("lantian.rules")
 
@@ -76,6 +76,25 @@ class RulesPipeline:
             kind = s.kind if isinstance(s, AlertSignal) else ""
             self._signals.labels(action, kind).inc()
         self.sink.receive(signals)
+
+    def coverage(self, day: date) -> dict[str, Any]:
+        """The daily patrol coverage: which patrol_area / community / land_use zones each
+        drone was inside on the local `day`, and which zone no drone reached."""
+        visited = coverage(self.state.drones, day)
+        kinds = self.ruleset.drones.coverage_kinds
+        zones = [z for z in self.ruleset.index.zones if z.kind in kinds]
+        rows = [
+            {"id": z.id, "name": z.name, "kind": z.kind, "grid": z.grid,
+             "visited_by": sorted(d for d, ids in visited.items() if z.id in ids)}
+            for z in sorted(zones, key=lambda z: (z.kind, z.id))
+        ]
+        return {
+            "day": day.isoformat(),
+            "drones": {d: sorted(ids) for d, ids in visited.items()},
+            "zones": rows,
+            "covered": sum(1 for r in rows if r["visited_by"]),
+            "total": len(rows),
+        }
 
     # -- surviving restarts --------------------------------------------------------------
 

@@ -88,6 +88,16 @@ def test_the_story_from_reading_to_receipt(deployment: Deployment, broker: Broke
     assert [i["id"] for i in report["closed"]] == [aid]
     assert report["carried_over"] == []
 
+    # the flight counts for the day's patrol coverage: the town's patrol area was visited
+    coverage = httpx.get(f"{d.url}/api/reports/coverage", headers=BUREAU,
+                         params={"day": "2026-06-12"}).json()
+    assert coverage["drones"] == {"KY-UAV-01": ["pa-01"]}
+    [patrol_area] = [z for z in coverage["zones"] if z["id"] == "pa-01"]
+    assert patrol_area["visited_by"] == ["KY-UAV-01"]
+    assert coverage["covered"] == 1 < coverage["total"]
+    assert httpx.get(f"{d.url}/api/reports/coverage", headers=BLUE_SKY,
+                     params={"day": "2026-06-12"}).status_code == 403
+
 
 def test_transfer_delivers_to_the_other_queue_and_moves_ownership(
     deployment: Deployment, broker: Broker
