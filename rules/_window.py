@@ -25,6 +25,8 @@ import numpy.typing as npt
 _INITIAL: Final = 8
 _RESUM: Final = 256
 
+Sample = tuple[float, float]  # (epoch seconds, value)
+
 
 class Window:
     __slots__ = ("_buf", "_capacity", "_hi", "_lo", "_newest", "_since_resum", "_sum", "span_s")
@@ -103,9 +105,7 @@ class Window:
             return None
         return float(live[a:b, 1].mean()), int(b - a)
 
-    def samples(self, start: float | None = None, end: float | None = None) -> list[
-        tuple[float, float]
-    ]:
+    def samples(self, start: float | None = None, end: float | None = None) -> list[Sample]:
         """(time, value) pairs, oldest first, optionally only start <= t < end."""
         live = self._buf[self._lo : self._hi]
         if start is not None or end is not None:
