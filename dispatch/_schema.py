@@ -1,0 +1,144 @@
+"""The alert store's schema: the migrations that build it, in order, and their applying.
+
+Schema (version 2; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
+
+    alerts       the projection, one row an alert: id (UNIQUE), rule, subject, kind, queue,
+                 assists (JSON list), state, severity, zone, grid, raised_at,
+                 dispatched_at, acknowledged_at, closed_at, cleared_at, ack_by, close_by
+                 (epoch seconds, REAL), outcome, note, officer, drone, muted (0/1),
+                 escalated ("ack,close"), seq (of the last event), description (JSON),
+                 metric (version 2: the row's metric fields packed, see
+                 `dispatch._metric_blob`)
+    alert_zones  (alert_id, zone, raised_at): the alert's zone and every zone it lies in
+                 (description["zones"]), for `query(zone=...)`; rewritten with the row
+    events       (alert_id, seq) PRIMARY KEY, kind, at, actor, data (JSON): the log.
+                 Triggers make it append-only and its seq strictly increasing per alert
+    silences     id, starts_at, ends_at, author, reason, stations/zones/rules (JSON
+                 lists), created_at, ended_by
+    snapshots    name PRIMARY KEY, data BLOB, at: rule-engine state across restarts
+    labels       (version 2) id INTEGER PRIMARY KEY, text UNIQUE: the kinds, queues,
+                 zones, grids, states, outcomes and escalations `metric` refers to by id
+
+The partial unique index `alerts_open_rule_subject` on (rule, subject) WHERE state !=
+'closed' is what keeps one open alert per condition, whoever writes. The covering indexes
+`alerts_raised_at_metric`, `alerts_closed_metric` and `alerts_open_metric` (version 2) are
+those the store reads `metric` from (see `dispatch._sqlite`).
+
+Existing databases carry their version: a migration, once released, is never changed,
+only followed by new ones. `migrate` applies those a database lacks, in order, in one
+transaction, and refuses a database newer than the migrations it is given.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from typing import Final
+
+MIGRATIONS: Final[tuple[str, ...]] = (
+    """
+CREATE TABLE alerts (
+    id TEXT NOT NULL UNIQUE, rule TEXT NOT NULL, subject TEXT NOT NULL, kind TEXT NOT NULL,
+    queue TEXT NOT NULL, assists TEXT NOT NULL DEFAULT '[]', state TEXT NOT NULL,
+    severity TEXT NOT NULL, zone TEXT, grid TEXT, raised_at REAL NOT NULL,
+    dispatched_at REAL, acknowledged_at REAL, closed_at REAL, cleared_at REAL,
+    ack_by REAL NOT NULL, close_by REAL NOT NULL, outcome TEXT, note TEXT NOT NULL,
+    officer TEXT, drone TEXT, muted INTEGER NOT NULL, escalated TEXT NOT NULL,
+    seq INTEGER NOT NULL, description TEXT NOT NULL
+);
+CREATE UNIQUE INDEX alerts_open_rule_subject ON alerts (rule, subject)
+    WHERE state != 'closed';
+CREATE INDEX alerts_raised_at ON alerts (raised_at, muted);
+CREATE INDEX alerts_open_raised_at ON alerts (raised_at, muted) WHERE state != 'closed';
+CREATE INDEX alerts_closed_at ON alerts (closed_at, raised_at, muted)
+    WHERE closed_at IS NOT NULL;
+CREATE TABLE alert_zones (
+    alert_id TEXT NOT NULL REFERENCES alerts (id), zone TEXT NOT NULL,
+    raised_at REAL NOT NULL, PRIMARY KEY (alert_id, zone)
+) WITHOUT ROWID;
+CREATE INDEX alert_zones_zone ON alert_zones (zone, raised_at);
+CREATE TABLE events (
+    alert_id TEXT NOT NULL REFERENCES alerts (id), seq INTEGER NOT NULL,
+    kind TEXT NOT NULL, at REAL NOT NULL, actor TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (alert_id, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER events_seq_increases BEFORE INSERT ON events
+WHEN NEW.seq <= (SELECT max(seq) FROM events WHERE alert_id = NEW.alert_id)
+BEGIN SELECT RAISE(ABORT, 'event seq must increase'); END;
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TABLE silences (
+    id TEXT PRIMARY KEY, starts_at REAL NOT NULL, ends_at REAL NOT NULL,
+    author TEXT NOT NULL, reason TEXT NOT NULL, stations TEXT NOT NULL,
+    zones TEXT NOT NULL, rules TEXT NOT NULL, created_at REAL, ended_by TEXT
+);
+CREATE INDEX silences_ends_at ON silences (ends_at);
+CREATE TABLE snapshots (name TEXT PRIMARY KEY, data BLOB NOT NULL, at REAL NOT NULL);
+""",
+    # the rows already stored get their `metric` from `fill_metric` right after this
+    """
+ALTER TABLE alerts ADD COLUMN metric BLOB;
+CREATE TABLE labels (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+DROP INDEX alerts_open_raised_at;
+DROP INDEX alerts_closed_at;
+CREATE INDEX alerts_raised_at_metric ON alerts (raised_at, id, metric);
+CREATE INDEX alerts_closed_metric ON alerts (closed_at, raised_at, state, id, metric)
+    WHERE closed_at IS NOT NULL;
+CREATE INDEX alerts_open_metric ON alerts (raised_at, state, id, metric)
+    WHERE state != 'closed';
+""",
+)
+
+#: The schema version that added `metric` (whose rows `fill_metric` completes).
+METRIC_VERSION: Final = 2
+
+
+def migrate(
+    db: sqlite3.Connection, path: str, migrations: Sequence[str],
+    fill_metric: Callable[[], None],
+) -> None:
+    """Brings `db` (a connection in autocommit mode) from its version to
+    len(`migrations`), calling `fill_metric` right after the migration to
+    `METRIC_VERSION`, all in one transaction: on any failure the database is left as it
+    was. A database of a newer version than that is refused (RuntimeError naming `path`)."""
+    latest = len(migrations)
+    if version(db) == latest:
+        return
+    db.execute("BEGIN IMMEDIATE")  # re-read under the lock: another process may race
+    try:
+        current = version(db)
+        if current > latest:
+            raise RuntimeError(
+                f"{path}: the database has schema version {current}, newer than"
+                f" the {latest} this version of Lantian knows; upgrade Lantian"
+            )
+        for n in range(current, latest):
+            for statement in statements(migrations[n]):
+                db.execute(statement)
+            if n + 1 == METRIC_VERSION:
+                fill_metric()
+        db.execute(f"PRAGMA user_version = {latest}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def version(db: sqlite3.Connection) -> int:
+    """The database's schema version: the number of migrations applied."""
+    v: int = db.execute("PRAGMA user_version").fetchone()[0]
+    return v
+
+
+def statements(script: str) -> Iterator[str]:
+    """The statements of a migration, each ending a line (triggers hold inner `;`)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in a migration: {pending!r}")
