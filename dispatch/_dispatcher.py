@@ -32,6 +32,7 @@ from dispatch._lifecycle import (
     apply,
     decide,
 )
+from dispatch._monitoring import DispatchMetrics
 from dispatch._routing import Router
 from dispatch._silences import MAINTENANCE_AUTHOR, muting
 from dispatch._sla import Deadlines, deadlines_for, overdue
@@ -90,6 +91,7 @@ class Dispatcher:
         tz: tzinfo,
         publisher: Publisher | None = None,
         lifecycle: LifecycleSink | None = None,
+        metrics: DispatchMetrics | None = None,
         new_id: Callable[[], str] = new_alert_id,
     ) -> None:
         self.store = store
@@ -100,6 +102,7 @@ class Dispatcher:
         self.tz = tz
         self.publisher = publisher
         self.lifecycle = lifecycle
+        self.metrics = metrics
         self.new_id = new_id
 
     # -- from the engine -----------------------------------------------------------------
@@ -165,6 +168,8 @@ class Dispatcher:
             then = ("dispatched", "system", {"queue": queue})
         alert, stored, states = self._fold(alert, [raised, then])
         self.store.create(alert, stored)
+        if self.metrics is not None:
+            self.metrics.raised.labels(queue, s.kind, str(silence is not None).lower()).inc()
         self._publish_events(alert, stored, states)
         if silence is None:
             self._publish_alert(alert, queue)
@@ -214,10 +219,16 @@ class Dispatcher:
         """Apply an officer's (or the system's) command; the alert after it and the new
         events ([] when it had already taken effect). Raises NotFound or Refused."""
         alert = self.get(alert_id)
-        if isinstance(command, Transfer | Assist) and command.queue not in self.queues:
-            known = ", ".join(sorted(self.queues))
-            raise Refused(f"no queue {command.queue!r}; queues: {known}")
-        decided = decide(alert.incident, command)
+        name = type(command).__name__.lower()
+        try:
+            if isinstance(command, Transfer | Assist) and command.queue not in self.queues:
+                known = ", ".join(sorted(self.queues))
+                raise Refused(f"no queue {command.queue!r}; queues: {known}")
+            decided = decide(alert.incident, command)
+        except Refused:
+            self._count_command(name, "refused")
+            raise
+        self._count_command(name, "done" if decided else "repeat")
         if not decided:
             return alert, []
         alert, events = self._commit(alert, decided)
@@ -237,6 +248,8 @@ class Dispatcher:
             alert, events = self._commit(alert, decide(alert.incident, escalate))
             for event in events:
                 out.append((alert, event))
+                if self.metrics is not None:
+                    self.metrics.escalations.labels(event.data["stage"]).inc()
                 self._publish(self.topics.escalations(), {
                     "alert_id": alert.id, "stage": event.data["stage"],
                     "deadline": escalate.deadline.astimezone(self.tz).isoformat(),
@@ -246,6 +259,10 @@ class Dispatcher:
         return out
 
     # -- internals -----------------------------------------------------------------------
+
+    def _count_command(self, name: str, result: str) -> None:
+        if self.metrics is not None:
+            self.metrics.commands.labels(name, result).inc()
 
     def _fold(self, alert: Alert, decided: Decision) -> tuple[Alert, list[Event], list[str]]:
         """The alert after the decided events; the events; the state each one led to."""

@@ -228,6 +228,13 @@ class SqliteStore:
     def open_alerts(self) -> list[Alert]:
         return self._alerts(f"WHERE a.{_OPEN} ORDER BY a.raised_at")
 
+    def open_counts(self) -> list[tuple[str, str, bool, int]]:
+        rows = self._db.execute(
+            f"SELECT queue, state, muted, count(*) FROM alerts a WHERE a.{_OPEN}"
+            " GROUP BY queue, state, muted ORDER BY queue, state, muted"
+        )
+        return [(q, s, bool(m), n) for q, s, m, n in rows]
+
     def events(self, alert_id: str) -> list[Event]:
         rows = self._db.execute(
             "SELECT alert_id, seq, kind, at, actor, data FROM events WHERE alert_id = ?"

@@ -74,6 +74,9 @@ class AlertStore(Protocol):
 
     def open_alerts(self) -> list[Alert]: ...
 
+    def open_counts(self) -> list[tuple[str, str, bool, int]]:
+        """(queue, state, muted, how many) of the open alerts."""
+
     def events(self, alert_id: str) -> list[Event]: ...
 
     def query(

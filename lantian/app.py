@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from dispatch import Dispatcher, Topics
 from dispatch._api import api_router
+from dispatch._monitoring import DispatchMetrics
 from dispatch._points import IncidentPoints
 from dispatch._sqlite import SqliteStore
 from ingest import (
@@ -77,6 +78,7 @@ async def serve(
         clock=clock,
         tz=settings.tz,
         lifecycle=IncidentPoints(timeseries.write_lines) if timeseries is not None else None,
+        metrics=DispatchMetrics(registry, store),
     )
     pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry)
     if pipeline.restore(store):

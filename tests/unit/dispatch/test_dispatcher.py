@@ -215,3 +215,39 @@ def test_the_sweep_escalates_each_stage_once(
     assert [e.data["stage"] for _, e in dispatcher.sweep()] == ["close"]
     escalations = [b for t, b in wire.sent if t == "lantian/escalations"]
     assert [(b["alert_id"], b["stage"]) for b in escalations] == [("a1", "ack"), ("a1", "close")]
+
+
+def test_prometheus_counts_and_the_open_gauge(clock: Clock, wire: Recorder) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from dispatch._monitoring import DispatchMetrics
+
+    registry = CollectorRegistry()
+    store = SqliteStore(":memory:", tz=SH)
+    d = Dispatcher(
+        store=store, router=Router((), "blue_sky"), queues={"blue_sky": Deadlines()},
+        topics=Topics("lantian"), clock=clock, tz=SH, publisher=wire,
+        metrics=DispatchMetrics(registry, store), new_id=iter(["a1", "a2"]).__next__,
+    )
+    d.receive([signal(Action.RAISE)])
+    d.command("a1", Ack("o"))
+    d.command("a1", Ack("o"))
+    with pytest.raises(Refused):
+        d.command("a1", Transfer("o", "traffic"))
+    clock.now += timedelta(minutes=31)
+    d.sweep()
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value("lantian_alerts_raised_total", queue="blue_sky", kind="dust_exceedance",
+                 muted="false") == 1
+    assert value("lantian_commands_total", command="ack", result="done") == 1
+    assert value("lantian_commands_total", command="ack", result="repeat") == 1
+    assert value("lantian_commands_total", command="transfer", result="refused") == 1
+    assert value("lantian_escalations_total", stage="close") == 1
+    assert value("lantian_alerts_open", queue="blue_sky", state="acknowledged",
+                 muted="false") == 1
+    d.command("a1", Close("o", Outcome.RESOLVED, "done"))
+    assert value("lantian_alerts_open", queue="blue_sky", state="acknowledged",
+                 muted="false") is None

@@ -1,0 +1,47 @@
+"""Dispatch's Prometheus metrics, on a registry the composition root hands in.
+
+Counters for what happened (alerts raised by queue, kind and whether muted; escalations
+by stage; officers' commands by result), and a gauge of what is open now (by queue,
+state and muted: the queue depth), read from the store at scrape time so it can never
+drift from the truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from dispatch._store import AlertStore
+
+
+class DispatchMetrics:
+    def __init__(self, registry: CollectorRegistry, store: AlertStore) -> None:
+        self.raised = Counter(
+            "lantian_alerts_raised", "Incidents opened, by queue, kind and whether muted",
+            ["queue", "kind", "muted"], registry=registry,
+        )
+        self.escalations = Counter(
+            "lantian_escalations", "SLA escalations, by stage", ["stage"], registry=registry
+        )
+        self.commands = Counter(
+            "lantian_commands", "Lifecycle commands, by command and result (done, repeat, "
+            "refused)", ["command", "result"], registry=registry,
+        )
+        registry.register(_OpenAlerts(store))
+
+
+class _OpenAlerts(Collector):
+    def __init__(self, store: AlertStore) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "lantian_alerts_open", "Open incidents by queue, state and whether muted (the "
+            "queue depth)", labels=["queue", "state", "muted"],
+        )
+        for queue, state, muted, n in self._store.open_counts():
+            gauge.add_metric([queue, state, "true" if muted else "false"], n)
+        yield gauge
