@@ -98,11 +98,21 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     s = _load(args.config)
+    d = s.dispatch
     print(
         f"config OK: {len(s.stations)} stations, {len(s.zones)} zones, "
-        f"broker {s.broker.host}:{s.broker.port}, HTTP {s.http_host}:{s.http_port}"
+        f"broker {s.broker.host}:{s.broker.port}, HTTP {s.http_host}:{s.http_port}; "
+        f"{len(s.rules.thresholds)} threshold rules, AQI {s.rules.aqi or 'off'}; "
+        f"queues {', '.join(sorted(d.queues))}, {len(d.router.routes)} routes, "
+        f"{len(d.tokens)} API tokens"
     )
+    demo = [t.name for t in d.tokens if t.secret.startswith("demo-")]
+    if demo:
+        # not an error (the demo needs them), but a deployment must not keep them
+        print(f"lantian: warning: public demo tokens in use: {', '.join(demo)}; replace "
+              "them in [[dispatch.tokens]] before deploying", file=sys.stderr)
     return 0
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lantian", description=__doc__)

@@ -65,6 +65,9 @@ def test_check_config_reports_the_shipped_config() -> None:
     done = lantian("--config", str(REPO / "config"), "check-config")
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode().startswith("config OK: 7 stations, 158 zones")
+    assert "5 threshold rules, AQI HJ633-2026; queues blue_sky, law_enforcement" in (
+        done.stdout.decode())
+    assert "public demo tokens in use" in done.stderr.decode()  # the shipped ones are public
 
 
 def test_bad_config_exits_2_with_one_line(cfg: Path) -> None:
