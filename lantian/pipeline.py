@@ -98,9 +98,16 @@ class RulesPipeline:
 
     # -- surviving restarts --------------------------------------------------------------
 
-    def save(self, store: AlertStore) -> None:
-        data = pickle.dumps((SNAPSHOT_FORMAT, self.state), protocol=pickle.HIGHEST_PROTOCOL)
-        store.save_snapshot(SNAPSHOT_NAME, data, self.clock())
+    def save(self, store: AlertStore) -> bool:
+        """Snapshot the state; False (and logged) if that failed: a lost snapshot costs
+        refilled windows after a restart, it must not stop the service or its shutdown."""
+        try:
+            data = pickle.dumps((SNAPSHOT_FORMAT, self.state), protocol=pickle.HIGHEST_PROTOCOL)
+            store.save_snapshot(SNAPSHOT_NAME, data, self.clock())
+        except Exception:
+            log.exception("could not snapshot the rules state")
+            return False
+        return True
 
     def restore(self, store: AlertStore) -> bool:
         data = store.load_snapshot(SNAPSHOT_NAME)
