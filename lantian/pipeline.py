@@ -50,7 +50,8 @@ class RulesPipeline:
             registry=registry,
         )
         self._errors = Counter(
-            "lantian_rule_errors", "Records the rules engine failed on (a bug: see the log)",
+            "lantian_rule_errors",
+            "Records the rules engine, or signals dispatch, failed on (see the log)",
             ["record"], registry=registry,
         )
 
@@ -75,7 +76,13 @@ class RulesPipeline:
             action = s.action.value if isinstance(s, AlertSignal) else type(s).__name__
             kind = s.kind if isinstance(s, AlertSignal) else ""
             self._signals.labels(action, kind).inc()
-        self.sink.receive(signals)
+        try:
+            self.sink.receive(signals)
+        except Exception:
+            # the store or the broker failing on one alert must not stop the records
+            # behind it; the log has the signals, and the error is counted
+            log.exception("dispatch failed on %r", signals)
+            self._errors.labels("dispatch").inc()
 
     def coverage(self, day: date) -> dict[str, Any]:
         """The daily patrol coverage: which patrol_area / community / land_use zones each

@@ -1,0 +1,81 @@
+"""The rules shell: signals reach the sink, failures are contained, state survives."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from dispatch._sqlite import SqliteStore
+from lantian.pipeline import RulesPipeline
+from lantian.settings import load_settings
+from rules import AlertSignal, Measurement, Reading, RuleState, Signal
+from tests.support import REPO
+
+SH = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 6, 12, 7, 0, tzinfo=SH)
+RULES = load_settings(REPO / "config").rules
+
+
+def fumes(minutes: int) -> list[Reading]:
+    return [Reading("KY-CS-001", T0 + timedelta(minutes=m), {"pm10": Measurement(180.0)})
+            for m in range(minutes)]
+
+
+class Sink:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.got: list[Signal] = []
+
+    def receive(self, signals: list[Signal]) -> None:
+        if self.fail:
+            raise RuntimeError("the store is gone")
+        self.got += signals
+
+
+def pipeline(sink: Sink, registry: CollectorRegistry) -> RulesPipeline:
+    return RulesPipeline(RULES, sink, lambda: T0, registry)
+
+
+def test_signals_reach_the_sink() -> None:
+    sink = Sink()
+    p = pipeline(sink, CollectorRegistry())
+    for r in fumes(3):
+        p.on_record(r)
+    assert [s.rule for s in sink.got if isinstance(s, AlertSignal)] == ["site-pm10-15min"]
+
+
+def test_a_failing_sink_is_counted_and_the_next_records_still_flow(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = CollectorRegistry()
+    sink = Sink(fail=True)
+    p = pipeline(sink, registry)
+    for r in fumes(3):
+        p.on_record(r)  # the third raises inside the sink: contained
+    assert registry.get_sample_value("lantian_rule_errors_total", {"record": "dispatch"}) == 1
+    assert "dispatch failed" in caplog.text
+    sink.fail = False
+    p.on_record(Reading("KY-CS-001", T0 + timedelta(minutes=3), {"pm10": Measurement(300.0)}))
+    assert [s.severity for s in sink.got if isinstance(s, AlertSignal)] == ["critical"]
+
+
+def test_state_survives_a_snapshot_and_a_broken_one_is_dropped() -> None:
+    store = SqliteStore(":memory:", tz=SH)
+    first = pipeline(Sink(), CollectorRegistry())
+    for r in fumes(2):
+        first.on_record(r)
+    assert first.save(store)
+    sink = Sink()
+    second = RulesPipeline(RULES, sink, lambda: T0, CollectorRegistry())
+    assert second.restore(store)
+    second.on_record(fumes(3)[-1])  # the third sample completes the restored window
+    assert [s.rule for s in sink.got if isinstance(s, AlertSignal)] == ["site-pm10-15min"]
+
+    store.save_snapshot("rules", b"not a pickle", T0)
+    third = RulesPipeline(RULES, Sink(), lambda: T0, CollectorRegistry(), RuleState())
+    assert third.restore(store) is False
+    store.close()
+    assert first.save(store) is False  # a closed store: logged, not raised
