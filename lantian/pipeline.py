@@ -24,7 +24,7 @@ from rules import AlertSignal, Record, Ruleset, RuleState, Signal, coverage, eva
 log = logging.getLogger("lantian.rules")
 
 #: Bump when RuleState's shape changes: older snapshots are then dropped, not misread.
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 SNAPSHOT_NAME = "rules"
 
 

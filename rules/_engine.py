@@ -31,9 +31,9 @@ from rules._thresholds import (
 from rules._thresholds import (
     evaluate as evaluate_threshold,
 )
-from rules._window import Window
 
 _AQI_POLLUTANTS = ("pm25", "pm10", "so2", "no2", "o3", "co")
+_PM = ("pm25", "pm10")
 #: HJ 212 data flags meaning the instrument is being worked on: maintenance, calibration.
 MAINTENANCE_FLAGS: Final = frozenset({"M", "C"})
 _HOUR = 3600.0
@@ -138,42 +138,30 @@ def _aqi(
     station sending real-time and minute data is not counted twice. HJ 633-2012 takes
     PM's sub-index from the 24-hour moving mean, kept here from hourly readings."""
     values = reading.values
-    if not any(p in values for p in _AQI_POLLUTANTS):
+    if reading.interval is Interval.DAY or not any(p in values for p in _AQI_POLLUTANTS):
         return None
     hourly: dict[str, float] = {}
     daily: dict[str, float] = {}
     for p in _AQI_POLLUTANTS:
         m = values.get(p)
+        value = m.value if m is not None and m.flag == VALID_FLAG else None
         if reading.interval is Interval.HOUR:
-            if m is not None and m.flag == VALID_FLAG:
-                hourly[p] = m.value
-                if p in ("pm25", "pm10") and edition is AqiEdition.HJ633_2012:
-                    _window(th, site, p, Interval.HOUR, _DAY).push(t, m.value)
-            if p in ("pm25", "pm10") and edition is AqiEdition.HJ633_2012:
-                w = th.windows.get((site.subject, p, Interval.HOUR, _DAY, True))
-                mean = w.mean() if w is not None else None
-                if mean is not None:
+            if value is not None:
+                hourly[p] = value
+            if p in _PM and edition is AqiEdition.HJ633_2012:
+                day = th.window(site.subject, p, Interval.HOUR, _DAY, True)
+                if value is not None:
+                    day.push(t, value)
+                if (mean := day.mean()) is not None:
                     daily[p] = mean
             continue
-        if reading.interval is Interval.DAY:
-            return None
-        w = _window(th, site, p, reading.interval, _HOUR)
-        if m is not None and m.flag == VALID_FLAG:
-            w.push(t, m.value)
-        mean = w.mean()
-        if mean is not None:
+        hour = th.window(site.subject, p, reading.interval, _HOUR, True)
+        if value is not None:
+            hour.push(t, value)
+        if (mean := hour.mean()) is not None:
             hourly[p] = mean
-    if edition is AqiEdition.HJ633_2012:
-        return realtime_aqi(hourly, edition, pm_24h_means=daily)
-    return realtime_aqi(hourly, edition)
-
-
-def _window(th: ThresholdState, site: Site, metric: str, interval: Interval, span: float) -> Window:
-    key = (site.subject, metric, interval, span, True)
-    w = th.windows.get(key)
-    if w is None:
-        w = th.windows[key] = Window(span)
-    return w
+    # the 2026 edition has no 24-hour PM rule and takes no notice of them
+    return realtime_aqi(hourly, edition, pm_24h_means=daily)
 
 
 def _with_suggestions(state: RuleState, signals: list[Signal], rs: Ruleset) -> list[Signal]:

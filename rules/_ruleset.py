@@ -159,6 +159,8 @@ class Ruleset:
     drones: DroneRules = field(default_factory=DroneRules)
     aqi: AqiEdition | None = None
     by_metric: Mapping[str, tuple[ThresholdRule, ...]] = field(init=False)
+    #: the stations whose hourly means some rule uses as its background
+    background_stations: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         ids = [r.id for r in self.thresholds]
@@ -171,3 +173,6 @@ class Ruleset:
         object.__setattr__(
             self, "by_metric", MappingProxyType({m: tuple(r) for m, r in by_metric.items()})
         )
+        object.__setattr__(self, "background_stations", frozenset().union(
+            *(r.background for r in self.thresholds if r.background)
+        ))

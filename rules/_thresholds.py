@@ -70,7 +70,17 @@ class ThresholdState:
     sites: dict[str, Site] = field(default_factory=dict)
     # background: (station, metric) -> hour start -> [sum, count]
     hourly: dict[tuple[str, str], dict[float, list[float]]] = field(default_factory=dict)
-    background_stations: frozenset[str] | None = None
+
+    def window(
+        self, subject: str, metric: str, interval: Interval, span_s: float, only_valid: bool
+    ) -> Window:
+        """The subject's window of that span over that series, shared by every rule (and
+        the AQI) that reads the same one."""
+        key = (subject, metric, interval, span_s, only_valid)
+        found = self.windows.get(key)
+        if found is None:
+            found = self.windows[key] = Window(span_s)
+        return found
 
 
 def site_of(reading: Reading, rs: Ruleset, cache: dict[str, Site]) -> Site:
@@ -108,12 +118,7 @@ def feed_background(
     st: ThresholdState, reading: Reading, t: float, rs: Ruleset
 ) -> None:
     """Keep hourly sums of the reference stations' valid values for background rules."""
-    if st.background_stations is None:
-        refs: set[str] = set()
-        for rule in rs.thresholds:
-            refs |= rule.background or frozenset()
-        st.background_stations = frozenset(refs)
-    if reading.station not in st.background_stations or reading.interval is Interval.DAY:
+    if reading.station not in rs.background_stations or reading.interval is Interval.DAY:
         return
     hour = t - t % _HOUR
     for metric, m in reading.values.items():
@@ -174,10 +179,9 @@ def evaluate(
             return None  # a more preferred stream of this station feeds the rule
         series.rank, series.interval = rank, interval
         if rule.aggregate is not Aggregate.INSTANT or rule.trigger.for_s > 0:
-            wkey = (site.subject, rule.metric, interval, rule.span_s, rule.only_valid)
-            series.window = st.windows.get(wkey)
-            if series.window is None:
-                series.window = st.windows[wkey] = Window(rule.span_s)
+            series.window = st.window(
+                site.subject, rule.metric, interval, rule.span_s, rule.only_valid
+            )
     window = series.window
     if window is not None:
         window.push(t, value)
@@ -185,19 +189,23 @@ def evaluate(
         return None
     series.last_t = t
 
-    at, x, evidence_from = t, value, t - rule.window_s
+    at, x = t, value
+    evidence: tuple[float | None, float | None] = (None, None)  # the whole window
     if rule.aligned:
         assert window is not None
         start = _block_start(t, rule.window_s, rs.tz)
         done = series.block
-        if done is None or start <= done:
-            series.block = start if done is None else done
+        if done is None:
+            series.block = start
             return None
+        if start <= done:
+            return None  # the block in progress is judged once it is complete
         series.block = start
         block = window.mean_between(done, done + rule.window_s)
         if block is None or block[1] < rule.min_samples:
             return None
-        x, at, evidence_from = block[0], done + rule.window_s, done
+        x, at = block[0], done + rule.window_s
+        evidence = (done, at)
     elif rule.aggregate is not Aggregate.INSTANT:
         assert window is not None
         if len(window) < rule.min_samples:
@@ -228,17 +236,16 @@ def evaluate(
     ):
         return None  # still firing, nothing new: an update per sample would only be noise
     series.severity = severity
-    series.peak = x if transition is not Transition.HELD else _worst(trigger, x, series.peak)
+    if transition is not Transition.HELD or _worse(trigger, x, series.peak):
+        series.peak = x
     action = {
         Transition.RAISED: Action.RAISE,
         Transition.CLEARED: Action.CLEAR,
     }.get(transition, Action.UPDATE)
     readings: tuple[tuple[datetime, float], ...] = ()
     if window is not None:
-        end = at if rule.aligned else None
         readings = tuple(
-            (datetime.fromtimestamp(ts, rs.tz), v)
-            for ts, v in window.samples(evidence_from if rule.aligned else None, end)
+            (datetime.fromtimestamp(ts, rs.tz), v) for ts, v in window.samples(*evidence)
         )
     return AlertSignal(
         action=action, rule=rule.id, kind=rule.kind, subject=site.subject,
@@ -255,10 +262,6 @@ def _worse(trigger: Trigger, x: float, peak: float | None) -> bool:
     if peak is None:
         return True
     return x > peak if trigger.direction is Direction.ABOVE else x < peak
-
-
-def _worst(trigger: Trigger, x: float, peak: float | None) -> float:
-    return x if _worse(trigger, x, peak) else peak  # type: ignore[return-value]
 
 
 def _aggregate(aggregate: Aggregate, window: Window, value: float) -> float:
