@@ -213,8 +213,6 @@ def _threshold(
         if not refs:
             raise ConfigError(where, f"{key}.background", "no station matches")
         background = frozenset(refs)
-    if raw.aggregate == "instant" and raw.aligned:
-        raise ConfigError(where, f"{key}.aligned", "an aligned rule needs a window aggregate")
     try:
         trigger = Trigger(
             direction=Direction(raw.direction),
@@ -232,18 +230,21 @@ def _threshold(
     daily = None
     if raw.daily_limit is not None:
         daily = DailyLimit(raw.daily_limit.allowed, raw.daily_limit.severity)
-    return ThresholdRule(
-        id=raw.id, kind=raw.kind, metric=raw.metric, trigger=trigger,
-        aggregate=Aggregate(raw.aggregate), window_s=raw.window_s, aligned=raw.aligned,
-        min_samples=raw.min_samples, intervals=tuple(Interval(i) for i in raw.intervals),
-        only_valid=raw.only_valid,
-        select=Selector(
-            stations=frozenset(raw.stations), station_kinds=frozenset(raw.station_kinds),
-            zone_kinds=frozenset(raw.zone_kinds),
-        ),
-        background=background, area_factors=MappingProxyType(dict(raw.area_factors)),
-        daily_limit=daily,
-    )
+    try:  # the rule's own checks (an aligned instant rule, no intervals, ...) speak here
+        return ThresholdRule(
+            id=raw.id, kind=raw.kind, metric=raw.metric, trigger=trigger,
+            aggregate=Aggregate(raw.aggregate), window_s=raw.window_s, aligned=raw.aligned,
+            min_samples=raw.min_samples, intervals=tuple(Interval(i) for i in raw.intervals),
+            only_valid=raw.only_valid,
+            select=Selector(
+                stations=frozenset(raw.stations), station_kinds=frozenset(raw.station_kinds),
+                zone_kinds=frozenset(raw.zone_kinds),
+            ),
+            background=background, area_factors=MappingProxyType(dict(raw.area_factors)),
+            daily_limit=daily,
+        )
+    except ValueError as exc:
+        raise ConfigError(where, key, str(exc)) from exc
 
 
 def _station(sid: str, stations: Mapping[str, Station], where: str, key: str) -> None:

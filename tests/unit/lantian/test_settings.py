@@ -82,6 +82,25 @@ TOML_ERRORS = [
     ('url = "sqlite:///var/lantian.sqlite"', 'url = "mysql://x"',
      "store: url: expected sqlite:///path, got 'mysql://x'"),
     ("timezone =", "timezone = = ", "not valid TOML"),
+    ('metric = "pm10"', 'metric = "pm1O"',
+     "rules.threshold[0] (site-pm10-15min).metric: unknown metric 'pm1O'; known: tsp, pm10"),
+    ("min_samples = 3 ", "intervals = []\nmin_samples = 3 ",
+     "rules.threshold[0] (site-pm10-15min): rule 'site-pm10-15min': no intervals feed it"),
+    ('aggregate = "rise"', 'aggregate = "instant"\naligned = true',
+     "rules.threshold[3] (road-pm10-rise): rule 'road-pm10-rise': an aligned rule needs a "
+     "window aggregate"),
+    ('{ severity = "critical", limit = 200, clear = 170 }',
+     '{ severity = "critical", limit = 100, clear = 90 }',
+     "rules.threshold[0] (site-pm10-15min).levels: level 'critical' (limit 100.0) must be "
+     "further above than 'major' (limit 150.0)"),
+    ('id = "site-tsp-1h"', 'id = "site-pm10-15min"',
+     "rules.threshold[1].id: duplicate rule id 'site-pm10-15min'"),
+    ('kinds = ["road_dust", "muck_on_road"]\nqueue = "law_enforcement"',
+     'kinds = ["road_dust", "muck_on_road"]\nqueue = "traffic"',
+     "dispatch.routes[1].queue: no queue 'traffic'; queues: blue_sky, law_enforcement"),
+    ('role = "officer"\nqueue = "blue_sky"', 'role = "officer"',
+     "dispatch.tokens[0] (blue-sky duty officer (demo)): an officer token names its queue; "
+     "others do not"),
 ]
 
 
