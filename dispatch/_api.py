@@ -133,7 +133,7 @@ def api_router(
     def run(alert_id: str, token: Token, make: Callable[[Alert, str], Command]) -> dict[str, Any]:
         alert = alert_for(alert_id, token)
         try:
-            alert, events = dispatcher.command(alert_id, make(alert, token.name))
+            alert, events = dispatcher.act(alert, make(alert, token.name))
         except Refused as exc:
             raise HTTPException(409, str(exc)) from exc
         return {"alert": alert.to_json(tz), "events": [

@@ -120,9 +120,9 @@ class Dispatcher:
     def _alert_signal(self, s: AlertSignal) -> None:
         existing = self.store.open_for(s.rule, s.subject)
         if s.finding and existing is None and s.zone is not None:
-            target = self._open_in_zone(s.zone.id)
-            if target is not None:
-                self._attach(target, s)
+            targets = self._open_in(s.zone.id)
+            if targets:
+                self._attach(targets[0], s)
                 return
         if existing is None:
             if s.action is Action.RAISE:
@@ -182,11 +182,9 @@ class Dispatcher:
         self._commit(alert, [("evidence", str(s.detail.get("drone") or "drone"), data)])
 
     def _arrived(self, e: ZoneEvent) -> None:
-        for alert in self.store.query(zone=e.zone.id, limit=1000):
-            if not alert.incident.open:
-                continue
+        for alert in self._open_in(e.zone.id):
             with contextlib.suppress(Refused):  # already beyond on scene: nothing to add
-                self.command(alert.id, OnScene(f"drone:{e.drone}", e.drone))
+                self.act(alert, OnScene(f"drone:{e.drone}", e.drone))
 
     def _maintenance(self, m: Maintenance) -> None:
         if m.active:
@@ -201,11 +199,9 @@ class Dispatcher:
             if silence.author == MAINTENANCE_AUTHOR and silence.stations == {m.station}:
                 self.store.end_silence(silence.id, m.at, MAINTENANCE_AUTHOR)
 
-    def _open_in_zone(self, zone_id: str) -> Alert | None:
-        for alert in self.store.query(zone=zone_id, limit=1000):
-            if alert.incident.open:
-                return alert
-        return None
+    def _open_in(self, zone_id: str) -> list[Alert]:
+        """The open incidents at a zone, newest first."""
+        return [a for a in self.store.query(zone=zone_id, limit=1000) if a.incident.open]
 
     # -- from officers -------------------------------------------------------------------
 
@@ -218,7 +214,11 @@ class Dispatcher:
     def command(self, alert_id: str, command: Command) -> tuple[Alert, list[Event]]:
         """Apply an officer's (or the system's) command; the alert after it and the new
         events ([] when it had already taken effect). Raises NotFound or Refused."""
-        alert = self.get(alert_id)
+        return self.act(self.get(alert_id), command)
+
+    def act(self, alert: Alert, command: Command) -> tuple[Alert, list[Event]]:
+        """`command` on an alert just read from the store (the caller's, so it is not
+        read twice). Raises Refused."""
         name = type(command).__name__.lower()
         try:
             if isinstance(command, Transfer | Assist) and command.queue not in self.queues:
