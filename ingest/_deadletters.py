@@ -100,13 +100,5 @@ class SqliteDeadLetters:
             DeadLetter(t, c, r, bytes(p), datetime.fromisoformat(at)) for t, c, r, p, at in rows
         ]
 
-    def writable(self) -> bool:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("ROLLBACK")
-        except sqlite3.Error:
-            return False
-        return True
-
     def close(self) -> None:
         self._db.close()
