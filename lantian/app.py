@@ -83,7 +83,6 @@ async def serve(
     pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry)
     if pipeline.restore(store):
         log.info("rules state restored from the last snapshot")
-    pipeline.sweep()  # starts the no-data clocks of stations never heard from
 
     def on_record(record: Record) -> None:
         records(record)
@@ -107,6 +106,9 @@ async def serve(
     )
     ingestor.publisher = mqtt  # the two need each other: the publisher is set after
     dispatcher.publisher = mqtt
+    # starts the no-data clocks of stations never heard from; after the publisher is set,
+    # so that what a restored state finds silent is published (paho queues it until up)
+    pipeline.sweep()
 
     scheduler = AsyncIOScheduler(timezone=settings.tz)
     if timeseries is not None:
