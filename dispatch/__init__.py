@@ -4,7 +4,7 @@ to the receipt, SLA escalation, silences, the store, response-time metrics and r
 
 from dispatch._access import Role, Token, identify
 from dispatch._alert import Alert, describe
-from dispatch._dispatcher import Dispatcher, LifecycleSink, NotFound, Publisher, Topics
+from dispatch._dispatcher import Dispatcher, LifecycleSink, NotFound, Topics
 from dispatch._lifecycle import (
     Ack,
     Assist,
@@ -21,6 +21,7 @@ from dispatch._lifecycle import (
     Transfer,
     Verify,
 )
+from dispatch._outbox import Outbox, Publication
 from dispatch._routing import Route, Router
 from dispatch._sla import Deadlines
 from dispatch._store import AlertStore, Conflict, MetricRow, Silence
@@ -41,8 +42,9 @@ __all__ = [
     "MetricRow",
     "NotFound",
     "OnScene",
+    "Outbox",
     "Outcome",
-    "Publisher",
+    "Publication",
     "Refused",
     "Reopen",
     "Role",

@@ -2,19 +2,25 @@
 events and publications out.
 
 Every change follows the same path: load the alert, let the pure lifecycle decide the
-events, fold them, store log and projection together, then publish. Publishing comes
-after the store commit, so a subscriber never hears of an event the store does not have;
-a crash between the two loses a publication, never a fact (the API still shows it).
+events, fold them, then store log, projection and the messages announcing them in one
+transaction (the outbox, `dispatch._outbox`), and hand the messages to the broker once
+that has committed. A subscriber never hears of an event the store does not have, and a
+crash between the two delays a publication, never loses it.
+
+One signal that fails (a bug, a bad stored row, a full disk) is undone, logged and
+counted on its own (`lantian_raise_path_errors_total`, and `healthy()` for /healthz):
+the signals beside it, and the ones after it, are dispatched as usual.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 import orjson
@@ -33,6 +39,7 @@ from dispatch._lifecycle import (
     decide,
 )
 from dispatch._monitoring import DispatchMetrics
+from dispatch._outbox import Outbox, Publication
 from dispatch._routing import Router
 from dispatch._silences import MAINTENANCE_AUTHOR, muting
 from dispatch._sla import Deadlines, deadlines_for, overdue
@@ -42,10 +49,13 @@ from rules import Action, AlertSignal, Maintenance, Signal, ZoneEvent
 Clock = Callable[[], datetime]
 #: A maintenance silence lasts until the station's flags say it is over.
 _UNTIL_ENDED = datetime(9999, 1, 1, tzinfo=UTC)
+#: How long after a failure on the raise path `healthy()` says False.
+_UNHEALTHY_FOR = timedelta(minutes=10)
 
+log = logging.getLogger(__name__)
 
-class Publisher(Protocol):
-    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None: ...
+#: More messages a change announces, made from the alert and events after it.
+Extra = Callable[[Alert, list[Event]], list[Publication]]
 
 
 class LifecycleSink(Protocol):
@@ -89,7 +99,7 @@ class Dispatcher:
         topics: Topics,
         clock: Clock,
         tz: tzinfo,
-        publisher: Publisher | None = None,
+        outbox: Outbox | None = None,
         lifecycle: LifecycleSink | None = None,
         metrics: DispatchMetrics | None = None,
         new_id: Callable[[], str] = new_alert_id,
@@ -100,7 +110,8 @@ class Dispatcher:
         self.topics = topics
         self.clock = clock
         self.tz = tz
-        self.publisher = publisher
+        self.outbox = outbox
+        self.last_failure: datetime | None = None
         self.lifecycle = lifecycle
         self.metrics = metrics
         self.new_id = new_id
@@ -109,13 +120,31 @@ class Dispatcher:
 
     def receive(self, signals: Iterable[Signal]) -> None:
         for signal in signals:
-            if isinstance(signal, AlertSignal):
-                self._alert_signal(signal)
-            elif isinstance(signal, ZoneEvent):
-                if signal.event == "enter":
-                    self._arrived(signal)
-            else:
-                self._maintenance(signal)
+            try:
+                with self.store.transaction():
+                    self._receive(signal)
+            except Exception:
+                self._failed("signal", f"dispatch failed on {signal!r}")
+            self._flush()
+
+    def _receive(self, signal: Signal) -> None:
+        if isinstance(signal, AlertSignal):
+            self._alert_signal(signal)
+        elif isinstance(signal, ZoneEvent):
+            if signal.event == "enter":
+                self._arrived(signal)
+        else:
+            self._maintenance(signal)
+
+    def healthy(self) -> bool:
+        """False for a while after a signal or a sweep failed (see the log)."""
+        return self.last_failure is None or self.clock() - self.last_failure > _UNHEALTHY_FOR
+
+    def _failed(self, stage: str, what: str) -> None:
+        log.exception(what)
+        self.last_failure = self.clock()
+        if self.metrics is not None:
+            self.metrics.raise_path_errors.labels(stage).inc()
 
     def _alert_signal(self, s: AlertSignal) -> None:
         existing = self.store.open_for(s.rule, s.subject)
@@ -159,7 +188,7 @@ class Dispatcher:
             zone=s.zone.id if s.zone else None, grid=s.grid,
             ack_by=ack_by, close_by=close_by, description=describe(s, self.tz),
         )
-        silence = muting(self.store.silences(active_at=now), s.rule, s.subject, zones, now)
+        silence = self._muting(s, zones, now)
         raised = ("raised", "rules", {"queue": queue, "severity": s.severity, "rule": s.rule,
                                       "subject": s.subject})
         if silence is not None:
@@ -167,12 +196,24 @@ class Dispatcher:
         else:
             then = ("dispatched", "system", {"queue": queue})
         alert, stored, states = self._fold(alert, [raised, then])
-        self.store.create(alert, stored)
+        out = self._event_publications(alert, stored, states)
+        if silence is None:
+            out.append(self._alert_publication(alert, queue))
+        with self.store.transaction():
+            self.store.create(alert, stored)
+            self._enqueue(out)
         if self.metrics is not None:
             self.metrics.raised.labels(queue, s.kind, str(silence is not None).lower()).inc()
-        self._publish_events(alert, stored, states)
-        if silence is None:
-            self._publish_alert(alert, queue)
+
+    def _muting(self, s: AlertSignal, zones: list[str], now: datetime) -> Silence | None:
+        """The silence muting a new alert. If the silences cannot be read, none: an alert
+        dispatched that should have been muted costs an officer a glance; one muted by
+        accident costs the incident."""
+        try:
+            return muting(self.store.silences(active_at=now), s.rule, s.subject, zones, now)
+        except Exception:
+            self._failed("silences", "could not read the silences; dispatching unmuted")
+            return None
 
     def _attach(self, alert: Alert, s: AlertSignal) -> None:
         """A finding where an incident is open verifies it: "the drone saw it on video"."""
@@ -231,9 +272,13 @@ class Dispatcher:
         self._count_command(name, "done" if decided else "repeat")
         if not decided:
             return alert, []
-        alert, events = self._commit(alert, decided)
+        extra: Extra | None = None
         if isinstance(command, Transfer | Assist):
-            self._publish_alert(alert, command.queue)
+            queue = command.queue
+
+            def extra(a: Alert, _events: list[Event]) -> list[Publication]:
+                return [self._alert_publication(a, queue)]
+        alert, events = self._commit(alert, decided, extra)
         if not alert.incident.open and self.lifecycle is not None:
             self.lifecycle.incident_closed(alert)
         return alert, events
@@ -245,17 +290,24 @@ class Dispatcher:
         now = self.clock()
         out = []
         for alert, escalate in overdue(self.store.open_alerts(), now):
-            alert, events = self._commit(alert, decide(alert.incident, escalate))
+            def escalations(a: Alert, events: list[Event], deadline: datetime = escalate.deadline
+                            ) -> list[Publication]:
+                return [self._publication(self.topics.escalations(), {
+                    "alert_id": a.id, "stage": e.data["stage"],
+                    "deadline": deadline.astimezone(self.tz).isoformat(),
+                    "at": e.at.astimezone(self.tz).isoformat(), "queue": a.incident.queue,
+                    "kind": a.kind, "zone": a.zone, "state": a.incident.state.value,
+                }) for e in events]
+            try:
+                alert, events = self._commit(alert, decide(alert.incident, escalate),
+                                             escalations)
+            except Exception:  # one alert's failure must not hold back the others'
+                self._failed("sweep", f"could not escalate alert {alert.id}")
+                continue
             for event in events:
                 out.append((alert, event))
                 if self.metrics is not None:
                     self.metrics.escalations.labels(event.data["stage"]).inc()
-                self._publish(self.topics.escalations(), {
-                    "alert_id": alert.id, "stage": event.data["stage"],
-                    "deadline": escalate.deadline.astimezone(self.tz).isoformat(),
-                    "at": event.at.astimezone(self.tz).isoformat(), "queue": alert.incident.queue,
-                    "kind": alert.kind, "zone": alert.zone, "state": alert.incident.state.value,
-                })
         return out
 
     # -- internals -----------------------------------------------------------------------
@@ -276,22 +328,50 @@ class Dispatcher:
             states.append(incident.state.value)
         return replace(alert, incident=incident), events, states
 
-    def _commit(self, alert: Alert, decided: Decision) -> tuple[Alert, list[Event]]:
+    def _commit(
+        self, alert: Alert, decided: Decision,
+        extra: Extra | None = None,
+    ) -> tuple[Alert, list[Event]]:
+        """Fold the decided events into the alert, then store them with the messages that
+        announce them (and `extra`'s, made from the alert after them) in one transaction."""
         alert, events, states = self._fold(alert, decided)
-        self.store.append(alert, events)
-        self._publish_events(alert, events, states)
+        out = self._event_publications(alert, events, states)
+        if extra is not None and events:
+            out += extra(alert, events)
+        with self.store.transaction():
+            self.store.append(alert, events)
+            self._enqueue(out)
+        self._flush()
         return alert, events
 
-    def _publish_events(self, alert: Alert, events: list[Event], states: list[str]) -> None:
-        for event, state in zip(events, states, strict=True):
-            self._publish(self.topics.events(alert.id), event_json(event, state, alert, self.tz))
+    def _event_publications(
+        self, alert: Alert, events: list[Event], states: list[str]
+    ) -> list[Publication]:
+        return [
+            self._publication(self.topics.events(alert.id), event_json(e, st, alert, self.tz))
+            for e, st in zip(events, states, strict=True)
+        ]
 
-    def _publish_alert(self, alert: Alert, queue: str) -> None:
-        self._publish(self.topics.queue(queue), alert.to_json(self.tz))
+    def _alert_publication(self, alert: Alert, queue: str) -> Publication:
+        return self._publication(self.topics.queue(queue), alert.to_json(self.tz))
 
-    def _publish(self, topic: str, body: Mapping[str, Any]) -> None:
-        if self.publisher is not None:
-            self.publisher.publish(topic, orjson.dumps(body), 1)
+    @staticmethod
+    def _publication(topic: str, body: Mapping[str, Any]) -> Publication:
+        return Publication(topic, orjson.dumps(body))
+
+    def _enqueue(self, publications: Sequence[Publication]) -> None:
+        if self.outbox is not None:
+            self.outbox.add(publications)
+
+    def _flush(self) -> None:
+        """Hand the committed publications to the broker; a failure here delays them (the
+        rows stay unsent and the next flush, or the next start, sends them)."""
+        if self.outbox is None:
+            return
+        try:
+            self.outbox.flush()
+        except Exception:
+            self._failed("outbox", "could not hand the outbox to the broker")
 
 
 def event_json(e: Event, state: str, alert: Alert, tz: tzinfo) -> dict[str, Any]:

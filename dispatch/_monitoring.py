@@ -30,6 +30,10 @@ class DispatchMetrics:
             "lantian_commands", "Lifecycle commands, by command and result (done, repeat, "
             "refused)", ["command", "result"], registry=registry,
         )
+        self.raise_path_errors = Counter(
+            "lantian_raise_path_errors", "Signals, silences, sweeps or outbox flushes that "
+            "failed on one item and were skipped (see the log)", ["stage"], registry=registry,
+        )
         registry.register(_OpenAlerts(store))
 
 

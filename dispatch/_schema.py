@@ -1,6 +1,6 @@
 """The alert store's schema: the migrations that build it, in order, and their applying.
 
-Schema (version 2; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
+Schema (version 3; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
 
     alerts       the projection, one row an alert: id (UNIQUE), rule, subject, kind, queue,
                  assists (JSON list), state, severity, zone, grid, raised_at,
@@ -15,7 +15,14 @@ Schema (version 2; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
                  Triggers make it append-only and its seq strictly increasing per alert
     silences     id, starts_at, ends_at, author, reason, stations/zones/rules (JSON
                  lists), created_at, ended_by
-    snapshots    name PRIMARY KEY, data BLOB, at: rule-engine state across restarts
+    snapshots    name PRIMARY KEY, data BLOB, at, position (version 3: the last `inputs`
+                 id the state covers): rule-engine state across restarts
+    outbox       (version 3) id, topic, payload, created_at, sent_at: every publication,
+                 written in the transaction of the change it announces, marked sent
+                 when the broker acknowledged it
+    inputs       (version 3) id, at, topic, payload: the journal of what was fed to the
+                 rules engine since its last snapshot (a message; a sweep when topic is
+                 NULL), written in the transaction of its effects
     labels       (version 2) id INTEGER PRIMARY KEY, text UNIQUE: the kinds, queues,
                  zones, grids, states, outcomes and escalations `metric` refers to by id
 
@@ -88,6 +95,20 @@ CREATE INDEX alerts_closed_metric ON alerts (closed_at, raised_at, state, id, me
     WHERE closed_at IS NOT NULL;
 CREATE INDEX alerts_open_metric ON alerts (raised_at, state, id, metric)
     WHERE state != 'closed';
+""",
+    # the durability of acknowledged input and of publications (see `dispatch._outbox`
+    # and `lantian.recovery`); AUTOINCREMENT: ids never go back after the old rows are
+    # pruned, since readers keep their place by id
+    """
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL,
+    created_at REAL NOT NULL, sent_at REAL
+);
+CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
+CREATE TABLE inputs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, topic TEXT, payload BLOB
+);
+ALTER TABLE snapshots ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
 """,
 )
 

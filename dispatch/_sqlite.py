@@ -138,6 +138,44 @@ class SqliteStore:
             raise
 
     @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Writes that succeed or fail together (the outbox and the input journal write
+        through it beside the alerts). Nested in an open transaction it is a savepoint:
+        a failure undoes only itself."""
+        with self._write() as db:
+            yield db
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """For the tables kept beside the alerts in the same file and transactions
+        (`dispatch._sqlite_outbox`, `lantian.recovery`); reads only, writes go through
+        `transaction()`."""
+        return self._db
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
+
+    def begin(self) -> None:
+        """Open a transaction that the writes until `commit` join (as savepoints): the
+        service wraps each burst of MQTT messages in one, so that one commit makes a
+        burst's effects durable before the broker is told it may forget the messages."""
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        """Commit what `begin` opened (nothing to do when nothing is open)."""
+        if not self._db.in_transaction:
+            return
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._labels.clear()
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    @contextmanager
     def bulk(self) -> Iterator[None]:
         """Many writes in one transaction, committed (or rolled back) at the end: for
         imports and benchmarks, where a commit a write would dominate. Each write inside
@@ -402,17 +440,26 @@ class SqliteStore:
             )
         return [silence_of(r, self._tz) for r in rows]
 
-    def save_snapshot(self, name: str, data: bytes, at: datetime) -> None:
+    def save_snapshot(self, name: str, data: bytes, at: datetime, position: int = 0) -> None:
+        """Keep `data` under `name`; `position` is the last journal entry it covers."""
         with self._write() as db:
             db.execute(
-                "INSERT INTO snapshots VALUES (?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET data = excluded.data, at = excluded.at",
-                (name, data, ts(at)),
+                "INSERT INTO snapshots (name, data, at, position) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET data = excluded.data, at = excluded.at,"
+                " position = excluded.position",
+                (name, data, ts(at), position),
             )
 
     def load_snapshot(self, name: str) -> bytes | None:
-        row = self._db.execute("SELECT data FROM snapshots WHERE name = ?", (name,)).fetchone()
-        return None if row is None else bytes(row[0])
+        found = self.load_snapshot_at(name)
+        return None if found is None else found[0]
+
+    def load_snapshot_at(self, name: str) -> tuple[bytes, int] | None:
+        """The snapshot and the journal position it covers."""
+        row = self._db.execute(
+            "SELECT data, position FROM snapshots WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else (bytes(row[0]), int(row[1]))
 
     # -- health ----------------------------------------------------------------------
 

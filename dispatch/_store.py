@@ -12,6 +12,7 @@ projection in one transaction: the log and the row can never disagree.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple, Protocol
@@ -61,6 +62,10 @@ class MetricRow(NamedTuple):
 
 
 class AlertStore(Protocol):
+    def transaction(self) -> AbstractContextManager[object]:
+        """The writes inside succeed or fail together; nested, only the inner undoes
+        itself on failure."""
+
     def create(self, alert: Alert, events: Sequence[Event]) -> None:
         """A new alert with its first events. Raises `Conflict` if an open alert already
         exists for its (rule, subject)."""

@@ -9,7 +9,7 @@ from ingest._decode import Outcome, decode_message
 from ingest._dedupe import Deduplicator
 from ingest._gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
 from ingest._hj212 import hj212_crc16
-from ingest._ingestor import Ingestor, Publisher, RecordSink
+from ingest._ingestor import Ingestor, IngestState, Journal, Publisher, RecordSink
 from ingest._metrics import IngestMetrics
 from ingest._mqtt import BrokerSettings, MqttConnection
 from ingest._result import Decoded, DecodeResult, Rejection
@@ -27,7 +27,9 @@ __all__ = [
     "Decoded",
     "Deduplicator",
     "IngestMetrics",
+    "IngestState",
     "Ingestor",
+    "Journal",
     "Kind",
     "MemoryDeadLetters",
     "MqttConnection",

@@ -75,9 +75,17 @@ class SqliteDeadLetters:
     commit is a write to the log without an fsync, cheap enough per message, and it
     survives a crash of the process."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    def __init__(self, db: Path | sqlite3.Connection) -> None:
+        """On a file of its own, or on a connection the alert store shares (the service
+        does that: a dead letter then commits with the burst of messages it came in)."""
+        if isinstance(db, sqlite3.Connection):
+            self._db = db
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            return
+        db.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)

@@ -21,6 +21,14 @@ class Deduplicator:
     def __len__(self) -> int:
         return len(self._seen)
 
+    def keys(self) -> list[Hashable]:
+        """What it remembers, oldest first (for a snapshot)."""
+        return list(self._seen)
+
+    def restore(self, keys: list[Hashable]) -> None:
+        """Remember `keys` (oldest first, as `keys()` gave them) instead."""
+        self._seen = dict.fromkeys(keys[-self._capacity:])
+
     def first_time(self, key: Hashable) -> bool:
         """True the first time `key` is offered (and remembers it), False after."""
         if key in self._seen:

@@ -2,12 +2,18 @@
 
 Everything it touches arrives as a parameter (the clock, the sinks, the publisher), so a
 unit test runs it with fakes and the service with the real MQTT client and stores.
+
+A message that brought new records is written to the `journal` (in the transaction of
+its effects, see `lantian.recovery`); after a crash, `replay` turns the journalled
+messages into the same records again, with no other effect, to rebuild the state the
+last snapshot did not cover.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -25,11 +31,24 @@ log = logging.getLogger(__name__)
 
 
 class Publisher(Protocol):
-    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None: ...
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> object: ...
 
 
 class PointSink(Protocol):
     def write(self, record: Record) -> None: ...
+
+
+class Journal(Protocol):
+    def message(self, topic: str, payload: bytes, at: datetime) -> None: ...
+
+
+@dataclass
+class IngestState:
+    """What ingest remembers between messages, for a snapshot: the record identities
+    seen (oldest first) and the merged state of each DJI device."""
+
+    seen: list[Hashable] = field(default_factory=list)
+    dji: dict[str, DeviceState] = field(default_factory=dict)
 
 
 RecordSink = Callable[[Record], None]
@@ -48,6 +67,7 @@ class Ingestor:
         timeseries: PointSink | None = None,
         metrics: IngestMetrics | None = None,
         dedupe: Deduplicator | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.ctx = ctx
         self.topics = topics
@@ -59,10 +79,57 @@ class Ingestor:
         self.metrics = metrics or IngestMetrics()
         self._dedupe = dedupe or Deduplicator()
         self._dji: dict[str, DeviceState] = {}
+        self.journal = journal
+
+    @property
+    def state(self) -> IngestState:
+        return IngestState(self._dedupe.keys(), dict(self._dji))
+
+    @state.setter
+    def state(self, state: IngestState) -> None:
+        self._dedupe.restore(state.seen)
+        self._dji = dict(state.dji)
 
     def handle(self, topic: str, payload: bytes) -> Outcome:
         """Process one message. Never raises for anything the message contains."""
         now = self._clock()
+        outcome = self._decode(topic, payload, now)
+        kind = outcome.kind
+        m = self.metrics
+        m.count(m.received, kind)
+        result = outcome.result
+        if not isinstance(result, Decoded):
+            m.count(m.rejected, kind, result.code)
+            self._dead_letter(DeadLetter(topic, result.code, result.reason, payload, now))
+            return outcome
+        m.count(m.decoded, kind)
+        fresh = self._fresh(result.records, kind)
+        if fresh and self.journal is not None:
+            self.journal.message(topic, payload, now)
+        for record in fresh:
+            m.count(m.records, type(record).__name__)
+            if self._timeseries is not None:
+                self._timeseries.write(record)
+            self._records(record)
+        return outcome
+
+    def replay(self, topic: str, payload: bytes, at: datetime) -> list[Record]:
+        """The new records a journalled message received at `at` brings, as `handle`
+        found them then (decoding and deduplication), and nothing else: no metrics, time
+        series, dead letters or hand-off."""
+        result = self._decode(topic, payload, at).result
+        return self._fresh(result.records, None) if isinstance(result, Decoded) else []
+
+    def _fresh(self, records: Iterable[Record], kind: str | None) -> list[Record]:
+        fresh = []
+        for record in records:
+            if self._dedupe.first_time(record.dedupe_key):
+                fresh.append(record)
+            elif kind is not None:
+                self.metrics.count(self.metrics.duplicates, kind)
+        return fresh
+
+    def _decode(self, topic: str, payload: bytes, now: datetime) -> Outcome:
         route = self.topics.route(topic)
         previous = self._dji.get(route.source) if route and route.kind is Kind.DJI_OSD else None
         try:
@@ -73,25 +140,8 @@ class Ingestor:
         except Exception as exc:  # a decoder bug must cost one message, not the service
             log.exception("decoder failed on %s", topic)
             outcome = Outcome(route, Rejection("decoder_error", f"internal decoder error: {exc!r}"))
-        kind = outcome.kind
-        m = self.metrics
-        m.count(m.received, kind)
         if outcome.dji_state is not None and outcome.route is not None:
             self._dji[outcome.route.source] = outcome.dji_state
-        result = outcome.result
-        if not isinstance(result, Decoded):
-            m.count(m.rejected, kind, result.code)
-            self._dead_letter(DeadLetter(topic, result.code, result.reason, payload, now))
-            return outcome
-        m.count(m.decoded, kind)
-        for record in result.records:
-            if not self._dedupe.first_time(record.dedupe_key):
-                m.count(m.duplicates, kind)
-                continue
-            m.count(m.records, type(record).__name__)
-            if self._timeseries is not None:
-                self._timeseries.write(record)
-            self._records(record)
         return outcome
 
     def _dead_letter(self, letter: DeadLetter) -> None:

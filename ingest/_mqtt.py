@@ -57,11 +57,15 @@ class MqttConnection:
         subscriptions: list[str],
         on_message: Callable[[str, bytes], Any],
         on_connected_change: Callable[[bool], None] = lambda _: None,
+        on_published: Callable[[int], None] | None = None,
+        on_burst_end: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
         self._subscriptions = subscriptions
         self._on_message = on_message
         self._on_connected_change = on_connected_change
+        self._on_published = on_published
+        self._on_burst_end = on_burst_end
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._fd: int | None = None
@@ -85,6 +89,7 @@ class MqttConnection:
         c.on_connect = self._handle_connect
         c.on_disconnect = self._handle_disconnect
         c.on_message = self._handle_message
+        c.on_publish = self._handle_publish
         c.on_socket_open = self._socket_open
         c.on_socket_close = self._socket_close
         c.on_socket_register_write = self._socket_register_write
@@ -112,9 +117,16 @@ class MqttConnection:
             self._client.loop_write()
         self._client.loop_read()  # notices the close and fires on_socket_close
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
-        """Queue a message; paho keeps it (and resends it) across a reconnect."""
-        self._client.publish(topic, payload, qos=qos)
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> int:
+        """Queue a message; paho keeps it (and resends it) across a reconnect. Returns its
+        message id, which `on_published` is called with when the broker has it."""
+        return int(self._client.publish(topic, payload, qos=qos).mid)
+
+    def _handle_publish(
+        self, _c: paho.Client, _u: Any, mid: int, _reason: Any, _props: Any
+    ) -> None:
+        if self._on_published is not None:
+            self._on_published(mid)
 
     # -- connecting --------------------------------------------------------------------
 
@@ -184,10 +196,14 @@ class MqttConnection:
         and a trip through the event loop per packet (select, callback) costs about as
         much as the packet itself: keep reading while messages keep coming, up to a
         budget so timers and the HTTP server still get their turn."""
-        for _ in range(_READ_BUDGET):
-            before = self._messages
-            if self._client.loop_read() != paho.MQTT_ERR_SUCCESS or self._messages == before:
-                return
+        try:
+            for _ in range(_READ_BUDGET):
+                before = self._messages
+                if self._client.loop_read() != paho.MQTT_ERR_SUCCESS or self._messages == before:
+                    return
+        finally:
+            if self._on_burst_end is not None:
+                self._on_burst_end()
 
     # -- paho's socket callbacks ---------------------------------------------------------
     # They fire on the loop's thread, except while connecting, which runs in an executor

@@ -14,11 +14,12 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from dispatch import Dispatcher, Topics
+from dispatch import Dispatcher, Outbox, Topics
 from dispatch._api import api_router
 from dispatch._monitoring import DispatchMetrics
 from dispatch._points import IncidentPoints
 from dispatch._sqlite import SqliteStore
+from dispatch._sqlite_outbox import SqliteOutbox
 from ingest import (
     Deduplicator,
     IngestMetrics,
@@ -30,6 +31,7 @@ from ingest import (
 )
 from lantian.http import create_app
 from lantian.pipeline import RulesPipeline
+from lantian.recovery import Burst, Checkpoints
 from lantian.settings import Settings
 from rules import Record
 
@@ -60,8 +62,10 @@ async def serve(
     disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created: clutter here
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
-    deadletters = SqliteDeadLetters(settings.store_path)
     store = SqliteStore(settings.store_path, tz=settings.tz)
+    # one connection, so that a dead letter commits with the burst it came in
+    deadletters = SqliteDeadLetters(store.connection)
+    outbox = Outbox(SqliteOutbox(store), clock)
     timeseries = None
     if settings.influx is not None:
         ix = settings.influx
@@ -79,10 +83,9 @@ async def serve(
         tz=settings.tz,
         lifecycle=IncidentPoints(timeseries.write_lines) if timeseries is not None else None,
         metrics=DispatchMetrics(registry, store),
+        outbox=outbox,
     )
     pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry)
-    if pipeline.restore(store):
-        log.info("rules state restored from the last snapshot")
 
     def on_record(record: Record) -> None:
         records(record)
@@ -98,27 +101,51 @@ async def serve(
         metrics=metrics,
         dedupe=Deduplicator(settings.dedupe_capacity),
     )
+    checkpoints = Checkpoints(store, pipeline, ingestor, clock)
+    recovered = checkpoints.restore()
+    log.info("rules state: %s, %d journalled inputs replayed",
+             "restored from the last snapshot" if recovered.snapshot else "new",
+             recovered.replayed)
+    ingestor.journal = checkpoints.journal
+    burst = Burst(store, outbox, checkpoints)
+
+    def on_message(topic: str, payload: bytes) -> None:
+        burst.begin()
+        ingestor.handle(topic, payload)
+
+    def sweep_rules() -> None:
+        with store.transaction():
+            now = clock()
+            checkpoints.journal.sweep(now)
+            pipeline.sweep(now)
+        outbox.flush()
+
     mqtt = MqttConnection(
         settings.broker,
         settings.topics.subscriptions(),
-        on_message=ingestor.handle,
+        on_message=on_message,
         on_connected_change=lambda up: metrics.mqtt_connected.set(1 if up else 0),
+        on_published=outbox.acknowledged,
+        on_burst_end=burst.end,
     )
     ingestor.publisher = mqtt  # the two need each other: the publisher is set after
-    dispatcher.publisher = mqtt
-    # starts the no-data clocks of stations never heard from; after the publisher is set,
-    # so that what a restored state finds silent is published (paho queues it until up)
-    pipeline.sweep()
+    outbox.broker = mqtt
+    # publishes what an earlier run committed but never saw acknowledged (paho queues it
+    # until connected), then starts the no-data clocks of stations never heard from
+    outbox.flush()
+    sweep_rules()
 
     scheduler = AsyncIOScheduler(timezone=settings.tz)
     if timeseries is not None:
         scheduler.add_job(timeseries.retry_parked, "interval", seconds=10, id="influx-retry")
-    scheduler.add_job(pipeline.sweep, "interval", seconds=settings.rules_sweep_s,
+    scheduler.add_job(sweep_rules, "interval", seconds=settings.rules_sweep_s,
                       id="rules-sweep")
     scheduler.add_job(dispatcher.sweep, "interval", seconds=settings.dispatch.sweep_s,
                       id="sla-sweep")
-    scheduler.add_job(pipeline.save, "interval", args=(store,), seconds=60,
-                      id="rules-snapshot")
+    scheduler.add_job(checkpoints.save, "interval", seconds=60, id="rules-snapshot")
+    # marks what the broker acknowledged as sent, hands over what waits; prunes the sent
+    scheduler.add_job(outbox.flush, "interval", seconds=1, id="outbox-flush")
+    scheduler.add_job(outbox.prune, "interval", hours=1, id="outbox-prune")
 
     app = create_app(
         registry,
@@ -148,12 +175,11 @@ async def serve(
     finally:
         scheduler.shutdown(wait=False)
         await mqtt.stop()
-        pipeline.save(store)
+        checkpoints.save()
         server.should_exit = True
         await asyncio.gather(http_task, return_exceptions=True)
         if timeseries is not None:
             await asyncio.to_thread(timeseries.close)
-        deadletters.close()
         store.close()
 
 

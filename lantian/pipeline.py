@@ -1,31 +1,20 @@
 """The shell around the rules engine: records in, signals to dispatch, sweeps on the
-clock, and the engine's state kept across restarts.
-
-The state is snapshotted to the store periodically and at shutdown, so a restart does not
-forget a 15-minute window or an open no-fly condition; QoS 1 redeliveries after the
-restart are absorbed by ingest's deduplication. A snapshot is a pickle of plain data
-tagged with a format version: one the code cannot read is logged and dropped (windows
-refill within their span), never allowed to stop start-up.
-"""
+clock. How its state survives a restart: `lantian.recovery`, which snapshots `state` and
+rebuilds it with `replay` and `replay_sweep` (the engine again, its signals dropped:
+their effects were committed with the input)."""
 
 from __future__ import annotations
 
 import logging
-import pickle
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter
 
-from dispatch import AlertStore
 from rules import AlertSignal, Record, Ruleset, RuleState, Signal, coverage, evaluate, sweep
 
 log = logging.getLogger("lantian.rules")
-
-#: Bump when RuleState's shape changes: older snapshots are then dropped, not misread.
-SNAPSHOT_FORMAT = 2
-SNAPSHOT_NAME = "rules"
 
 
 class SignalSink(Protocol):
@@ -65,9 +54,19 @@ class RulesPipeline:
             return
         self._deliver(signals)
 
-    def sweep(self) -> None:
-        self.state, signals = sweep(self.state, self.clock(), self.ruleset)
+    def sweep(self, at: datetime | None = None) -> None:
+        self.state, signals = sweep(self.state, at or self.clock(), self.ruleset)
         self._deliver(signals)
+
+    def replay(self, record: Record) -> None:
+        """`on_record` without delivering the signals."""
+        try:
+            self.state, _ = evaluate(self.state, record, self.ruleset)
+        except Exception:
+            log.exception("rules engine failed on %r (replayed)", record)
+
+    def replay_sweep(self, at: datetime) -> None:
+        self.state, _ = sweep(self.state, at, self.ruleset)
 
     def _deliver(self, signals: list[Signal]) -> None:
         if not signals:
@@ -102,32 +101,3 @@ class RulesPipeline:
             "covered": sum(1 for r in rows if r["visited_by"]),
             "total": len(rows),
         }
-
-    # -- surviving restarts --------------------------------------------------------------
-
-    def save(self, store: AlertStore) -> bool:
-        """Snapshot the state; False (and logged) if that failed: a lost snapshot costs
-        refilled windows after a restart, it must not stop the service or its shutdown."""
-        try:
-            data = pickle.dumps((SNAPSHOT_FORMAT, self.state), protocol=pickle.HIGHEST_PROTOCOL)
-            store.save_snapshot(SNAPSHOT_NAME, data, self.clock())
-        except Exception:
-            log.exception("could not snapshot the rules state")
-            return False
-        return True
-
-    def restore(self, store: AlertStore) -> bool:
-        data = store.load_snapshot(SNAPSHOT_NAME)
-        if data is None:
-            return False
-        try:
-            version, state = pickle.loads(data)  # our own store's bytes, written above
-        except Exception as exc:
-            log.warning("dropping an unreadable rules snapshot: %s", exc)
-            return False
-        if version != SNAPSHOT_FORMAT or not isinstance(state, RuleState):
-            log.warning("dropping a rules snapshot of format %r (this is %r)", version,
-                        SNAPSHOT_FORMAT)
-            return False
-        self.state = state
-        return True

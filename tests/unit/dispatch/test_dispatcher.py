@@ -1,5 +1,5 @@
-"""The dispatch shell on an in-memory SQLite store and a recording publisher: what each
-signal and command leaves in the store and on the wire."""
+"""The dispatch shell on an in-memory SQLite store, its outbox, and a recording broker that
+acknowledges at once: what each signal and command leaves in the store and on the wire."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ from dispatch import (
     Topics,
     Transfer,
 )
+from dispatch._outbox import Outbox
 from dispatch._sqlite import SqliteStore
+from dispatch._sqlite_outbox import SqliteOutbox
 from rules import (
     Action,
     AlertSignal,
@@ -52,11 +54,18 @@ class Clock:
 
 
 class Recorder:
+    """The broker: records what it is handed; `outbox` hears each PUBACK at once."""
+
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict[str, object]]] = []
+        self.outbox: Outbox | None = None
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> int:
         self.sent.append((topic, orjson.loads(payload)))
+        mid = len(self.sent)
+        if self.outbox is not None:
+            self.outbox.acknowledged(mid)
+        return mid
 
     def topics(self) -> list[str]:
         return [t for t, _ in self.sent]
@@ -72,14 +81,22 @@ def wire() -> Recorder:
     return Recorder()
 
 
+def outbox_to(store: SqliteStore, wire: Recorder, clock: Clock) -> Outbox:
+    outbox = Outbox(SqliteOutbox(store), clock, broker=wire)
+    wire.outbox = outbox
+    return outbox
+
+
 @pytest.fixture
 def dispatcher(clock: Clock, wire: Recorder) -> Dispatcher:
     ids = iter(f"a{i}" for i in range(1, 100))
+    store = SqliteStore(":memory:", tz=SH)
     return Dispatcher(
-        store=SqliteStore(":memory:", tz=SH),
+        store=store,
         router=Router((Route("law_enforcement", kinds=frozenset({"road_dust"})),), "blue_sky"),
         queues={"blue_sky": Deadlines(), "law_enforcement": Deadlines()},
-        topics=Topics("lantian"), clock=clock, tz=SH, publisher=wire, new_id=lambda: next(ids),
+        topics=Topics("lantian"), clock=clock, tz=SH, outbox=outbox_to(store, wire, clock),
+        new_id=lambda: next(ids),
     )
 
 
@@ -226,7 +243,7 @@ def test_prometheus_counts_and_the_open_gauge(clock: Clock, wire: Recorder) -> N
     store = SqliteStore(":memory:", tz=SH)
     d = Dispatcher(
         store=store, router=Router((), "blue_sky"), queues={"blue_sky": Deadlines()},
-        topics=Topics("lantian"), clock=clock, tz=SH, publisher=wire,
+        topics=Topics("lantian"), clock=clock, tz=SH, outbox=outbox_to(store, wire, clock),
         metrics=DispatchMetrics(registry, store), new_id=iter(["a1", "a2"]).__next__,
     )
     d.receive([signal(Action.RAISE)])

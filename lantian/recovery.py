@@ -1,0 +1,201 @@
+"""What makes an acknowledged reading's effect survive a crash: a journal of the rules
+engine's input beside a periodic snapshot of its state, in the store's one SQLite file.
+
+The rules state (15-minute windows, hold timers, drones' presence) lives in memory and is
+snapshotted once a minute. What came in since is not lost with the process, because:
+
+1. every MQTT message that brought a new record is journalled (`inputs`), and every rules
+   sweep too, in the same transaction as everything it caused — alerts, events, outbox
+   rows, dead letters (`Burst`: one transaction per burst of messages read from the
+   socket);
+2. the broker is told it may forget a message (PUBACK, paho's manual acknowledgement)
+   only after that transaction has committed;
+3. at start, the last snapshot is loaded and the journal after it replayed through ingest
+   and the engine with the signals dropped, since their effects were committed with the
+   input: the state is the one the crashed process had, without a single alert raised
+   twice. Messages the broker still holds (not acknowledged: their transaction never
+   committed) are then redelivered and processed as new.
+
+A snapshot and the pruning of the journal it covers are one transaction, too. A snapshot
+is a pickle of plain data tagged with a format version, written by this process; one it
+cannot read is logged and dropped (windows refill within their span), never allowed to
+stop start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final, NamedTuple
+
+from dispatch import Outbox
+from dispatch._sqlite import SqliteStore
+from ingest import Ingestor, IngestState
+from lantian.pipeline import RulesPipeline
+from rules import RuleState
+
+log = logging.getLogger("lantian.recovery")
+
+#: Bump when RuleState's or IngestState's shape changes: older snapshots are then
+#: dropped, not misread.
+SNAPSHOT_FORMAT: Final = 3
+SNAPSHOT_NAME: Final = "rules"
+
+
+class Entry(NamedTuple):
+    id: int
+    at: datetime
+    topic: str | None  # None: a sweep
+    payload: bytes | None
+
+
+class Journal:
+    """The `inputs` table: what the rules engine was fed since its last snapshot."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    def message(self, topic: str, payload: bytes, at: datetime) -> None:
+        self._add(at, topic, payload)
+
+    def sweep(self, at: datetime) -> None:
+        self._add(at, None, None)
+
+    def _add(self, at: datetime, topic: str | None, payload: bytes | None) -> None:
+        with self._store.transaction() as db:
+            db.execute("INSERT INTO inputs (at, topic, payload) VALUES (?, ?, ?)",
+                       (at.timestamp(), topic, payload))
+
+    def after(self, position: int, batch: int = 5000) -> Iterator[Entry]:
+        """The entries after `position`, in order, read a batch at a time."""
+        db = self._store.connection
+        while True:
+            rows = db.execute(
+                "SELECT id, at, topic, payload FROM inputs WHERE id > ? ORDER BY id LIMIT ?",
+                (position, batch),
+            ).fetchall()
+            for id_, at, topic, payload in rows:
+                yield Entry(id_, datetime.fromtimestamp(at, UTC), topic,
+                            None if payload is None else bytes(payload))
+            if len(rows) < batch:
+                return
+            position = rows[-1][0]
+
+    def __len__(self) -> int:
+        n: int = self._store.connection.execute("SELECT count(*) FROM inputs").fetchone()[0]
+        return n
+
+    def checkpoint(self, data: bytes, at: datetime) -> int:
+        """Keep `data` as the snapshot covering every entry so far, and forget those
+        entries, in one transaction; the position it covers."""
+        with self._store.transaction() as db:
+            position = int(db.execute("SELECT coalesce(max(id), 0) FROM inputs").fetchone()[0])
+            self._store.save_snapshot(SNAPSHOT_NAME, data, at, position)
+            db.execute("DELETE FROM inputs WHERE id <= ?", (position,))
+        return position
+
+
+@dataclass
+class Recovered:
+    snapshot: bool
+    replayed: int
+
+
+class Checkpoints:
+    """Snapshots of the rules and ingest state, and their rebuilding at start."""
+
+    def __init__(self, store: SqliteStore, pipeline: RulesPipeline, ingestor: Ingestor,
+                 clock: Callable[[], datetime]) -> None:
+        self.journal = Journal(store)
+        self._store = store
+        self._pipeline = pipeline
+        self._ingestor = ingestor
+        self._clock = clock
+
+    def save(self) -> bool:
+        """Snapshot the state; False (and logged) if that failed: a lost snapshot costs a
+        longer replay at the next start, it must not stop the service or its shutdown."""
+        try:
+            data = pickle.dumps(
+                (SNAPSHOT_FORMAT, self._pipeline.state, self._ingestor.state),
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+            self.journal.checkpoint(data, self._clock())
+        except Exception:
+            log.exception("could not snapshot the rules state")
+            return False
+        return True
+
+    def restore(self) -> Recovered:
+        """Load the last snapshot, then replay the journal after it."""
+        found = self._store.load_snapshot_at(SNAPSHOT_NAME)
+        position = 0
+        loaded = False
+        if found is not None:
+            data, position = found
+            loaded = self._load(data)
+            if not loaded:
+                position = 0  # the state is empty: replay whatever the journal still has
+        replayed = 0
+        for entry in self.journal.after(position):
+            if entry.topic is None:
+                self._pipeline.replay_sweep(entry.at)
+            else:
+                assert entry.payload is not None
+                for record in self._ingestor.replay(entry.topic, entry.payload, entry.at):
+                    self._pipeline.replay(record)
+            replayed += 1
+        return Recovered(loaded, replayed)
+
+    def _load(self, data: bytes) -> bool:
+        try:
+            version, *parts = pickle.loads(data)  # our own store's bytes, written above
+        except Exception as exc:
+            log.warning("dropping an unreadable rules snapshot: %s", exc)
+            return False
+        if version != SNAPSHOT_FORMAT:
+            log.warning("dropping a rules snapshot of format %r (this is %r)", version,
+                        SNAPSHOT_FORMAT)
+            return False
+        rules_state, ingest_state = parts
+        if not isinstance(rules_state, RuleState) or not isinstance(ingest_state, IngestState):
+            log.warning("dropping a rules snapshot that holds something else")
+            return False
+        self._pipeline.state = rules_state
+        self._ingestor.state = ingest_state
+        return True
+
+    def reset(self) -> Recovered:
+        """Forget the in-memory state and rebuild it from the store: after a transaction
+        that could not commit, the memory is ahead of what is durable."""
+        self._pipeline.state = RuleState()
+        self._ingestor.state = IngestState()
+        return self.restore()
+
+
+class Burst:
+    """One store transaction per burst of MQTT messages, committed before they are
+    acknowledged (`begin` from the first message, `end` from the MQTT client's burst
+    hook); the outbox is flushed once the commit made its rows real."""
+
+    def __init__(self, store: SqliteStore, outbox: Outbox, checkpoints: Checkpoints) -> None:
+        self._store = store
+        self._outbox = outbox
+        self._checkpoints = checkpoints
+
+    def begin(self) -> None:
+        self._store.begin()
+
+    def end(self) -> None:
+        try:
+            self._store.commit()
+        except Exception:
+            # the messages stay unacknowledged (the broker redelivers them); the state in
+            # memory already counted them, so it is rebuilt from what is durable
+            log.exception("could not commit a burst of messages; rebuilding the state")
+            self._checkpoints.reset()
+            raise
+        self._outbox.flush()
