@@ -42,10 +42,16 @@ class Journal(Protocol):
     def message(self, topic: str, payload: bytes, at: datetime) -> None: ...
 
 
+#: Record identities a snapshot keeps: those a broker may redeliver after a crash are
+#: the last few seconds' (the journal rebuilds them), while a snapshot of all 200,000
+#: would stall the event loop for half a second a minute.
+SNAPSHOT_SEEN = 20_000
+
+
 @dataclass
 class IngestState:
-    """What ingest remembers between messages, for a snapshot: the record identities
-    seen (oldest first) and the merged state of each DJI device."""
+    """What ingest remembers between messages, for a snapshot: the most recent record
+    identities seen (oldest first) and the merged state of each DJI device."""
 
     seen: list[Hashable] = field(default_factory=list)
     dji: dict[str, DeviceState] = field(default_factory=dict)
@@ -83,7 +89,7 @@ class Ingestor:
 
     @property
     def state(self) -> IngestState:
-        return IngestState(self._dedupe.keys(), dict(self._dji))
+        return IngestState(self._dedupe.keys(SNAPSHOT_SEEN), dict(self._dji))
 
     @state.setter
     def state(self, state: IngestState) -> None:

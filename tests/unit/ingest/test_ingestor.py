@@ -149,3 +149,23 @@ def test_dedupe_forgets_the_oldest_beyond_capacity() -> None:
     d = Deduplicator(2)
     assert [d.first_time(k) for k in ("a", "b", "a", "c", "a")] == [True, True, False, True, True]
     assert len(d) == 2
+
+
+def test_the_state_round_trip_keeps_what_was_seen(parts) -> None:  # type: ignore[no-untyped-def]
+    ingestor, records, *_ = parts
+    ingestor.handle("site/a/sensors/S1/reading", GOOD)
+    state = ingestor.state
+    fresh = Ingestor(ctx=CTX, topics=Topics("site/a"), clock=lambda: NOW,
+                     records=records.append, deadletters=MemoryDeadLetters())
+    fresh.state = state
+    fresh.handle("site/a/sensors/S1/reading", GOOD)
+    assert len(records) == 1  # the restored memory knew it
+    assert fresh.replay("site/a/sensors/S1/reading", GOOD, NOW) == []
+
+
+def test_replay_gives_the_records_and_does_nothing_else(parts) -> None:  # type: ignore[no-untyped-def]
+    ingestor, records, dead, pub, points = parts
+    assert [r.station for r in ingestor.replay("site/a/sensors/S1/reading", GOOD, NOW)
+            if isinstance(r, Reading)] == ["S1"]
+    assert ingestor.replay("site/a/sensors/S1/reading", b"junk", NOW) == []
+    assert (records, dead.letters, pub.sent, points.records) == ([], [], [], [])
