@@ -23,6 +23,7 @@ from ingest._decode import Outcome, decode_message
 from ingest._dedupe import Deduplicator
 from ingest._dji import DeviceState
 from ingest._metrics import IngestMetrics
+from ingest._ratelimit import TokenBucket
 from ingest._result import Decoded, Rejection
 from ingest._topics import Kind, Topics
 from rules import Record
@@ -74,6 +75,7 @@ class Ingestor:
         metrics: IngestMetrics | None = None,
         dedupe: Deduplicator | None = None,
         journal: Journal | None = None,
+        live_deadletters: TokenBucket | None = None,
     ) -> None:
         self.ctx = ctx
         self.topics = topics
@@ -86,6 +88,7 @@ class Ingestor:
         self._dedupe = dedupe or Deduplicator()
         self._dji: dict[str, DeviceState] = {}
         self.journal = journal
+        self._live = live_deadletters or TokenBucket(rate=50, burst=500)
 
     @property
     def state(self) -> IngestState:
@@ -153,5 +156,9 @@ class Ingestor:
     def _dead_letter(self, letter: DeadLetter) -> None:
         log.info("dead letter from %s: %s", letter.topic, letter.reason)
         self._deadletters.add(letter)
-        if self.publisher is not None:
+        if self.publisher is None:
+            return
+        if self._live.take(letter.received_at.timestamp()):
             self.publisher.publish(self.topics.deadletter(), letter.to_json(), 1)
+        else:
+            self.metrics.deadletters_unpublished.inc()

@@ -21,6 +21,10 @@ class IngestMetrics:
             "lantian_messages_rejected", "Messages dead-lettered, by reason code",
             ["kind", "reason"], registry=r,
         )
+        self.deadletters_unpublished = Counter(
+            "lantian_deadletters_unpublished", "Dead letters stored but over the rate of the "
+            "live dead-letter topic (50/s, 500 at once), so not published", registry=r,
+        )
         self.duplicates = Counter(
             "lantian_records_duplicate", "Records dropped as already processed", ["kind"],
             registry=r,

@@ -111,7 +111,10 @@ async def serve(
 
     def on_message(topic: str, payload: bytes) -> None:
         burst.begin()
-        ingestor.handle(topic, payload)
+        try:
+            ingestor.handle(topic, payload)
+        except Exception:  # a bug must cost one message, not the burst it came in
+            log.exception("ingest failed on a message from %s", topic)
 
     def sweep_rules() -> None:
         with store.transaction():

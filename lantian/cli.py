@@ -48,6 +48,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # its INFO is a line a job run ("executed successfully"), a hundred a minute: noise
+    # that buried every line an operator needs; its warnings (a missed run) still show
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
     async def main() -> None:
         stop = asyncio.Event()

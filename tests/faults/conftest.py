@@ -73,18 +73,25 @@ class ServiceProcess:
                 self.proc.kill()
                 self.proc.wait()
 
+    def samples(self, name: str) -> dict[str, float]:
+        """The samples of one metric on /metrics, by their labels as written."""
+        text = httpx.get(f"{self.url}/metrics", timeout=30).text
+        out = {}
+        for line in text.splitlines():
+            key, _, value = line.rpartition(" ")
+            series, _, labels = key.partition("{")
+            if series == name:
+                out[",".join(sorted(labels.rstrip("}").split(",")))] = float(value)
+        return out
+
     def metric(self, name: str, **labels: str) -> float:
         """A sample of /metrics (0 when absent)."""
-        text = httpx.get(f"{self.url}/metrics", timeout=5).text
-        want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        for line in text.splitlines():
-            if line.startswith("#"):
-                continue
-            key, _, value = line.rpartition(" ")
-            series, _, rest = key.partition("{")
-            if series == name and ",".join(sorted(rest.rstrip("}").split(","))) == want:
-                return float(value)
-        return 0.0
+        want = ",".join(sorted(f'{k}="{v}"' for k, v in labels.items()))
+        return self.samples(name).get(want, 0.0)
+
+    def metric_sum(self, name: str) -> float:
+        """All the samples of a metric added up (0 when absent)."""
+        return sum(self.samples(name).values())
 
 
 class Watcher:

@@ -169,3 +169,18 @@ def test_replay_gives_the_records_and_does_nothing_else(parts) -> None:  # type:
             if isinstance(r, Reading)] == ["S1"]
     assert ingestor.replay("site/a/sensors/S1/reading", b"junk", NOW) == []
     assert (records, dead.letters, pub.sent, points.records) == ([], [], [], [])
+
+
+def test_the_live_dead_letter_topic_is_limited_and_counts_the_rest() -> None:
+    from ingest import IngestMetrics
+    from ingest._ratelimit import TokenBucket
+
+    dead, pub, metrics = MemoryDeadLetters(), FakePublisher(), IngestMetrics()
+    ingestor = Ingestor(ctx=CTX, topics=Topics("site/a"), clock=lambda: NOW,
+                        records=lambda _: None, deadletters=dead, publisher=pub,
+                        metrics=metrics, live_deadletters=TokenBucket(rate=1, burst=2))
+    for _ in range(5):
+        ingestor.handle("site/a/sensors/S1/reading", b"junk")
+    assert len(dead.letters) == 5  # every one kept
+    assert len(pub.sent) == 2  # two on the live topic
+    assert metrics.registry.get_sample_value("lantian_deadletters_unpublished_total") == 3
