@@ -91,3 +91,9 @@ def test_documents_link_only_to_files_in_the_repository(document: str) -> None:
             broken.append(target)
     assert broken == []
 
+
+@pytest.mark.parametrize("document", ["README.md", "docs/wire.md", "docs/architecture.md"])
+def test_the_contract_is_told_here_not_beside_the_repository(document: str) -> None:
+    """The README once sent readers to ../shared/DESIGN.md for the wire contract."""
+    text = (REPO / document).read_text(encoding="utf-8")
+    assert re.findall(r"\.\./shared/(?!reference/)\S*", text) == []
