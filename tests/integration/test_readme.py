@@ -4,7 +4,9 @@ Convention: a ```sh block of README.md whose first line is `# test: live` is mea
 pasted into a shell while `scripts/run` runs the service with the shipped `config/`. This
 test finds those blocks and runs each one, in README order, with `bash -euo pipefail`, so
 any command that fails fails the test. Blocks without the marker are not run here (the
-set-up commands, the HJ 212 transcript, docker compose).
+set-up commands, docker compose). A ```sh block that starts with `$ ` is a transcript:
+the command (its `$ ` line and the lines continuing it with a trailing backslash) run in
+the repository with the venv's `lantian` on PATH must print the JSON shown after it.
 
 The service is the real one: `python -m lantian --config config run` with the shipped
 `config/` on the real clock (the README stamps readings with `date`), against a Mosquitto
@@ -164,3 +166,38 @@ def test_the_readme_examples_run_against_a_live_service(live: Live, shell: Any) 
     first_output = (live.workdir / "first.out").read_text(encoding="utf-8")
     assert f"lantian/queues/blue_sky/alerts {{\"id\":\"{alert['id']}\"" in first_output
     assert "lantian/deadletter {" in first_output
+
+
+def transcripts(readme: str) -> list[tuple[str, str]]:
+    """(command, output shown) of each ```sh block written as a `$ ` transcript."""
+    found = []
+    for block in re.findall(r"^```sh\n(\$ .*?)^```$", readme, re.MULTILINE | re.DOTALL):
+        lines = block.splitlines()
+        n = 1
+        while lines[n - 1].endswith("\\"):
+            n += 1
+        found.append(("\n".join(lines[:n])[2:], "\n".join(lines[n:])))
+    return found
+
+
+def test_the_transcripts_print_what_they_show() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    found = transcripts(readme)
+    assert len(found) == 1  # the HJ 212 decode
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LANTIAN_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    for command, shown in found:
+        ran = subprocess.run(["bash", "-euo", "pipefail", "-c", command], env=env, cwd=REPO,
+                             capture_output=True, timeout=60)
+        assert ran.returncode == 0, ran.stderr.decode()
+        assert orjson.loads(ran.stdout) == orjson.loads(shown)
+
+    # "Change one digit of the packet and the answer is ..." (the text after the block)
+    command = found[0][0].replace("a34002-Rtd=0.187", "a34002-Rtd=0.188")
+    ran = subprocess.run(["bash", "-uo", "pipefail", "-c", command], env=env, cwd=REPO,
+                         capture_output=True, timeout=60)
+    answer = orjson.loads(ran.stdout)
+    assert (ran.returncode, answer["rejected"]) == (1, "hj212_crc")
+    assert answer["reason"].startswith("CRC mismatch: packet says 5F00, computed ")
+    assert '"rejected": "hj212_crc", "reason": "CRC mismatch: packet says 5F00, computed' \
+        in readme
