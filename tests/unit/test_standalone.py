@@ -4,7 +4,9 @@ copy in an empty temporary folder; these checks name the culprit quickly.)"""
 
 from __future__ import annotations
 
+import os
 import re
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Final
 
@@ -27,10 +29,16 @@ _OUTSIDE: Final = re.compile(
 
 
 def _files(*patterns: str) -> list[Path]:
-    found = {
-        path for pattern in patterns for path in REPO.rglob(pattern)
-        if path.is_file() and not _SKIP_DIRS.intersection(path.relative_to(REPO).parts)
-    }
+    """The repository's files matching any of `patterns` (relative paths, globs), without
+    walking into the skipped folders (a .venv holds thousands of files)."""
+    found = []
+    for root, dirs, names in os.walk(REPO):
+        dirs[:] = [d for d in dirs if d not in _SKIP_DIRS]
+        for name in names:
+            path = Path(root, name)
+            relative = path.relative_to(REPO)
+            if any(relative.match(p) or fnmatch(name, p) for p in patterns):
+                found.append(path)
     return sorted(found)
 
 
