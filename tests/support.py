@@ -16,8 +16,7 @@ from typing import TypeVar
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-FIXTURES = SHARED / "fixtures"
+FIXTURES = REPO / "tests" / "fixtures"  # copied in, with their sources: fixtures/README.md
 
 T = TypeVar("T")
 

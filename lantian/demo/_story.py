@@ -5,8 +5,8 @@ Nothing here runs anything. The simulator reads the stations' levels and the dro
 flights from it; the officers read their plans from it; the test and the closing summary
 read the story's incident from it. Change the day by editing these tables.
 
-The geography is the shipped `config/` (the Keyan demo of ../shared/fixtures/geo/): four
-construction-site dust monitors KY-CS-001..004, two ambient stations, one road station,
+The geography is the shipped `config/` (the Keyan demo of the project's design pack):
+four construction-site dust monitors KY-CS-001..004, two ambient stations, one road station,
 and the drone KY-UAV-01 in its dock at the street office (120.501, 30.044).
 
 The levels are chosen against the shipped rules (config/lantian.toml), so that exactly the
@@ -172,7 +172,7 @@ def level(spec: StationSpec, metric: str, t: datetime) -> float:
 
 Point = tuple[float, float, float]  # lon, lat, alt_m
 
-#: The morning patrol of ../shared/fixtures/geo/mission-patrol-am.json: from the dock
+#: The morning patrol of tests/fixtures/geo/mission-patrol-am.json: from the dock
 #: over the land-use plots (lu-03, lu-02, lu-01) and the communities, and back.
 PATROL_ROUTE: Final[tuple[Point, ...]] = (
     (120.501, 30.044, 30),

@@ -1,10 +1,9 @@
-"""DJI Cloud API OSD decoding, against the published fixtures in shared/fixtures/dji/."""
+"""DJI Cloud API OSD decoding, against the published fixtures in tests/fixtures/dji/."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -18,8 +17,9 @@ from ingest._dji import DeviceState, decode_dji_osd
 from ingest._gcj02 import wgs84_to_gcj02
 from ingest._result import Decoded, Rejection
 from rules import DronePosition
+from tests.support import FIXTURES as REPO_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "dji"
+FIXTURES = REPO_FIXTURES / "dji"
 
 AIRCRAFT_SN = "1581F5BKD225D00BP891"  # the aircraft paired with the fixture dock
 DOCK_SN = "7CTDM3D00BVY4B"

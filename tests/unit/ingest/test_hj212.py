@@ -1,4 +1,4 @@
-"""HJ 212 decoding: the shared fixtures as they are (shared/fixtures/README.md), the CRC
+"""HJ 212 decoding: the fixtures as they are (tests/fixtures/README.md), the CRC
 vectors of shared/reference/hj212_aqi.md §1.6, each dialect allowed and refused, every way
 a packet can be wrong, and arbitrary or damaged bytes that must never raise."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -19,8 +18,9 @@ from ingest._context import HJ212_DIALECTS, DecodeContext, SourceSettings
 from ingest._hj212 import Packet, decode_hj212, hj212_crc16, modbus_crc16, parse_packet
 from ingest._result import Decoded, Rejection
 from rules import Interval, Location, Measurement, Reading, Station
+from tests.support import FIXTURES as REPO_FIXTURES
 
-FIXTURES: Final = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "hj212"
+FIXTURES: Final = REPO_FIXTURES / "hj212"
 SHANGHAI: Final = ZoneInfo("Asia/Shanghai")
 ALL_DIALECTS: Final = frozenset(HJ212_DIALECTS)
 

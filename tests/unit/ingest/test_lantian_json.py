@@ -6,7 +6,6 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -38,10 +37,11 @@ from rules import (
     Station,
     Waypoint,
 )
+from tests.support import FIXTURES as REPO_FIXTURES
 
 Decoder = Callable[[str, bytes, DecodeContext], DecodeResult]
 
-FIXTURES: Final = Path(__file__).resolve().parents[4] / "shared" / "fixtures"
+FIXTURES: Final = REPO_FIXTURES
 SHANGHAI: Final = ZoneInfo("Asia/Shanghai")
 
 
