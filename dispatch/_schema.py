@@ -1,6 +1,6 @@
 """The alert store's schema: the migrations that build it, in order, and their applying.
 
-Schema (version 2; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
+Schema (version 3; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
 
     alerts       the projection, one row an alert: id (UNIQUE), rule, subject, kind, queue,
                  assists (JSON list), state, severity, zone, grid, raised_at,
@@ -14,7 +14,8 @@ Schema (version 2; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
     events       (alert_id, seq) PRIMARY KEY, kind, at, actor, data (JSON): the log.
                  Triggers make it append-only and its seq strictly increasing per alert
     silences     id, starts_at, ends_at, author, reason, stations/zones/rules (JSON
-                 lists), created_at, ended_by
+                 lists), created_at, ended_by, queue (version 3: the queue whose alerts
+                 it mutes, NULL for every queue's)
     snapshots    name PRIMARY KEY, data BLOB, at: rule-engine state across restarts
     labels       (version 2) id INTEGER PRIMARY KEY, text UNIQUE: the kinds, queues,
                  zones, grids, states, outcomes and escalations `metric` refers to by id
@@ -88,6 +89,10 @@ CREATE INDEX alerts_closed_metric ON alerts (closed_at, raised_at, state, id, me
     WHERE closed_at IS NOT NULL;
 CREATE INDEX alerts_open_metric ON alerts (raised_at, state, id, metric)
     WHERE state != 'closed';
+""",
+    # the silences already stored had no queue: they stay global, as they were
+    """
+ALTER TABLE silences ADD COLUMN queue TEXT;
 """,
 )
 
