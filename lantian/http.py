@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,7 +30,7 @@ def create_app(
     max_body: int = MAX_BODY,
 ) -> FastAPI:
     """The app behind the port: `/healthz`, `/metrics`, every request body capped at
-    `max_body` bytes (413, see `BodyLimit`).
+    `max_body` bytes (413, see `BodyLimit`), every error answered as `{"detail": ...}`.
 
     `/healthz` runs every check (a check that raises counts as failing) and answers:
 
@@ -61,7 +61,14 @@ def create_app(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(BodyLimit, max_body=max_body)
+    # every answer is `{"detail": ...}` JSON, a crash's too (Starlette's is plain text);
+    # the exception is still raised on to the server, which logs it
+    app.add_exception_handler(Exception, _internal_error)
     return app
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"detail": "internal error; the service's log has it"}, status_code=500)
 
 
 def health_status(required_ok: bool, optional_ok: bool) -> tuple[str, int]:

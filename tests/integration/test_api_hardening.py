@@ -381,7 +381,16 @@ def test_healthz_is_degraded_not_down_when_an_optional_dependency_fails() -> Non
             "broker_connected": True, "timeseries": False, "spare": True}})
         up["broker"] = False
         assert health()[0:1] == (503,) and health()[1]["status"] == "unavailable"
-    with _serving(create_app(CollectorRegistry(), {"store": broken})) as url:
+    app = create_app(CollectorRegistry(), {"store": broken})
+
+    @app.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError("a bug")
+
+    with _serving(app) as url:
         r = httpx.get(f"{url}/healthz")
         assert (r.status_code, r.json()) == (503, {"status": "unavailable",
                                                    "checks": {"store": False}})
+        r = httpx.get(f"{url}/crash")  # JSON like every other answer, not plain text
+        assert (r.status_code, r.json()) == (
+            500, {"detail": "internal error; the service's log has it"})
