@@ -115,7 +115,7 @@ def api_router(
 
     async def caller(authorization: Annotated[str | None, Header()] = None) -> Token:
         token = bearer(tokens, authorization)
-        if token is None:  # the route class answered already; kept for the schema's sake
+        if token is None:  # the route class has answered 401 already; here for safety
             raise HTTPException(401, UNAUTHENTICATED, {"WWW-Authenticate": "Bearer"})
         return token
 
