@@ -1,7 +1,8 @@
 """Who may do what: bearer tokens with roles.
 
-An officer token acts on its own queue's alerts and on those its queue assists with; a
-bureau token reads metrics and reports and nothing else; an admin token does everything.
+An officer token acts on its own queue's alerts and on those its queue assists with, and
+makes and ends silences of its own queue only; a bureau token reads metrics and reports
+and nothing else; an admin token does everything.
 Tokens are compared in constant time so that a wrong guess teaches nothing.
 """
 
@@ -33,6 +34,20 @@ class Token:
             return True
         return self.role is Role.OFFICER and (
             incident.queue == self.queue or self.queue in incident.assists
+        )
+
+    def may_see_silence(self, queue: str | None) -> bool:
+        """A silence of `queue` (None: of every queue): an officer sees their queue's and
+        the global ones."""
+        return self.role is Role.ADMIN or (
+            self.role is Role.OFFICER and queue in (None, self.queue)
+        )
+
+    def may_manage_silence(self, queue: str | None) -> bool:
+        """Make or end a silence of `queue`: an officer only their own queue's, an admin
+        any, global ones (None) included."""
+        return self.role is Role.ADMIN or (
+            self.role is Role.OFFICER and queue is not None and queue == self.queue
         )
 
     @property

@@ -1,10 +1,12 @@
 """The HTTP API for duty officers and the environment bureau (mounted on the service's
 one port by the composition root).
 
-Every route names who may call it. A missing or unknown token is 401, a known token
-asking for what its role does not allow is 403, an unknown alert 404, a lifecycle step
-that does not apply 409 with the reason, a malformed request 422 saying which field:
-never a silent success.
+Every route names who may call it. A missing or unknown token is 401 (answered before
+the request's body is read, `dispatch._guard`), a known token asking for what its role
+does not allow is 403, an unknown alert 404, a lifecycle step that does not apply 409 with
+the reason, a malformed request 422 saying which field: never a silent success. Every
+string, list and time a request carries is bounded (lengths below, times in `_time` and
+`dispatch._silences.window_problem`): what the API takes, the store can keep and read back.
 """
 
 # No `from __future__ import annotations` here: FastAPI resolves the route parameters'
@@ -17,16 +19,17 @@ never a silent success.
 
 import os
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, time, tzinfo
-from typing import Annotated, Any, Literal
+from datetime import UTC, date, datetime, time, tzinfo
+from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch._access import Token, identify
+from dispatch._access import Token
 from dispatch._alert import Alert
 from dispatch._dispatcher import Dispatcher, NotFound, event_json
+from dispatch._guard import UNAUTHENTICATED, authenticated_route, bearer
 from dispatch._lifecycle import (
     Ack,
     Assist,
@@ -45,27 +48,42 @@ from dispatch._metrics import to_csv as metrics_csv
 from dispatch._metrics import to_json as metrics_json
 from dispatch._report import month_bounds, monthly_report
 from dispatch._report import to_json as report_json
+from dispatch._silences import until_ended, window_problem
 from dispatch._store import Silence
 
 Clock = Callable[[], datetime]
+
+#: A name: of an officer, a drone, a queue, a station, a zone, a rule; an alert's or a
+#: silence's id. A text: a receipt's note, a reason.
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+Names = Annotated[list[Name], Field(max_length=1000)]
+Text = Annotated[str, Field(max_length=2000)]
+AlertId = Annotated[str, Path(max_length=100)]
+SilenceId = Annotated[str, Path(max_length=200)]
+QueryName = Annotated[str | None, Query(max_length=100)]
+QueryTime = Annotated[str | None, Query(max_length=40)]
+
+#: The years a query's since/until may fall in: a typo such as 0001 or 9999 is refused
+#: rather than answered with an empty list or, near datetime's limits, an overflow.
+YEARS: Final = (2000, 2100)
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    actor: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    actor: Name | None = None
 
 
 class VerifyBody(_Body):
-    drone: Annotated[str, Field(min_length=1)] | None = None  # default: the suggestion
+    drone: Name | None = None  # default: the suggestion
 
 
 class OnSceneBody(_Body):
-    drone: str | None = None
+    drone: Name | None = None
 
 
 class QueueBody(_Body):
-    queue: Annotated[str, Field(min_length=1)]
+    queue: Name
 
 
 class CloseBody(_Body):
@@ -74,16 +92,17 @@ class CloseBody(_Body):
 
 
 class ReopenBody(_Body):
-    reason: str = ""
+    reason: Text = ""
 
 
 class SilenceBody(_Body):
-    stations: list[str] = []
-    zones: list[str] = []
-    rules: list[str] = []
+    stations: Names = []
+    zones: Names = []
+    rules: Names = []
+    queue: Name | None = None  # an officer's: their queue; an admin's: None for every queue
     starts_at: datetime | None = None
     ends_at: datetime
-    reason: Annotated[str, Field(min_length=1)]
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 def api_router(
@@ -92,15 +111,12 @@ def api_router(
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
     state, which dispatch does not hold)."""
-    router = APIRouter(prefix="/api")
+    router = APIRouter(prefix="/api", route_class=authenticated_route(tokens))
 
     async def caller(authorization: Annotated[str | None, Header()] = None) -> Token:
-        scheme, _, presented = (authorization or "").partition(" ")
-        token = identify(tokens, presented.strip()) if scheme.lower() == "bearer" else None
-        if token is None:
-            raise HTTPException(
-                401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
-            )
+        token = bearer(tokens, authorization)
+        if token is None:  # the route class has answered 401 already; here for safety
+            raise HTTPException(401, UNAUTHENTICATED, {"WWW-Authenticate": "Bearer"})
         return token
 
     Caller = Annotated[Token, Depends(caller)]
@@ -143,11 +159,11 @@ def api_router(
     @router.get("/alerts")
     async def list_alerts(
         token: Officer,
-        queue: str | None = None,
+        queue: QueryName = None,
         state: State | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        zone: str | None = None,
+        since: QueryTime = None,
+        until: QueryTime = None,
+        zone: QueryName = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         """Alerts newest first. An officer sees their own queue's (and those it assists)."""
@@ -161,7 +177,7 @@ def api_router(
         return {"alerts": [a.to_json(tz) for a in found]}
 
     @router.get("/alerts/{alert_id}")
-    async def show_alert(alert_id: str, token: Officer) -> dict[str, Any]:
+    async def show_alert(alert_id: AlertId, token: Officer) -> dict[str, Any]:
         alert = alert_for(alert_id, token)
         events = dispatcher.store.events(alert_id)
         out = alert.to_json(tz)
@@ -172,12 +188,12 @@ def api_router(
         return out
 
     @router.post("/alerts/{alert_id}/ack")
-    async def ack(alert_id: str, token: Officer, body: _Body | None = None) -> dict[str, Any]:
+    async def ack(alert_id: AlertId, token: Officer, body: _Body | None = None) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Ack(_actor(body, who)))
 
     @router.post("/alerts/{alert_id}/verify")
     async def verify(
-        alert_id: str, token: Officer, body: VerifyBody | None = None
+        alert_id: AlertId, token: Officer, body: VerifyBody | None = None
     ) -> dict[str, Any]:
         def make(alert: Alert, who: str) -> Command:
             drone = body.drone if body and body.drone else _suggested(alert)
@@ -188,28 +204,28 @@ def api_router(
 
     @router.post("/alerts/{alert_id}/on-scene")
     async def on_scene(
-        alert_id: str, token: Officer, body: OnSceneBody | None = None
+        alert_id: AlertId, token: Officer, body: OnSceneBody | None = None
     ) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: OnScene(_actor(body, who),
                                                            body.drone if body else None))
 
     @router.post("/alerts/{alert_id}/transfer")
-    async def transfer(alert_id: str, token: Officer, body: QueueBody) -> dict[str, Any]:
+    async def transfer(alert_id: AlertId, token: Officer, body: QueueBody) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Transfer(_actor(body, who), body.queue))
 
     @router.post("/alerts/{alert_id}/assist")
-    async def assist(alert_id: str, token: Officer, body: QueueBody) -> dict[str, Any]:
+    async def assist(alert_id: AlertId, token: Officer, body: QueueBody) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Assist(_actor(body, who), body.queue))
 
     @router.post("/alerts/{alert_id}/close")
-    async def close(alert_id: str, token: Officer, body: CloseBody) -> dict[str, Any]:
+    async def close(alert_id: AlertId, token: Officer, body: CloseBody) -> dict[str, Any]:
         """Close with a receipt (回执): outcome, note and the officer (`actor`)."""
         return run(alert_id, token, lambda a, who: Close(_actor(body, who), body.outcome,
                                                          body.note))
 
     @router.post("/alerts/{alert_id}/reopen")
     async def reopen(
-        alert_id: str, token: Officer, body: ReopenBody | None = None
+        alert_id: AlertId, token: Officer, body: ReopenBody | None = None
     ) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Reopen(_actor(body, who),
                                                           body.reason if body else ""))
@@ -217,8 +233,8 @@ def api_router(
     @router.get("/metrics/response-times", response_model=None)
     async def metrics(
         token: Bureau,
-        since: str,
-        until: str,
+        since: Annotated[str, Query(max_length=40)],
+        until: Annotated[str, Query(max_length=40)],
         group_by: GroupBy = GroupBy.QUEUE,
         format: Literal["json", "csv"] = "json",
     ) -> Response | dict[str, Any]:
@@ -243,6 +259,7 @@ def api_router(
             start, end = month_bounds(month, tz)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
+        _check_year(start.year, "month")
         report = monthly_report(
             month, dispatcher.store.closed_rows(start, end), dispatcher.store.open_rows(end), tz
         )
@@ -260,35 +277,55 @@ def api_router(
             when = date.fromisoformat(day)
         except ValueError as exc:
             raise HTTPException(422, f"day: not a date: {day!r}") from exc
+        _check_year(when.year, "day")
         return coverage(when)
 
     @router.get("/silences")
     async def list_silences(token: Officer, active: bool = False) -> dict[str, Any]:
+        """The silences an officer's queue is under: its own and the global ones."""
         found = dispatcher.store.silences(active_at=clock() if active else None)
-        return {"silences": [_silence_json(s, tz) for s in found]}
+        return {"silences": [_silence_json(s, tz) for s in found
+                             if token.may_see_silence(s.queue)]}
 
     @router.post("/silences", status_code=201)
     async def add_silence(token: Officer, body: SilenceBody) -> dict[str, Any]:
+        """A silence of the officer's queue (`queue` may only name it); an admin's mutes
+        every queue's alerts, or the named queue's."""
         now = clock()
+        queue = body.queue if body.queue is not None else token.queue
+        if not token.may_manage_silence(queue):
+            raise HTTPException(403, f"{token.name} may only silence queue {token.queue!r}")
+        if queue is not None and queue not in dispatcher.queues:
+            raise HTTPException(422, f"queue: no queue {queue!r}")
         starts = _aware(body.starts_at, tz) if body.starts_at else now
-        ends = _aware(body.ends_at, tz)
-        if ends <= starts:
-            raise HTTPException(422, "ends_at must be after starts_at")
+        problem = window_problem(starts, _aware(body.ends_at, tz), now)
+        if problem is not None:
+            raise HTTPException(422, problem)
         if not (body.stations or body.zones or body.rules):
             raise HTTPException(422, "a silence needs at least one station, zone or rule")
         silence = Silence(
             # the time orders them; the random part keeps two in the same instant apart
             id=f"silence-{int(now.timestamp() * 1000):x}-{os.urandom(3).hex()}",
-            starts_at=starts, ends_at=ends,
+            # kept in UTC: an offset such as -14:00 is the caller's, not the silence's
+            starts_at=starts.astimezone(UTC), ends_at=_aware(body.ends_at, tz).astimezone(UTC),
             author=_actor(body, token.name), reason=body.reason,
             stations=frozenset(body.stations), zones=frozenset(body.zones),
-            rules=frozenset(body.rules), created_at=now,
+            rules=frozenset(body.rules), created_at=now, queue=queue,
         )
         dispatcher.store.add_silence(silence)
         return _silence_json(silence, tz)
 
     @router.delete("/silences/{silence_id}")
-    async def end_silence(silence_id: str, token: Officer) -> dict[str, Any]:
+    async def end_silence(silence_id: SilenceId, token: Officer) -> dict[str, Any]:
+        """Ends a silence now: an officer their queue's, an admin any."""
+        found = next((s for s in dispatcher.store.silences() if s.id == silence_id), None)
+        if found is None:
+            raise HTTPException(404, f"no silence {silence_id!r}")
+        if not token.may_manage_silence(found.queue):
+            raise HTTPException(
+                403, f"silence {silence_id} is {_whose(found.queue)}; "
+                f"{token.name} may only end queue {token.queue!r}'s"
+            )
         ended = dispatcher.store.end_silence(silence_id, clock(), token.name)
         if ended is None:
             raise HTTPException(404, f"no silence {silence_id!r}")
@@ -311,7 +348,8 @@ def _aware(at: datetime, tz: tzinfo) -> datetime:
 
 
 def _time(text: str | None, tz: tzinfo, name: str) -> datetime | None:
-    """ISO 8601 date or time; without an offset it is local time (a date: local midnight)."""
+    """ISO 8601 date or time; without an offset it is local time (a date: local midnight).
+    Its year is within `YEARS`."""
     if text is None:
         return None
     try:
@@ -322,15 +360,26 @@ def _time(text: str | None, tz: tzinfo, name: str) -> datetime | None:
         raise HTTPException(422, f"{name}: expected an ISO 8601 date or time, got {text!r}")
     if len(text) == 10:
         at = datetime.combine(at.date(), time(), tz)
+    _check_year(at.year, name)
     return _aware(at, tz)
+
+
+def _check_year(year: int, name: str) -> None:
+    if not YEARS[0] <= year < YEARS[1]:
+        raise HTTPException(422, f"{name}: must be in the years {YEARS[0]}-{YEARS[1] - 1}")
+
+
+def _whose(queue: str | None) -> str:
+    return "global" if queue is None else f"queue {queue!r}'s"
 
 
 def _silence_json(s: Silence, tz: tzinfo) -> dict[str, Any]:
     return {
         "id": s.id, "starts_at": s.starts_at.astimezone(tz).isoformat(),
-        "ends_at": s.ends_at.astimezone(tz).isoformat() if s.ends_at.year < 9999 else None,
+        "ends_at": None if until_ended(s) else s.ends_at.astimezone(tz).isoformat(),
         "author": s.author, "reason": s.reason, "stations": sorted(s.stations),
         "zones": sorted(s.zones), "rules": sorted(s.rules), "ended_by": s.ended_by,
+        "queue": s.queue,
     }
 
 

@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 import orjson
@@ -41,14 +41,12 @@ from dispatch._lifecycle import (
 from dispatch._monitoring import DispatchMetrics
 from dispatch._outbox import Outbox, Publication
 from dispatch._routing import Router
-from dispatch._silences import MAINTENANCE_AUTHOR, muting
+from dispatch._silences import MAINTENANCE_AUTHOR, UNTIL_ENDED, muting
 from dispatch._sla import Deadlines, deadlines_for, overdue
 from dispatch._store import AlertStore, Silence
 from rules import Action, AlertSignal, Maintenance, Signal, ZoneEvent
 
 Clock = Callable[[], datetime]
-#: A maintenance silence lasts until the station's flags say it is over.
-_UNTIL_ENDED = datetime(9999, 1, 1, tzinfo=UTC)
 #: How long after a failure on the raise path `healthy()` says False.
 _UNHEALTHY_FOR = timedelta(minutes=10)
 
@@ -188,7 +186,7 @@ class Dispatcher:
             zone=s.zone.id if s.zone else None, grid=s.grid,
             ack_by=ack_by, close_by=close_by, description=describe(s, self.tz),
         )
-        silence = self._muting(s, zones, now)
+        silence = self._muting(s, zones, queue, now)
         raised = ("raised", "rules", {"queue": queue, "severity": s.severity, "rule": s.rule,
                                       "subject": s.subject})
         if silence is not None:
@@ -205,12 +203,14 @@ class Dispatcher:
         if self.metrics is not None:
             self.metrics.raised.labels(queue, s.kind, str(silence is not None).lower()).inc()
 
-    def _muting(self, s: AlertSignal, zones: list[str], now: datetime) -> Silence | None:
+    def _muting(self, s: AlertSignal, zones: list[str], queue: str, now: datetime
+                ) -> Silence | None:
         """The silence muting a new alert. If the silences cannot be read, none: an alert
         dispatched that should have been muted costs an officer a glance; one muted by
         accident costs the incident."""
         try:
-            return muting(self.store.silences(active_at=now), s.rule, s.subject, zones, now)
+            return muting(self.store.silences(active_at=now), s.rule, s.subject, zones, now,
+                          queue=queue)
         except Exception:
             self._failed("silences", "could not read the silences; dispatching unmuted")
             return None
@@ -231,7 +231,7 @@ class Dispatcher:
         if m.active:
             self.store.add_silence(Silence(
                 id=f"maintenance-{m.station}-{int(m.at.timestamp())}", starts_at=m.at,
-                ends_at=_UNTIL_ENDED, author=MAINTENANCE_AUTHOR,
+                ends_at=UNTIL_ENDED, author=MAINTENANCE_AUTHOR,
                 reason=f"HJ 212 flags {','.join(m.flags)}: maintenance or calibration",
                 stations=frozenset({m.station}), created_at=self.clock(),
             ))

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from dispatch._outbox import Outbox
 from dispatch._store import AlertStore
 
 
@@ -35,6 +36,25 @@ class DispatchMetrics:
             "failed on one item and were skipped (see the log)", ["stage"], registry=registry,
         )
         registry.register(_OpenAlerts(store))
+
+
+class OutboxBacklog(Collector):
+    """The outbox's unsent publications and the age of the oldest, read at scrape time."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        n, oldest = self._outbox.table.backlog()
+        yield GaugeMetricFamily(
+            "lantian_outbox_pending", "Publications committed but not yet acknowledged by "
+            "the broker", value=n,
+        )
+        age = 0.0 if oldest is None else max(0.0, self._outbox.clock().timestamp() - oldest)
+        yield GaugeMetricFamily(
+            "lantian_outbox_oldest_pending_age_seconds", "How long the oldest unsent "
+            "publication has waited (0 when none)", value=age,
+        )
 
 
 class _OpenAlerts(Collector):

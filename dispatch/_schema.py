@@ -14,7 +14,8 @@ Schema (version 3; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
     events       (alert_id, seq) PRIMARY KEY, kind, at, actor, data (JSON): the log.
                  Triggers make it append-only and its seq strictly increasing per alert
     silences     id, starts_at, ends_at, author, reason, stations/zones/rules (JSON
-                 lists), created_at, ended_by
+                 lists), created_at, ended_by, queue (version 3: the queue whose alerts
+                 it mutes, NULL for every queue's)
     snapshots    name PRIMARY KEY, data BLOB, at, position (version 3: the last `inputs`
                  id the state covers): rule-engine state across restarts
     outbox       (version 3) id, topic, payload, created_at, sent_at: every publication,
@@ -98,7 +99,8 @@ CREATE INDEX alerts_open_metric ON alerts (raised_at, state, id, metric)
 """,
     # the durability of acknowledged input and of publications (see `dispatch._outbox`
     # and `lantian.recovery`); AUTOINCREMENT: ids never go back after the old rows are
-    # pruned, since readers keep their place by id
+    # pruned, since readers keep their place by id. The silences already stored had no
+    # queue: they stay global, as they were.
     """
 CREATE TABLE outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL,
@@ -109,6 +111,7 @@ CREATE TABLE inputs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, topic TEXT, payload BLOB
 );
 ALTER TABLE snapshots ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE silences ADD COLUMN queue TEXT;
 """,
 )
 

@@ -56,8 +56,8 @@ from dispatch._sqlite_rows import (
     alert_row,
     event_of,
     event_row,
-    silence_of,
     silence_row,
+    silences_of,
     ts,
     zone_rows,
 )
@@ -72,6 +72,7 @@ _METRIC_COLS: Final = (
     "id, kind, queue, zone, grid, state, raised_at, acknowledged_at, closed_at, ack_by,"
     " close_by, outcome, escalated"
 )
+_SILENCE_MARKS: Final = ", ".join("?" * len(SILENCE_COLS.split(",")))
 _OPEN: Final = "state != 'closed'"  # spelled as in the partial indexes, so they are used
 
 
@@ -413,7 +414,7 @@ class SqliteStore:
         try:
             with self._write() as db:
                 db.execute(
-                    "INSERT INTO silences VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO silences ({SILENCE_COLS}) VALUES ({_SILENCE_MARKS})",
                     silence_row(s),
                 )
         except sqlite3.IntegrityError as e:
@@ -426,7 +427,8 @@ class SqliteStore:
                 f" RETURNING {SILENCE_COLS}",
                 (actor, ts(at), silence_id),
             ).fetchone()
-        return None if row is None else silence_of(row, self._tz)
+        # a row that cannot be read back is ended all the same, and reported as not found
+        return next(iter(silences_of([row] if row else [], self._tz)), None)
 
     def silences(self, active_at: datetime | None = None) -> list[Silence]:
         if active_at is None:
@@ -438,7 +440,7 @@ class SqliteStore:
                 " ORDER BY starts_at, id",
                 (t, t),
             )
-        return [silence_of(r, self._tz) for r in rows]
+        return silences_of(rows, self._tz)  # skips (and counts) rows it cannot read
 
     def save_snapshot(self, name: str, data: bytes, at: datetime, position: int = 0) -> None:
         """Keep `data` under `name`; `position` is the last journal entry it covers."""

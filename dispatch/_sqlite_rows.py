@@ -5,15 +5,22 @@ back in the store's timezone. Lists, sets and mappings are JSON text (sets sorte
 states, outcomes and stages their values, an alert's escalated stages their values
 sorted and joined by commas. The columns are those of `dispatch._schema`; each function
 here takes or gives them in the order its docstring names.
+
+A silences row that cannot be read back (a time past what datetime holds in the store's
+timezone, JSON that is not a list of strings) is skipped by `silences_of`, logged once
+and counted in `ROWS_SKIPPED`: one bad row must not stop every alert that reads the
+silences, nor the officers' list of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any, Final
 
 import orjson
+from prometheus_client import Counter
 
 from dispatch._alert import Alert
 from dispatch._lifecycle import Event, Incident, Outcome, Stage, State
@@ -27,8 +34,19 @@ WRITE_COLS: Final = (
     " note, officer, drone, muted, escalated, seq, description"
 )
 SILENCE_COLS: Final = (
-    "id, starts_at, ends_at, author, reason, stations, zones, rules, created_at, ended_by"
+    "id, starts_at, ends_at, author, reason, stations, zones, rules, created_at, ended_by,"
+    " queue"
 )
+
+#: Rows skipped as unreadable, by table. Not on any registry: the composition root
+#: registers it on the service's (`registry.register(ROWS_SKIPPED)`).
+ROWS_SKIPPED: Final = Counter(
+    "lantian_store_rows_skipped", "Store rows skipped because they cannot be read back, "
+    "by table (see the log for which and why)", ["table"], registry=None,
+)
+
+log = logging.getLogger("lantian.store")
+_logged: set[tuple[str, str]] = set()  # (table, id) already warned of: once is enough
 
 
 def alert_row(alert: Alert, label: Callable[[str | None], int]) -> tuple[Any, ...]:
@@ -100,18 +118,39 @@ def silence_row(s: Silence) -> tuple[Any, ...]:
     """A `silences` row, in the order of `SILENCE_COLS`."""
     return (s.id, ts(s.starts_at), ts(s.ends_at), s.author, s.reason,
             to_json(sorted(s.stations)), to_json(sorted(s.zones)), to_json(sorted(s.rules)),
-            ts_or_none(s.created_at), s.ended_by)
+            ts_or_none(s.created_at), s.ended_by, s.queue)
 
 
 def silence_of(r: tuple[Any, ...], tz: tzinfo) -> Silence:
-    """The silence of a row's `SILENCE_COLS`."""
-    id_, starts_at, ends_at, author, reason, stations, zones, rules, created_at, by = r
+    """The silence of a row's `SILENCE_COLS`; ValueError, OverflowError, OSError or
+    TypeError if the row cannot be one (see `silences_of`)."""
+    id_, starts_at, ends_at, author, reason, stations, zones, rules, created_at, by, q = r
     return Silence(
         id=id_, starts_at=_dt(starts_at, tz), ends_at=_dt(ends_at, tz), author=author,
-        reason=reason, stations=frozenset(orjson.loads(stations)),
-        zones=frozenset(orjson.loads(zones)), rules=frozenset(orjson.loads(rules)),
-        created_at=_dt_or_none(created_at, tz), ended_by=by,
+        reason=reason, stations=_strings(stations), zones=_strings(zones),
+        rules=_strings(rules), created_at=_dt_or_none(created_at, tz), ended_by=by, queue=q,
     )
+
+
+def silences_of(rows: Iterable[tuple[Any, ...]], tz: tzinfo) -> list[Silence]:
+    """The silences of the rows that can be read back; the others are skipped, logged
+    (once a row) and counted in `ROWS_SKIPPED`."""
+    out = []
+    for r in rows:
+        try:
+            out.append(silence_of(r, tz))
+        except (ValueError, OverflowError, OSError, TypeError) as exc:
+            skipped("silences", str(r[0]), exc)
+    return out
+
+
+def skipped(table: str, row_id: str, why: Exception) -> None:
+    """Count a row of `table` that cannot be read back, and say so once."""
+    ROWS_SKIPPED.labels(table).inc()
+    if (table, row_id) not in _logged:
+        _logged.add((table, row_id))
+        log.warning("%s row %r skipped, it cannot be read back: %s: %s",
+                    table, row_id, type(why).__name__, why)
 
 
 def ts(at: datetime) -> float:
@@ -135,6 +174,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, frozenset | set):
         return sorted(value)
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+def _strings(text: str) -> frozenset[str]:
+    value = orjson.loads(text)
+    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise ValueError(f"expected a JSON list of strings, got {text[:80]!r}")
+    return frozenset(value)
 
 
 def _dt(t: float, tz: tzinfo) -> datetime:

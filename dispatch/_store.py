@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class Silence:
     """A mute (Alertmanager's silence): alerts matching every non-empty matcher, raised
-    from `starts_at` until `ends_at`, are recorded but not dispatched."""
+    from `starts_at` until `ends_at`, are recorded but not dispatched. `queue`: the queue
+    whose alerts alone it mutes, None for every queue's (see `dispatch._silences`)."""
 
     id: str
     starts_at: datetime
@@ -39,6 +40,7 @@ class Silence:
     rules: frozenset[str] = frozenset()
     created_at: datetime | None = None
     ended_by: str | None = None
+    queue: str | None = None
 
 
 class MetricRow(NamedTuple):

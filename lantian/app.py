@@ -16,10 +16,11 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from dispatch import Dispatcher, Outbox, Topics
 from dispatch._api import api_router
-from dispatch._monitoring import DispatchMetrics
+from dispatch._monitoring import DispatchMetrics, OutboxBacklog
 from dispatch._points import IncidentPoints
 from dispatch._sqlite import SqliteStore
 from dispatch._sqlite_outbox import SqliteOutbox
+from dispatch._sqlite_rows import ROWS_SKIPPED
 from ingest import (
     Deduplicator,
     IngestMetrics,
@@ -66,6 +67,8 @@ async def serve(
     # one connection, so that a dead letter commits with the burst it came in
     deadletters = SqliteDeadLetters(store.connection)
     outbox = Outbox(SqliteOutbox(store), clock)
+    registry.register(OutboxBacklog(outbox))
+    registry.register(ROWS_SKIPPED)
     timeseries = None
     if settings.influx is not None:
         ix = settings.influx
@@ -153,6 +156,7 @@ async def serve(
     app = create_app(
         registry,
         {"broker_connected": mqtt.connected.is_set, "store_writable": store.writable},
+        degraded={"raise_path": dispatcher.healthy},
     )
     app.include_router(api_router(
         dispatcher, settings.dispatch.tokens, settings.tz, clock, coverage=pipeline.coverage

@@ -1,32 +1,163 @@
-"""The service's one HTTP port: health and metrics now; `dispatch` mounts its API here."""
+"""The service's one HTTP port: health, metrics and a cap on request bodies; `dispatch`
+mounts its API here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Final
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("lantian.http")
 
 HealthCheck = Callable[[], bool]
 
+#: The largest request body the port accepts. The API's largest legitimate body, a
+#: silence naming a thousand stations, is about 20 KiB.
+MAX_BODY: Final = 64 * 1024
 
-def create_app(registry: CollectorRegistry, checks: dict[str, HealthCheck]) -> FastAPI:
+
+def create_app(
+    registry: CollectorRegistry,
+    checks: Mapping[str, HealthCheck],
+    *,
+    degraded: Mapping[str, HealthCheck] | None = None,
+    max_body: int = MAX_BODY,
+) -> FastAPI:
+    """The app behind the port: `/healthz`, `/metrics`, every request body capped at
+    `max_body` bytes (413, see `BodyLimit`), every error answered as `{"detail": ...}`.
+
+    `/healthz` runs every check (a check that raises counts as failing) and answers:
+
+    - 503 `{"status": "unavailable", "checks": {...}}` when one of `checks` fails: the
+      service cannot do its job (broker gone, store not writable); restart or page;
+    - 200 `{"status": "degraded", "checks": {...}}` when all `checks` pass but one of
+      `degraded` fails: a dependency the service works on without (the time-series
+      server) is down. Liveness holds, so an orchestrator does not restart the service
+      for a fault a restart cannot fix; the status says it for whoever watches;
+    - 200 `{"status": "ok", "checks": {...}}` otherwise.
+
+    `checks` names every check of both kinds with its result.
+    """
     app = FastAPI(title="Lantian", version="0.1.0")
+    required, optional = dict(checks), dict(degraded or {})
 
     # async: run on the event loop, which owns the store the checks touch (not a thread)
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        """200 when every check passes (broker connected, store writable), else 503."""
-        results = {name: bool(check()) for name, check in checks.items()}
-        ok = all(results.values())
-        return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "checks": results},
-            status_code=200 if ok else 503,
+        results = {name: _passes(name, check) for name, check in {**required, **optional}.items()}
+        status, code = health_status(
+            all(results[n] for n in required), all(results[n] for n in optional)
         )
+        return JSONResponse({"status": status, "checks": results}, status_code=code)
 
     @app.get("/metrics")
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.add_middleware(BodyLimit, max_body=max_body)
+    # every answer is `{"detail": ...}` JSON, a crash's too (Starlette's is plain text);
+    # the exception is still raised on to the server, which logs it
+    app.add_exception_handler(Exception, _internal_error)
     return app
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"detail": "internal error; the service's log has it"}, status_code=500)
+
+
+def health_status(required_ok: bool, optional_ok: bool) -> tuple[str, int]:
+    """/healthz's status and HTTP code, from whether the required and the optional
+    checks all pass."""
+    if not required_ok:
+        return "unavailable", 503
+    return ("ok", 200) if optional_ok else ("degraded", 200)
+
+
+def _passes(name: str, check: HealthCheck) -> bool:
+    try:
+        return bool(check())
+    except Exception:  # a check that cannot tell says "not healthy", it does not 500
+        log.exception("health check %s failed", name)
+        return False
+
+
+class BodyLimit:
+    """Pure ASGI middleware: a request body over `max_body` bytes is answered 413 with
+    `{"detail": ...}` and the connection closed.
+
+    A declared Content-Length over the limit is refused before the app runs and before a
+    byte of the body is read. A body without one (chunked) is counted as the app reads
+    it: once over, the 413 is sent from here, the app is told the client went away, and
+    whatever it answers after that is dropped. So no route can buffer more than
+    `max_body` bytes, whatever it does with its body.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body:
+            await _too_large(send, self.max_body)
+            return
+        read, answered, started = 0, False, False
+
+        async def counted_receive() -> Message:
+            nonlocal read, answered
+            if answered:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                read += len(message.get("body", b""))
+                if read > self.max_body:
+                    answered = True
+                    if not started:
+                        await _too_large(send, self.max_body)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return  # we answered 413 already; the app's late answer has no one to go to
+            started = True
+            await send(message)
+
+        await self.app(scope, counted_receive, guarded_send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # the server refuses a malformed one before we see it
+    return None
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    await send_json(send, 413, {"detail": f"request body over {limit} bytes"})
+
+
+async def send_json(
+    send: Send, status: int, body: object, headers: Mapping[str, str] | None = None
+) -> None:
+    """A whole JSON response sent on a raw ASGI `send`, asking the server to close the
+    connection: the request body may be unread, so the connection cannot be reused."""
+    payload = json.dumps(body, ensure_ascii=False).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload)),
+           (b"connection", b"close")]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": payload})

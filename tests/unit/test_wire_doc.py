@@ -26,7 +26,9 @@ import pytest
 from shapely.geometry import box
 
 from dispatch import Ack, Close, Deadlines, Dispatcher, Outcome, Router, Topics
+from dispatch._outbox import Outbox
 from dispatch._sqlite import SqliteStore
+from dispatch._sqlite_outbox import SqliteOutbox
 from ingest import DeadLetter
 from ingest import Topics as InboundTopics
 from lantian.cli import main as lantian
@@ -112,19 +114,22 @@ class _Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict[str, Any]]] = []
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> int:
         assert qos == 1
         self.sent.append((topic, orjson.loads(payload)))
+        return len(self.sent)
 
 
 def _published() -> dict[str, list[dict[str, Any]]]:
     """Messages by topic, with alert ids in topics written `*`."""
     now = [T0]
     wire = _Recorder()
+    store = SqliteStore(":memory:", tz=SH)
     dispatcher = Dispatcher(
-        store=SqliteStore(":memory:", tz=SH), router=Router((), "blue_sky"),
+        store=store, router=Router((), "blue_sky"),
         queues={"blue_sky": Deadlines()}, topics=Topics("lantian"), clock=lambda: now[0],
-        tz=SH, publisher=wire, new_id=lambda: "a1",
+        tz=SH, outbox=Outbox(SqliteOutbox(store), lambda: now[0], broker=wire),
+        new_id=lambda: "a1",
     )
     site = Zone("cs-01", "工地", "construction_site", box(120.50, 30.02, 120.51, 30.03),
                 "KY-G-022")

@@ -275,7 +275,7 @@ def test_migrating_a_version_1_database_fills_metric(
         "DROP TABLE outbox; DROP TABLE inputs; ALTER TABLE snapshots DROP COLUMN position;"
         " DROP INDEX alerts_raised_at_metric; DROP INDEX alerts_open_metric;"
         " DROP INDEX alerts_closed_metric; ALTER TABLE alerts DROP COLUMN metric;"
-        " DROP TABLE labels;"
+        " DROP TABLE labels; ALTER TABLE silences DROP COLUMN queue;"  # version 3's
         " CREATE INDEX alerts_open_raised_at ON alerts (raised_at, muted)"
         " WHERE state != 'closed';"
         " CREATE INDEX alerts_closed_at ON alerts (closed_at, raised_at, muted)"

@@ -1,0 +1,88 @@
+"""A bounded schemathesis run over the real service's `/openapi.json` (real Mosquitto, one
+service for the module), as an admin and as an officer: no request the schema allows, nor
+the near misses it generates, may get a 5xx, and a 2xx must be what the schema says.
+
+Bounded for CI: `EXAMPLES` examples an operation, each sent with both tokens; about
+fifteen operations, well under a minute on a loaded machine. Only loopback is used.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import hypothesis
+import hypothesis.errors
+import pytest
+import schemathesis
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from tests.integration.conftest import ADMIN, BLUE_SKY, Deployment, start_deployment
+from tests.support import Broker
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = 25
+TOKENS = {"admin": ADMIN, "officer": BLUE_SKY}
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory, broker: Broker) -> Iterator[Deployment]:
+    d = start_deployment(tmp_path_factory.mktemp("fuzz"), broker)
+    d.fume("KY-CS-001")  # one real alert, so that the store is not empty
+    d.open_alert("KY-CS-001")
+    yield d
+    d.service.stop()
+
+
+def successes_conform(ctx: Any, response: Any, case: Any) -> bool | None:
+    """The schema's shape for 2xx JSON answers. Refusals (401, 403, 404, 409, 413 and the
+    API's own 422s) are `{"detail": ...}` and not all declared in the schema FastAPI
+    writes, so they are left to `not_a_server_error`."""
+    if not 200 <= response.status_code < 300:
+        return None
+    if not response.headers.get("content-type", [""])[0].startswith("application/json"):
+        return None  # the CSV and Prometheus text answers
+    return response_schema_conformance(ctx, response, case)  # type: ignore[no-any-return]
+
+
+def test_no_request_makes_the_service_fail(fuzzed: Deployment) -> None:
+    # `schemathesis.pytest.from_fixture` would parametrize by operation, but it reads a
+    # private attribute pytest 9 no longer has; so the operations are walked here, each
+    # a Hypothesis test of its own (the Python API: `APIOperation.as_strategy`).
+    schema = schemathesis.openapi.from_url(f"{fuzzed.url}/openapi.json")
+    statuses: Counter[int] = Counter()
+    failures: list[str] = []
+    operations = [result.ok() for result in schema.get_all_operations()]
+    started = time.monotonic()
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @hypothesis.given(case=operation.as_strategy(mode))
+            @hypothesis.settings(
+                max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                suppress_health_check=list(hypothesis.HealthCheck),
+            )
+            def fuzz(case: Any) -> None:
+                for headers in TOKENS.values():
+                    response = case.call_and_validate(
+                        base_url=fuzzed.url, headers=headers, timeout=10,
+                        checks=[not_a_server_error, successes_conform],
+                    )
+                    statuses[response.status_code] += 1
+
+            try:
+                fuzz()
+            except hypothesis.errors.Unsatisfiable:
+                pass  # nothing to get wrong (no parameters): no negative case exists
+            except Exception as exc:  # every operation gets its run; all failures told
+                failures.append(f"{operation.label} ({mode.value}): {exc}"[:3000])
+    took = time.monotonic() - started
+    print(f"schemathesis: {len(operations)} operations, {sum(statuses.values())} requests"
+          f" in {took:.1f} s; statuses {dict(sorted(statuses.items()))}")
+    assert not failures, "\n\n".join(failures)
+    assert not any(s >= 500 for s in statuses)
