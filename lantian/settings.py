@@ -28,7 +28,9 @@ from shapely.geometry import shape
 
 from ingest import (
     HJ212_DIALECTS,
+    PAYLOAD_CAP,
     BrokerSettings,
+    DeadLetterLimits,
     DecodeContext,
     Kind,
     SourceSettings,
@@ -87,12 +89,19 @@ class DjiSection(Section):
     docks: list[str] = []
 
 
+class DeadLettersSection(Section):
+    payload_cap_bytes: Annotated[int, Field(ge=0, le=16 << 20)] = PAYLOAD_CAP
+    max_count: PositiveInt = 100_000
+    max_age_days: PositiveInt = 30
+
+
 class IngestSection(Section):
     decoders: list[Kind] = [k for k in Kind]
     max_payload_bytes: Annotated[int, Field(ge=256, le=16 << 20)] = 65536
     max_future_s: Annotated[int, Field(ge=0)] = 300
     dedupe_capacity: PositiveInt = 200_000
     dji: DjiSection = DjiSection()
+    deadletters: DeadLettersSection = DeadLettersSection()
 
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)  # Kind from str
 
@@ -153,6 +162,7 @@ class Settings:
     rules_sweep_s: float
     dispatch: DispatchSettings
     admin_token: str | None
+    deadletters: DeadLetterLimits
 
 
 def _parse_broker_url(url: str, mqtt: MqttSection, where: str) -> BrokerSettings:
@@ -452,6 +462,7 @@ def load_settings(config_dir: Path, env: Mapping[str, str] | None = None) -> Set
         max_payload_bytes=toml.ingest.max_payload_bytes,
         max_future=timedelta(seconds=toml.ingest.max_future_s),
     )
+    dl = toml.ingest.deadletters
     ix = toml.influx
     influx = (
         InfluxSettings(ix.url, ix.token, ix.org, ix.bucket, ix.batch_size, ix.flush_interval_ms,
@@ -476,4 +487,8 @@ def load_settings(config_dir: Path, env: Mapping[str, str] | None = None) -> Set
         rules_sweep_s=toml.rules.sweep_s,
         dispatch=build_dispatch(toml.dispatch, where, env.get("LANTIAN_ADMIN_TOKEN") or None),
         admin_token=env.get("LANTIAN_ADMIN_TOKEN") or None,
+        deadletters=DeadLetterLimits(
+            payload_cap_bytes=dl.payload_cap_bytes, max_count=dl.max_count,
+            max_age_days=dl.max_age_days,
+        ),
     )
