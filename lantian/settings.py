@@ -37,6 +37,7 @@ from ingest import (
     Topics,
     unit_factor,
 )
+from lantian._masking import SECRET_KEY, mask, secrets_in
 from lantian._schema import ConfigError as ConfigError
 from lantian._schema import PositiveFloat, PositiveInt, Section
 from lantian.dispatch_config import DispatchSection, DispatchSettings, build_dispatch
@@ -213,6 +214,8 @@ def _validation_error(where: str, exc: ValidationError) -> ConfigError:
     problem = err["msg"]
     if err["type"] == "extra_forbidden":
         problem = "unknown key"
+    elif SECRET_KEY.search(key):
+        pass  # the value is a credential: the key and the problem say enough
     elif "input" in err and not isinstance(err["input"], dict | list):
         problem += f" (got {err['input']!r})"
     more = len(exc.errors()) - 1
@@ -423,7 +426,28 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def load_settings(config_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """The settings in `config_dir`, with `env` over them; a problem raises ConfigError,
+    whose message never holds a credential (see `lantian._masking`)."""
     env = env if env is not None else {}
+    try:
+        return _load_settings(config_dir, env)
+    except ConfigError as exc:
+        secrets = [*secrets_in(_raw_or_nothing(config_dir / "lantian.toml")),
+                   *secrets_in({k: env[k] for k in ENV_VARS if k in env})]
+        # `from None`: the original, unmasked message must not ride along as the cause
+        raise ConfigError(
+            mask(exc.where, secrets), mask(exc.key, secrets), mask(exc.problem, secrets)
+        ) from None
+
+
+def _raw_or_nothing(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
     toml_path = config_dir / "lantian.toml"
     where = str(toml_path)
     try:
