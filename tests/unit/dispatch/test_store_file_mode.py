@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,15 @@ def umask(request: pytest.FixtureRequest) -> Iterator[int]:
 def _modes(path: Path) -> dict[str, int]:
     return {p.name: stat.S_IMODE(p.stat().st_mode)
             for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()}
+
+
+def test_the_alert_store_alone_makes_it_0600(tmp_path: Path, umask: int) -> None:
+    path = tmp_path / "lantian.sqlite"
+    store = SqliteStore(path)
+    store.save_snapshot("rules", b"state", datetime(2026, 6, 12, tzinfo=UTC))  # a WAL write
+    modes = _modes(path)
+    assert len(modes) == 3 and set(modes.values()) == {0o600}, modes
+    store.close()
 
 
 def test_a_new_store_file_and_its_wal_are_0600(tmp_path: Path, umask: int) -> None:
