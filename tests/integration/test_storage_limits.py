@@ -1,9 +1,15 @@
-"""What the deployment lets through: the shipped Mosquitto ACL with
-per-device accounts made by `deploy/mosquitto/add-device`."""
+"""What the deployment keeps and lets through: dead letters in a running service, kept
+up to the cap; the shipped Mosquitto ACL with per-device accounts made by
+`deploy/mosquitto/add-device`."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
+import sqlite3
+import stat
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,12 +17,39 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REPO, Broker, require_binary, run_mosquitto
+from ingest import PAYLOAD_CAP
+from tests.conftest import RunningService
+from tests.support import REPO, Broker, require_binary, run_mosquitto, wait_until
 
 pytestmark = pytest.mark.integration
 
 ACL = REPO / "deploy" / "mosquitto" / "acl"
 ADD_DEVICE = REPO / "deploy" / "mosquitto" / "add-device"
+
+
+def test_a_megabyte_of_junk_costs_the_cap(broker: Broker, service: RunningService) -> None:
+    junk = os.urandom(1 << 20)
+    topic = "lantian/sensors/KY-CS-001/reading"
+    with broker.sub("lantian/deadletter", count=1) as sub:
+        broker.pub(topic, junk)
+        (published,) = sub.messages()
+    body = json.loads(published)
+    assert len(base64.b64decode(body["payload_b64"])) == PAYLOAD_CAP
+    assert (body["payload_size"], body["payload_sha256"]) == (
+        len(junk), hashlib.sha256(junk).hexdigest())
+
+    def stored() -> list[tuple[str, str, bytes, int, str]]:
+        db = sqlite3.connect(service.settings.store_path)
+        try:
+            return db.execute("SELECT topic, code, payload, payload_size, payload_sha256"
+                              " FROM dead_letters").fetchall()
+        finally:
+            db.close()
+
+    ((t, code, payload, size, sha),) = wait_until(stored, what="the stored dead letter")
+    assert (t, code, payload, size, sha) == (
+        topic, "too_large", junk[:PAYLOAD_CAP], len(junk), hashlib.sha256(junk).hexdigest())
+    assert stat.S_IMODE(service.settings.store_path.stat().st_mode) == 0o600
 
 
 def _add_device(passwd: Path, device: str) -> str:
