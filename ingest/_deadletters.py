@@ -214,6 +214,7 @@ class SqliteDeadLetters:
         self._kept = Gauge("lantian_deadletters_kept", "Dead letters in the store", registry=r)
         for why in ("count", "age"):
             self._pruned.labels(why)  # both series exist from the start, at 0
+        self._kept.set(self.count())  # a count of the smallest index: ms for 100,000 rows
 
     def add(self, letter: DeadLetter) -> None:
         cap = self.limits.payload_cap_bytes
@@ -223,6 +224,7 @@ class SqliteDeadLetters:
             (_utc_text(letter.received_at), letter.topic, letter.code, letter.reason,
              payload[:cap], len(payload), hashlib.sha256(payload).hexdigest()),
         )
+        self._kept.inc()
 
     def prune(self, now: datetime) -> Pruned:
         """Delete the dead letters older than `max_age_days` before `now`, then the

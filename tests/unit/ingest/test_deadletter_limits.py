@@ -78,7 +78,9 @@ def test_a_file_from_before_the_cap_gains_the_columns_and_keeps_its_rows(
         "old", b"\x00\xff\x00", 3, None)
     assert new.payload_sha256 == hashlib.sha256(b"new").hexdigest()
     store.close()
-    SqliteDeadLetters(path).close()  # and opening it again changes nothing
+    reg = CollectorRegistry()
+    SqliteDeadLetters(path, registry=reg).close()  # opening it again changes nothing
+    assert reg.get_sample_value("lantian_deadletters_kept") == 2.0  # counted on opening
 
 
 def test_prune_by_age_then_count_oldest_first_in_batches(tmp_path: Path) -> None:
@@ -91,6 +93,7 @@ def test_prune_by_age_then_count_oldest_first_in_batches(tmp_path: Path) -> None
     for i in range(4, 12):  # 8 recent ones, 3 over the count
         store.add(_letter(i, T0 - timedelta(hours=12 - i)))
     assert _pruned(reg, "age") == 0.0 and _pruned(reg, "count") == 0.0
+    assert reg.get_sample_value("lantian_deadletters_kept") == 12.0  # live, before a prune
     assert store.prune(T0) == Pruned(count=3, age=4)
     assert [d.topic for d in store.recent()] == [f"t/{i}" for i in range(11, 6, -1)]
     assert (_pruned(reg, "age"), _pruned(reg, "count")) == (4.0, 3.0)
