@@ -26,7 +26,9 @@ same one-per-millisecond rule; without it a hung server yields duplicates.
 Delivery: a point is in the server once `lantian_influx_points_written_total` counts it.
 Until then it lives in this process's memory only (the batch buffer, for up to
 `flush_interval_ms` while the server keeps up; every pending point while it does not), and
-a kill -9 loses it: its MQTT message has already been acknowledged to the broker.
+a kill -9 loses it: its MQTT message has already been acknowledged to the broker. A
+graceful stop (`close()`) flushes the buffer and offers parked batches once more, for up
+to 10 s; what the server has not taken by then is counted as failed and logged.
 `healthy()` says whether the server keeps up, for a degraded (not failed) /healthz.
 """
 
@@ -201,8 +203,21 @@ class TimeSeriesWriter:
         return sum(b.count("\n") + 1 for b in batches)
 
     def close(self) -> None:
+        """Flush, offering the parked batches once more; the client waits up to 10 s for
+        the server. What it has not taken by then is given up, counted and logged: a
+        stop with the server away must not lose points in silence."""
+        self.retry_parked()
         self._api.close()  # type: ignore[no-untyped-call]
         self._client.close()  # type: ignore[no-untyped-call]
+        with self._lock:
+            lost, self._pending = self._pending, 0
+            self._parked.clear()
+            self._ages.clear()
+            self._metrics.points_pending.set(0)
+        if lost:
+            self._metrics.points_failed.inc(lost)
+            log.error("time series: stopping with %d points the server has not taken: "
+                      "they are lost", lost)
 
     # callbacks, on the writer's own thread
     def _settled(self, points: int) -> None:

@@ -134,3 +134,32 @@ def test_a_hung_server_is_unhealthy_once_the_oldest_point_is_stale() -> None:
     finally:
         hung.close()  # the request fails now; close() waits for the writer to give up
         w.close()
+
+
+def test_close_offers_parked_batches_once_more(flaky: tuple[str, type[FlakyInflux]]) -> None:
+    url, server = flaky
+    server.fail = 10**6
+    w = _writer(url)
+    w.write_lines(LINES)
+    wait_until(lambda: w._parked, what="the batch to be parked")
+    server.fail = 0  # back just before the stop
+    w.close()
+    m = w._metrics.registry
+    assert m.get_sample_value("lantian_influx_points_written_total") == len(LINES)
+    assert m.get_sample_value("lantian_influx_points_failed_total") == 0
+    assert sorted(server.bodies[-1].splitlines()) == sorted(LINES)
+
+
+def test_close_with_the_server_away_counts_what_is_lost(
+    flaky: tuple[str, type[FlakyInflux]], caplog: pytest.LogCaptureFixture,
+) -> None:
+    url, server = flaky
+    server.fail = 10**6  # away for good
+    w = _writer(url, max_retry_time_ms=500)
+    w.write_lines(LINES)
+    wait_until(lambda: w._parked, what="the batch to be parked")
+    w.close()
+    m = w._metrics.registry
+    assert m.get_sample_value("lantian_influx_points_failed_total") == len(LINES)
+    assert m.get_sample_value("lantian_influx_points_pending") == 0
+    assert f"stopping with {len(LINES)} points the server has not taken" in caplog.text
