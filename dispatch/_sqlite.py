@@ -27,6 +27,7 @@ savepoint of the one outer transaction, so a refused write undoes only itself.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -86,6 +87,10 @@ class SqliteStore:
         self._labels: dict[str, int] = {}  # labels.text -> id, see the module docstring
         if self._path != ":memory:" and not self._path.startswith("file:"):
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            # alerts name officers and places: the owner's only, whatever the umask (SQLite
+            # gives the -wal and -shm files it creates the database file's mode)
+            os.close(os.open(self._path, os.O_CREAT | os.O_RDONLY, 0o600))
+            os.chmod(self._path, 0o600)
         self._db = sqlite3.connect(
             self._path, isolation_level=None, check_same_thread=False, uri=True
         )

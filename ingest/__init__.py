@@ -4,7 +4,15 @@ Nothing outside this package touches paho or a payload format.
 """
 
 from ingest._context import DEFAULT_SOURCE, HJ212_DIALECTS, DecodeContext, SourceSettings
-from ingest._deadletters import DeadLetter, MemoryDeadLetters, SqliteDeadLetters
+from ingest._deadletters import (
+    PAYLOAD_CAP,
+    DeadLetter,
+    DeadLetterLimits,
+    MemoryDeadLetters,
+    Pruned,
+    SqliteDeadLetters,
+    StoredDeadLetter,
+)
 from ingest._decode import Outcome, decode_message
 from ingest._dedupe import Deduplicator
 from ingest._gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
@@ -20,8 +28,10 @@ from ingest._units import unit_factor
 __all__ = [
     "DEFAULT_SOURCE",
     "HJ212_DIALECTS",
+    "PAYLOAD_CAP",
     "BrokerSettings",
     "DeadLetter",
+    "DeadLetterLimits",
     "DecodeContext",
     "DecodeResult",
     "Decoded",
@@ -34,12 +44,14 @@ __all__ = [
     "MemoryDeadLetters",
     "MqttConnection",
     "Outcome",
+    "Pruned",
     "Publisher",
     "RecordSink",
     "Rejection",
     "Route",
     "SourceSettings",
     "SqliteDeadLetters",
+    "StoredDeadLetter",
     "TimeSeriesWriter",
     "Topics",
     "decode_message",

@@ -1,23 +1,45 @@
-"""Dead letters: every rejected message, kept with its reason and its exact bytes.
+"""Dead letters: every rejected message, kept with its reason, its size, a hash and up to
+`payload_cap_bytes` of its bytes.
 
 They are published on `{prefix}/deadletter` for whoever watches live, and written to a
 table in the embedded SQLite store so that nothing is lost when nobody was watching.
+
+Storage is bounded three ways, because junk is what an attacker (or a broken device)
+controls: a payload is kept up to the cap (its full size and SHA-256 beside it, so two
+letters can still be told apart and matched against a device's log), and `prune` deletes
+the oldest rows past `max_count` and those older than `max_age_days`. Deleted pages are
+reused by later inserts, so the file stops growing once retention is reached (it does
+not shrink without a VACUUM).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import os
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, Protocol
 
 import orjson
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
-#: Larger payloads are stored whole but published cut to this size (MQTT subscribers
-#: watching dead letters want the reason, not megabytes of somebody's garbage).
-PUBLISH_PAYLOAD_LIMIT: Final = 1 << 20
+#: What a dead letter keeps of its payload, stored and published, by default: the reason
+#: and a sample of the bytes are what a person debugging a device needs, not megabytes.
+PAYLOAD_CAP: Final = 64 << 10
+#: The former name of the publishing cap, which is now the same cap.
+PUBLISH_PAYLOAD_LIMIT: Final = PAYLOAD_CAP
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterLimits:
+    """How much of the dead letters is kept (config `[ingest.deadletters]`)."""
+
+    payload_cap_bytes: int = PAYLOAD_CAP
+    max_count: int = 100_000
+    max_age_days: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,19 +50,52 @@ class DeadLetter:
     payload: bytes
     received_at: datetime
 
-    def to_json(self) -> bytes:
-        cut = len(self.payload) > PUBLISH_PAYLOAD_LIMIT
+    def to_json(self, cap: int = PAYLOAD_CAP) -> bytes:
+        """The published form: the contract's fields plus `code`; a payload over `cap`
+        is cut to it and marked with its full size and SHA-256."""
         body: dict[str, object] = {
             "topic": self.topic,
             "reason": self.reason,
             "code": self.code,
-            "payload_b64": base64.b64encode(self.payload[:PUBLISH_PAYLOAD_LIMIT]).decode(),
+            "payload_b64": base64.b64encode(self.payload[:cap]).decode(),
             "received_at": self.received_at.isoformat(),
         }
-        if cut:
+        if len(self.payload) > cap:
             body["payload_truncated"] = True
             body["payload_size"] = len(self.payload)
+            body["payload_sha256"] = hashlib.sha256(self.payload).hexdigest()
         return orjson.dumps(body)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDeadLetter:
+    """A row of the table: `payload` is what was kept (at most the cap); `payload_size`
+    and `payload_sha256` describe the payload as received (the hash is None for rows
+    stored before the cap existed, which kept every byte)."""
+
+    topic: str
+    code: str
+    reason: str
+    payload: bytes
+    payload_size: int
+    payload_sha256: str | None
+    received_at: datetime
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.payload) < self.payload_size
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What one `prune` deleted, by reason."""
+
+    count: int = 0  # over max_count
+    age: int = 0  # older than max_age_days
+
+    @property
+    def total(self) -> int:
+        return self.count + self.age
 
 
 class DeadLetterStore(Protocol):
@@ -57,6 +112,8 @@ class MemoryDeadLetters:
         self.letters.append(letter)
 
 
+# All of the table's SQL is here, in one place, for the day it joins the store's
+# migrations (dispatch._schema): the table as first released, then the columns added since.
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS dead_letters (
     id          INTEGER PRIMARY KEY,
@@ -68,6 +125,74 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE INDEX IF NOT EXISTS dead_letters_received_at ON dead_letters (received_at);
 """
+#: (column, declaration) added to files made before them; NULL in the older rows, whose
+#: payload is whole (so their size is length(payload)).
+_ADDED_COLUMNS: Final = (
+    ("payload_size", "INTEGER"),
+    ("payload_sha256", "TEXT"),
+)
+_INSERT: Final = (
+    "INSERT INTO dead_letters"
+    " (received_at, topic, code, reason, payload, payload_size, payload_sha256)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_SELECT_RECENT: Final = (
+    "SELECT topic, code, reason, payload, coalesce(payload_size, length(payload)),"
+    " payload_sha256, received_at FROM dead_letters ORDER BY id DESC LIMIT ?"
+)
+# One batch: a short write transaction of its own, so that the alert store's writes on
+# the same file wait at most one batch for the lock.
+_DELETE_BELOW_ID: Final = (
+    "DELETE FROM dead_letters WHERE id IN"
+    " (SELECT id FROM dead_letters WHERE id < ? ORDER BY id LIMIT ?)"
+)
+_DELETE_OLDER: Final = (
+    "DELETE FROM dead_letters WHERE id IN"
+    " (SELECT id FROM dead_letters WHERE received_at < ? ORDER BY received_at LIMIT ?)"
+)
+_NTH_NEWEST_ID: Final = "SELECT id FROM dead_letters ORDER BY id DESC LIMIT 1 OFFSET ?"
+_COUNT: Final = "SELECT count(*) FROM dead_letters"
+
+
+def _ensure_schema(db: sqlite3.Connection) -> None:
+    db.executescript(_SCHEMA)
+    have = {row[1] for row in db.execute("PRAGMA table_info(dead_letters)")}
+    for column, decl in _ADDED_COLUMNS:
+        if column not in have:
+            db.execute(f"ALTER TABLE dead_letters ADD COLUMN {column} {decl}")
+
+
+def _utc_text(at: datetime) -> str:
+    # one offset for every row, so that comparing the text compares the instants
+    return at.astimezone(UTC).isoformat()
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    create_private(path)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        # the alert store writes to the same file: wait for its lock, do not fail
+        db.execute("PRAGMA busy_timeout=5000")
+        _ensure_schema(db)
+    except BaseException:
+        db.close()
+        raise
+    create_private(path)  # the -wal and -shm files exist now
+    return db
+
+
+def create_private(path: Path) -> None:
+    """Create the database file (if missing) readable by its owner only, whatever the
+    umask, and tighten its -wal and -shm files if they exist: alerts and dead letters
+    hold what devices and officers sent."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if p.exists():
+            os.chmod(p, 0o600)
 
 
 class SqliteDeadLetters:
@@ -75,37 +200,74 @@ class SqliteDeadLetters:
     commit is a write to the log without an fsync, cheap enough per message, and it
     survives a crash of the process."""
 
-    def __init__(self, db: Path | sqlite3.Connection) -> None:
+    def __init__(
+        self,
+        db: Path | sqlite3.Connection,
+        limits: DeadLetterLimits | None = None,
+        *,
+        registry: CollectorRegistry | None = None,
+        batch: int = 1000,
+    ) -> None:
         """On a file of its own, or on a connection the alert store shares (the service
         does that: a dead letter then commits with the burst of messages it came in)."""
+        self.limits = limits or DeadLetterLimits()
+        self._batch = batch
         if isinstance(db, sqlite3.Connection):
             self._db = db
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
-            return
-        db.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+            _ensure_schema(db)
+        else:
+            self._db = _open(db)
+        r = registry if registry is not None else CollectorRegistry()
+        self._pruned = Counter(
+            "lantian_deadletters_pruned", "Dead letters deleted by retention, by why",
+            ["why"], registry=r,
+        )
+        self._kept = Gauge("lantian_deadletters_kept", "Dead letters in the store", registry=r)
+        for why in ("count", "age"):
+            self._pruned.labels(why)  # both series exist from the start, at 0
+        self._kept.set(self.count())  # a count of the smallest index: ms for 100,000 rows
 
     def add(self, letter: DeadLetter) -> None:
+        cap = self.limits.payload_cap_bytes
+        payload = letter.payload
         self._db.execute(
-            "INSERT INTO dead_letters (received_at, topic, code, reason, payload)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (letter.received_at.isoformat(), letter.topic, letter.code, letter.reason,
-             letter.payload),
+            _INSERT,
+            (_utc_text(letter.received_at), letter.topic, letter.code, letter.reason,
+             payload[:cap], len(payload), hashlib.sha256(payload).hexdigest()),
         )
+        self._kept.inc()
 
-    def recent(self, limit: int = 100) -> list[DeadLetter]:
-        rows = self._db.execute(
-            "SELECT topic, code, reason, payload, received_at FROM dead_letters"
-            " ORDER BY id DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
+    def prune(self, now: datetime) -> Pruned:
+        """Delete the dead letters older than `max_age_days` before `now`, then the
+        oldest past `max_count`, in batches of `batch` rows (one short transaction each);
+        returns how many went, counts them in `lantian_deadletters_pruned_total{why}` and
+        sets `lantian_deadletters_kept`."""
+        cutoff = _utc_text(now - timedelta(days=self.limits.max_age_days))
+        age = self._delete_batches(_DELETE_OLDER, cutoff)
+        count = 0
+        row = self._db.execute(_NTH_NEWEST_ID, (self.limits.max_count - 1,)).fetchone()
+        if row is not None:  # the max_count-th newest: everything older goes
+            count = self._delete_batches(_DELETE_BELOW_ID, row[0])
+        self._pruned.labels("age").inc(age)
+        self._pruned.labels("count").inc(count)
+        self._kept.set(self.count())
+        return Pruned(count=count, age=age)
+
+    def _delete_batches(self, sql: str, bound: object) -> int:
+        total = 0
+        while True:
+            n = self._db.execute(sql, (bound, self._batch)).rowcount
+            total += n
+            if n < self._batch:
+                return total
+
+    def count(self) -> int:
+        return int(self._db.execute(_COUNT).fetchone()[0])
+
+    def recent(self, limit: int = 100) -> list[StoredDeadLetter]:
         return [
-            DeadLetter(t, c, r, bytes(p), datetime.fromisoformat(at)) for t, c, r, p, at in rows
+            StoredDeadLetter(t, c, r, bytes(p), size, sha, datetime.fromisoformat(at))
+            for t, c, r, p, size, sha, at in self._db.execute(_SELECT_RECENT, (limit,))
         ]
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ingest._context import DecodeContext
-from ingest._deadletters import DeadLetter, DeadLetterStore
+from ingest._deadletters import PAYLOAD_CAP, DeadLetter, DeadLetterStore
 from ingest._decode import Outcome, decode_message
 from ingest._dedupe import Deduplicator
 from ingest._dji import DeviceState
@@ -76,6 +76,7 @@ class Ingestor:
         dedupe: Deduplicator | None = None,
         journal: Journal | None = None,
         live_deadletters: TokenBucket | None = None,
+        deadletter_cap: int = PAYLOAD_CAP,
     ) -> None:
         self.ctx = ctx
         self.topics = topics
@@ -89,6 +90,7 @@ class Ingestor:
         self._dji: dict[str, DeviceState] = {}
         self.journal = journal
         self._live = live_deadletters or TokenBucket(rate=50, burst=500)
+        self._cap = deadletter_cap
 
     @property
     def state(self) -> IngestState:
@@ -159,6 +161,6 @@ class Ingestor:
         if self.publisher is None:
             return
         if self._live.take(letter.received_at.timestamp()):
-            self.publisher.publish(self.topics.deadletter(), letter.to_json(), 1)
+            self.publisher.publish(self.topics.deadletter(), letter.to_json(self._cap), 1)
         else:
             self.metrics.deadletters_unpublished.inc()

@@ -14,14 +14,31 @@ A batch the server does not take (down, timing out, 5xx) is parked and offered a
 later, so an outage delays points but does not drop them. Only a batch the server
 refuses as malformed (4xx other than 429), or points beyond `max_pending`, are given up,
 counted and logged.
+
+Retries are idempotent by construction on the client's side: every line carries its own
+timestamp (the record's, never the time of sending) and a retry sends the very lines it
+was given, so a batch that timed out after the server had in fact stored it is stored
+again with the same series and time. InfluxDB keeps one point per series, field and
+timestamp (the last write wins), so that is harmless there. VictoriaMetrics keeps every
+sample it is sent unless started with `-dedup.minScrapeInterval=1ms`, which gives it the
+same one-per-millisecond rule; without it a hung server yields duplicates.
+
+Delivery: a point is in the server once `lantian_influx_points_written_total` counts it.
+Until then it lives in this process's memory only (the batch buffer, for up to
+`flush_interval_ms` while the server keeps up; every pending point while it does not), and
+a kill -9 loses it: its MQTT message has already been acknowledged to the broker. A
+graceful stop (`close()`) flushes the buffer and offers parked batches once more, for up
+to 10 s; what the server has not taken by then is counted as failed and logged.
+`healthy()` says whether the server keeps up, for a degraded (not failed) /healthz.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -102,6 +119,10 @@ class TimeSeriesWriter:
         flush_interval_ms: int = 1000,
         max_pending: int = 1_000_000,
         timeout_ms: int = 10_000,
+        retry_interval_ms: int = 1000,
+        max_retry_time_ms: int = 15_000,
+        stale_after_ms: int | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._bucket, self._org = bucket, org
         self._metrics = metrics
@@ -109,25 +130,43 @@ class TimeSeriesWriter:
         self._lock = threading.Lock()
         self._pending = 0
         self._parked: deque[str] = deque()
+        # health: how old the oldest unsettled point is, and whether the last attempt failed
+        self._monotonic = monotonic
+        self._stale_after = (
+            stale_after_ms if stale_after_ms is not None else flush_interval_ms + timeout_ms
+        ) / 1000
+        self._ages: deque[list[float]] = deque()  # [first write time, points], oldest first
+        self._failing = False
         self._client = InfluxDBClient(url=url, token=token, org=org, timeout=timeout_ms)
         self._api = self._client.write_api(
             write_options=WriteOptions(
                 batch_size=batch_size,
                 flush_interval=flush_interval_ms,
-                retry_interval=1000,
+                retry_interval=retry_interval_ms,
                 max_retries=3,
                 max_retry_delay=5000,
-                max_retry_time=15_000,
+                max_retry_time=max_retry_time_ms,
                 max_close_wait=10_000,
                 write_scheduler=ThreadPoolScheduler(max_workers=1),
             ),
             success_callback=self._on_success,
             error_callback=self._on_error,
+            retry_callback=self._on_retry,
         )
 
     @property
     def pending(self) -> int:
         return self._pending
+
+    def healthy(self) -> bool:
+        """False while the server does not keep up: a batch is parked, the last attempt
+        failed, or a point has waited longer than `stale_after_ms` (default: the flush
+        interval plus the request timeout). For a degraded /healthz, not a failed one:
+        the points wait, nothing is lost while the process lives."""
+        with self._lock:
+            if self._parked or self._failing:
+                return False
+            return not self._ages or self._monotonic() - self._ages[0][0] <= self._stale_after
 
     def write(self, record: Record) -> None:
         self.write_lines(to_lines(record))
@@ -145,6 +184,12 @@ class TimeSeriesWriter:
                 return
             self._pending += len(lines)
             self._metrics.points_pending.set(self._pending)
+            now = self._monotonic()
+            # one entry a second at most, so an outage costs a few bytes a second here
+            if self._ages and now - self._ages[-1][0] < 1.0:
+                self._ages[-1][1] += len(lines)
+            else:
+                self._ages.append([now, len(lines)])
         for line in lines:
             self._api.write(self._bucket, self._org, line, write_precision=_MS)
 
@@ -158,19 +203,46 @@ class TimeSeriesWriter:
         return sum(b.count("\n") + 1 for b in batches)
 
     def close(self) -> None:
+        """Flush, offering the parked batches once more; the client waits up to 10 s for
+        the server. What it has not taken by then is given up, counted and logged: a
+        stop with the server away must not lose points in silence."""
+        self.retry_parked()
         self._api.close()  # type: ignore[no-untyped-call]
         self._client.close()  # type: ignore[no-untyped-call]
+        with self._lock:
+            lost, self._pending = self._pending, 0
+            self._parked.clear()
+            self._ages.clear()
+            self._metrics.points_pending.set(0)
+        if lost:
+            self._metrics.points_failed.inc(lost)
+            log.error("time series: stopping with %d points the server has not taken: "
+                      "they are lost", lost)
 
     # callbacks, on the writer's own thread
     def _settled(self, points: int) -> None:
         with self._lock:
             self._pending -= points
             self._metrics.points_pending.set(self._pending)
+            # settled points are taken off the oldest entries: batches settle roughly in
+            # the order they were written, and a parked one makes healthy() False anyway
+            while points and self._ages:
+                first = self._ages[0]
+                taken = min(points, int(first[1]))
+                first[1] -= taken
+                points -= taken
+                if not first[1]:
+                    self._ages.popleft()
 
     def _on_success(self, _conf: Any, data: str | bytes) -> None:
         n = _count_lines(data)
         self._metrics.points_written.inc(n)
+        self._failing = False
         self._settled(n)
+
+    def _on_retry(self, _conf: Any, _data: str | bytes, exc: Exception) -> None:
+        self._failing = True
+        log.info("time series: write failed, retrying: %s", exc)
 
     def _on_error(self, _conf: Any, data: str | bytes, exc: Exception) -> None:
         n = _count_lines(data)
@@ -181,6 +253,7 @@ class TimeSeriesWriter:
             log.error("time series: server refused %d points (%s): %s", n, status, exc)
             return
         with self._lock:
+            self._failing = True
             self._parked.append(data.decode() if isinstance(data, bytes) else data)
         log.warning("time series: %d points parked for retry: %s", n, exc)
 

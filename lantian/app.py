@@ -6,9 +6,11 @@ No business logic here: a straight line of construction, then run until told to 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -65,7 +67,7 @@ async def serve(
     metrics = IngestMetrics(registry)
     store = SqliteStore(settings.store_path, tz=settings.tz)
     # one connection, so that a dead letter commits with the burst it came in
-    deadletters = SqliteDeadLetters(store.connection)
+    deadletters = SqliteDeadLetters(store.connection, settings.deadletters, registry=registry)
     outbox = Outbox(SqliteOutbox(store), clock)
     registry.register(OutboxBacklog(outbox))
     registry.register(ROWS_SKIPPED)
@@ -103,6 +105,7 @@ async def serve(
         timeseries=timeseries,
         metrics=metrics,
         dedupe=Deduplicator(settings.dedupe_capacity),
+        deadletter_cap=settings.deadletters.payload_cap_bytes,
     )
     checkpoints = Checkpoints(store, pipeline, ingestor, clock)
     recovered = checkpoints.restore()
@@ -142,21 +145,23 @@ async def serve(
     sweep_rules()
 
     scheduler = AsyncIOScheduler(timezone=settings.tz)
-    if timeseries is not None:
+    if timeseries is not None:  # the writer's own thread-safe queue: a thread may retry
         scheduler.add_job(timeseries.retry_parked, "interval", seconds=10, id="influx-retry")
-    scheduler.add_job(sweep_rules, "interval", seconds=settings.rules_sweep_s,
-                      id="rules-sweep")
-    scheduler.add_job(dispatcher.sweep, "interval", seconds=settings.dispatch.sweep_s,
-                      id="sla-sweep")
-    scheduler.add_job(checkpoints.save, "interval", seconds=60, id="rules-snapshot")
+    every = functools.partial(_on_loop, scheduler)
+    every(sweep_rules, seconds=settings.rules_sweep_s, id="rules-sweep")
+    every(dispatcher.sweep, seconds=settings.dispatch.sweep_s, id="sla-sweep")
+    every(checkpoints.save, seconds=60, id="rules-snapshot")
     # marks what the broker acknowledged as sent, hands over what waits; prunes the sent
-    scheduler.add_job(outbox.flush, "interval", seconds=1, id="outbox-flush")
-    scheduler.add_job(outbox.prune, "interval", hours=1, id="outbox-prune")
+    every(outbox.flush, seconds=1, id="outbox-flush")
+    every(outbox.prune, hours=1, id="outbox-prune")
+    every(lambda: deadletters.prune(clock()), minutes=10, id="deadletters-prune",
+          next_run_time=datetime.now(settings.tz))
 
     app = create_app(
         registry,
         {"broker_connected": mqtt.connected.is_set, "store_writable": store.writable},
-        degraded={"raise_path": dispatcher.healthy},
+        degraded={"raise_path": dispatcher.healthy}
+        | ({"timeseries": timeseries.healthy} if timeseries is not None else {}),
     )
     app.include_router(api_router(
         dispatcher, settings.dispatch.tokens, settings.tz, clock, coverage=pipeline.coverage
@@ -188,6 +193,17 @@ async def serve(
         if timeseries is not None:
             await asyncio.to_thread(timeseries.close)
         store.close()
+
+
+def _on_loop(scheduler: AsyncIOScheduler, job: Callable[[], object], **trigger: Any) -> None:
+    """Run `job` every interval on the event loop. apscheduler runs a plain function on a
+    thread pool, where it raced the loop for the rule state and the store's one
+    connection; a coroutine function it runs on the loop."""
+
+    async def run() -> None:
+        job()
+
+    scheduler.add_job(run, "interval", name=trigger.get("id"), **trigger)
 
 
 async def _wait_ready(

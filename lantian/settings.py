@@ -28,13 +28,16 @@ from shapely.geometry import shape
 
 from ingest import (
     HJ212_DIALECTS,
+    PAYLOAD_CAP,
     BrokerSettings,
+    DeadLetterLimits,
     DecodeContext,
     Kind,
     SourceSettings,
     Topics,
     unit_factor,
 )
+from lantian._masking import SECRET_KEY, mask, secrets_in
 from lantian._schema import ConfigError as ConfigError
 from lantian._schema import PositiveFloat, PositiveInt, Section
 from lantian.dispatch_config import DispatchSection, DispatchSettings, build_dispatch
@@ -87,12 +90,19 @@ class DjiSection(Section):
     docks: list[str] = []
 
 
+class DeadLettersSection(Section):
+    payload_cap_bytes: Annotated[int, Field(ge=0, le=16 << 20)] = PAYLOAD_CAP
+    max_count: PositiveInt = 100_000
+    max_age_days: PositiveInt = 30
+
+
 class IngestSection(Section):
     decoders: list[Kind] = [k for k in Kind]
     max_payload_bytes: Annotated[int, Field(ge=256, le=16 << 20)] = 65536
     max_future_s: Annotated[int, Field(ge=0)] = 300
     dedupe_capacity: PositiveInt = 200_000
     dji: DjiSection = DjiSection()
+    deadletters: DeadLettersSection = DeadLettersSection()
 
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)  # Kind from str
 
@@ -153,6 +163,7 @@ class Settings:
     rules_sweep_s: float
     dispatch: DispatchSettings
     admin_token: str | None
+    deadletters: DeadLetterLimits
 
 
 def _parse_broker_url(url: str, mqtt: MqttSection, where: str) -> BrokerSettings:
@@ -203,6 +214,8 @@ def _validation_error(where: str, exc: ValidationError) -> ConfigError:
     problem = err["msg"]
     if err["type"] == "extra_forbidden":
         problem = "unknown key"
+    elif SECRET_KEY.search(key):
+        pass  # the value is a credential: the key and the problem say enough
     elif "input" in err and not isinstance(err["input"], dict | list):
         problem += f" (got {err['input']!r})"
     more = len(exc.errors()) - 1
@@ -413,7 +426,28 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def load_settings(config_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """The settings in `config_dir`, with `env` over them; a problem raises ConfigError,
+    whose message never holds a credential (see `lantian._masking`)."""
     env = env if env is not None else {}
+    try:
+        return _load_settings(config_dir, env)
+    except ConfigError as exc:
+        secrets = [*secrets_in(_raw_or_nothing(config_dir / "lantian.toml")),
+                   *secrets_in({k: env[k] for k in ENV_VARS if k in env})]
+        # `from None`: the original, unmasked message must not ride along as the cause
+        raise ConfigError(
+            mask(exc.where, secrets), mask(exc.key, secrets), mask(exc.problem, secrets)
+        ) from None
+
+
+def _raw_or_nothing(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
     toml_path = config_dir / "lantian.toml"
     where = str(toml_path)
     try:
@@ -452,6 +486,7 @@ def load_settings(config_dir: Path, env: Mapping[str, str] | None = None) -> Set
         max_payload_bytes=toml.ingest.max_payload_bytes,
         max_future=timedelta(seconds=toml.ingest.max_future_s),
     )
+    dl = toml.ingest.deadletters
     ix = toml.influx
     influx = (
         InfluxSettings(ix.url, ix.token, ix.org, ix.bucket, ix.batch_size, ix.flush_interval_ms,
@@ -476,4 +511,8 @@ def load_settings(config_dir: Path, env: Mapping[str, str] | None = None) -> Set
         rules_sweep_s=toml.rules.sweep_s,
         dispatch=build_dispatch(toml.dispatch, where, env.get("LANTIAN_ADMIN_TOKEN") or None),
         admin_token=env.get("LANTIAN_ADMIN_TOKEN") or None,
+        deadletters=DeadLetterLimits(
+            payload_cap_bytes=dl.payload_cap_bytes, max_count=dl.max_count,
+            max_age_days=dl.max_age_days,
+        ),
     )
