@@ -162,8 +162,8 @@ def test_dji_osd_in_flight_becomes_a_drone_position(
 def test_healthz_reports_broker_and_store(service: RunningService) -> None:
     r = httpx.get(f"{service.base_url}/healthz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok",
-                        "checks": {"broker_connected": True, "store_writable": True}}
+    assert r.json() == {"status": "ok", "checks": {
+        "broker_connected": True, "store_writable": True, "raise_path": True}}
 
 
 def test_hj212_minute_data_keeps_interval_and_units(

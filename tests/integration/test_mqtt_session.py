@@ -55,7 +55,8 @@ def test_service_reconnects_after_the_broker_restarts(tmp_path: Path) -> None:
             lambda: (r := httpx.get(f"{svc.base_url}/healthz")).status_code == 503 and r,
             what="health to report the broker gone",
         )
-        assert health.json()["checks"] == {"broker_connected": False, "store_writable": True}
+        assert health.json()["checks"] == {
+            "broker_connected": False, "store_writable": True, "raise_path": True}
         with run_mosquitto(tmp_path / "b2", port=port) as broker:
             wait_until(lambda: httpx.get(f"{svc.base_url}/healthz").status_code == 200,
                        timeout=15, what="the service to reconnect")
