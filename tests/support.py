@@ -127,12 +127,21 @@ def run_mosquitto(workdir: Path, extra: str = "", port: int | None = None) -> It
     """A Mosquitto on 127.0.0.1 without persistence; `extra` lines come last, so they may
     override the defaults (e.g. `persistence true`, see `persistence_conf`)."""
     port = port or free_port()
+    with run_mosquitto_conf(
+        workdir,
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        f"max_queued_messages 0\n{extra}\n",
+        port,
+    ) as broker:
+        yield broker
+
+
+@contextmanager
+def run_mosquitto_conf(workdir: Path, conf_text: str, port: int) -> Iterator[Broker]:
+    """A Mosquitto with this whole config, which must listen on 127.0.0.1:`port`."""
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        f"max_queued_messages 0\n{extra}\n"
-    )
+    conf.write_text(conf_text)
     log_path = workdir / "mosquitto.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

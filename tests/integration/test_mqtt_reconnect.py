@@ -23,6 +23,7 @@ import pytest
 
 from ingest import BrokerSettings, MqttConnection
 from tests.support import (
+    REPO,
     Broker,
     broker_dir,
     free_port,
@@ -32,6 +33,7 @@ from tests.support import (
     reload_mosquitto,
     run_closing_listener,
     run_mosquitto,
+    run_mosquitto_conf,
     tls_listener_conf,
     wait_until,
     write_password_file,
@@ -385,3 +387,27 @@ def test_without_manual_ack_the_burst_end_hook_is_still_called(
     wait_until(c.connected, what="the connection")
     broker.pub(TOPIC, b"one")
     wait_until(lambda: ends == [1], what="the burst end after the message")
+
+
+def test_the_shipped_broker_config_keeps_our_session_across_a_restart(
+    tmp_path: Path, loop: LoopThread, client: Callable[..., Client],
+) -> None:
+    # config/mosquitto.conf as scripts/run uses it: another port, another directory
+    port = free_port()
+    shipped = (REPO / "config" / "mosquitto.conf").read_text()
+    assert "listener 1883 127.0.0.1\n" in shipped
+    assert "persistence_location /var/lib/mosquitto/\n" in shipped
+    with broker_dir() as data:
+        conf = shipped.replace("listener 1883 ", f"listener {port} ").replace(
+            "/var/lib/mosquitto/", f"{data}/")
+        with run_mosquitto_conf(tmp_path / "b", conf, port):
+            first = Client(loop, settings(port)).start()
+            wait_until(first.connected, what="the first run's connection")
+            first.stop()
+        with run_mosquitto_conf(tmp_path / "b", conf, port) as broker:
+            broker.pub(TOPIC, b"while away")
+        with run_mosquitto_conf(tmp_path / "b", conf, port) as broker:
+            second = client(settings(port), expect_session=True)
+            wait_until(lambda: second.messages == [b"while away"], what="the queued message")
+            assert second.sessions_lost_total() == 0
+            assert "Error" not in mosquitto_log(broker)
