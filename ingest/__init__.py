@@ -12,6 +12,7 @@ from ingest._hj212 import hj212_crc16
 from ingest._ingestor import Ingestor, Publisher, RecordSink
 from ingest._metrics import IngestMetrics
 from ingest._mqtt import BrokerSettings, MqttConnection
+from ingest._mqtt_metrics import MqttMetrics
 from ingest._result import Decoded, DecodeResult, Rejection
 from ingest._timeseries import TimeSeriesWriter, to_lines
 from ingest._topics import Kind, Route, Topics
@@ -31,6 +32,7 @@ __all__ = [
     "Kind",
     "MemoryDeadLetters",
     "MqttConnection",
+    "MqttMetrics",
     "Outcome",
     "Publisher",
     "RecordSink",

@@ -153,6 +153,9 @@ class MqttConnection:
             # a TCP connect in a worker thread cannot be cancelled; wait for it (paho's
             # connect timeout bounds it) so that its socket is closed below, not leaked
             await asyncio.wait({self._connecting}, timeout=10)
+        if self._connecting is not None and self._connecting.done() \
+                and not self._connecting.cancelled():
+            self._connecting.exception()  # seen: a failure then is no news at stop
         if self._client.socket() is not None:
             self._client.disconnect()
             # let the DISCONNECT packet go out before the socket is dropped
@@ -194,6 +197,10 @@ class MqttConnection:
         except (OSError, ValueError) as exc:  # ssl.SSLError and socket.gaierror included
             self.metrics.attempt("unreachable")
             log.warning("MQTT broker %s not reachable: %s", self._broker, exc)
+            return None
+        except Exception:  # whatever it is, the loop must not die of it
+            self.metrics.attempt("unreachable")
+            log.exception("MQTT connection attempt to %s failed", self._broker)
             return None
         await self._attempt_over
         if self._up_since is not None:

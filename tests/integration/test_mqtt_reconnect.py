@@ -12,6 +12,7 @@ hundreds a second.
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -411,3 +412,50 @@ def test_the_shipped_broker_config_keeps_our_session_across_a_restart(
             wait_until(lambda: second.messages == [b"while away"], what="the queued message")
             assert second.sessions_lost_total() == 0
             assert "Error" not in mosquitto_log(broker)
+
+
+# -- a broker that stops answering -----------------------------------------------------------
+
+
+def test_a_broker_that_stops_answering_is_left_by_keepalive_and_retried(
+    tmp_path: Path, client: Callable[..., Client],
+) -> None:
+    port = free_port()
+    with run_mosquitto(tmp_path / "b", port=port) as broker:
+        assert broker.proc is not None
+        c = client(settings(port, keepalive_s=1))
+        wait_until(c.connected, what="the connection")
+        broker.proc.send_signal(signal.SIGSTOP)  # frozen: the kernel still accepts TCP
+        try:
+            wait_until(lambda: not c.connected(), what="the keep-alive to notice")
+            # a new attempt gets its TCP connection but no CONNACK; paho gives up on it
+            # after the keep-alive, and the loop tries again later
+            wait_until(lambda: c.attempts("dropped") >= 2, what="unanswered attempts")
+        finally:
+            broker.proc.send_signal(signal.SIGCONT)
+        wait_until(lambda: c.attempts("connected") == 2, timeout=2.0 + 5,
+                   what="the reconnection once the broker answers again")
+        broker.pub(TOPIC, b"awake")
+        wait_until(lambda: b"awake" in c.messages, what="the message")
+
+
+def test_an_unexpected_error_while_connecting_does_not_end_the_loop(
+    broker: Broker, loop: LoopThread,
+) -> None:
+    c = Client(loop, settings(broker.port, client_id=f"lantian-bug-{free_port()}"))
+    real = c.conn._client.connect
+    calls: list[int] = []
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug somewhere below us")
+        return real(*args, **kwargs)
+
+    c.conn._client.connect = connect  # type: ignore[method-assign]
+    c.start()
+    try:
+        wait_until(c.connected, what="the connection on the next attempt")
+        assert c.attempts("unreachable") == 1
+    finally:
+        c.stop()
