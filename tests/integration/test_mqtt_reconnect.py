@@ -459,3 +459,14 @@ def test_an_unexpected_error_while_connecting_does_not_end_the_loop(
         assert c.attempts("unreachable") == 1
     finally:
         c.stop()
+
+
+def test_stop_ends_the_loop_while_it_backs_off(loop: LoopThread) -> None:
+    with run_closing_listener() as listener:
+        c = Client(loop, settings(listener.port, reconnect_min_s=30.0, reconnect_max_s=60.0))
+        c.start()
+        wait_until(lambda: c.attempts("dropped") == 1, what="the first attempt")
+        c.stop()  # in the middle of a 30 s+ wait
+        runner = c.conn._runner
+        assert runner is not None and runner.done()
+        assert len(listener.accepted_at) == 1
