@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -32,6 +33,7 @@ from tests.support import (
     password_conf,
     persistence_conf,
     reload_mosquitto,
+    require_binary,
     run_closing_listener,
     run_mosquitto,
     run_mosquitto_conf,
@@ -470,3 +472,18 @@ def test_stop_ends_the_loop_while_it_backs_off(loop: LoopThread) -> None:
         runner = c.conn._runner
         assert runner is not None and runner.done()
         assert len(listener.accepted_at) == 1
+
+
+def test_manual_acks_keep_a_small_receive_window_moving(
+    broker: Broker, client: Callable[..., Client],
+) -> None:
+    # the broker sends at most receive_maximum unacked messages: were the acks of a burst
+    # held back, delivery would stop at 5
+    c = client(settings(broker.port, client_id=f"lantian-window-{free_port()}",
+                        receive_maximum=5), manual_ack=True, on_burst_end=lambda: None)
+    wait_until(c.connected, what="the connection")
+    lines = b"".join(b"m%d\n" % i for i in range(200))
+    subprocess.run([require_binary("mosquitto_pub"), "-h", broker.host, "-p", str(broker.port),
+                    "-t", TOPIC, "-q", "1", "-l"], input=lines, check=True, timeout=30)
+    wait_until(lambda: len(c.messages) == 200, what="all 200 messages")
+    assert c.messages == lines.splitlines()
