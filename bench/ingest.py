@@ -2,17 +2,22 @@
 with a bare paho subscriber, and what latency it gives at a sustainable paced rate.
 
     python -m bench.ingest [--n 30000] [--qos 1] [--rate R] [--duration 10] [--runs 3]
+                           [--manual-ack]
 
 Phases (each run round-robin, so slow drift on this noisy box hits all alike):
   1. CEILING  bare paho subscriber draining N messages queued for its persistent session
   2. INGEST   the same backlog through MqttConnection + Ingestor (decode, validate, dedupe)
   3. SUSTAINED  a publisher process paced at R msg/s (default 60 % of INGEST's drain rate)
               for --duration seconds, through INGEST and through the bare subscriber
+With --manual-ack, INGEST+ACK joins phases 2 and 3: INGEST with MqttConnection's
+manual_ack and an empty on_burst_end, i.e. acks sent after each read burst instead of
+after each message (the commit a caller would make there is not measured).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import tempfile
 import time
@@ -27,7 +32,7 @@ from bench import _bare, _lantian, _publisher
 from bench._common import console, machine_info, past_base_ms, print_header, spread, write_results
 from bench._session import forget_session, register_session
 from bench._tally import LagStats, Tally
-from ingest import Topics
+from ingest import BrokerSettings, MqttConnection, Topics
 from tests.support import Broker, run_mosquitto
 
 #: run_mosquitto already sets `max_queued_messages 0` (nothing dropped however long the
@@ -78,7 +83,31 @@ def _drain_ingest(broker: Broker, cid: str, n: int, timeout: float) -> tuple[Tal
     return run.tally, run.dead_letters
 
 
-DRAINERS: dict[str, Drainer] = {"CEILING": _drain_bare, "INGEST": _drain_ingest}
+class ManualAckConnection(MqttConnection):
+    """MqttConnection with manual_ack, counting its bursts (read bursts that delivered
+    messages, each ending in on_burst_end and then the acks)."""
+
+    bursts = 0  # over all instances: one connection at a time here
+
+    def __init__(self, settings: BrokerSettings, subscriptions: list[str],
+                 on_message: Callable[[str, bytes], object]) -> None:
+        super().__init__(settings, subscriptions, on_message, manual_ack=True,
+                         on_burst_end=self._count_burst)
+
+    @staticmethod
+    def _count_burst() -> None:
+        ManualAckConnection.bursts += 1
+
+
+def _drain_manual_ack(
+    broker: Broker, cid: str, n: int, timeout: float
+) -> tuple[Tally, Counter[str]]:
+    run = _lantian.drain(broker, cid, n, timeout, connection=ManualAckConnection)
+    return run.tally, run.dead_letters
+
+
+DRAINERS: dict[str, Drainer] = {"CEILING": _drain_bare, "INGEST": _drain_ingest,
+                                "INGEST+ACK": _drain_manual_ack}
 
 
 def drain_once(broker: Broker, kind: str, n: int, qos: int, label: str) -> DrainRun:
@@ -103,8 +132,9 @@ def paced_once(
     register_session(broker, cid, Topics().subscriptions())
     cmd = _publisher.command(broker.port, n, rate, qos, 0, past_base_ms(time.time()))
     try:
-        if kind == "INGEST":
-            run = _lantian.paced(broker, cid, cmd, n, PACED_GRACE_S)
+        if kind in ("INGEST", "INGEST+ACK"):
+            connection = ManualAckConnection if kind == "INGEST+ACK" else MqttConnection
+            run = asyncio.run(_lantian._run(broker, cid, n, cmd, PACED_GRACE_S, connection))
             tally, published = run.tally, run.published
             assert published is not None
         else:
@@ -135,6 +165,8 @@ def drain_table(runs: list[DrainRun], n: int, qos: int) -> tuple[Table, list[flo
         table.add_column(col, justify="left" if col == "phase" else "right")
     for kind in DRAINERS:
         rs = [r for r in runs if r.kind == kind]
+        if not rs:
+            continue
         dead = sum(sum(r.dead_letters.values()) for r in rs)
         codes = Counter[str]()
         for r in rs:
@@ -161,8 +193,10 @@ def paced_table(runs: list[PacedRun], rate: float, duration: float, qos: int) ->
     for col in ("receiver", "published msg/s", "delivered", "lag first 10 % → last 10 % ms",
                 "p50 ms", "p99 ms", "max ms", "sustained"):
         table.add_column(col, justify="left" if col == "receiver" else "right")
-    for kind in ("INGEST", "BARE"):
+    for kind in ("INGEST", "INGEST+ACK", "BARE"):
         rs = [r for r in runs if r.kind == kind]
+        if not rs:
+            continue
         table.add_row(
             kind, spread([r.publish_rate for r in rs]), _delivered(rs),
             f"{spread([r.lag_ms.first10 for r in rs], '{:.1f}')} → "
@@ -187,6 +221,8 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="paced rate, msg/s (default: 60 %% of INGEST's median drain rate)")
     p.add_argument("--duration", type=float, default=10.0, help="paced run length, s")
     p.add_argument("--runs", type=int, default=3, help="rounds of each phase (default 3)")
+    p.add_argument("--manual-ack", action="store_true",
+                   help="also run INGEST with manual_ack (acks after each read burst)")
     p.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
     return p.parse_args(argv)
 
@@ -200,16 +236,21 @@ def main(argv: Sequence[str] | None = None) -> None:
             run_mosquitto(Path(tmp), extra=BROKER_EXTRA) as broker:  # fmt: skip
         console.print(f"mosquitto on {broker.url}, max_queued_messages 0; publisher: "
                       f"paho in a child process, {_publisher.INFLIGHT} in flight")
+        kinds = [k for k in DRAINERS if args.manual_ack or k != "INGEST+ACK"]
         # one small untimed round: imports, first connections, broker allocations
-        for kind in DRAINERS:
+        for kind in kinds:
             drain_once(broker, kind, min(args.n, 3000), args.qos, "warmup")
         drains: list[DrainRun] = []
         for run in range(args.runs):
-            for kind in DRAINERS:
+            for kind in kinds:
+                bursts_before = ManualAckConnection.bursts
                 r = drain_once(broker, kind, args.n, args.qos, str(run))
                 drains.append(r)
+                bursts = ManualAckConnection.bursts - bursts_before
+                per_burst = f", {r.delivered / bursts:.1f} msg/burst" if bursts else ""
                 console.print(f"[dim]drain {run + 1}/{args.runs} {kind}: {r.rate:,.0f} msg/s, "
-                              f"{r.delivered:,}/{r.n:,}, CPU {r.cpu_us_per_msg:.1f} µs/msg[/dim]")
+                              f"{r.delivered:,}/{r.n:,}, CPU {r.cpu_us_per_msg:.1f} µs/msg"
+                              f"{per_burst}[/dim]")
         table, ratios = drain_table(drains, args.n, args.qos)
         console.print(table)
         ingest_median = statistics.median(r.rate for r in drains if r.kind == "INGEST")
@@ -220,11 +261,19 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"per round (ratio of medians {ingest_median / ceiling_median:.0%}); target ≥ "
             f"{TARGET_RATIO:.0%}: " + ("[green]met[/green]" if ok else "[red]not met[/red]")
         )
+        if args.manual_ack:
+            plain = [r.rate for r in drains if r.kind == "INGEST"]
+            acked = [r.rate for r in drains if r.kind == "INGEST+ACK"]
+            console.print("INGEST+ACK / INGEST: " + spread(
+                [a / i * 100 for i, a in zip(plain, acked, strict=True)], "{:.0f}") +
+                " % per round")
 
         rate = args.rate or SUSTAINED_SHARE * ingest_median
         paced: list[PacedRun] = []
         for run in range(args.runs):
-            for kind in ("INGEST", "BARE"):
+            for kind in ("INGEST", "INGEST+ACK", "BARE"):
+                if kind == "INGEST+ACK" and not args.manual_ack:
+                    continue
                 p = paced_once(broker, kind, rate, args.duration, args.qos, str(run))
                 paced.append(p)
                 console.print(

@@ -52,6 +52,8 @@ from dispatch._silences import until_ended, window_problem
 from dispatch._store import Silence
 
 Clock = Callable[[], datetime]
+#: The data gaps overlapping [since, until), as JSON-ready dicts.
+DataGaps = Callable[[datetime, datetime], list[dict[str, Any]]]
 
 #: A name: of an officer, a drone, a queue, a station, a zone, a rule; an alert's or a
 #: silence's id. A text: a receipt's note, a reason.
@@ -108,9 +110,11 @@ class SilenceBody(_Body):
 def api_router(
     dispatcher: Dispatcher, tokens: Sequence[Token], tz: tzinfo, clock: Clock,
     coverage: Callable[[date], dict[str, Any]] | None = None,
+    data_gaps: DataGaps | None = None,
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
-    state, which dispatch does not hold)."""
+    state, which dispatch does not hold); `data_gaps` the spans in which messages may
+    have been lost before they reached the service (ingest's)."""
     router = APIRouter(prefix="/api", route_class=authenticated_route(tokens))
 
     async def caller(authorization: Annotated[str | None, Header()] = None) -> Token:
@@ -263,7 +267,24 @@ def api_router(
         report = monthly_report(
             month, dispatcher.store.closed_rows(start, end), dispatcher.store.open_rows(end), tz
         )
-        return report_json(report)
+        out = report_json(report)
+        if data_gaps is not None:  # the hours whose figures may be incomplete
+            out["data_gaps"] = data_gaps(start, end)
+        return out
+
+    @router.get("/reports/data-gaps")
+    async def gaps(
+        token: Bureau,
+        since: Annotated[str, Query(max_length=40)],
+        until: Annotated[str, Query(max_length=40)],
+    ) -> dict[str, Any]:
+        """Spans in which messages may have been lost at the broker (it lost the
+        service's session), overlapping [since, until)."""
+        start, end = _time(since, tz, "since"), _time(until, tz, "until")
+        assert start is not None and end is not None
+        if end <= start:
+            raise HTTPException(422, "until must be after since")
+        return {"data_gaps": [] if data_gaps is None else data_gaps(start, end)}
 
     @router.get("/reports/coverage")
     async def patrol_coverage(

@@ -15,11 +15,13 @@ from ingest._deadletters import (
 )
 from ingest._decode import Outcome, decode_message
 from ingest._dedupe import Deduplicator
+from ingest._gaps import DataGap, SqliteDataGaps
 from ingest._gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
 from ingest._hj212 import hj212_crc16
 from ingest._ingestor import Ingestor, IngestState, Journal, Publisher, RecordSink
 from ingest._metrics import IngestMetrics
 from ingest._mqtt import BrokerSettings, MqttConnection
+from ingest._mqtt_metrics import MqttMetrics
 from ingest._result import Decoded, DecodeResult, Rejection
 from ingest._timeseries import TimeSeriesWriter, to_lines
 from ingest._topics import Kind, Route, Topics
@@ -30,6 +32,7 @@ __all__ = [
     "HJ212_DIALECTS",
     "PAYLOAD_CAP",
     "BrokerSettings",
+    "DataGap",
     "DeadLetter",
     "DeadLetterLimits",
     "DecodeContext",
@@ -43,6 +46,7 @@ __all__ = [
     "Kind",
     "MemoryDeadLetters",
     "MqttConnection",
+    "MqttMetrics",
     "Outcome",
     "Pruned",
     "Publisher",
@@ -50,6 +54,7 @@ __all__ = [
     "Rejection",
     "Route",
     "SourceSettings",
+    "SqliteDataGaps",
     "SqliteDeadLetters",
     "StoredDeadLetter",
     "TimeSeriesWriter",

@@ -6,16 +6,20 @@ the socket is ready and `loop_misc` once a second for keep-alive. Message callba
 run on the event loop's thread, the same thread as the rules and the store: no locks.
 
 The session is persistent (clean start off, a session expiry), so QoS 1 messages sent
-while the service is down or reconnecting wait at the broker; the ack for a message is
-sent only after `on_message` returns, so a crash mid-message means a redelivery, which
-deduplication absorbs.
+while the service is down or reconnecting wait at the broker. By default paho sends the
+ack for a message once `on_message` returns, so a crash mid-message means a redelivery,
+which deduplication absorbs; with `manual_ack` the ack waits until `on_burst_end` (the
+caller's commit) has returned.
+
+One task, `_run`, owns every connection attempt: the first, and the retry after a TCP
+failure, a refusing CONNACK, a drop right after connecting, or a keep-alive loss. paho's
+callbacks only tell it that the current attempt is over; they never start one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import ssl
 import threading
 from collections.abc import Callable
@@ -27,6 +31,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
+from prometheus_client import CollectorRegistry
+
+from ingest._backoff import Backoff
+from ingest._mqtt_metrics import MqttMetrics
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +56,31 @@ class BrokerSettings:
     receive_maximum: int = 100
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
+    #: a connection must stay up this long before the backoff starts again from min
+    reconnect_stable_s: float = 30.0
 
 
 class MqttConnection:
+    """`expect_session`: the broker should still hold our session (the store has state
+    from a previous run); after the first accepting CONNACK of this process it always
+    should. A CONNACK without it then is logged, counted, and reported through
+    `on_session_lost(at_connect)` (at_connect: it is this process's first connection, so
+    what went missing was queued while the service was down).
+
+    `manual_ack`: acknowledge QoS 1/2 messages only after `on_burst_end` returned, for
+    a caller that commits their effect there (see `_end_burst`)."""
+
     def __init__(
         self,
         settings: BrokerSettings,
         subscriptions: list[str],
         on_message: Callable[[str, bytes], Any],
         on_connected_change: Callable[[bool], None] = lambda _: None,
+        *,
+        registry: CollectorRegistry | None = None,
+        expect_session: bool = False,
+        on_session_lost: Callable[[bool], None] = lambda _: None,
+        manual_ack: bool = False,
         on_published: Callable[[int], None] | None = None,
         on_burst_end: Callable[[], None] | None = None,
     ) -> None:
@@ -65,21 +89,38 @@ class MqttConnection:
         self._on_message = on_message
         self._on_connected_change = on_connected_change
         self._on_published = on_published
+        self.metrics = MqttMetrics(registry)
+        self._expect_session = expect_session
+        self._connected_once = False
+        self._on_session_lost = on_session_lost
+        self._manual_ack = manual_ack
         self._on_burst_end = on_burst_end
+        self._unacked: list[tuple[int, int]] = []  # (mid, qos), in arrival order
+        self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s,
+                                settings.reconnect_stable_s)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._fd: int | None = None
         self._messages = 0
         self._misc: asyncio.Task[None] | None = None
-        self._reconnecting: asyncio.Task[None] | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._connecting: asyncio.Future[None] | None = None
+        self._attempt_over: asyncio.Future[None] | None = None
+        self._up_since: float | None = None  # loop time of the accepting CONNACK
+        self._refused = False
         self._stopping = False
         self.connected = asyncio.Event()
         self._client = self._make_client()
 
+    @property
+    def _broker(self) -> str:
+        return f"{self._settings.host}:{self._settings.port}"
+
     def _make_client(self) -> paho.Client:
         s = self._settings
         c = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=paho.MQTTv5
+            CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=paho.MQTTv5,
+            manual_ack=self._manual_ack,
         )
         if s.username is not None:
             c.username_pw_set(s.username, s.password)
@@ -100,22 +141,30 @@ class MqttConnection:
 
     async def start(self) -> None:
         """Connect in the background: returns at once, and keeps retrying with backoff
-        until the broker answers (the service is useful while the broker is away: its API
-        and health endpoint say so)."""
+        for as long as the service runs (the service is useful while the broker is away:
+        its API and health endpoint say so)."""
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self._reconnecting = self._loop.create_task(self._connect_with_backoff(first=True))
+        self._runner = self._loop.create_task(self._run(), name="mqtt-connect")
 
     async def stop(self) -> None:
         self._stopping = True
-        for task in (self._reconnecting, self._misc):
+        for task in (self._runner, self._misc):
             if task is not None:
                 task.cancel()
-        if self._client.is_connected():
+        if self._connecting is not None and not self._connecting.done():
+            # a TCP connect in a worker thread cannot be cancelled; wait for it (paho's
+            # connect timeout bounds it) so that its socket is closed below, not leaked
+            await asyncio.wait({self._connecting}, timeout=10)
+        if self._connecting is not None and self._connecting.done() \
+                and not self._connecting.cancelled():
+            self._connecting.exception()  # seen: a failure then is no news at stop
+        if self._client.socket() is not None:
             self._client.disconnect()
             # let the DISCONNECT packet go out before the socket is dropped
             self._client.loop_write()
         self._client.loop_read()  # notices the close and fires on_socket_close
+        self._end_burst(ack=False)  # anything read just now: committed, not acked
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> int:
         """Queue a message; paho keeps it (and resends it) across a reconnect. Returns its
@@ -128,7 +177,56 @@ class MqttConnection:
         if self._on_published is not None:
             self._on_published(mid)
 
-    # -- connecting --------------------------------------------------------------------
+    # -- the reconnect loop --------------------------------------------------------------
+
+    async def _run(self) -> None:
+        """Attempt, wait for the attempt to be over, back off, again; until cancelled by
+        stop(). Nothing but cancellation ends it."""
+        while True:
+            up_for = await self._attempt()
+            self._backoff.ended(up_for)
+            delay = self._backoff.next_delay()
+            log.info("MQTT: next connection attempt to %s in %.1f s", self._broker, delay)
+            await asyncio.sleep(delay)
+
+    async def _attempt(self) -> float | None:
+        """One connection attempt, until that connection is gone; returns how long it was
+        up after an accepting CONNACK, None if it never got that far."""
+        assert self._loop is not None
+        # made before connecting: a socket the broker drops at once may report its end
+        # before the worker thread below has even returned
+        self._attempt_over = self._loop.create_future()
+        self._up_since = None
+        self._refused = False
+        self._unacked.clear()  # acks belong to a network connection; the broker resends
+        try:
+            # a TCP connect (DNS, TLS handshake) may block for seconds: not on the loop
+            self._connecting = self._loop.run_in_executor(None, self._blocking_connect)
+            # shielded: a stop() during the connect waits for it rather than leaking it
+            await asyncio.shield(self._connecting)
+        except (OSError, ValueError) as exc:  # ssl.SSLError and socket.gaierror included
+            self.metrics.attempt("unreachable")
+            log.warning("MQTT broker %s not reachable: %s", self._broker, exc)
+            return None
+        except Exception:  # whatever it is, the loop must not die of it
+            self.metrics.attempt("unreachable")
+            log.exception("MQTT connection attempt to %s failed", self._broker)
+            return None
+        await self._attempt_over
+        if self._up_since is not None:
+            return self._loop.time() - self._up_since
+        if not self._refused:
+            self.metrics.attempt("dropped")
+            log.warning("MQTT broker %s closed the connection before answering it (a TLS "
+                        "port spoken to in plain MQTT, or the other way round?)", self._broker)
+        return None
+
+    def _blocking_connect(self) -> None:
+        s = self._settings
+        self._client.connect(
+            s.host, s.port, keepalive=s.keepalive_s, clean_start=False,
+            properties=self._connect_properties(),
+        )
 
     def _connect_properties(self) -> Properties:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -136,37 +234,40 @@ class MqttConnection:
         props.ReceiveMaximum = self._settings.receive_maximum
         return props
 
-    def _blocking_connect(self, first: bool) -> None:
-        s = self._settings
-        if first:
-            self._client.connect(
-                s.host, s.port, keepalive=s.keepalive_s, clean_start=False,
-                properties=self._connect_properties(),
-            )
-        else:
-            self._client.reconnect()
-
-    async def _connect_with_backoff(self, first: bool) -> None:
-        assert self._loop is not None
-        delay = self._settings.reconnect_min_s
-        while not self._stopping:
-            try:
-                # a TCP connect (and DNS) may block for seconds: not on the event loop
-                await self._loop.run_in_executor(None, self._blocking_connect, first)
-                return
-            except (OSError, ssl.SSLError, ValueError) as exc:
-                log.warning("MQTT broker %s:%d not reachable (%s); retrying in %.1f s",
-                            self._settings.host, self._settings.port, exc, delay)
-            await asyncio.sleep(delay * (0.5 + random.random() / 2))
-            delay = min(delay * 2, self._settings.reconnect_max_s)
-
     def _handle_connect(
-        self, client: paho.Client, _u: Any, _flags: Any, reason: Any, _props: Any
+        self, client: paho.Client, _u: Any, flags: paho.ConnectFlags, reason: Any,
+        _props: Any,
     ) -> None:
+        assert self._loop is not None
         if reason.is_failure:
-            log.error("MQTT broker refused the connection: %s", reason)
-            return
-        log.info("MQTT connected to %s:%d", self._settings.host, self._settings.port)
+            self._refused = True
+            self.metrics.attempt("refused")
+            log.error("MQTT broker %s refused the connection as %r: %s", self._broker,
+                      self._settings.client_id, reason)
+            return  # paho closes the socket next, which ends the attempt
+        self.metrics.attempt("connected")
+        self._up_since = self._loop.time()
+        at_connect = not self._connected_once
+        self._connected_once = True
+        if flags.session_present:
+            log.info("MQTT connected to %s, session resumed", self._broker)
+        elif self._expect_session:
+            self.metrics.session_lost.inc()
+            log.warning(
+                "MQTT broker %s has no session for client id %r: messages queued for us "
+                "while %s are lost; subscribing afresh", self._broker,
+                self._settings.client_id,
+                "the service was down" if at_connect else "we were disconnected",
+            )
+            try:
+                self._on_session_lost(at_connect)
+            except Exception:  # the connection must carry on regardless
+                log.exception("on_session_lost failed")
+        else:
+            log.info("MQTT connected to %s, new session", self._broker)
+        self._expect_session = True  # from now on the broker holds our session
+        # every time: a broker without our session has no subscriptions either, and one
+        # with it just confirms them
         client.subscribe([(f, SubscribeOptions(qos=1)) for f in self._subscriptions])
         self.connected.set()
         self._on_connected_change(True)
@@ -174,36 +275,63 @@ class MqttConnection:
     def _handle_disconnect(
         self, _c: paho.Client, _u: Any, _flags: Any, reason: Any, _props: Any
     ) -> None:
-        self.connected.clear()
-        self._on_connected_change(False)
-        if self._stopping or self._loop is None:
-            return
-        log.warning("MQTT connection lost (%s); reconnecting", reason)
-        self._loop.call_soon_threadsafe(self._schedule_reconnect)
+        # paho has closed the socket by now, on every path (read, write, keep-alive,
+        # DISCONNECT from the broker or from us)
+        if self.connected.is_set():
+            self.connected.clear()
+            self._on_connected_change(False)
+            if not self._stopping:
+                log.warning("MQTT connection to %s lost: %s", self._broker, reason)
+        self._on_loop(self._end_attempt)
 
-    def _schedule_reconnect(self) -> None:
-        assert self._loop is not None
-        if self._stopping or (self._reconnecting and not self._reconnecting.done()):
-            return
-        self._reconnecting = self._loop.create_task(self._connect_with_backoff(first=False))
+    def _end_attempt(self) -> None:
+        if self._attempt_over is not None and not self._attempt_over.done():
+            self._attempt_over.set_result(None)
+
+    # -- messages ------------------------------------------------------------------------
 
     def _handle_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
         self._messages += 1
         self._on_message(message.topic, bytes(message.payload))
+        if self._manual_ack and message.qos > 0:
+            self._unacked.append((message.mid, message.qos))
 
     def _readable(self) -> None:
         """paho's loop_read takes one packet. Under load many wait in the socket buffer,
         and a trip through the event loop per packet (select, callback) costs about as
         much as the packet itself: keep reading while messages keep coming, up to a
-        budget so timers and the HTTP server still get their turn."""
+        budget so timers and the HTTP server still get their turn. That is a burst."""
+        start = self._messages
         try:
             for _ in range(_READ_BUDGET):
                 before = self._messages
-                if self._client.loop_read() != paho.MQTT_ERR_SUCCESS or self._messages == before:
-                    return
+                if self._client.loop_read() != paho.MQTT_ERR_SUCCESS \
+                        or self._messages == before:
+                    break
         finally:
-            if self._on_burst_end is not None:
+            if self._messages != start:
+                self._end_burst()
+
+    def _end_burst(self, ack: bool = True) -> None:
+        """Messages were delivered: `on_burst_end` (the caller commits their effect), then,
+        with manual_ack, the acks, in arrival order. If the commit fails the acks are not
+        sent, and the connection is dropped so that the broker redelivers those messages
+        on the next one (the reconnect loop makes it) rather than holding them unacked
+        in our receive window for as long as this connection lasts."""
+        pending, self._unacked = self._unacked, []
+        if self._on_burst_end is not None:
+            try:
                 self._on_burst_end()
+            except Exception:
+                log.exception("on_burst_end failed; %d messages left unacknowledged%s",
+                              len(pending), ", reconnecting for their redelivery"
+                              if pending else "")
+                if pending and self._client.socket() is not None:
+                    self._client.disconnect()
+                return
+        if ack and self._client.socket() is not None:
+            for mid, qos in pending:
+                self._client.ack(mid, qos)
 
     # -- paho's socket callbacks ---------------------------------------------------------
     # They fire on the loop's thread, except while connecting, which runs in an executor
@@ -254,5 +382,7 @@ class MqttConnection:
             self._loop.remove_writer(self._fd)
 
     async def _misc_loop(self) -> None:
+        # keep-alive, and the CONNACK timeout: paho gives up on a connection that has
+        # not been answered within keepalive_s, which ends the attempt
         while self._client.loop_misc() == paho.MQTT_ERR_SUCCESS:
             await asyncio.sleep(1)

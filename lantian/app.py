@@ -24,11 +24,13 @@ from dispatch._sqlite import SqliteStore
 from dispatch._sqlite_outbox import SqliteOutbox
 from dispatch._sqlite_rows import ROWS_SKIPPED
 from ingest import (
+    DataGap,
     Deduplicator,
     IngestMetrics,
     Ingestor,
     MqttConnection,
     RecordSink,
+    SqliteDataGaps,
     SqliteDeadLetters,
     TimeSeriesWriter,
 )
@@ -129,11 +131,33 @@ async def serve(
             pipeline.sweep(now)
         outbox.flush()
 
+    gaps = SqliteDataGaps(store.connection, registry)
+    # since when we may have missed messages, should the broker have lost our session
+    receiving_until = [recovered.last_input_at or clock()]
+
+    def connected_change(up: bool) -> None:
+        metrics.mqtt_connected.set(1 if up else 0)
+        if not up:
+            receiving_until[0] = clock()
+
+    def session_lost(_at_connect: bool) -> None:
+        gap = DataGap(receiving_until[0], clock(), "the MQTT broker lost the session:"
+                      " messages queued for us in that time are gone")
+        log.warning("data gap of %.0f s recorded (%s .. %s): %s", gap.seconds,
+                    gap.started_at.isoformat(), gap.ended_at.isoformat(), gap.reason)
+        gaps.add(gap)
+
     mqtt = MqttConnection(
         settings.broker,
         settings.topics.subscriptions(),
         on_message=on_message,
-        on_connected_change=lambda up: metrics.mqtt_connected.set(1 if up else 0),
+        on_connected_change=connected_change,
+        registry=registry,
+        # a session is expected when an earlier run left state
+        expect_session=recovered.last_input_at is not None,
+        on_session_lost=session_lost,
+        # a message is acknowledged once the transaction holding its effect committed
+        manual_ack=True,
         on_published=outbox.acknowledged,
         on_burst_end=burst.end,
     )
@@ -164,7 +188,13 @@ async def serve(
         | ({"timeseries": timeseries.healthy} if timeseries is not None else {}),
     )
     app.include_router(api_router(
-        dispatcher, settings.dispatch.tokens, settings.tz, clock, coverage=pipeline.coverage
+        dispatcher, settings.dispatch.tokens, settings.tz, clock, coverage=pipeline.coverage,
+        data_gaps=lambda since, until: [
+            {"started_at": g.started_at.astimezone(settings.tz).isoformat(),
+             "ended_at": g.ended_at.astimezone(settings.tz).isoformat(),
+             "seconds": round(g.seconds, 3), "reason": g.reason}
+            for g in gaps.overlapping(since, until)
+        ],
     ))
     server = uvicorn.Server(
         uvicorn.Config(

@@ -102,6 +102,9 @@ class Journal:
 class Recovered:
     snapshot: bool
     replayed: int
+    #: the time of the last input the state covers (None: nothing was there): how far
+    #: the previous run is known to have received
+    last_input_at: datetime | None = None
 
 
 class Checkpoints:
@@ -140,7 +143,9 @@ class Checkpoints:
             if not loaded:
                 position = 0  # the state is empty: replay whatever the journal still has
         replayed = 0
+        last = self._snapshot_at() if loaded else None
         for entry in self.journal.after(position):
+            last = entry.at
             if entry.topic is None:
                 self._pipeline.replay_sweep(entry.at)
             else:
@@ -148,7 +153,13 @@ class Checkpoints:
                 for record in self._ingestor.replay(entry.topic, entry.payload, entry.at):
                     self._pipeline.replay(record)
             replayed += 1
-        return Recovered(loaded, replayed)
+        return Recovered(loaded, replayed, last)
+
+    def _snapshot_at(self) -> datetime | None:
+        row = self._store.connection.execute(
+            "SELECT at FROM snapshots WHERE name = ?", (SNAPSHOT_NAME,)
+        ).fetchone()
+        return None if row is None else datetime.fromtimestamp(row[0], UTC)
 
     def _load(self, data: bytes) -> bool:
         try:

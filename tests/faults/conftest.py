@@ -138,9 +138,9 @@ def store_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
 def service_factory(tmp_path: Path, broker: Broker) -> Iterator[object]:
     started: list[ServiceProcess] = []
 
-    def make(extra: str = "", **kw: object) -> ServiceProcess:
+    def make(extra: str = "", on: Broker | None = None) -> ServiceProcess:
         config = write_config(
-            tmp_path / "config", broker_url=broker.url, http_port=free_port(),
+            tmp_path / "config", broker_url=(on or broker).url, http_port=free_port(),
             store=tmp_path / "lantian.sqlite", extra=extra,
         )
         svc = ServiceProcess(config, tmp_path / "service.log")

@@ -1,0 +1,109 @@
+"""The broker restarted while the service was away: with persistence nothing is lost;
+without it the loss is noticed, counted and recorded as a data gap for the bureau."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from tests.faults.conftest import ADMIN, ServiceProcess
+from tests.support import (
+    Broker,
+    broker_dir,
+    free_port,
+    persistence_conf,
+    run_mosquitto,
+    wait_until,
+)
+
+Factory = Callable[..., ServiceProcess]
+TOPIC = "lantian/sensors/KY-AQ-001/reading"
+AWAY = 50  # readings sent while the service is stopped
+
+
+def reading(at: datetime) -> bytes:
+    return json.dumps({"station": "KY-AQ-001", "ts": at.isoformat(), "pm10": 40}).encode()
+
+
+@contextmanager
+def restartable(tmp_path: Path, port: int, persist: bool) -> Iterator[Callable[[], Broker]]:
+    """A broker on a fixed port, started anew by each call (the last one is stopped)."""
+    with broker_dir() as data:
+        extra = persistence_conf(data) if persist else ""
+        stack: list[object] = []
+
+        def start() -> Broker:
+            if stack:
+                stack.pop().__exit__(None, None, None)  # type: ignore[attr-defined]
+            cm = run_mosquitto(tmp_path / f"broker-{persist}", extra, port=port)
+            broker = cm.__enter__()
+            stack.append(cm)
+            return broker
+
+        try:
+            yield start
+        finally:
+            for cm in stack:
+                cm.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+def gaps(svc: ServiceProcess, since: datetime) -> list[dict[str, object]]:
+    r = httpx.get(f"{svc.url}/api/reports/data-gaps", headers=ADMIN, timeout=5, params={
+        "since": since.isoformat(), "until": (datetime.now(UTC) + timedelta(hours=1))
+        .isoformat()})
+    assert r.status_code == 200, r.text
+    return list(r.json()["data_gaps"])
+
+
+def away_and_back(service_factory: Factory, tmp_path: Path, persist: bool
+                  ) -> tuple[ServiceProcess, float, list[dict[str, object]]]:
+    """Run the service, stop it, send AWAY readings, restart the broker, start the
+    service again; how many readings it then had, and the data gaps it recorded."""
+    port = free_port()
+    with restartable(tmp_path, port, persist) as start_broker:
+        broker = start_broker()
+        svc = service_factory(on=broker).start()
+        began = datetime.now(UTC)
+        broker.pub(TOPIC, reading(began - timedelta(minutes=10)))
+        wait_until(lambda: svc.metric("lantian_records_total", type="Reading") == 1,
+                   what="the first reading")
+        svc.stop()  # a clean stop: its session, and what is queued for it, wait at the broker
+        for i in range(AWAY):
+            broker.pub(TOPIC, reading(began - timedelta(minutes=9, seconds=-i)))
+        broker = start_broker()  # SIGTERM and start: a persisting broker saves first
+        svc.start()
+        broker.pub(TOPIC, reading(began))  # after the restart: always delivered
+        wait_until(lambda: svc.metric("lantian_records_total", type="Reading") >= 1,
+                   what="readings after the restart")
+        wait_until(lambda: svc.metric("lantian_records_total", type="Reading")
+                   in (1, AWAY + 1), what="every reading the broker still had")
+        got = svc.metric("lantian_records_total", type="Reading")
+        found = gaps(svc, began - timedelta(hours=1))
+        svc.stop()
+        return svc, got, found
+
+
+def test_a_persisting_broker_restart_loses_nothing(
+    service_factory: Factory, tmp_path: Path
+) -> None:
+    svc, got, found = away_and_back(service_factory, tmp_path, persist=True)
+    print(f"\npersisting broker restarted: {got - 1:.0f} of {AWAY} readings sent while the"
+          f" service was away delivered, {len(found)} data gaps")
+    assert got == AWAY + 1
+    assert found == []
+
+
+def test_a_broker_that_lost_the_session_is_noticed_and_the_gap_recorded(
+    service_factory: Factory, tmp_path: Path
+) -> None:
+    svc, got, found = away_and_back(service_factory, tmp_path, persist=False)
+    print(f"\nbroker restarted without persistence: {got - 1:.0f} of {AWAY} readings sent"
+          f" while away delivered; the gap recorded: {found}")
+    assert got == 1  # the broker lost them: nothing can bring them back...
+    assert len(found) == 1  # ...but the loss is on the record, with its span
+    assert float(found[0]["seconds"]) > 0  # type: ignore[arg-type]
