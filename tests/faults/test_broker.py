@@ -61,9 +61,10 @@ def gaps(svc: ServiceProcess, since: datetime) -> list[dict[str, object]]:
 
 
 def away_and_back(service_factory: Factory, tmp_path: Path, persist: bool
-                  ) -> tuple[ServiceProcess, float, list[dict[str, object]]]:
+                  ) -> tuple[float, float, list[dict[str, object]]]:
     """Run the service, stop it, send AWAY readings, restart the broker, start the
-    service again; how many readings it then had, and the data gaps it recorded."""
+    service again; how many readings it then had, how many sessions it found lost, and
+    the data gaps it recorded."""
     port = free_port()
     with restartable(tmp_path, port, persist) as start_broker:
         broker = start_broker()
@@ -83,27 +84,29 @@ def away_and_back(service_factory: Factory, tmp_path: Path, persist: bool
         wait_until(lambda: svc.metric("lantian_records_total", type="Reading")
                    in (1, AWAY + 1), what="every reading the broker still had")
         got = svc.metric("lantian_records_total", type="Reading")
+        lost = svc.metric("lantian_mqtt_session_lost_total")
         found = gaps(svc, began - timedelta(hours=1))
         svc.stop()
-        return svc, got, found
+        return got, lost, found
 
 
 def test_a_persisting_broker_restart_loses_nothing(
     service_factory: Factory, tmp_path: Path
 ) -> None:
-    svc, got, found = away_and_back(service_factory, tmp_path, persist=True)
+    got, lost, found = away_and_back(service_factory, tmp_path, persist=True)
     print(f"\npersisting broker restarted: {got - 1:.0f} of {AWAY} readings sent while the"
           f" service was away delivered, {len(found)} data gaps")
     assert got == AWAY + 1
-    assert found == []
+    assert (lost, found) == (0, [])
 
 
 def test_a_broker_that_lost_the_session_is_noticed_and_the_gap_recorded(
     service_factory: Factory, tmp_path: Path
 ) -> None:
-    svc, got, found = away_and_back(service_factory, tmp_path, persist=False)
+    got, lost, found = away_and_back(service_factory, tmp_path, persist=False)
     print(f"\nbroker restarted without persistence: {got - 1:.0f} of {AWAY} readings sent"
           f" while away delivered; the gap recorded: {found}")
     assert got == 1  # the broker lost them: nothing can bring them back...
-    assert len(found) == 1  # ...but the loss is on the record, with its span
+    assert lost == 1  # ...but the loss is noticed...
+    assert len(found) == 1  # ...and on the record, with its span
     assert float(found[0]["seconds"]) > 0  # type: ignore[arg-type]
