@@ -8,11 +8,13 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bench import _publisher
 from bench._common import bench_context
 from bench._session import RECEIVE_MAXIMUM, SESSION_EXPIRY_S
 from bench._tally import Tally
+from dispatch._sqlite import SqliteStore
 from ingest import (
     BrokerSettings,
     Ingestor,
@@ -20,6 +22,7 @@ from ingest import (
     MqttConnection,
     Topics,
 )
+from lantian.recovery import Journal
 from rules import Reading, Record
 from tests.support import Broker
 
@@ -43,9 +46,13 @@ async def _run(
     wait: float,
     connection: type[MqttConnection] = MqttConnection,
     ingest: bool = True,
+    durable: Path | None = None,
 ) -> IngestRun:
     """`connection` and `ingest=False` (count raw messages, no Ingestor) exist for
-    bench.variants, which takes the path apart; the harness uses the defaults."""
+    bench.variants, which takes the path apart; the harness uses the defaults.
+    `durable`: a SQLite store file there, and the service's durability on top of
+    ingest: each message that brings a record journalled in one transaction a read
+    burst, committed before the burst's manual acknowledgements (`lantian.recovery`)."""
     loop = asyncio.get_running_loop()
     complete = asyncio.Event()
     tally = Tally(n, on_complete=complete.set)
@@ -70,8 +77,21 @@ async def _run(
     def count_raw(_topic: str, _payload: bytes) -> None:
         tally.note()
 
-    mqtt = connection(settings, topics.subscriptions(),
-                      on_message=ingestor.handle if ingest else count_raw)
+    store = None
+    if durable is not None:
+        store = SqliteStore(durable)
+        ingestor.journal = Journal(store)
+        begin = store.begin
+
+        def journalled(topic: str, payload: bytes) -> None:
+            begin()
+            ingestor.handle(topic, payload)
+
+        mqtt = MqttConnection(settings, topics.subscriptions(), on_message=journalled,
+                              manual_ack=True, on_burst_end=store.commit)
+    else:
+        mqtt = connection(settings, topics.subscriptions(),
+                          on_message=ingestor.handle if ingest else count_raw)
     published = None
     await mqtt.start()
     try:
@@ -89,6 +109,8 @@ async def _run(
         waiter.cancel()
     finally:
         await mqtt.stop()
+        if store is not None:
+            store.close()
     codes = Counter(letter.code for letter in deadletters.letters)
     return IngestRun(tally, codes, published)
 
@@ -100,9 +122,10 @@ def drain(
     timeout: float,
     connection: type[MqttConnection] = MqttConnection,
     ingest: bool = True,
+    durable: Path | None = None,
 ) -> IngestRun:
     """Resume the session holding the backlog and ingest until all `n` are records."""
-    return asyncio.run(_run(broker, client_id, n, None, timeout, connection, ingest))
+    return asyncio.run(_run(broker, client_id, n, None, timeout, connection, ingest, durable))
 
 
 def paced(broker: Broker, client_id: str, publisher: list[str], n: int, grace: float) -> IngestRun:

@@ -2,7 +2,7 @@
 with a bare paho subscriber, and what latency it gives at a sustainable paced rate.
 
     python -m bench.ingest [--n 30000] [--qos 1] [--rate R] [--duration 10] [--runs 3]
-                           [--manual-ack]
+                           [--manual-ack] [--durable]
 
 Phases (each run round-robin, so slow drift on this noisy box hits all alike):
   1. CEILING  bare paho subscriber draining N messages queued for its persistent session
@@ -12,6 +12,10 @@ Phases (each run round-robin, so slow drift on this noisy box hits all alike):
 With --manual-ack, INGEST+ACK joins phases 2 and 3: INGEST with MqttConnection's
 manual_ack and an empty on_burst_end, i.e. acks sent after each read burst instead of
 after each message (the commit a caller would make there is not measured).
+With --durable, DURABLE joins phase 2: INGEST as the service runs it, each message that
+brings a record journalled in a SQLite store, one transaction a read burst committed
+before the burst's acknowledgements (lantian.recovery): the cost of "an acknowledged
+reading is never forgotten".
 """
 
 from __future__ import annotations
@@ -106,8 +110,16 @@ def _drain_manual_ack(
     return run.tally, run.dead_letters
 
 
+def _drain_durable(
+    broker: Broker, cid: str, n: int, timeout: float
+) -> tuple[Tally, Counter[str]]:
+    with tempfile.TemporaryDirectory(prefix="lantian-bench-store-") as tmp:
+        run = _lantian.drain(broker, cid, n, timeout, durable=Path(tmp) / "store.sqlite")
+    return run.tally, run.dead_letters
+
+
 DRAINERS: dict[str, Drainer] = {"CEILING": _drain_bare, "INGEST": _drain_ingest,
-                                "INGEST+ACK": _drain_manual_ack}
+                                "INGEST+ACK": _drain_manual_ack, "DURABLE": _drain_durable}
 
 
 def drain_once(broker: Broker, kind: str, n: int, qos: int, label: str) -> DrainRun:
@@ -223,6 +235,8 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=3, help="rounds of each phase (default 3)")
     p.add_argument("--manual-ack", action="store_true",
                    help="also run INGEST with manual_ack (acks after each read burst)")
+    p.add_argument("--durable", action="store_true",
+                   help="also run DURABLE: INGEST journalled, committed before the acks")
     p.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
     return p.parse_args(argv)
 
@@ -236,7 +250,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             run_mosquitto(Path(tmp), extra=BROKER_EXTRA) as broker:  # fmt: skip
         console.print(f"mosquitto on {broker.url}, max_queued_messages 0; publisher: "
                       f"paho in a child process, {_publisher.INFLIGHT} in flight")
-        kinds = [k for k in DRAINERS if args.manual_ack or k != "INGEST+ACK"]
+        kinds = [k for k in DRAINERS if (args.manual_ack or k != "INGEST+ACK")
+                 and (args.durable or k != "DURABLE")]
         # one small untimed round: imports, first connections, broker allocations
         for kind in kinds:
             drain_once(broker, kind, min(args.n, 3000), args.qos, "warmup")
@@ -266,6 +281,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             acked = [r.rate for r in drains if r.kind == "INGEST+ACK"]
             console.print("INGEST+ACK / INGEST: " + spread(
                 [a / i * 100 for i, a in zip(plain, acked, strict=True)], "{:.0f}") +
+                " % per round")
+        if args.durable:
+            plain = [r.rate for r in drains if r.kind == "INGEST"]
+            durable = [r.rate for r in drains if r.kind == "DURABLE"]
+            console.print("DURABLE / INGEST: " + spread(
+                [d / i * 100 for i, d in zip(plain, durable, strict=True)], "{:.0f}") +
                 " % per round")
 
         rate = args.rate or SUSTAINED_SHARE * ingest_median
