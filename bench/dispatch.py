@@ -69,14 +69,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench._common import console, machine_info, print_header, spread, write_results
-from dispatch import Deadlines, Dispatcher, Role, Router, Token, Topics
+from dispatch import AlertTopics, Deadlines, Dispatcher, Role, Router, Token
 from dispatch._alert import Alert
 from dispatch._api import api_router
+from dispatch._figures import GroupBy, MetricColumns, MetricRow, response_times, response_times_of
 from dispatch._lifecycle import Event, Incident, apply
-from dispatch._metrics import GroupBy, MetricColumns, response_times, response_times_of
 from dispatch._report import month_bounds, monthly_report
 from dispatch._sqlite import SqliteStore
-from dispatch._store import MetricRow
 from tests.support import free_port
 
 TZ: Final = ZoneInfo("Asia/Shanghai")
@@ -448,9 +447,9 @@ def _uvicorn(db: Path, port: int, errors: logging.Handler) -> tuple[uvicorn.Serv
     """`api_router` as `lantian.app.serve` mounts it (no MQTT publisher, no sweeps)."""
     store = SqliteStore(db, tz=TZ)
     dispatcher = Dispatcher(store=store, router=Router((), "blue_sky"), queues=QUEUES,
-                            topics=Topics("lantian"), clock=_now, tz=TZ)
+                            topics=AlertTopics("lantian"), clock=_now, tz=TZ)
     app = FastAPI()
-    app.include_router(api_router(dispatcher, TOKENS, TZ, _now))
+    app.include_router(api_router(dispatcher, store, TOKENS, TZ, _now))
     log = logging.getLogger("uvicorn.error")
     log.handlers[:] = [errors]
     log.propagate = False

@@ -276,18 +276,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"per round (ratio of medians {ingest_median / ceiling_median:.0%}); target ≥ "
             f"{TARGET_RATIO:.0%}: " + ("[green]met[/green]" if ok else "[red]not met[/red]")
         )
-        if args.manual_ack:
-            plain = [r.rate for r in drains if r.kind == "INGEST"]
-            acked = [r.rate for r in drains if r.kind == "INGEST+ACK"]
-            console.print("INGEST+ACK / INGEST: " + spread(
-                [a / i * 100 for i, a in zip(plain, acked, strict=True)], "{:.0f}") +
-                " % per round")
-        if args.durable:
-            plain = [r.rate for r in drains if r.kind == "INGEST"]
-            durable = [r.rate for r in drains if r.kind == "DURABLE"]
-            console.print("DURABLE / INGEST: " + spread(
-                [d / i * 100 for i, d in zip(plain, durable, strict=True)], "{:.0f}") +
-                " % per round")
+        plain = [r.rate for r in drains if r.kind == "INGEST"]
+        for kind in ("INGEST+ACK", "DURABLE"):
+            other = [r.rate for r in drains if r.kind == kind]
+            if other:
+                console.print(f"{kind} / INGEST: " + spread(
+                    [o / i * 100 for i, o in zip(plain, other, strict=True)], "{:.0f}") +
+                    " % per round")
 
         rate = args.rate or SUSTAINED_SHARE * ingest_median
         paced: list[PacedRun] = []

@@ -4,7 +4,8 @@ to the receipt, SLA escalation, silences, the store, response-time metrics and r
 
 from dispatch._access import Role, Token, identify
 from dispatch._alert import Alert, describe
-from dispatch._dispatcher import Dispatcher, LifecycleSink, NotFound, Topics
+from dispatch._dispatcher import Dispatcher, LifecycleSink, NotFound
+from dispatch._figures import MetricRow
 from dispatch._lifecycle import (
     Ack,
     Assist,
@@ -23,13 +24,16 @@ from dispatch._lifecycle import (
 )
 from dispatch._outbox import Outbox, Publication
 from dispatch._routing import Route, Router
+from dispatch._silences import Silence
 from dispatch._sla import Deadlines
-from dispatch._store import AlertStore, Conflict, MetricRow, Silence
+from dispatch._store import AlertStore, Conflict
+from dispatch._wire import AlertTopics, event_json, history_json
 
 __all__ = [
     "Ack",
     "Alert",
     "AlertStore",
+    "AlertTopics",
     "Assist",
     "Close",
     "Command",
@@ -54,9 +58,10 @@ __all__ = [
     "Stage",
     "State",
     "Token",
-    "Topics",
     "Transfer",
     "Verify",
     "describe",
+    "event_json",
+    "history_json",
     "identify",
 ]

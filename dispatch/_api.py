@@ -28,7 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dispatch._access import Token
 from dispatch._alert import Alert
-from dispatch._dispatcher import Dispatcher, NotFound, event_json
+from dispatch._dispatcher import Dispatcher, NotFound
+from dispatch._figures import GroupBy, response_times_of
+from dispatch._figures import to_csv as metrics_csv
+from dispatch._figures import to_json as metrics_json
 from dispatch._guard import UNAUTHENTICATED, authenticated_route, bearer
 from dispatch._lifecycle import (
     Ack,
@@ -43,13 +46,11 @@ from dispatch._lifecycle import (
     Transfer,
     Verify,
 )
-from dispatch._metrics import GroupBy, response_times_of
-from dispatch._metrics import to_csv as metrics_csv
-from dispatch._metrics import to_json as metrics_json
 from dispatch._report import month_bounds, monthly_report
 from dispatch._report import to_json as report_json
-from dispatch._silences import until_ended, window_problem
-from dispatch._store import Silence
+from dispatch._silences import Silence, until_ended, window_problem
+from dispatch._store import FiguresSource
+from dispatch._wire import event_json, history_json
 
 Clock = Callable[[], datetime]
 #: The data gaps overlapping [since, until), as JSON-ready dicts.
@@ -108,8 +109,8 @@ class SilenceBody(_Body):
 
 
 def api_router(
-    dispatcher: Dispatcher, tokens: Sequence[Token], tz: tzinfo, clock: Clock,
-    coverage: Callable[[date], dict[str, Any]] | None = None,
+    dispatcher: Dispatcher, figures: FiguresSource, tokens: Sequence[Token], tz: tzinfo,
+    clock: Clock, coverage: Callable[[date], dict[str, Any]] | None = None,
     data_gaps: DataGaps | None = None,
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
@@ -157,7 +158,7 @@ def api_router(
         except Refused as exc:
             raise HTTPException(409, str(exc)) from exc
         return {"alert": alert.to_json(tz), "events": [
-            event_json(e, alert.incident.state.value, alert, tz) for e in events
+            event_json(e, alert.incident.state.value, alert.incident.queue, tz) for e in events
         ]}
 
     @router.get("/alerts")
@@ -185,10 +186,7 @@ def api_router(
         alert = alert_for(alert_id, token)
         events = dispatcher.store.events(alert_id)
         out = alert.to_json(tz)
-        out["events"] = [
-            {"seq": e.seq, "kind": e.kind, "at": e.at.astimezone(tz).isoformat(),
-             "actor": e.actor, "data": dict(e.data)} for e in events
-        ]
+        out["events"] = history_json(alert, events, tz)  # each as it was published
         return out
 
     @router.post("/alerts/{alert_id}/ack")
@@ -248,7 +246,7 @@ def api_router(
         assert start is not None and end is not None
         if end <= start:
             raise HTTPException(422, "until must be after since")
-        columns = dispatcher.store.metric_columns(start, end)
+        columns = figures.metric_columns(start, end)
         results = response_times_of(columns, group_by=group_by, tz=tz, now=clock().timestamp())
         if format == "csv":
             return PlainTextResponse(metrics_csv(results), media_type="text/csv")
@@ -265,7 +263,7 @@ def api_router(
             raise HTTPException(422, str(exc)) from exc
         _check_year(start.year, "month")
         report = monthly_report(
-            month, dispatcher.store.closed_rows(start, end), dispatcher.store.open_rows(end), tz
+            month, figures.closed_rows(start, end), figures.open_rows(end), tz
         )
         out = report_json(report)
         if data_gaps is not None:  # the hours whose figures may be incomplete

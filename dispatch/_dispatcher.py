@@ -37,13 +37,17 @@ from dispatch._lifecycle import (
     Transfer,
     apply,
     decide,
+    on_evidence,
+    on_raise,
+    on_signal,
 )
 from dispatch._monitoring import DispatchMetrics
 from dispatch._outbox import Outbox, Publication
 from dispatch._routing import Router
-from dispatch._silences import MAINTENANCE_AUTHOR, UNTIL_ENDED, muting
+from dispatch._silences import MAINTENANCE_AUTHOR, UNTIL_ENDED, Silence, muting
 from dispatch._sla import Deadlines, deadlines_for, overdue
-from dispatch._store import AlertStore, Silence
+from dispatch._store import DispatchStore
+from dispatch._wire import AlertTopics, escalation_json, event_json
 from rules import Action, AlertSignal, Maintenance, Signal, ZoneEvent
 
 Clock = Callable[[], datetime]
@@ -66,22 +70,6 @@ class NotFound(LookupError):
     pass
 
 
-class Topics:
-    """The outbound half of the wire contract."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-
-    def queue(self, queue: str) -> str:
-        return f"{self.prefix}/queues/{queue}/alerts"
-
-    def events(self, alert_id: str) -> str:
-        return f"{self.prefix}/alerts/{alert_id}/events"
-
-    def escalations(self) -> str:
-        return f"{self.prefix}/escalations"
-
-
 def new_alert_id() -> str:
     """Time-ordered and unique without coordination: milliseconds, then 40 random bits."""
     return f"{time.time_ns() // 1_000_000:011x}{os.urandom(5).hex()}"
@@ -91,10 +79,10 @@ class Dispatcher:
     def __init__(
         self,
         *,
-        store: AlertStore,
+        store: DispatchStore,
         router: Router,
         queues: Mapping[str, Deadlines],
-        topics: Topics,
+        topics: AlertTopics,
         clock: Clock,
         tz: tzinfo,
         outbox: Outbox | None = None,
@@ -158,12 +146,9 @@ class Dispatcher:
             # condition still held. It is not reopened behind their backs; the next raise
             # (after the condition clears) opens a new incident.
             return
-        events: Decision = []
-        if s.action is Action.CLEAR:
-            events.append(("cleared", "rules", {"value": s.value}))
-        elif s.action is Action.RAISE or s.severity != existing.incident.severity:
-            events.append(("updated", "rules", {"severity": s.severity, "value": s.value,
-                                                "reraised": s.action is Action.RAISE}))
+        events = on_signal(existing.incident, cleared=s.action is Action.CLEAR,
+                           raised_again=s.action is Action.RAISE, severity=s.severity,
+                           value=s.value)
         # the description follows the condition; only changes of substance are events
         description = existing.description
         if s.action is not Action.CLEAR:
@@ -187,19 +172,16 @@ class Dispatcher:
             ack_by=ack_by, close_by=close_by, description=describe(s, self.tz),
         )
         silence = self._muting(s, zones, queue, now)
-        raised = ("raised", "rules", {"queue": queue, "severity": s.severity, "rule": s.rule,
-                                      "subject": s.subject})
-        if silence is not None:
-            then = ("silenced", "system", {"silence": silence.id, "reason": silence.reason})
-        else:
-            then = ("dispatched", "system", {"queue": queue})
-        alert, stored, states = self._fold(alert, [raised, then])
-        out = self._event_publications(alert, stored, states)
+        decided = on_raise(queue, s.severity, s.rule, s.subject,
+                           None if silence is None else (silence.id, silence.reason))
+        alert, stored, after = self._fold(alert, decided)
+        out = self._event_publications(alert, stored, after)
         if silence is None:
             out.append(self._alert_publication(alert, queue))
         with self.store.transaction():
             self.store.create(alert, stored)
             self._enqueue(out)
+        self._log(alert, stored, after)
         if self.metrics is not None:
             self.metrics.raised.labels(queue, s.kind, str(silence is not None).lower()).inc()
 
@@ -220,7 +202,8 @@ class Dispatcher:
         data = {"finding": s.kind, "confidence": s.value, "media": list(s.evidence.media),
                 "note": s.evidence.note, "drone": s.detail.get("drone"),
                 "observed_at": s.at.astimezone(self.tz).isoformat()}
-        self._commit(alert, [("evidence", str(s.detail.get("drone") or "drone"), data)])
+        drone = s.detail.get("drone")
+        self._commit(alert, on_evidence(None if drone is None else str(drone), data))
 
     def _arrived(self, e: ZoneEvent) -> None:
         for alert in self._open_in(e.zone.id):
@@ -292,12 +275,9 @@ class Dispatcher:
         for alert, escalate in overdue(self.store.open_alerts(), now):
             def escalations(a: Alert, events: list[Event], deadline: datetime = escalate.deadline
                             ) -> list[Publication]:
-                return [self._publication(self.topics.escalations(), {
-                    "alert_id": a.id, "stage": e.data["stage"],
-                    "deadline": deadline.astimezone(self.tz).isoformat(),
-                    "at": e.at.astimezone(self.tz).isoformat(), "queue": a.incident.queue,
-                    "kind": a.kind, "zone": a.zone, "state": a.incident.state.value,
-                }) for e in events]
+                return [self._publication(self.topics.escalations(),
+                                          escalation_json(a, e, deadline, self.tz))
+                        for e in events]
             try:
                 alert, events = self._commit(alert, decide(alert.incident, escalate),
                                              escalations)
@@ -316,17 +296,29 @@ class Dispatcher:
         if self.metrics is not None:
             self.metrics.commands.labels(name, result).inc()
 
-    def _fold(self, alert: Alert, decided: Decision) -> tuple[Alert, list[Event], list[str]]:
-        """The alert after the decided events; the events; the state each one led to."""
+    def _fold(self, alert: Alert, decided: Decision
+              ) -> tuple[Alert, list[Event], list[tuple[str, str]]]:
+        """The alert after the decided events; the events; the state and queue each one
+        left the incident in."""
         now = self.clock()
         incident = alert.incident
-        events, states = [], []
+        events, after = [], []
         for kind, actor, data in decided:
             event = Event(incident.id, incident.seq + 1, kind, now, actor, data)
             incident = apply(incident, event)
             events.append(event)
-            states.append(incident.state.value)
-        return replace(alert, incident=incident), events, states
+            after.append((incident.state.value, incident.queue))
+        return replace(alert, incident=incident), events, after
+
+    def _log(self, alert: Alert, events: list[Event], after: list[tuple[str, str]]) -> None:
+        """One line an event, once it is committed: what an operator greps for."""
+        for e, (state, queue) in zip(events, after, strict=True):
+            log.info("alert %s %s by %s: %s, queue %s", alert.id, e.kind.value, e.actor,
+                     state, queue, extra={
+                         "event": f"alert.{e.kind.value}", "alert_id": alert.id,
+                         "seq": e.seq, "actor": e.actor, "state": state, "queue": queue,
+                         "rule": alert.rule, "subject": alert.subject, "zone": alert.zone,
+                     })
 
     def _commit(
         self, alert: Alert, decided: Decision,
@@ -334,22 +326,23 @@ class Dispatcher:
     ) -> tuple[Alert, list[Event]]:
         """Fold the decided events into the alert, then store them with the messages that
         announce them (and `extra`'s, made from the alert after them) in one transaction."""
-        alert, events, states = self._fold(alert, decided)
-        out = self._event_publications(alert, events, states)
+        alert, events, after = self._fold(alert, decided)
+        out = self._event_publications(alert, events, after)
         if extra is not None and events:
             out += extra(alert, events)
         with self.store.transaction():
             self.store.append(alert, events)
             self._enqueue(out)
+        self._log(alert, events, after)
         self._flush()
         return alert, events
 
     def _event_publications(
-        self, alert: Alert, events: list[Event], states: list[str]
+        self, alert: Alert, events: list[Event], after: list[tuple[str, str]]
     ) -> list[Publication]:
         return [
-            self._publication(self.topics.events(alert.id), event_json(e, st, alert, self.tz))
-            for e, st in zip(events, states, strict=True)
+            self._publication(self.topics.events(alert.id), event_json(e, st, q, self.tz))
+            for e, (st, q) in zip(events, after, strict=True)
         ]
 
     def _alert_publication(self, alert: Alert, queue: str) -> Publication:
@@ -372,11 +365,3 @@ class Dispatcher:
             self.outbox.flush()
         except Exception:
             self._failed("outbox", "could not hand the outbox to the broker")
-
-
-def event_json(e: Event, state: str, alert: Alert, tz: tzinfo) -> dict[str, Any]:
-    return {
-        "alert_id": e.alert_id, "seq": e.seq, "kind": e.kind,
-        "at": e.at.astimezone(tz).isoformat(), "actor": e.actor, "data": dict(e.data),
-        "state": state, "queue": alert.incident.queue,
-    }

@@ -5,7 +5,7 @@ object of every value of every row (1.9 s for a million rows of 14 columns). So 
 also keeps, in `metric`, the little-endian packing of all its `MetricRow` fields but the
 id (`PACKED`: the times as doubles, NaN for NULL; kind, queue, zone, grid, state, outcome
 and escalated as ids of the `labels` table, -1 for NULL; muted and the other bits of
-`dispatch._metrics.status_flags`). `pack_metric` writes one; the `metric`s of many rows
+`dispatch._figures.status_flags`). `pack_metric` writes one; the `metric`s of many rows
 end to end are one buffer that numpy reads in place, which `metric_columns_of` hands out
 as `MetricColumns` and `metric_rows_of` turns into `MetricRow`s column by column, in C.
 How the store writes and reads them: `dispatch._sqlite`.
@@ -21,9 +21,8 @@ from typing import Any, Final
 
 import numpy as np
 
+from dispatch._figures import MUTED, MetricColumns, MetricRow, status_flags
 from dispatch._gcpause import gc_paused
-from dispatch._metrics import MUTED, MetricColumns, status_flags
-from dispatch._store import MetricRow
 
 #: `metric` of a row, see the module docstring: `pack_metric` writes it, numpy reads it.
 PACKED: Final = np.dtype([

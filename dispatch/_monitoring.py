@@ -15,11 +15,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from dispatch._outbox import Outbox
-from dispatch._store import AlertStore
+from dispatch._store import AlertLog
 
 
 class DispatchMetrics:
-    def __init__(self, registry: CollectorRegistry, store: AlertStore) -> None:
+    def __init__(self, registry: CollectorRegistry, store: AlertLog) -> None:
         self.raised = Counter(
             "lantian_alerts_raised", "Incidents opened, by queue, kind and whether muted",
             ["queue", "kind", "muted"], registry=registry,
@@ -58,7 +58,7 @@ class OutboxBacklog(Collector):
 
 
 class _OpenAlerts(Collector):
-    def __init__(self, store: AlertStore) -> None:
+    def __init__(self, store: AlertLog) -> None:
         self._store = store
 
     def collect(self) -> Iterator[GaugeMetricFamily]:

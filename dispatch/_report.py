@@ -13,7 +13,7 @@ the next month's 1st in the given timezone:
   alert closed after the month too); **age_at_month_end** = end − raised_at for a
   carried-over alert.
 - **overdue**: a closed item closed after its close deadline (closed_at > close_by), as in
-  the SLA attainment of `dispatch._metrics`; a carried-over item whose close deadline had
+  the SLA attainment of `dispatch._figures`; a carried-over item whose close deadline had
   passed at month end (close_by < end).
 - **escalated**: the SLA stages ("ack", "close") escalated at any time; the row does not
   say when, so a carried-over alert escalated after the month shows it too.
@@ -30,8 +30,8 @@ from datetime import datetime, tzinfo
 from functools import cache
 from typing import Any, Final
 
+from dispatch._figures import MetricRow
 from dispatch._gcpause import gc_paused
-from dispatch._store import MetricRow
 
 _MONTH: Final = re.compile(r"([0-9]{4})-([0-9]{2})")
 

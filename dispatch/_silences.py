@@ -18,10 +18,28 @@ read back. Only the system's open-ended silences end at `UNTIL_ENDED`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from dispatch._store import Silence
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """A mute (Alertmanager's silence): alerts matching every non-empty matcher, raised
+    from `starts_at` until `ends_at`, are recorded but not dispatched. `queue`: the queue
+    whose alerts alone it mutes, None for every queue's (see `dispatch._silences`)."""
+
+    id: str
+    starts_at: datetime
+    ends_at: datetime
+    author: str
+    reason: str
+    stations: frozenset[str] = frozenset()
+    zones: frozenset[str] = frozenset()
+    rules: frozenset[str] = frozenset()
+    created_at: datetime | None = None
+    ended_by: str | None = None
+    queue: str | None = None
 
 #: The author of silences dispatch opens itself for stations under maintenance.
 MAINTENANCE_AUTHOR = "system:maintenance"

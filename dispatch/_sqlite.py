@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from dispatch._alert import Alert
+from dispatch._figures import MetricColumns, MetricRow, metric_columns
 from dispatch._gcpause import gc_paused
 from dispatch._lifecycle import Event, State
 from dispatch._metric_blob import (
@@ -47,9 +48,9 @@ from dispatch._metric_blob import (
     metric_rows_of,
     pack_metric,
 )
-from dispatch._metrics import MetricColumns, metric_columns
 from dispatch._schema import MIGRATIONS as _MIGRATIONS
 from dispatch._schema import migrate
+from dispatch._silences import Silence
 from dispatch._sqlite_rows import (
     SILENCE_COLS,
     WRITE_COLS,
@@ -62,7 +63,7 @@ from dispatch._sqlite_rows import (
     ts,
     zone_rows,
 )
-from dispatch._store import Conflict, MetricRow, Silence
+from dispatch._store import Conflict
 
 _MARKS: Final = ", ".join("?" * (len(WRITE_COLS.split(",")) + 1))
 _INSERT: Final = f"INSERT INTO alerts (id, {WRITE_COLS}, metric) VALUES (?, {_MARKS})"

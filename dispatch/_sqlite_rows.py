@@ -23,9 +23,9 @@ import orjson
 from prometheus_client import Counter
 
 from dispatch._alert import Alert
-from dispatch._lifecycle import Event, Incident, Outcome, Stage, State
+from dispatch._lifecycle import Event, EventKind, Incident, Outcome, Stage, State
 from dispatch._metric_blob import pack_metric
-from dispatch._store import Silence
+from dispatch._silences import Silence
 
 #: The columns of an alert that a write sets, but its id and `metric`.
 WRITE_COLS: Final = (
@@ -105,13 +105,13 @@ def zone_rows(alert: Alert) -> list[tuple[str, str, float]]:
 
 def event_row(e: Event) -> tuple[Any, ...]:
     """alert_id, seq, kind, at, actor, data: an `events` row."""
-    return (e.alert_id, e.seq, e.kind, ts(e.at), e.actor, to_json(e.data))
+    return (e.alert_id, e.seq, e.kind.value, ts(e.at), e.actor, to_json(e.data))
 
 
 def event_of(r: tuple[Any, ...], tz: tzinfo) -> Event:
     """The event of an `events` row (as `event_row` gives it)."""
     a, s, k, at, actor, d = r
-    return Event(a, s, k, _dt(at, tz), actor, orjson.loads(d))
+    return Event(a, s, EventKind(k), _dt(at, tz), actor, orjson.loads(d))
 
 
 def silence_row(s: Silence) -> tuple[Any, ...]:

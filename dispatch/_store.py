@@ -1,9 +1,14 @@
-"""Where alerts, their event logs, silences and rule-state snapshots are kept.
+"""Where alerts, their event logs, silences and rule-state snapshots are kept: the
+interfaces, each as small as what uses it.
 
-`AlertStore` is the interface dispatch needs; `SqliteStore` (dispatch._sqlite) is the
-embedded default, and a PostgreSQL store can implement the same protocol for several
-instances (where the database's unique index on open (rule, subject) does what the single
-process does here).
+- `AlertLog`: alerts with their append-only event logs (the dispatcher, the API's reads).
+- `SilenceBook`: silences (muting, the API).
+- `FiguresSource`: the alerts as the bureau's figures read them (`dispatch._figures`,
+  `dispatch._report`).
+- `Snapshots`: opaque state kept across restarts (the rules engine's).
+- `DispatchStore`: the first two, which the dispatcher needs.
+- `AlertStore`: all of them, and what the service needs to run one (`SqliteStore` in
+  `dispatch._sqlite` is the embedded default; a PostgreSQL store will plug in beside it).
 
 Every change to an alert is one call that appends its new events and writes its new
 projection in one transaction: the log and the row can never disagree.
@@ -13,57 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import Protocol
 
 from dispatch._alert import Alert
+from dispatch._figures import MetricColumns, MetricRow
 from dispatch._lifecycle import Event, State
-
-if TYPE_CHECKING:
-    from dispatch._metrics import MetricColumns
+from dispatch._silences import Silence
 
 
-@dataclass(frozen=True, slots=True)
-class Silence:
-    """A mute (Alertmanager's silence): alerts matching every non-empty matcher, raised
-    from `starts_at` until `ends_at`, are recorded but not dispatched. `queue`: the queue
-    whose alerts alone it mutes, None for every queue's (see `dispatch._silences`)."""
-
-    id: str
-    starts_at: datetime
-    ends_at: datetime
-    author: str
-    reason: str
-    stations: frozenset[str] = frozenset()
-    zones: frozenset[str] = frozenset()
-    rules: frozenset[str] = frozenset()
-    created_at: datetime | None = None
-    ended_by: str | None = None
-    queue: str | None = None
-
-
-class MetricRow(NamedTuple):
-    """What the response-time metrics and reports need of one alert. Times are epoch
-    seconds (floats): a year of a city's incidents is a million of these."""
-
-    id: str
-    kind: str
-    queue: str
-    zone: str | None
-    grid: str | None
-    state: str
-    raised_at: float
-    acknowledged_at: float | None
-    closed_at: float | None
-    ack_by: float
-    close_by: float
-    outcome: str | None
-    escalated: str  # comma-separated stages, "" when never escalated
-    muted: bool
-
-
-class AlertStore(Protocol):
+class AlertLog(Protocol):
     def transaction(self) -> AbstractContextManager[object]:
         """The writes inside succeed or fail together; nested, only the inner undoes
         itself on failure."""
@@ -94,6 +58,18 @@ class AlertStore(Protocol):
         """Alerts newest first; `queues` matches the owning queue or an assisting one,
         `zone` the alert's zone or any zone it lies in, since/until its raise time."""
 
+
+class SilenceBook(Protocol):
+    def add_silence(self, silence: Silence) -> None: ...
+
+    def end_silence(self, silence_id: str, at: datetime, actor: str) -> Silence | None: ...
+
+    def silences(self, active_at: datetime | None = None) -> list[Silence]:
+        """The silences (those active at the time, if given); a stored row that cannot
+        be read back is skipped and counted, never raised."""
+
+
+class FiguresSource(Protocol):
     def metric_rows(self, since: datetime, until: datetime) -> list[MetricRow]:
         """Alerts raised in [since, until)."""
 
@@ -107,16 +83,19 @@ class AlertStore(Protocol):
     def closed_rows(self, since: datetime, until: datetime) -> list[MetricRow]:
         """Alerts closed in [since, until)."""
 
-    def add_silence(self, silence: Silence) -> None: ...
 
-    def end_silence(self, silence_id: str, at: datetime, actor: str) -> Silence | None: ...
-
-    def silences(self, active_at: datetime | None = None) -> list[Silence]: ...
-
-    def save_snapshot(self, name: str, data: bytes, at: datetime) -> None: ...
+class Snapshots(Protocol):
+    def save_snapshot(self, name: str, data: bytes, at: datetime, position: int = 0
+                      ) -> None: ...
 
     def load_snapshot(self, name: str) -> bytes | None: ...
 
+
+class DispatchStore(AlertLog, SilenceBook, Protocol):
+    """What the dispatcher reads and writes."""
+
+
+class AlertStore(AlertLog, SilenceBook, FiguresSource, Snapshots, Protocol):
     def writable(self) -> bool: ...
 
     def close(self) -> None: ...

@@ -16,7 +16,7 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from dispatch import Dispatcher, Outbox, Topics
+from dispatch import AlertTopics, Dispatcher, Outbox
 from dispatch._api import api_router
 from dispatch._monitoring import DispatchMetrics, OutboxBacklog
 from dispatch._points import IncidentPoints
@@ -85,7 +85,7 @@ async def serve(
         store=store,
         router=settings.dispatch.router,
         queues=settings.dispatch.queues,
-        topics=Topics(settings.topics.prefix),
+        topics=AlertTopics(settings.topics.prefix),
         clock=clock,
         tz=settings.tz,
         lifecycle=IncidentPoints(timeseries.write_lines) if timeseries is not None else None,
@@ -188,7 +188,7 @@ async def serve(
         | ({"timeseries": timeseries.healthy} if timeseries is not None else {}),
     )
     app.include_router(api_router(
-        dispatcher, settings.dispatch.tokens, settings.tz, clock, coverage=pipeline.coverage,
+        dispatcher, store, settings.dispatch.tokens, settings.tz, clock, coverage=pipeline.coverage,
         data_gaps=lambda since, until: [
             {"started_at": g.started_at.astimezone(settings.tz).isoformat(),
              "ended_at": g.ended_at.astimezone(settings.tz).isoformat(),

@@ -267,6 +267,7 @@ def run_closing_listener() -> Iterator[ClosingListener]:
 @dataclass
 class Victoria:
     url: str
+    proc: subprocess.Popen[bytes] | None = None  # for a test that stops or kills it
 
     def export(self, match: str) -> list[dict[str, object]]:
         """Raw samples of the series matching `match` (one JSON object a series)."""
@@ -278,14 +279,16 @@ class Victoria:
 
 
 @contextmanager
-def run_victoria(workdir: Path, port: int | None = None) -> Iterator[Victoria]:
+def run_victoria(workdir: Path, port: int | None = None, *flags: str) -> Iterator[Victoria]:
+    """victoria-metrics on 127.0.0.1 (an InfluxDB v2 write API), with extra `flags`; the
+    same `workdir` and port again is the same server restarted, data kept."""
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
-    with (workdir / "victoria.log").open("wb") as log:
+    with (workdir / "victoria.log").open("ab") as log:
         proc = subprocess.Popen(
             [require_binary("victoria-metrics"), f"-httpListenAddr=127.0.0.1:{port}",
              f"-storageDataPath={workdir / 'vm-data'}", "-retentionPeriod=100y",
-             "-search.latencyOffset=0s"],
+             "-search.latencyOffset=0s", *flags],
             stdout=log, stderr=log,
         )
     url = f"http://127.0.0.1:{port}"
@@ -300,7 +303,9 @@ def run_victoria(workdir: Path, port: int | None = None) -> Iterator[Victoria]:
 
     try:
         wait_until(healthy, timeout=30, what="victoria-metrics")
-        yield Victoria(url)
+        yield Victoria(url, proc)
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)  # a stopped process cannot act on SIGTERM
+            proc.terminate()
         proc.wait(timeout=10)

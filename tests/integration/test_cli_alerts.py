@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from dispatch import Outcome, State
-from dispatch._metrics import GroupBy
+from dispatch._figures import GroupBy
 from lantian import cli
 from tests.integration.conftest import DOCK, Deployment, start_deployment
 from tests.support import REPO, Broker, free_port

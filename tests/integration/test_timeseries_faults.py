@@ -10,9 +10,6 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +18,15 @@ import pytest
 
 from ingest import IngestMetrics, TimeSeriesWriter
 from tests.conftest import write_config
-from tests.support import REPO, Broker, Victoria, free_port, require_binary, wait_until
+from tests.support import (
+    REPO,
+    Broker,
+    Victoria,
+    free_port,
+    require_binary,
+    run_victoria,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -29,43 +34,6 @@ pytestmark = pytest.mark.integration
 #: keeps one point per series and timestamp: without it, every copy of a retried batch
 #: that reached the server is stored.
 DEDUP = "-dedup.minScrapeInterval=1ms"
-
-
-@dataclass
-class VictoriaProcess:
-    proc: subprocess.Popen[bytes]
-    vm: Victoria
-
-
-@contextmanager
-def victoria(workdir: Path, port: int, *flags: str) -> Iterator[VictoriaProcess]:
-    """victoria-metrics as tests.support runs it, plus `flags`; the test may stop,
-    continue or kill the process."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    url = f"http://127.0.0.1:{port}"
-    with (workdir / "victoria.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [require_binary("victoria-metrics"), f"-httpListenAddr=127.0.0.1:{port}",
-             f"-storageDataPath={workdir / 'vm-data'}", "-retentionPeriod=100y",
-             "-search.latencyOffset=0s", *flags],
-            stdout=log, stderr=log,
-        )
-
-    def up() -> bool:
-        assert proc.poll() is None, (workdir / "victoria.log").read_text()[-2000:]
-        try:
-            return httpx.get(f"{url}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(up, timeout=30, what="victoria-metrics")
-        yield VictoriaProcess(proc, Victoria(url))
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGCONT)  # a stopped process cannot act on SIGTERM
-            proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _lines(station: str, start: int, n: int) -> list[str]:
@@ -100,11 +68,12 @@ def _hang_then_resume(tmp_path: Path, *flags: str) -> tuple[list[int], list[int]
     """Writes 10 points, hangs the server (SIGSTOP) until 10 more have timed out, retried
     and been parked, resumes it (SIGCONT) and drains; returns the timestamps stored and
     those written."""
-    with victoria(tmp_path / "vm", free_port(), *flags) as v:
-        w = _writer(v.vm.url)
+    with run_victoria(tmp_path / "vm", free_port(), *flags) as v:
+        w = _writer(v.url)
         try:
             w.write_lines(_lines("HUNG", 0, 10))
             wait_until(lambda: w.pending == 0, what="the first points written")
+            assert v.proc is not None
             v.proc.send_signal(signal.SIGSTOP)
             w.write_lines(_lines("HUNG", 10, 10))
             wait_until(lambda: w._parked, timeout=30, what="the batch timed out and parked")
@@ -112,9 +81,9 @@ def _hang_then_resume(tmp_path: Path, *flags: str) -> tuple[list[int], list[int]
             v.proc.send_signal(signal.SIGCONT)
             wait_until(lambda: _drain(w), timeout=30, what="everything written")
             expected = [1781230000000 + i * 1000 for i in range(20)]
-            wait_until(lambda: len(set(_timestamps(v.vm, "HUNG"))) == 20,
+            wait_until(lambda: len(set(_timestamps(v, "HUNG"))) == 20,
                        what="all 20 points queryable")
-            return _timestamps(v.vm, "HUNG"), expected
+            return _timestamps(v, "HUNG"), expected
         finally:
             w.close()
 
@@ -140,13 +109,14 @@ def test_healthy_follows_a_stopped_and_restarted_server(tmp_path: Path, how: str
     port = free_port()
     first = [1781230000000 + i * 1000 for i in range(5)]
     later = [1781230000000 + i * 1000 for i in range(5, 10)]
-    with victoria(tmp_path / "vm", port, DEDUP) as v:
-        w = _writer(v.vm.url)
+    with run_victoria(tmp_path / "vm", port, DEDUP) as v:
+        w = _writer(v.url)
         try:
             w.write_lines(_lines("GONE", 0, 5))
             wait_until(lambda: w.pending == 0 and w.healthy(), what="written, healthy")
-            wait_until(lambda: _timestamps(v.vm, "GONE") == first, what="searchable")
-            httpx.get(f"{v.vm.url}/internal/force_flush", timeout=10).raise_for_status()
+            wait_until(lambda: _timestamps(v, "GONE") == first, what="searchable")
+            httpx.get(f"{v.url}/internal/force_flush", timeout=10).raise_for_status()
+            assert v.proc is not None
             if how == "killed":
                 v.proc.kill()
             else:
@@ -155,10 +125,10 @@ def test_healthy_follows_a_stopped_and_restarted_server(tmp_path: Path, how: str
             w.write_lines(_lines("GONE", 5, 5))
             wait_until(lambda: not w.healthy(), what="unhealthy with the server gone")
             assert w.pending == 5
-            with victoria(tmp_path / "vm", port, DEDUP) as again:  # same port, same data
+            with run_victoria(tmp_path / "vm", port, DEDUP) as again:  # same port, same data
                 wait_until(lambda: _drain(w), timeout=30, what="healthy again, all written")
                 stored = wait_until(
-                    lambda: set(later) <= set(s := _timestamps(again.vm, "GONE")) and s,
+                    lambda: set(later) <= set(s := _timestamps(again, "GONE")) and s,
                     what="the points written while it was gone")
         finally:
             w.close()

@@ -25,7 +25,7 @@ import orjson
 import pytest
 from shapely.geometry import box
 
-from dispatch import Ack, Close, Deadlines, Dispatcher, Outcome, Router, Topics
+from dispatch import Ack, AlertTopics, Close, Deadlines, Dispatcher, Outcome, Router
 from dispatch._outbox import Outbox
 from dispatch._sqlite import SqliteStore
 from dispatch._sqlite_outbox import SqliteOutbox
@@ -127,7 +127,7 @@ def _published() -> dict[str, list[dict[str, Any]]]:
     store = SqliteStore(":memory:", tz=SH)
     dispatcher = Dispatcher(
         store=store, router=Router((), "blue_sky"),
-        queues={"blue_sky": Deadlines()}, topics=Topics("lantian"), clock=lambda: now[0],
+        queues={"blue_sky": Deadlines()}, topics=AlertTopics("lantian"), clock=lambda: now[0],
         tz=SH, outbox=Outbox(SqliteOutbox(store), lambda: now[0], broker=wire),
         new_id=lambda: "a1",
     )

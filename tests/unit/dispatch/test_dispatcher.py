@@ -12,6 +12,7 @@ from shapely.geometry import box
 
 from dispatch import (
     Ack,
+    AlertTopics,
     Close,
     Deadlines,
     Dispatcher,
@@ -21,7 +22,6 @@ from dispatch import (
     Route,
     Router,
     State,
-    Topics,
     Transfer,
 )
 from dispatch._outbox import Outbox
@@ -95,7 +95,7 @@ def dispatcher(clock: Clock, wire: Recorder) -> Dispatcher:
         store=store,
         router=Router((Route("law_enforcement", kinds=frozenset({"road_dust"})),), "blue_sky"),
         queues={"blue_sky": Deadlines(), "law_enforcement": Deadlines()},
-        topics=Topics("lantian"), clock=clock, tz=SH, outbox=outbox_to(store, wire, clock),
+        topics=AlertTopics("lantian"), clock=clock, tz=SH, outbox=outbox_to(store, wire, clock),
         new_id=lambda: next(ids),
     )
 
@@ -243,7 +243,7 @@ def test_prometheus_counts_and_the_open_gauge(clock: Clock, wire: Recorder) -> N
     store = SqliteStore(":memory:", tz=SH)
     d = Dispatcher(
         store=store, router=Router((), "blue_sky"), queues={"blue_sky": Deadlines()},
-        topics=Topics("lantian"), clock=clock, tz=SH, outbox=outbox_to(store, wire, clock),
+        topics=AlertTopics("lantian"), clock=clock, tz=SH, outbox=outbox_to(store, wire, clock),
         metrics=DispatchMetrics(registry, store), new_id=iter(["a1", "a2"]).__next__,
     )
     d.receive([signal(Action.RAISE)])

@@ -11,10 +11,12 @@ import pytest
 from dispatch._lifecycle import (
     Ack,
     Assist,
+    Change,
     Close,
     Command,
     Escalate,
     Event,
+    EventKind,
     Incident,
     OnScene,
     Outcome,
@@ -26,6 +28,9 @@ from dispatch._lifecycle import (
     Verify,
     apply,
     decide,
+    on_evidence,
+    on_raise,
+    on_signal,
 )
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -142,3 +147,53 @@ def test_escalation_once_per_stage_and_never_after_closing() -> None:
     # reopening does not re-arm an escalation already reported
     reopened = run(i, Escalate(Stage.CLOSE, T0), CLOSE, Reopen("o"))
     assert decide(reopened, Escalate(Stage.CLOSE, T0)) == []
+
+
+# -- what the rules engine says -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("silence", "then"), [
+    (None, Change(EventKind.DISPATCHED, "system", {"queue": "blue_sky"})),
+    (("s1", "road works"), Change(EventKind.SILENCED, "system",
+                                  {"silence": "s1", "reason": "road works"})),
+])
+def test_a_raise_is_raised_then_dispatched_or_silenced(
+    silence: tuple[str, str] | None, then: Change
+) -> None:
+    first, second = on_raise("blue_sky", "major", "site-pm10-15min", "station:S1", silence)
+    assert first == Change(EventKind.RAISED, "rules", {
+        "queue": "blue_sky", "severity": "major", "rule": "site-pm10-15min",
+        "subject": "station:S1"})
+    assert second == then
+    folded = incident_in(State.RAISED)
+    for seq, c in enumerate((first, second), 1):
+        folded = apply(folded, Event("a1", seq, c.kind, T0, c.actor, c.data))
+    assert (folded.state, folded.muted) == (
+        (State.RAISED, True) if silence else (State.DISPATCHED, False))
+
+
+@pytest.mark.parametrize(("cleared", "again", "severity", "kinds"), [
+    (True, False, "major", [EventKind.CLEARED]),
+    (False, True, "major", [EventKind.UPDATED]),  # raised again after a clear
+    (False, False, "critical", [EventKind.UPDATED]),  # a level up
+    (False, False, "major", []),  # a little higher, same level: not an event
+])
+def test_what_a_signal_does_to_an_open_incident(
+    cleared: bool, again: bool, severity: str, kinds: list[EventKind]
+) -> None:
+    decided = on_signal(incident_in(State.ACKNOWLEDGED), cleared=cleared, raised_again=again,
+                        severity=severity, value=210.0)
+    assert [c.kind for c in decided] == kinds
+    assert all(c.actor == "rules" for c in decided)
+
+
+def test_evidence_is_the_drones() -> None:
+    (change,) = on_evidence("KY-UAV-01", {"finding": "dust_plume"})
+    assert change == Change(EventKind.EVIDENCE, "KY-UAV-01", {"finding": "dust_plume"})
+    assert on_evidence(None, {})[0].actor == "drone"
+
+
+def test_an_event_of_no_known_kind_cannot_be_made() -> None:
+    with pytest.raises(ValueError, match="not a valid EventKind"):
+        Event("a1", 1, "note", T0, "wang")  # type: ignore[arg-type]
+    assert Event("a1", 1, "closed", T0, "wang").kind is EventKind.CLOSED  # type: ignore[arg-type]

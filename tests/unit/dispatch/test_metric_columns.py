@@ -17,22 +17,23 @@ import pytest
 
 from dispatch import _sqlite
 from dispatch._alert import Alert
-from dispatch._lifecycle import Event, Incident, Outcome, Stage, State
-from dispatch._metrics import (
+from dispatch._figures import (
     CLOSED,
     ESCALATED,
     FALSE_ALARM,
     MUTED,
     GroupBy,
     MetricColumns,
+    MetricRow,
     metric_columns,
     response_times,
     response_times_of,
     status_flags,
 )
+from dispatch._lifecycle import Event, Incident, Outcome, Stage, State
 from dispatch._sqlite import SqliteStore
-from dispatch._store import Conflict, MetricRow
-from tests.unit.dispatch.test_metrics import BOUNDARY, NOW, SH, SMALL, T0, row
+from dispatch._store import Conflict
+from tests.unit.dispatch.test_figures import BOUNDARY, NOW, SH, SMALL, T0, row
 
 Decoded = tuple[float, float | None, float | None, float, str, str | None, str | None, int]
 

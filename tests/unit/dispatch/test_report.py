@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dispatch._figures import MetricRow
 from dispatch._report import MonthlyReport, Summary, month_bounds, monthly_report, to_json
-from dispatch._store import MetricRow
 
 SH = ZoneInfo("Asia/Shanghai")
 

@@ -10,9 +10,8 @@ import pytest
 from dispatch._alert import Alert
 from dispatch._lifecycle import Incident, Stage, State
 from dispatch._routing import Route, Router
-from dispatch._silences import muting
+from dispatch._silences import Silence, muting
 from dispatch._sla import Deadlines, deadlines_for, overdue
-from dispatch._store import Silence
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 6, 12, 10, 31, tzinfo=SH)

@@ -11,9 +11,8 @@ from prometheus_client import CollectorRegistry
 
 from dispatch._access import Role, Token
 from dispatch._guard import bearer
-from dispatch._silences import UNTIL_ENDED, muting, until_ended, window_problem
+from dispatch._silences import UNTIL_ENDED, Silence, muting, until_ended, window_problem
 from dispatch._sqlite_rows import ROWS_SKIPPED, silence_row, silences_of
-from dispatch._store import Silence
 from lantian.http import health_status
 
 NOW = datetime(2026, 6, 12, 2, 0, tzinfo=UTC)

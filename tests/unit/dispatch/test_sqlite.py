@@ -15,9 +15,11 @@ import pytest
 
 from dispatch import _sqlite
 from dispatch._alert import Alert
+from dispatch._figures import MetricRow
 from dispatch._lifecycle import Event, Incident, Outcome, Stage, State
+from dispatch._silences import Silence
 from dispatch._sqlite import SqliteStore
-from dispatch._store import AlertStore, Conflict, MetricRow, Silence
+from dispatch._store import AlertStore, Conflict
 from ingest._deadletters import DeadLetter, SqliteDeadLetters
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -141,7 +143,7 @@ def test_a_refused_append_changes_neither_row_nor_log(store: SqliteStore, seqs: 
     a = make_alert("A-1")
     add(store, a)
     b, _ = closed(a, T0 + 10 * MIN, seq=seqs[-1])
-    events = [Event("A-1", s, "note", T0 + MIN, "wang") for s in seqs]
+    events = [Event("A-1", s, "evidence", T0 + MIN, "wang") for s in seqs]
     with pytest.raises(Conflict, match="A-1"):
         store.append(b, events)
     assert store.get("A-1") == a
@@ -211,7 +213,7 @@ def test_an_alert_id_is_used_once(store: SqliteStore) -> None:
 
 def test_the_event_log_is_append_only_in_the_database(store: SqliteStore, path: Path) -> None:
     a = make_alert("A-1")
-    store.create(a, [raised(a), Event("A-1", 5, "note", T0, "wang")])
+    store.create(a, [raised(a), Event("A-1", 5, "evidence", T0, "wang")])
     db = sqlite3.connect(path)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         db.execute("UPDATE events SET actor = 'mallory'")

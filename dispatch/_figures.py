@@ -1,5 +1,5 @@
-"""Response-time metrics: what the environment bureau audits ("90% of incidents handled
-within 30 minutes"). Pure functions over `MetricRow`s, or the same alerts as
+"""The bureau's figures: the response times the environment bureau audits ("90% of
+incidents handled within 30 minutes"). Pure functions over `MetricRow`s, or the same alerts as
 `MetricColumns` (what a store hands over a year of without a Python object a row): no
 I/O, no clock (`now` is given).
 
@@ -44,12 +44,31 @@ from datetime import datetime, tzinfo
 from enum import StrEnum
 from itertools import pairwise
 from operator import itemgetter
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from dispatch._store import MetricRow
+
+class MetricRow(NamedTuple):
+    """What the response-time metrics and reports need of one alert. Times are epoch
+    seconds (floats): a year of a city's incidents is a million of these."""
+
+    id: str
+    kind: str
+    queue: str
+    zone: str | None
+    grid: str | None
+    state: str
+    raised_at: float
+    acknowledged_at: float | None
+    closed_at: float | None
+    ack_by: float
+    close_by: float
+    outcome: str | None
+    escalated: str  # comma-separated stages, "" when never escalated
+    muted: bool
+
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]

@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from dispatch._metrics import (
+from dispatch._figures import (
     HEADER,
     GroupBy,
+    MetricRow,
     ResponseTimes,
     Stats,
     _utc_offsets,
@@ -24,7 +25,6 @@ from dispatch._metrics import (
     to_csv,
     to_json,
 )
-from dispatch._store import MetricRow
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 6, 10, 9, 0, tzinfo=SH).timestamp()
