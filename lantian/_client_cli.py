@@ -21,7 +21,7 @@ from rich.text import Text
 from lantian._api_client import ApiClient
 
 if TYPE_CHECKING:
-    from lantian.settings import Settings
+    from lantian.config import Settings
 
 #: The API's vocabulary for the choices of the options. Spelled out rather than taken from
 #: dispatch's enums, whose import is what lantian.cli's lazy imports avoid; a test

@@ -37,11 +37,11 @@ from ingest import (
     Topics,
     unit_factor,
 )
-from lantian._masking import SECRET_KEY, mask, secrets_in
-from lantian._schema import ConfigError as ConfigError
-from lantian._schema import PositiveFloat, PositiveInt, Section
-from lantian.dispatch_config import DispatchSection, DispatchSettings, build_dispatch
-from lantian.rules_config import RulesSection, build_ruleset
+from lantian.config._dispatch import DispatchSection, DispatchSettings, build_dispatch
+from lantian.config._errors import ConfigError
+from lantian.config._masking import SECRET_KEY, mask, secrets_in
+from lantian.config._rules import RulesSection, build_ruleset
+from lantian.config._schema import PositiveFloat, PositiveInt, Section
 from rules import ZONE_KINDS, Location, Ruleset, Station, Zone
 
 ENV_VARS = (
@@ -427,7 +427,7 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
 
 def load_settings(config_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
     """The settings in `config_dir`, with `env` over them; a problem raises ConfigError,
-    whose message never holds a credential (see `lantian._masking`)."""
+    whose message never holds a credential (see `lantian.config._masking`)."""
     env = env if env is not None else {}
     try:
         return _load_settings(config_dir, env)
