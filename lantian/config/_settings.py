@@ -11,126 +11,35 @@ After loading, the settings are trusted: nothing downstream re-validates them.
 
 from __future__ import annotations
 
-import json
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal
+from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import shapely
-from pydantic import ConfigDict, Field, ValidationError
-from shapely.geometry import shape
+from pydantic import ValidationError
 
 from ingest import (
     HJ212_DIALECTS,
-    PAYLOAD_CAP,
     BrokerSettings,
     DeadLetterLimits,
     DecodeContext,
-    Kind,
     SourceSettings,
     Topics,
     unit_factor,
 )
-from lantian.config._dispatch import DispatchSection, DispatchSettings, build_dispatch
+from lantian.config._dispatch import DispatchSettings, build_dispatch
+from lantian.config._env import ENV_VARS, apply_env
 from lantian.config._errors import ConfigError
+from lantian.config._geo import load_stations, load_zones
 from lantian.config._masking import SECRET_KEY, mask, secrets_in
-from lantian.config._rules import RulesSection, build_ruleset
-from lantian.config._schema import PositiveFloat, PositiveInt, Section
-from rules import ZONE_KINDS, Location, Ruleset, Station, Zone
-
-ENV_VARS = (
-    "LANTIAN_MQTT_URL", "LANTIAN_STORE_URL", "LANTIAN_INFLUX_URL", "LANTIAN_INFLUX_TOKEN",
-    "LANTIAN_INFLUX_ORG", "LANTIAN_INFLUX_BUCKET", "LANTIAN_HTTP", "LANTIAN_ADMIN_TOKEN",
-)
-
-
-# -- lantian.toml, as a schema ---------------------------------------------------------
-
-
-class ServiceSection(Section):
-    timezone: str = "Asia/Shanghai"
-    http: str = "127.0.0.1:8080"
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-
-
-class MqttSection(Section):
-    url: str = "mqtt://127.0.0.1:1883"
-    client_id: Annotated[str, Field(min_length=1, max_length=64)] = "lantian"
-    topic_prefix: Annotated[str, Field(pattern=r"^[^#+/]([^#+]*[^#+/])?$")] = "lantian"
-    keepalive_s: PositiveInt = 30
-    session_expiry_s: Annotated[int, Field(ge=0)] = 86_400
-    receive_maximum: Annotated[int, Field(ge=1, le=65535)] = 100
-    ca_file: str | None = None
-    reconnect_min_s: PositiveFloat = 1.0
-    reconnect_max_s: PositiveFloat = 60.0
-
-
-class StoreSection(Section):
-    url: str = "sqlite:///var/lantian.sqlite"
-
-
-class InfluxSection(Section):
-    url: str = ""  # empty: no time-series output
-    token: str = ""
-    org: str = "lantian"
-    bucket: str = "lantian"
-    batch_size: PositiveInt = 1000
-    flush_interval_ms: PositiveInt = 1000
-    max_pending_points: PositiveInt = 1_000_000
-
-
-class DjiSection(Section):
-    aircraft: dict[str, Annotated[str, Field(min_length=1)]] = {}
-    docks: list[str] = []
-
-
-class DeadLettersSection(Section):
-    payload_cap_bytes: Annotated[int, Field(ge=0, le=16 << 20)] = PAYLOAD_CAP
-    max_count: PositiveInt = 100_000
-    max_age_days: PositiveInt = 30
-
-
-class IngestSection(Section):
-    decoders: list[Kind] = [k for k in Kind]
-    max_payload_bytes: Annotated[int, Field(ge=256, le=16 << 20)] = 65536
-    max_future_s: Annotated[int, Field(ge=0)] = 300
-    dedupe_capacity: PositiveInt = 200_000
-    dji: DjiSection = DjiSection()
-    deadletters: DeadLettersSection = DeadLettersSection()
-
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)  # Kind from str
-
-
-class SourceSection(Section):
-    units: dict[str, str] = {}
-    hj212_lenient: list[str] = []
-    crs: Literal["wgs84", "gcj02"] = "wgs84"
-
-
-class GeoSection(Section):
-    stations: str = "stations.geojson"
-    zones: str = "zones.geojson"
-
-
-class LantianToml(Section):
-    service: ServiceSection = ServiceSection()
-    mqtt: MqttSection = MqttSection()
-    store: StoreSection = StoreSection()
-    influx: InfluxSection = InfluxSection()
-    ingest: IngestSection = IngestSection()
-    sources: dict[str, SourceSection] = {}
-    geo: GeoSection = GeoSection()
-    rules: RulesSection = RulesSection()
-    dispatch: DispatchSection = DispatchSection()
-
-
-# -- the loaded result ---------------------------------------------------------------
+from lantian.config._rules import build_ruleset
+from lantian.config._toml import LantianToml, MqttSection
+from rules import Ruleset, Station, Zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,186 +154,6 @@ def _sources(toml: LantianToml, where: str) -> dict[str, SourceSettings]:
     return out
 
 
-# -- GeoJSON ---------------------------------------------------------------------------
-
-
-def _features(path: Path) -> list[dict[str, Any]]:
-    where = str(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(where, "", "file not found") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(where, "", f"not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise ConfigError(where, "type", "expected a GeoJSON FeatureCollection")
-    features = doc.get("features")
-    if not isinstance(features, list):
-        raise ConfigError(where, "features", "expected a list")
-    for i, f in enumerate(features):
-        if not isinstance(f, dict) or f.get("type") != "Feature":
-            raise ConfigError(where, f"features[{i}]", "expected a Feature")
-        if not isinstance(f.get("properties"), dict):
-            raise ConfigError(where, f"features[{i}].properties", "expected an object")
-    return features
-
-
-def _prop(
-    f: dict[str, Any], name: str, kind: type | tuple[type, ...], where: str, key: str,
-    required: bool = False,
-) -> Any:
-    value = f["properties"].get(name)
-    if value is None:
-        if required:
-            raise ConfigError(where, f"{key}.properties.{name}", "missing")
-        return None
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise ConfigError(where, f"{key}.properties.{name}", f"wrong type: {value!r}")
-    return value
-
-
-def _prop_time(f: dict[str, Any], name: str, where: str, key: str) -> datetime | None:
-    text = _prop(f, name, str, where, key)
-    if text is None:
-        return None
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ConfigError(where, f"{key}.properties.{name}", f"not a time: {text!r}") from exc
-    if at.tzinfo is None:
-        raise ConfigError(where, f"{key}.properties.{name}", f"{text!r} has no UTC offset")
-    return at
-
-
-def _check_keys(f: dict[str, Any], allowed: set[str], where: str, key: str) -> None:
-    for name in f["properties"]:
-        if name not in allowed:
-            raise ConfigError(where, f"{key}.properties.{name}", "unknown key")
-
-
-def load_zones(path: Path) -> dict[str, Zone]:
-    where = str(path)
-    zones: dict[str, Zone] = {}
-    keys: dict[str, str] = {}
-    for i, f in enumerate(_features(path)):
-        key = f"features[{i}]"
-        _check_keys(
-            f,
-            {"id", "name", "kind", "grid", "min_alt_m", "max_alt_m", "area_class",
-             "active_from", "active_until"},
-            where, key,
-        )
-        zid = _prop(f, "id", str, where, key, required=True)
-        key = f"features[{i}] ({zid})"
-        if zid in zones:
-            raise ConfigError(where, key, f"duplicate zone id {zid!r}")
-        kind = _prop(f, "kind", str, where, key, required=True)
-        if kind not in ZONE_KINDS:
-            raise ConfigError(
-                where, f"{key}.properties.kind",
-                f"unknown kind {kind!r}; known: {', '.join(sorted(ZONE_KINDS))}",
-            )
-        lo = _prop(f, "min_alt_m", (int, float), where, key)
-        hi = _prop(f, "max_alt_m", (int, float), where, key)
-        if lo is not None and hi is not None and lo > hi:
-            raise ConfigError(where, key, f"min_alt_m {lo} is above max_alt_m {hi}")
-        active_from = _prop_time(f, "active_from", where, key)
-        active_until = _prop_time(f, "active_until", where, key)
-        if active_from and active_until and active_from >= active_until:
-            raise ConfigError(where, key, "active_from is not before active_until")
-        try:
-            geom = shape(f.get("geometry"))
-        except Exception as exc:  # shapely raises several types for malformed GeoJSON
-            raise ConfigError(where, f"{key}.geometry", f"not a geometry: {exc}") from exc
-        if geom.geom_type not in ("Polygon", "MultiPolygon"):
-            raise ConfigError(where, f"{key}.geometry", f"expected a Polygon, got {geom.geom_type}")
-        if not geom.is_valid:
-            raise ConfigError(
-                where, f"{key}.geometry", f"invalid polygon: {shapely.is_valid_reason(geom)}"
-            )
-        minx, miny, maxx, maxy = geom.bounds
-        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-            raise ConfigError(
-                where, f"{key}.geometry", "coordinates out of range: expected [lon, lat] in WGS-84"
-            )
-        keys[zid] = key
-        zones[zid] = Zone(
-            id=zid, name=_prop(f, "name", str, where, key) or zid, kind=kind,
-            geometry=geom, grid=_prop(f, "grid", str, where, key),
-            min_alt_m=None if lo is None else float(lo),
-            max_alt_m=None if hi is None else float(hi),
-            area_class=_prop(f, "area_class", str, where, key),
-            active_from=active_from, active_until=active_until,
-        )
-    for zid, z in zones.items():
-        if z.grid is not None and (z.grid not in zones or zones[z.grid].kind != "grid"):
-            raise ConfigError(
-                where, f"{keys[zid]}.properties.grid", f"{z.grid!r} is not a grid zone"
-            )
-    return zones
-
-
-def load_stations(path: Path, zones: Mapping[str, Zone]) -> dict[str, Station]:
-    where = str(path)
-    stations: dict[str, Station] = {}
-    mns: dict[str, str] = {}
-    for i, f in enumerate(_features(path)):
-        key = f"features[{i}]"
-        _check_keys(f, {"id", "name", "kind", "mn", "zone"}, where, key)
-        sid = _prop(f, "id", str, where, key, required=True)
-        key = f"features[{i}] ({sid})"
-        if sid in stations:
-            raise ConfigError(where, key, f"duplicate station id {sid!r}")
-        mn = _prop(f, "mn", str, where, key)
-        if mn is not None:
-            if mn in mns:
-                raise ConfigError(where, key, f"MN {mn!r} is also station {mns[mn]!r}")
-            mns[mn] = sid
-        zone = _prop(f, "zone", str, where, key)
-        if zone is not None and zone not in zones:
-            raise ConfigError(where, f"{key}.properties.zone", f"no zone {zone!r} in zones file")
-        geom = f.get("geometry")
-        coords = geom.get("coordinates") if isinstance(geom, dict) else None
-        if (
-            not isinstance(geom, dict) or geom.get("type") != "Point"
-            or not isinstance(coords, list) or len(coords) not in (2, 3)
-            or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords)
-        ):
-            raise ConfigError(where, f"{key}.geometry", "expected a Point [lon, lat]")
-        try:
-            location = Location(lat=float(coords[1]), lon=float(coords[0]))
-        except ValueError as exc:
-            raise ConfigError(where, f"{key}.geometry", str(exc)) from exc
-        stations[sid] = Station(
-            id=sid, name=_prop(f, "name", str, where, key) or sid,
-            kind=_prop(f, "kind", str, where, key) or "unknown",
-            location=location, mn=mn, zone=zone,
-        )
-    return stations
-
-
-# -- all together ----------------------------------------------------------------------
-
-
-def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    targets = {
-        "LANTIAN_MQTT_URL": ("mqtt", "url"),
-        "LANTIAN_STORE_URL": ("store", "url"),
-        "LANTIAN_INFLUX_URL": ("influx", "url"),
-        "LANTIAN_INFLUX_TOKEN": ("influx", "token"),
-        "LANTIAN_INFLUX_ORG": ("influx", "org"),
-        "LANTIAN_INFLUX_BUCKET": ("influx", "bucket"),
-        "LANTIAN_HTTP": ("service", "http"),
-    }
-    for var, (section, key) in targets.items():
-        if env.get(var):
-            table = raw.setdefault(section, {})
-            if not isinstance(table, dict):
-                raise ConfigError("lantian.toml", section, "expected a table")
-            table[key] = env[var]
-    return raw
-
-
 def load_settings(config_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
     """The settings in `config_dir`, with `env` over them; a problem raises ConfigError,
     whose message never holds a credential (see `lantian.config._masking`)."""
@@ -457,7 +186,7 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(where, "", f"not valid TOML: {exc}") from exc
     try:
-        toml = LantianToml.model_validate(_apply_env(raw, env))
+        toml = LantianToml.model_validate(apply_env(raw, env))
     except ValidationError as exc:
         raise _validation_error(where, exc) from exc
 
