@@ -1,6 +1,5 @@
-"""The client commands (`alerts`, `report`): the running service's HTTP API for an officer
-at a terminal. They hold no business logic: every rule is the API's, and its refusals are
-printed as it words them. `lantian.cli` adds them to its parser and runs them."""
+"""The client's command line: `alerts ...` and `report ...`, their options, and the API
+vocabulary their choices offer. `lantian.cli` adds them to its parser and runs them."""
 
 from __future__ import annotations
 
