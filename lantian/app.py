@@ -34,10 +34,10 @@ from ingest import (
     SqliteDeadLetters,
     TimeSeriesWriter,
 )
+from lantian.config import Settings
 from lantian.http import create_app
 from lantian.pipeline import RulesPipeline
 from lantian.recovery import Burst, Checkpoints
-from lantian.settings import Settings
 from rules import Record
 
 log = logging.getLogger("lantian")

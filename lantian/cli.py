@@ -16,28 +16,20 @@ import orjson
 
 # Only what every command needs is imported here: the service's own modules (ingest, the
 # rules, dispatch, numpy, FastAPI) cost a second of start-up, which an officer running
-# `alerts list --url ...` should not wait for; `run`, `decode` and `_load` import them.
-# ConfigError is taken from the light schema module for the same reason. The client
-# commands (`alerts`, `report`) live in lantian._client_cli, over lantian._api_client.
-from lantian._api_client import ServiceError, UsageError
-from lantian._client_cli import GROUP_BY as GROUP_BY  # re-exported: tests read them here
-from lantian._client_cli import OUTCOMES as OUTCOMES
-from lantian._client_cli import STATES as STATES
-from lantian._client_cli import add_client_commands
-from lantian._schema import ConfigError
+# `alerts list --url ...` should not wait for; `run`, `decode` and `_load` import them,
+# and lantian.config imports its loading on first use, so ConfigError alone costs nothing.
+# The client commands (`alerts`, `report`) are lantian.client's; the demo is lantian.demo's.
+from lantian.client import ServiceError, UsageError, add_client_commands
+from lantian.config import ConfigError, config_dir
 
 if TYPE_CHECKING:
-    from lantian.settings import Settings
-
-
-def _config_dir(arg: str | None) -> Path:
-    return Path(arg or os.environ.get("LANTIAN_CONFIG") or "config")
+    from lantian.config import Settings
 
 
 def _load(arg: str | None) -> Settings:
-    from lantian.settings import load_settings
+    from lantian.config import load_settings
 
-    return load_settings(_config_dir(arg), os.environ)
+    return load_settings(config_dir(arg, os.environ), os.environ)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lantian.app import serve, system_clock
-from lantian.settings import Settings, load_settings
+from lantian.config import Settings, load_settings
 from rules import Record
 from tests.support import REPO, Broker, Victoria, free_port, run_mosquitto, run_victoria
 

@@ -35,6 +35,7 @@ import orjson
 from rich.live import Live
 
 from dispatch import Role
+from lantian.config import ConfigError, Settings, load_settings
 from lantian.demo import _story as story
 from lantian.demo._broker import (
     INSTALL_HINT,
@@ -55,7 +56,6 @@ from lantian.demo._report import fetch_report, metrics_table, story_verdict, wri
 from lantian.demo._service import ServiceThread
 from lantian.demo._sim import Ledger, Scheduler
 from lantian.demo._wire import DeviceLink, Observer
-from lantian.settings import ConfigError, Settings, load_settings
 
 __all__ = ["add_arguments", "main", "run"]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from lantian.app import serve
-from lantian.settings import Settings
+from lantian.config import Settings
 from rules import Record
 
 

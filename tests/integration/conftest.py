@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lantian.settings import load_settings
+from lantian.config import load_settings
 from tests.conftest import RunningService, shipped_rules, write_config
 from tests.support import Broker, free_port, wait_until
 

@@ -21,7 +21,7 @@ import pytest
 
 from dispatch import Outcome, State
 from dispatch._figures import GroupBy
-from lantian import cli
+from lantian import client
 from tests.integration.conftest import DOCK, Deployment, start_deployment
 from tests.support import REPO, Broker, free_port
 
@@ -274,6 +274,6 @@ def test_reports_of_a_closed_alert(office: Office) -> None:
 
 def test_the_options_offer_the_api_vocabulary() -> None:
     # the CLI spells these out to start fast; they must stay what the API accepts
-    assert tuple(s.value for s in State) == cli.STATES
-    assert tuple(o.value for o in Outcome) == cli.OUTCOMES
-    assert tuple(g.value for g in GroupBy) == cli.GROUP_BY
+    assert tuple(s.value for s in State) == client.STATES
+    assert tuple(o.value for o in Outcome) == client.OUTCOMES
+    assert tuple(g.value for g in GroupBy) == client.GROUP_BY

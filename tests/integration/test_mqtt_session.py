@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lantian.settings import load_settings
+from lantian.config import load_settings
 from rules import Reading
 from tests.conftest import RunningService, write_config
 from tests.support import Broker, free_port, run_mosquitto, wait_until

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lantian.settings import load_settings
+from lantian.config import load_settings
 from tests.conftest import RunningService, write_config
 from tests.support import FIXTURES, Broker, Victoria, free_port, run_victoria, wait_until
 

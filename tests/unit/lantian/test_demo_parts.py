@@ -11,11 +11,11 @@ import pytest
 
 from ingest import Decoded
 from ingest._hj212 import decode_hj212
+from lantian.config import load_settings
 from lantian.demo import _story as story
 from lantian.demo._config import override_toml
 from lantian.demo._devices import hj212_packet
 from lantian.demo._officers import Do, Done, LookAt, next_move, request_for
-from lantian.settings import load_settings
 from tests.support import REPO
 
 RAISED = story.at(7, 1, 5)

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client import CollectorRegistry
 
+from lantian.config import load_settings
 from lantian.pipeline import RulesPipeline
-from lantian.settings import load_settings
 from rules import AlertSignal, Measurement, Reading, Signal
 from tests.support import REPO
 

@@ -12,9 +12,9 @@ from prometheus_client import CollectorRegistry
 
 from dispatch._sqlite import SqliteStore
 from ingest import Deduplicator, Ingestor, MemoryDeadLetters
+from lantian.config import load_settings
 from lantian.pipeline import RulesPipeline
 from lantian.recovery import SNAPSHOT_NAME, Checkpoints
-from lantian.settings import load_settings
 from rules import AlertSignal, Record, Signal
 from tests.support import REPO
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lantian.settings import ConfigError, load_settings
+from lantian.config import ConfigError, load_settings
 from tests.support import REPO
 
 

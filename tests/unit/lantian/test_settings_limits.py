@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lantian.settings import ConfigError, load_settings
+from lantian.config import ConfigError, load_settings
 from tests.support import REPO
 
 PASSWORD = "Zq7-hunter2-pw"

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from shapely.geometry import box
 
-from lantian.settings import load_zones
+from lantian.config import load_zones
 from rules._drones import (
     Crossing,
     DroneBook,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from lantian.settings import load_stations, load_zones
+from lantian.config import load_stations, load_zones
 from rules import (
     Action,
     Aggregate,

@@ -1,18 +1,10 @@
-"""What every part of the config schema shares: the error type and the strict base."""
+"""What every section of the config schema shares: the strict base and the number types."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
-
-
-class ConfigError(Exception):
-    """A config problem: where (file, key) and what."""
-
-    def __init__(self, where: str, key: str, problem: str) -> None:
-        self.where, self.key, self.problem = where, key, problem
-        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
 
 
 class Section(BaseModel):

@@ -1,14 +1,22 @@
-"""The client commands' connection to the running service: bearer-token requests to its
-HTTP API, and the two ways one can fail (a connection option that cannot work, and the
-service refusing, failing or not answering), each carrying the one line to show."""
+"""The client commands' connection to the running service: which service and token
+(`connect`), bearer-token requests to its HTTP API, and the two ways one can fail (a
+connection option that cannot work, and the service refusing, failing or not answering),
+each carrying the one line to show."""
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+import os
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
+
+from lantian.config import config_dir
+
+if TYPE_CHECKING:
+    from lantian.config import Settings
 
 #: How long a client command waits for the service: the API answers from its store, so
 #: anything slower than this means it is stuck, and an officer should hear so.
@@ -103,3 +111,24 @@ def _field_error(error: Any) -> str:
     loc = [str(p) for p in error.get("loc", ())[1:]]
     return f"{'.'.join(loc)}: {error.get('msg')}" if loc else str(error.get("msg"))
 
+
+def _service_url(settings: Settings) -> str:
+    """Where the service in this config dir listens, as seen from this machine."""
+    host = settings.http_host
+    # a service bound to every interface is reached on loopback from its own machine
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.http_port}"
+
+
+def connect(args: argparse.Namespace) -> ApiClient:
+    """The service and token of a client command: --url, else the [service] http of the
+    config dir; --token, else $LANTIAN_TOKEN."""
+    # imported when used: loading a config dir costs most of a second of imports, and
+    # with --url it is never read (an officer's laptop may have none)
+    from lantian.config import load_settings
+
+    url = args.url or _service_url(load_settings(config_dir(args.config, os.environ), os.environ))
+    token = args.token if args.token is not None else os.environ.get("LANTIAN_TOKEN")
+    return ApiClient(url, token or None)

@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from lantian._schema import ConfigError, NonNegativeFloat, PositiveFloat, PositiveInt, Section
+from lantian.config._errors import ConfigError
+from lantian.config._schema import NonNegativeFloat, PositiveFloat, PositiveInt, Section
 from rules import (
     AQI_METRIC,
     METRIC_UNITS,

@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from dispatch import Deadlines, Role, Route, Router, Token
-from lantian._schema import ConfigError, PositiveFloat, PositiveInt, Section
+from lantian.config._errors import ConfigError
+from lantian.config._schema import PositiveFloat, PositiveInt, Section
 from rules import ZONE_KINDS
 
 QueueName = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]

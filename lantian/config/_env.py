@@ -1,0 +1,44 @@
+"""What the environment says: the LANTIAN_* variables that override lantian.toml for the
+parts that differ per deployment (addresses, credentials), and where config/ is.
+
+An override is written into the parsed TOML before validation, so a bad value is reported
+like one in the file; `_settings` then names the variable instead of the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lantian.config._errors import ConfigError
+
+ENV_VARS = (
+    "LANTIAN_MQTT_URL", "LANTIAN_STORE_URL", "LANTIAN_INFLUX_URL", "LANTIAN_INFLUX_TOKEN",
+    "LANTIAN_INFLUX_ORG", "LANTIAN_INFLUX_BUCKET", "LANTIAN_HTTP", "LANTIAN_ADMIN_TOKEN",
+)
+
+
+def config_dir(arg: str | None, env: Mapping[str, str]) -> Path:
+    """The config directory: --config if given, else $LANTIAN_CONFIG, else ./config."""
+    return Path(arg or env.get("LANTIAN_CONFIG") or "config")
+
+
+def apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """`raw`, the parsed lantian.toml, with the overrides in `env` written into it."""
+    targets = {
+        "LANTIAN_MQTT_URL": ("mqtt", "url"),
+        "LANTIAN_STORE_URL": ("store", "url"),
+        "LANTIAN_INFLUX_URL": ("influx", "url"),
+        "LANTIAN_INFLUX_TOKEN": ("influx", "token"),
+        "LANTIAN_INFLUX_ORG": ("influx", "org"),
+        "LANTIAN_INFLUX_BUCKET": ("influx", "bucket"),
+        "LANTIAN_HTTP": ("service", "http"),
+    }
+    for var, (section, key) in targets.items():
+        if env.get(var):
+            table = raw.setdefault(section, {})
+            if not isinstance(table, dict):
+                raise ConfigError("lantian.toml", section, "expected a table")
+            table[key] = env[var]
+    return raw

@@ -1,0 +1,94 @@
+"""lantian.toml as a schema: one strict pydantic model per table.
+
+The `[rules]` and `[dispatch]` tables have modules of their own (`_rules`, `_dispatch`),
+because they are checked against what else was loaded; these tables are checked by
+their types alone, and turned into settings by `_settings`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field
+
+from ingest import PAYLOAD_CAP, Kind
+from lantian.config._dispatch import DispatchSection
+from lantian.config._rules import RulesSection
+from lantian.config._schema import PositiveFloat, PositiveInt, Section
+
+
+class ServiceSection(Section):
+    timezone: str = "Asia/Shanghai"
+    http: str = "127.0.0.1:8080"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class MqttSection(Section):
+    url: str = "mqtt://127.0.0.1:1883"
+    client_id: Annotated[str, Field(min_length=1, max_length=64)] = "lantian"
+    topic_prefix: Annotated[str, Field(pattern=r"^[^#+/]([^#+]*[^#+/])?$")] = "lantian"
+    keepalive_s: PositiveInt = 30
+    session_expiry_s: Annotated[int, Field(ge=0)] = 86_400
+    receive_maximum: Annotated[int, Field(ge=1, le=65535)] = 100
+    ca_file: str | None = None
+    reconnect_min_s: PositiveFloat = 1.0
+    reconnect_max_s: PositiveFloat = 60.0
+
+
+class StoreSection(Section):
+    url: str = "sqlite:///var/lantian.sqlite"
+
+
+class InfluxSection(Section):
+    url: str = ""  # empty: no time-series output
+    token: str = ""
+    org: str = "lantian"
+    bucket: str = "lantian"
+    batch_size: PositiveInt = 1000
+    flush_interval_ms: PositiveInt = 1000
+    max_pending_points: PositiveInt = 1_000_000
+
+
+class DjiSection(Section):
+    aircraft: dict[str, Annotated[str, Field(min_length=1)]] = {}
+    docks: list[str] = []
+
+
+class DeadLettersSection(Section):
+    payload_cap_bytes: Annotated[int, Field(ge=0, le=16 << 20)] = PAYLOAD_CAP
+    max_count: PositiveInt = 100_000
+    max_age_days: PositiveInt = 30
+
+
+class IngestSection(Section):
+    decoders: list[Kind] = [k for k in Kind]
+    max_payload_bytes: Annotated[int, Field(ge=256, le=16 << 20)] = 65536
+    max_future_s: Annotated[int, Field(ge=0)] = 300
+    dedupe_capacity: PositiveInt = 200_000
+    dji: DjiSection = DjiSection()
+    deadletters: DeadLettersSection = DeadLettersSection()
+
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)  # Kind from str
+
+
+class SourceSection(Section):
+    units: dict[str, str] = {}
+    hj212_lenient: list[str] = []
+    crs: Literal["wgs84", "gcj02"] = "wgs84"
+
+
+class GeoSection(Section):
+    stations: str = "stations.geojson"
+    zones: str = "zones.geojson"
+
+
+class LantianToml(Section):
+    service: ServiceSection = ServiceSection()
+    mqtt: MqttSection = MqttSection()
+    store: StoreSection = StoreSection()
+    influx: InfluxSection = InfluxSection()
+    ingest: IngestSection = IngestSection()
+    sources: dict[str, SourceSection] = {}
+    geo: GeoSection = GeoSection()
+    rules: RulesSection = RulesSection()
+    dispatch: DispatchSection = DispatchSection()
