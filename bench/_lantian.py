@@ -15,13 +15,8 @@ from bench._common import bench_context
 from bench._session import RECEIVE_MAXIMUM, SESSION_EXPIRY_S
 from bench._tally import Tally
 from dispatch._sqlite import SqliteStore
-from ingest import (
-    BrokerSettings,
-    Ingestor,
-    MemoryDeadLetters,
-    MqttConnection,
-    Topics,
-)
+from ingest import BrokerSettings, InboundTopics, Ingestor, MqttConnection
+from ingest._deadletters import MemoryDeadLetters
 from lantian.recovery import Journal
 from rules import Reading, Record
 from tests.support import Broker
@@ -56,7 +51,7 @@ async def _run(
     loop = asyncio.get_running_loop()
     complete = asyncio.Event()
     tally = Tally(n, on_complete=complete.set)
-    topics = Topics()
+    topics = InboundTopics()
     deadletters = MemoryDeadLetters()
 
     def count(_record: Record) -> None:

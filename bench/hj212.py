@@ -29,7 +29,8 @@ from bench._common import (
     station_id,
     write_results,
 )
-from ingest import DecodeContext, Decoded, Outcome, Topics, decode_message, hj212_crc16
+from ingest import DecodeContext, Decoded, InboundTopics, decode_message, hj212_crc16
+from ingest._decode import Decoding
 from ingest._hj212 import decode_hj212
 from ingest._lantian_json import decode_reading  # the JSON decoder alone, as decode_hj212 is
 from rules import Location, Reading, Station
@@ -68,7 +69,7 @@ def dust_packet(at: datetime) -> bytes:
 
 def _check(name: str, result: object, metrics: int) -> None:
     """A benchmark of a rejection would be a benchmark of the wrong thing."""
-    if isinstance(result, Outcome):
+    if isinstance(result, Decoding):
         result = result.result
     if not (
         isinstance(result, Decoded)
@@ -84,7 +85,7 @@ def cases(ctx: DecodeContext) -> dict[str, tuple[Callable[[], object], int, int]
     dust = dust_packet(datetime.now(UTC) - timedelta(hours=1))
     seq = 7
     reading = reading_payload(seq, past_base_ms(time.time()), time.time())
-    topics, now = Topics(), datetime.now(UTC)
+    topics, now = InboundTopics(), datetime.now(UTC)
     json_topic = reading_topic(seq)
     return {
         "decode_hj212: ambient minute fixture (CN 2051)": (

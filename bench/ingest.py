@@ -36,7 +36,7 @@ from bench import _bare, _lantian, _publisher
 from bench._common import console, machine_info, past_base_ms, print_header, spread, write_results
 from bench._session import forget_session, register_session
 from bench._tally import LagStats, Tally
-from ingest import BrokerSettings, MqttConnection, Topics
+from ingest import BrokerSettings, InboundTopics, MqttConnection
 from tests.support import Broker, run_mosquitto
 
 #: run_mosquitto already sets `max_queued_messages 0` (nothing dropped however long the
@@ -124,7 +124,7 @@ DRAINERS: dict[str, Drainer] = {"CEILING": _drain_bare, "INGEST": _drain_ingest,
 
 def drain_once(broker: Broker, kind: str, n: int, qos: int, label: str) -> DrainRun:
     cid = f"bench-{kind.lower()}-{label}"
-    register_session(broker, cid, Topics().subscriptions())
+    register_session(broker, cid, InboundTopics().subscriptions())
     try:
         published = _publisher.run(broker.port, n, 0, qos, 0, past_base_ms(time.time()))
         if published.acked != n:
@@ -141,7 +141,7 @@ def paced_once(
 ) -> PacedRun:
     n = max(1, round(rate * duration))
     cid = f"bench-paced-{kind.lower()}-{label}"
-    register_session(broker, cid, Topics().subscriptions())
+    register_session(broker, cid, InboundTopics().subscriptions())
     cmd = _publisher.command(broker.port, n, rate, qos, 0, past_base_ms(time.time()))
     try:
         if kind in ("INGEST", "INGEST+ACK"):

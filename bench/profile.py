@@ -19,7 +19,7 @@ from pathlib import Path
 from bench import _lantian, _publisher
 from bench._common import console, past_base_ms
 from bench._session import forget_session, register_session
-from ingest import Topics
+from ingest import InboundTopics
 from tests.support import run_mosquitto
 
 
@@ -34,7 +34,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lantian-prof-") as tmp, \
             run_mosquitto(Path(tmp)) as broker:  # fmt: skip
         cid = "bench-profile"
-        register_session(broker, cid, Topics().subscriptions())
+        register_session(broker, cid, InboundTopics().subscriptions())
         _publisher.run(broker.port, a.n, 0, 1, 0, past_base_ms(time.time()))
         profiler = cProfile.Profile()
         try:

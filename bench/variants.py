@@ -30,7 +30,7 @@ from bench import _bare, _lantian, _publisher
 from bench._common import console, machine_info, past_base_ms, print_header, spread
 from bench._session import forget_session, register_session
 from bench._tally import Tally
-from ingest import Topics
+from ingest import InboundTopics
 from tests.support import Broker, run_mosquitto
 
 
@@ -61,7 +61,7 @@ VARIANTS: dict[str, Drain] = {
 
 def drain_once(broker: Broker, name: str, n: int, label: str) -> Tally:
     cid = f"bench-variant-{label}"
-    register_session(broker, cid, Topics().subscriptions())
+    register_session(broker, cid, InboundTopics().subscriptions())
     try:
         published = _publisher.run(broker.port, n, 0, 1, 0, past_base_ms(time.time()))
         if published.acked != n:

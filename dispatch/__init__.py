@@ -2,66 +2,34 @@
 to the receipt, SLA escalation, silences, the store, response-time metrics and reports.
 """
 
-from dispatch._access import Role, Token, identify
-from dispatch._alert import Alert, describe
-from dispatch._dispatcher import Dispatcher, LifecycleSink, NotFound
-from dispatch._figures import MetricRow
-from dispatch._lifecycle import (
-    Ack,
-    Assist,
-    Close,
-    Command,
-    Event,
-    Incident,
-    OnScene,
-    Outcome,
-    Refused,
-    Reopen,
-    Stage,
-    State,
-    Transfer,
-    Verify,
-)
-from dispatch._outbox import Outbox, Publication
+from dispatch._access import Role, Token
+from dispatch._api import api_router
+from dispatch._dispatcher import Clock, Dispatcher
+from dispatch._monitoring import DispatchMetrics, OutboxBacklog
+from dispatch._outbox import Outbox
+from dispatch._points import IncidentPoints
 from dispatch._routing import Route, Router
-from dispatch._silences import Silence
 from dispatch._sla import Deadlines
-from dispatch._store import AlertStore, Conflict
-from dispatch._wire import AlertTopics, event_json, history_json
+from dispatch._sqlite import SqliteStore
+from dispatch._sqlite_outbox import SqliteOutbox
+from dispatch._sqlite_rows import ROWS_SKIPPED
+from dispatch._wire import AlertTopics
 
 __all__ = [
-    "Ack",
-    "Alert",
-    "AlertStore",
+    "ROWS_SKIPPED",
     "AlertTopics",
-    "Assist",
-    "Close",
-    "Command",
-    "Conflict",
+    "Clock",
     "Deadlines",
+    "DispatchMetrics",
     "Dispatcher",
-    "Event",
-    "Incident",
-    "LifecycleSink",
-    "MetricRow",
-    "NotFound",
-    "OnScene",
+    "IncidentPoints",
     "Outbox",
-    "Outcome",
-    "Publication",
-    "Refused",
-    "Reopen",
+    "OutboxBacklog",
     "Role",
     "Route",
     "Router",
-    "Silence",
-    "Stage",
-    "State",
+    "SqliteOutbox",
+    "SqliteStore",
     "Token",
-    "Transfer",
-    "Verify",
-    "describe",
-    "event_json",
-    "history_json",
-    "identify",
+    "api_router",
 ]

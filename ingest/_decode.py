@@ -19,7 +19,7 @@ from ingest._lantian_json import (
     decode_reading,
 )
 from ingest._result import Decoded, DecodeResult, Rejection
-from ingest._topics import Kind, Route, Topics
+from ingest._topics import InboundTopics, Kind, TopicAddress
 from ingest._validate import validate
 
 _JSON_DECODERS = {
@@ -31,15 +31,15 @@ _JSON_DECODERS = {
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    route: Route | None
+class Decoding:
+    address: TopicAddress | None
     result: DecodeResult
     #: a DJI device's merged OSD state after this message (None for other topics)
     dji_state: DeviceState | None = None
 
     @property
     def kind(self) -> str:
-        return self.route.kind.value if self.route else "unknown"
+        return self.address.kind.value if self.address else "unknown"
 
 
 def decode_message(
@@ -47,22 +47,22 @@ def decode_message(
     payload: bytes,
     *,
     ctx: DecodeContext,
-    topics: Topics,
+    topics: InboundTopics,
     now: datetime,
     dji_previous: DeviceState | None = None,
-    route: Route | None = None,
-) -> Outcome:
-    """`route` may be passed when the caller has already looked the topic up."""
-    route = route or topics.route(topic)
-    if route is None:
-        return Outcome(None, Rejection("unknown_topic", f"no inbound topic matches {topic!r}"))
-    if route.kind not in topics.enabled:
-        return Outcome(
-            route, Rejection("decoder_off", f"the {route.kind} decoder is off in config")
+    address: TopicAddress | None = None,
+) -> Decoding:
+    """`address` may be passed when the caller has already looked the topic up."""
+    address = address or topics.address(topic)
+    if address is None:
+        return Decoding(None, Rejection("unknown_topic", f"no inbound topic matches {topic!r}"))
+    if address.kind not in topics.enabled:
+        return Decoding(
+            address, Rejection("decoder_off", f"the {address.kind} decoder is off in config")
         )
     if len(payload) > ctx.max_payload_bytes:
-        return Outcome(
-            route,
+        return Decoding(
+            address,
             Rejection(
                 "too_large",
                 f"payload is {len(payload)} bytes, over the limit of {ctx.max_payload_bytes}",
@@ -70,15 +70,15 @@ def decode_message(
         )
     state: DeviceState | None = None
     result: DecodeResult
-    if route.kind is Kind.HJ212:
+    if address.kind is Kind.HJ212:
         result = decode_hj212(payload, ctx)
-    elif route.kind is Kind.DJI_OSD:
-        state, result = decode_dji_osd(route.source, payload, ctx, dji_previous)
+    elif address.kind is Kind.DJI_OSD:
+        state, result = decode_dji_osd(address.source, payload, ctx, dji_previous)
     else:
-        result = _JSON_DECODERS[route.kind](route.source, payload, ctx)
+        result = _JSON_DECODERS[address.kind](address.source, payload, ctx)
     if isinstance(result, Decoded):
         for record in result.records:
             problem = validate(record, now, ctx.max_future)
             if problem is not None:
-                return Outcome(route, problem, state)
-    return Outcome(route, result, state)
+                return Decoding(address, problem, state)
+    return Decoding(address, result, state)

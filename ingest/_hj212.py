@@ -12,7 +12,7 @@ Plausibility of values is `_validate`'s job, after decoding.
 The parts: `_hj212_crc` (the CRCs), `_hj212_frame` (framing, header and CP fields,
 dialects: `parse_packet`), `_hj212_codes` (what CNs and factor codes mean) and this module
 (a data upload's values and DataTime: `decode_hj212`). Inside them a refusal raises
-`Refused`; only the public functions turn it into a `Rejection`.
+`BadPacket`; only the public functions turn it into a `Rejection`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from ingest._context import DecodeContext, SourceSettings
 from ingest._hj212_codes import CN_NAMES, INTERVALS, VALUE_FIELDS
 from ingest._hj212_crc import hj212_crc16, modbus_crc16
 from ingest._hj212_frame import (
+    BadPacket,
     Packet,
-    Refused,
     clip,
     cp_fields,
     cp_texts,
@@ -62,7 +62,7 @@ def decode_hj212(payload: bytes, ctx: DecodeContext) -> DecodeResult:
         header, cp, found = split_packet(payload)
         station = ctx.station_by_mn(header["MN"])
         if station is None:
-            raise Refused(
+            raise BadPacket(
                 "unknown_station",
                 f'MN "{clip(header["MN"])}" is not a registered station: give a station '
                 'this "mn" in config/stations.geojson',
@@ -78,11 +78,11 @@ def decode_hj212(payload: bytes, ctx: DecodeContext) -> DecodeResult:
         interval = INTERVALS.get(cn)
         if interval is None:
             name = CN_NAMES.get(cn)
-            raise Refused(
+            raise BadPacket(
                 "hj212_not_data", f"CN {cn}{f' ({name})' if name else ''} is not a data upload"
             )
         if data_time is None:
-            raise Refused("hj212_fields", "no DataTime in CP")
+            raise BadPacket("hj212_fields", "no DataTime in CP")
         ts = _data_time(data_time, ctx.tz)
         if len(texts) + 1 < count:
             _refuse_repeats(cp_fields(cp))
@@ -90,7 +90,7 @@ def decode_hj212(payload: bytes, ctx: DecodeContext) -> DecodeResult:
         if "Flag" in texts:
             _adopt_stray_flags(cp, texts, deviations)
         values = _measurements(texts, interval, settings, deviations)
-    except Refused as refused:
+    except BadPacket as refused:
         return refused.rejection
     if not values and not texts:
         return Rejection("hj212_fields", "no factor values")
@@ -151,7 +151,7 @@ def _refuse_repeats(fields: tuple[tuple[str, str], ...]) -> None:
     for key, _ in fields:
         # Only a stray Flag may repeat: a forwarder adds one after each item.
         if key in seen and key != "Flag":
-            raise Refused("hj212_fields", f"{clip(key)} appears twice in CP")
+            raise BadPacket("hj212_fields", f"{clip(key)} appears twice in CP")
         seen.add(key)
 
 
@@ -195,7 +195,7 @@ def _number(key: str, text: str, factor: float) -> float:
 
 
 def _refuse_number(key: str, text: str) -> NoReturn:
-    raise Refused("hj212_fields", f'{key} value "{clip(text)}" is not a decimal number')
+    raise BadPacket("hj212_fields", f'{key} value "{clip(text)}" is not a decimal number')
 
 
 #: (DataTime, zone) -> its time. A station's packets of one minute, and every station's
@@ -218,12 +218,12 @@ def _data_time(text: str, tz: tzinfo) -> datetime:
 
 def _parse_data_time(text: str, tz: tzinfo) -> datetime:
     if len(text) not in (14, 17) or not (text.isascii() and text.isdigit()):
-        raise Refused("hj212_fields", f'DataTime "{clip(text)}" is not YYYYMMDDhhmmss')
+        raise BadPacket("hj212_fields", f'DataTime "{clip(text)}" is not YYYYMMDDhhmmss')
     try:
         # ISO 8601 basic format, which fromisoformat reads since Python 3.11
         local = datetime.fromisoformat(f"{text[:8]}T{text[8:14]}")
     except ValueError:
-        raise Refused("hj212_fields", f'DataTime "{text}" is not a valid time') from None
+        raise BadPacket("hj212_fields", f'DataTime "{text}" is not a valid time') from None
     if len(text) == 17:
         return local.replace(microsecond=int(text[14:]) * 1000, tzinfo=tz)
     return local.replace(tzinfo=tz)

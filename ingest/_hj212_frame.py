@@ -5,7 +5,7 @@ segment, `\\r\\n` (shared/reference/hj212_aqi.md §1). Devices in the field bend
 in a few known ways (`HJ212_DIALECTS`); each one is refused unless the station's
 `hj212_lenient` names it, and a packet let through says which rules it bent.
 
-Inside the HJ 212 modules a refusal raises `Refused`; only the public functions
+Inside the HJ 212 modules a refusal raises `BadPacket`; only the public functions
 (`parse_packet` here, `decode_hj212`) turn it into a `Rejection`.
 """
 
@@ -20,8 +20,8 @@ from ingest._hj212_crc import hj212_crc16, modbus_crc16
 from ingest._result import Rejection
 
 __all__ = [
+    "BadPacket",
     "Packet",
-    "Refused",
     "clip",
     "cp_fields",
     "cp_texts",
@@ -42,7 +42,7 @@ _HEADER_INTS: Final = (("Flag", 255), ("PNUM", 9999), ("PNO", 9999))
 _Found = list[tuple[str, str]]  # (dialect, what this packet did), in packet order
 
 
-class Refused(Exception):
+class BadPacket(Exception):
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(reason)
         self.rejection = Rejection(code, reason)
@@ -72,7 +72,7 @@ def parse_packet(payload: bytes, lenient: frozenset[str]) -> Packet | Rejection:
     try:
         packet, found = _parse(payload)
         enforce_dialects(found, lenient)
-    except Refused as refused:
+    except BadPacket as refused:
         return refused.rejection
     return packet
 
@@ -106,23 +106,23 @@ def split_packet(payload: bytes) -> tuple[dict[str, str], str, _Found]:
     try:
         text = segment.decode("utf-8")
     except UnicodeDecodeError:
-        raise Refused("hj212_framing", "the data segment is not UTF-8 text") from None
+        raise BadPacket("hj212_framing", "the data segment is not UTF-8 text") from None
     cp_at = text.find("CP=&&")
     if cp_at < 0:
-        raise Refused("hj212_fields", "no CP=&&…&& data area")
+        raise BadPacket("hj212_fields", "no CP=&&…&& data area")
     if len(text) < cp_at + 7 or not text.endswith("&&"):
-        raise Refused("hj212_fields", "the data segment does not end with the && closing CP")
+        raise BadPacket("hj212_fields", "the data segment does not end with the && closing CP")
     if cp_at and text[cp_at - 1] != ";":
-        raise Refused("hj212_fields", 'no ";" before CP=&&')
+        raise BadPacket("hj212_fields", 'no ";" before CP=&&')
     return _header(text[: cp_at - 1] if cp_at else ""), text[cp_at + 5 : -2], found
 
 
 def _frame(payload: bytes) -> tuple[bytes, _Found]:
     """The data segment, once length and CRC check out, and the dialects used to frame it."""
     if not payload:
-        raise Refused("hj212_framing", "empty payload")
+        raise BadPacket("hj212_framing", "empty payload")
     if len(payload) > _MAX_PACKET:
-        raise Refused(
+        raise BadPacket(
             "hj212_length",
             f"packet is {len(payload)} bytes; an HJ 212 packet is at most {_MAX_PACKET}",
         )
@@ -139,7 +139,7 @@ def _frame(payload: bytes) -> tuple[bytes, _Found]:
     width = _crc_width(rest, declared)
     actual = len(rest) - width
     if actual != declared:
-        raise Refused("hj212_length", f"declared length {declared}, actual {actual}")
+        raise BadPacket("hj212_length", f"declared length {declared}, actual {actual}")
     segment, crc_text = rest[:actual], rest[actual:].decode("ascii")
     _check_crc(segment, crc_text, found)
     # No `\r\n` is no dialect here: it frames packets on a TCP stream, and on MQTT the
@@ -150,13 +150,13 @@ def _frame(payload: bytes) -> tuple[bytes, _Found]:
 def _refuse_start(payload: bytes) -> NoReturn:
     match = _LENGTH.match(payload)
     if match is None:
-        raise Refused("hj212_framing", f'does not start with "##": "{_show(payload[:8])}"')
+        raise BadPacket("hj212_framing", f'does not start with "##": "{_show(payload[:8])}"')
     digits = match.group(1)
     if not digits:
-        raise Refused("hj212_framing", 'no data length after "##"')
+        raise BadPacket("hj212_framing", 'no data length after "##"')
     if len(digits) > 4:
-        raise Refused("hj212_length", f'data length "{_show(digits)}" is over 4 digits')
-    raise Refused(
+        raise BadPacket("hj212_length", f'data length "{_show(digits)}" is over 4 digits')
+    raise BadPacket(
         "hj212_framing",
         "the data segment must start with a field name such as QN= or ST=, not "
         f'"{_show(payload[match.end() : match.end() + 8])}"',
@@ -169,7 +169,7 @@ def _crc_width(rest: bytes, declared: int) -> int:
     if len(rest) - 4 == declared and _HEX.issuperset(rest[-4:]):
         return 4
     if len(rest) < declared:
-        raise Refused(
+        raise BadPacket(
             "hj212_length",
             f"declared length {declared}, but only {len(rest)} bytes follow: cut short",
         )
@@ -177,7 +177,7 @@ def _crc_width(rest: bytes, declared: int) -> int:
     while hex_tail < 4 and hex_tail < len(rest) and rest[-1 - hex_tail] in _HEX:
         hex_tail += 1
     if hex_tail < 3:
-        raise Refused("hj212_framing", f'no CRC at the end: the packet ends "{_show(rest[-8:])}"')
+        raise BadPacket("hj212_framing", f'no CRC at the end: the packet ends "{_show(rest[-8:])}"')
     if hex_tail == 4 and len(rest) - 3 == declared:
         return 3
     return hex_tail
@@ -188,7 +188,7 @@ def _check_crc(segment: bytes, crc_text: str, found: _Found) -> None:
     computed = hj212_crc16(segment)
     if sent != computed:
         if sent != _swap_bytes(modbus_crc16(segment)):
-            raise Refused(
+            raise BadPacket(
                 "hj212_crc", f"CRC mismatch: packet says {crc_text}, computed {computed:04X}"
             )
         found.append(
@@ -214,7 +214,7 @@ def enforce_dialects(found: _Found, lenient: frozenset[str], station: str | None
         # Name the whole list the station needs, ready to paste into its config.
         allow = sorted((lenient & HJ212_DIALECTS.keys()) | {name for name, _ in refused})
         listed = ", ".join(f'"{name}"' for name in allow)
-        raise Refused(
+        raise BadPacket(
             "hj212_dialect",
             "; ".join(what for _, what in refused)
             + f"; allow with hj212_lenient = [{listed}]"
@@ -227,18 +227,18 @@ def _header(text: str) -> dict[str, str]:
     for item in text.split(";") if text else ():
         key, eq, value = item.partition("=")
         if not eq:
-            raise Refused("hj212_fields", f'header item "{clip(item)}" is not name=value')
+            raise BadPacket("hj212_fields", f'header item "{clip(item)}" is not name=value')
         if key not in _HEADER_KEYS:
-            raise Refused("hj212_fields", f'unknown header field "{clip(key)}"')
+            raise BadPacket("hj212_fields", f'unknown header field "{clip(key)}"')
         if key in header:
-            raise Refused("hj212_fields", f"header field {key} appears twice")
+            raise BadPacket("hj212_fields", f"header field {key} appears twice")
         header[key] = value
     for key in ("ST", "CN", "MN"):  # QN, PW and Flag are missing in 2005-style packets
         if not header.get(key):
-            raise Refused("hj212_fields", f"no {key} in the header")
+            raise BadPacket("hj212_fields", f"no {key} in the header")
     cn = header["CN"]
     if len(cn) != 4 or not (cn.isascii() and cn.isdigit()):
-        raise Refused("hj212_fields", f'CN "{clip(cn)}" is not 4 digits')
+        raise BadPacket("hj212_fields", f'CN "{clip(cn)}" is not 4 digits')
     for key, highest in _HEADER_INTS:
         number = header.get(key)
         if number is not None and not (
@@ -247,7 +247,9 @@ def _header(text: str) -> dict[str, str]:
             and number.isdigit()
             and int(number) <= highest
         ):
-            raise Refused("hj212_fields", f'{key} "{clip(number)}" is not an integer 0..{highest}')
+            raise BadPacket(
+                "hj212_fields", f'{key} "{clip(number)}" is not an integer 0..{highest}'
+            )
     return header
 
 
@@ -260,7 +262,7 @@ def cp_fields(cp: str) -> tuple[tuple[str, str], ...]:
         if not (eq and name):
             if not pair:
                 continue  # an empty item: a trailing ";", or the empty CP of a reply
-            raise Refused("hj212_fields", f'CP item "{clip(pair)}" is not name=value')
+            raise BadPacket("hj212_fields", f'CP item "{clip(pair)}" is not name=value')
         fields.append((name, value))
     return tuple(fields)
 

@@ -19,13 +19,13 @@ from typing import Protocol
 
 from ingest._context import DecodeContext
 from ingest._deadletters import PAYLOAD_CAP, DeadLetter, DeadLetterStore
-from ingest._decode import Outcome, decode_message
+from ingest._decode import Decoding, decode_message
 from ingest._dedupe import Deduplicator
 from ingest._dji import DeviceState
 from ingest._metrics import IngestMetrics
 from ingest._ratelimit import TokenBucket
 from ingest._result import Decoded, Rejection
-from ingest._topics import Kind, Topics
+from ingest._topics import InboundTopics, Kind
 from rules import Record
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class Ingestor:
         self,
         *,
         ctx: DecodeContext,
-        topics: Topics,
+        topics: InboundTopics,
         clock: Callable[[], datetime],
         records: RecordSink,
         deadletters: DeadLetterStore,
@@ -91,6 +91,7 @@ class Ingestor:
         self.journal = journal
         self._live = live_deadletters or TokenBucket(rate=50, burst=500)
         self._cap = deadletter_cap
+        self._quiet = 0
 
     @property
     def state(self) -> IngestState:
@@ -101,7 +102,7 @@ class Ingestor:
         self._dedupe.restore(state.seen)
         self._dji = dict(state.dji)
 
-    def handle(self, topic: str, payload: bytes) -> Outcome:
+    def handle(self, topic: str, payload: bytes) -> Decoding:
         """Process one message. Never raises for anything the message contains."""
         now = self._clock()
         outcome = self._decode(topic, payload, now)
@@ -140,27 +141,39 @@ class Ingestor:
                 self.metrics.count(self.metrics.duplicates, kind)
         return fresh
 
-    def _decode(self, topic: str, payload: bytes, now: datetime) -> Outcome:
-        route = self.topics.route(topic)
-        previous = self._dji.get(route.source) if route and route.kind is Kind.DJI_OSD else None
+    def _decode(self, topic: str, payload: bytes, now: datetime) -> Decoding:
+        address = self.topics.address(topic)
+        dji = address is not None and address.kind is Kind.DJI_OSD
+        previous = self._dji.get(address.source) if dji and address else None
         try:
             outcome = decode_message(
                 topic, payload, ctx=self.ctx, topics=self.topics, now=now,
-                dji_previous=previous, route=route,
+                dji_previous=previous, address=address,
             )
         except Exception as exc:  # a decoder bug must cost one message, not the service
             log.exception("decoder failed on %s", topic)
-            outcome = Outcome(route, Rejection("decoder_error", f"internal decoder error: {exc!r}"))
-        if outcome.dji_state is not None and outcome.route is not None:
-            self._dji[outcome.route.source] = outcome.dji_state
+            outcome = Decoding(
+                address, Rejection("decoder_error", f"internal decoder error: {exc!r}")
+            )
+        if outcome.dji_state is not None and outcome.address is not None:
+            self._dji[outcome.address.source] = outcome.dji_state
         return outcome
 
     def _dead_letter(self, letter: DeadLetter) -> None:
-        log.info("dead letter from %s: %s", letter.topic, letter.reason)
+        """Stored always; logged and published live within the rate of `live_deadletters`:
+        a flood of junk is one line a minute (`quiet_deadletters`), not a line each."""
         self._deadletters.add(letter)
-        if self.publisher is None:
-            return
-        if self._live.take(letter.received_at.timestamp()):
-            self.publisher.publish(self.topics.deadletter(), letter.to_json(self._cap), 1)
-        else:
+        if not self._live.take(letter.received_at.timestamp()):
+            self._quiet += 1
             self.metrics.deadletters_unpublished.inc()
+            return
+        log.info("dead letter from %s: %s", letter.topic, letter.reason, extra={
+            "event": "deadletter", "topic": letter.topic, "code": letter.code})
+        if self.publisher is not None:
+            self.publisher.publish(self.topics.deadletter(), letter.to_json(self._cap), 1)
+
+    def quiet_deadletters(self) -> int:
+        """How many dead letters were stored but neither logged nor published since the
+        last call (the shell logs the figure once a minute)."""
+        quiet, self._quiet = self._quiet, 0
+        return quiet

@@ -5,7 +5,7 @@ Shape and types are checked here; whether a value is plausible (ranges, clock sk
 `_validate`'s job, run on every record after decoding. The one exception is a value that
 cannot form a record at all (a latitude of 120, a corridor of 0 m).
 
-Inside this module a bad field raises `_Refused`, so that each helper is one line at its
+Inside this module a bad field raises `_BadField`, so that each helper is one line at its
 call site; `_decode` is the only place that turns it into a `Rejection`.
 """
 
@@ -50,7 +50,7 @@ _MISSION_KEYS: Final = frozenset({"drone", "mission", "corridor_m", "waypoints"}
 _FINDING_KEYS: Final = _POSITION_KEYS | {"drone", "kind", "confidence", "media", "note"}
 
 
-class _Refused(Exception):
+class _BadField(Exception):
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(reason)
         self.rejection = Rejection(code, reason)
@@ -86,7 +86,7 @@ _Builder = Callable[[str, _Object, DecodeContext], Decoded]
 def _decode(build: _Builder, topic_id: str, payload: bytes, ctx: DecodeContext) -> DecodeResult:
     try:
         return build(topic_id, _parse_object(payload), ctx)
-    except _Refused as refused:
+    except _BadField as refused:
         return refused.rejection
 
 
@@ -98,13 +98,13 @@ def _reading(station: str, obj: _Object, ctx: DecodeContext) -> Decoded:
     ts = _time(obj, ctx)
     values, deviations = _measurements(obj)
     if not values:
-        raise _Refused(
+        raise _BadField(
             "no_metrics",
             f"the reading carries no metric; expected at least one of {', '.join(METRIC_UNITS)}",
         )
     location = _opt_location(obj, ctx, station)
     if location is None and station not in ctx.stations:
-        raise _Refused(
+        raise _BadField(
             "unknown_station",
             f'station "{station}" is not in config/stations.geojson and the reading has no lat/lon',
         )
@@ -159,7 +159,7 @@ def _mission(drone: str, obj: _Object, ctx: DecodeContext) -> Decoded:
     name = _text(obj, "mission")
     corridor_m = _number(obj, "corridor_m")
     if not corridor_m > 0:
-        raise _Refused("bad_value", f'field "corridor_m" must be above 0 m, got {corridor_m:g}')
+        raise _BadField("bad_value", f'field "corridor_m" must be above 0 m, got {corridor_m:g}')
     mission = Mission(drone, name, corridor_m, _waypoints(obj, ctx.source(drone).gcj02))
     return Decoded((mission,), _unknown_note(obj, _MISSION_KEYS))
 
@@ -191,22 +191,22 @@ def _parse_object(payload: bytes) -> _Object:
         try:
             payload.decode("utf-8")
         except UnicodeDecodeError as bad:
-            raise _Refused(
+            raise _BadField(
                 "not_utf8",
                 f"payload is not UTF-8 text: byte 0x{payload[bad.start]:02x} at offset {bad.start}",
             ) from None
         hint = ""
         if exc.doc[exc.pos :].lstrip("-").startswith(("NaN", "Infinity")):
             hint = "; NaN and Infinity are not JSON numbers: leave the field out or send null"
-        raise _Refused("bad_json", f"payload is not valid JSON ({exc}){hint}") from None
+        raise _BadField("bad_json", f"payload is not valid JSON ({exc}){hint}") from None
     if type(doc) is not dict:
-        raise _Refused("not_object", f"payload must be a JSON object, got {_describe(doc)}")
+        raise _BadField("not_object", f"payload must be a JSON object, got {_describe(doc)}")
     return doc
 
 
 def _same_as_topic(name: str, in_payload: str, in_topic: str) -> None:
     if in_payload != in_topic:
-        raise _Refused(
+        raise _BadField(
             "topic_mismatch",
             f'{name} {_quoted(in_payload)} in the payload does not match "{in_topic}" in the topic',
         )
@@ -221,7 +221,7 @@ def _time(obj: _Object, ctx: DecodeContext) -> datetime:
             try:
                 ts = datetime.fromisoformat(value)
             except ValueError:
-                raise _Refused(
+                raise _BadField(
                     "bad_time",
                     f'field "ts" must be an ISO 8601 time such as 2026-06-12T10:31:00+08:00, '
                     f"got {_describe(value)}",
@@ -230,7 +230,7 @@ def _time(obj: _Object, ctx: DecodeContext) -> datetime:
                 ts = ts.replace(tzinfo=ctx.tz)
         elif type(value) is int:
             if value < _MIN_EPOCH_MS:
-                raise _Refused(
+                raise _BadField(
                     "bad_time",
                     f'field "ts" = {value} is too small for epoch milliseconds (epoch seconds?): '
                     "send milliseconds or an ISO 8601 time",
@@ -240,7 +240,7 @@ def _time(obj: _Object, ctx: DecodeContext) -> datetime:
             raise _wrong_type("ts", "an ISO 8601 string or epoch milliseconds", value)
         return ts.astimezone(ctx.tz)
     except OverflowError:
-        raise _Refused(
+        raise _BadField(
             "bad_time", f'field "ts" {_describe(value)} is outside the years 1..9999'
         ) from None
 
@@ -267,7 +267,7 @@ def _flags(obj: _Object) -> dict[str, str]:
     flags: dict[str, str] = {}
     for key, flag in raw.items():
         if not (type(flag) is str and len(flag) == 1 and "A" <= flag <= "Z"):
-            raise _Refused(
+            raise _BadField(
                 "bad_value",
                 f'field "flags.{key}" must be one HJ 212 flag letter such as N, C, M or D, '
                 f"got {_describe(flag)}",
@@ -283,7 +283,7 @@ def _opt_location(obj: _Object, ctx: DecodeContext, source_id: str) -> Location 
         return None
     if lat is None or lon is None:
         missing, present = ("lat", "lon") if lat is None else ("lon", "lat")
-        raise _Refused(
+        raise _BadField(
             "missing_field", f'field "{missing}" is missing: "{present}" needs it, both or neither'
         )
     return _wgs84(_as_number("lat", lat), _as_number("lon", lon), ctx.source(source_id).gcj02)
@@ -292,7 +292,7 @@ def _opt_location(obj: _Object, ctx: DecodeContext, source_id: str) -> Location 
 def _location(obj: _Object, ctx: DecodeContext, source_id: str) -> Location:
     location = _opt_location(obj, ctx, source_id)
     if location is None:
-        raise _Refused("missing_field", 'fields "lat" and "lon" are missing')
+        raise _BadField("missing_field", 'fields "lat" and "lon" are missing')
     return location
 
 
@@ -303,7 +303,7 @@ def _wgs84(lat: float, lon: float, gcj02: bool, where: str = "") -> Location:
     except ValueError as exc:
         swapped = abs(lat) > 90 and abs(lon) <= 90
         hint = " (lat and lon swapped?)" if swapped else ""
-        raise _Refused("bad_location", f"{where}{exc}{hint}") from None
+        raise _BadField("bad_location", f"{where}{exc}{hint}") from None
 
 
 def _waypoints(obj: _Object, gcj02: bool) -> tuple[Waypoint, ...]:
@@ -311,7 +311,7 @@ def _waypoints(obj: _Object, gcj02: bool) -> tuple[Waypoint, ...]:
     if type(raw) is not list:
         raise _wrong_type("waypoints", "an array of [lon, lat, alt_m]", raw)
     if len(raw) < 2:
-        raise _Refused(
+        raise _BadField(
             "too_few_waypoints",
             f'field "waypoints" has {len(raw)} waypoint(s); a route needs at least 2',
         )
@@ -339,7 +339,7 @@ def _required(obj: _Object, key: str) -> object:
     value = obj.get(key)
     if value is None:
         detail = "is null" if key in obj else "is missing"
-        raise _Refused("missing_field", f'field "{key}" {detail}')
+        raise _BadField("missing_field", f'field "{key}" {detail}')
     return value
 
 
@@ -348,7 +348,7 @@ def _text(obj: _Object, key: str) -> str:
     if type(value) is not str:
         raise _wrong_type(key, "a string", value)
     if not value:
-        raise _Refused("bad_value", f'field "{key}" must not be empty')
+        raise _BadField("bad_value", f'field "{key}" must not be empty')
     return value
 
 
@@ -400,8 +400,8 @@ def _as_extra(value: object) -> str:
     return value if type(value) is str else orjson.dumps(value).decode()
 
 
-def _wrong_type(name: str, expected: str, value: object) -> _Refused:
-    return _Refused("wrong_type", f'field "{name}" must be {expected}, got {_describe(value)}')
+def _wrong_type(name: str, expected: str, value: object) -> _BadField:
+    return _BadField("wrong_type", f'field "{name}" must be {expected}, got {_describe(value)}')
 
 
 def _describe(value: object) -> str:

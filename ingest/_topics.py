@@ -16,7 +16,7 @@ class Kind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class TopicAddress:
     kind: Kind
     source: str  # station id, drone id, or DJI serial number, as the topic names it
 
@@ -26,7 +26,7 @@ _DRONE_KINDS = {"telemetry": Kind.TELEMETRY, "mission": Kind.MISSION, "finding":
 
 
 @dataclass(frozen=True, slots=True)
-class Topics:
+class InboundTopics:
     """The inbound topic space: a prefix (default `lantian`) and the decoders switched on."""
 
     prefix: str = "lantian"
@@ -40,11 +40,11 @@ class Topics:
             filters.append("thing/product/+/osd")
         return filters
 
-    def route(self, topic: str) -> Route | None:
+    def address(self, topic: str) -> TopicAddress | None:
         """The decoder for `topic`, or None when no inbound topic of the contract matches."""
         parts = topic.split("/")
         if len(parts) == 4 and parts[:2] == ["thing", "product"] and parts[3] == "osd":
-            return Route(Kind.DJI_OSD, parts[2]) if parts[2] else None
+            return TopicAddress(Kind.DJI_OSD, parts[2]) if parts[2] else None
         pre = self.prefix.split("/")
         n = len(pre)
         if len(parts) != n + 3 or parts[:n] != pre or not parts[n + 1]:
@@ -52,7 +52,7 @@ class Topics:
         group, source, leaf = parts[n], parts[n + 1], parts[n + 2]
         table = _SENSOR_KINDS if group == "sensors" else _DRONE_KINDS if group == "drones" else {}
         kind = table.get(leaf)
-        return Route(kind, source) if kind else None
+        return TopicAddress(kind, source) if kind else None
 
     def deadletter(self) -> str:
         return f"{self.prefix}/deadletter"

@@ -16,13 +16,19 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from dispatch import AlertTopics, Dispatcher, Outbox
-from dispatch._api import api_router
-from dispatch._monitoring import DispatchMetrics, OutboxBacklog
-from dispatch._points import IncidentPoints
-from dispatch._sqlite import SqliteStore
-from dispatch._sqlite_outbox import SqliteOutbox
-from dispatch._sqlite_rows import ROWS_SKIPPED
+from dispatch import (
+    ROWS_SKIPPED,
+    AlertTopics,
+    Clock,
+    Dispatcher,
+    DispatchMetrics,
+    IncidentPoints,
+    Outbox,
+    OutboxBacklog,
+    SqliteOutbox,
+    SqliteStore,
+    api_router,
+)
 from ingest import (
     DataGap,
     Deduplicator,
@@ -41,9 +47,6 @@ from lantian.recovery import Burst, Checkpoints
 from rules import Record
 
 log = logging.getLogger("lantian")
-
-Clock = Callable[[], datetime]
-
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
@@ -178,6 +181,8 @@ async def serve(
     # marks what the broker acknowledged as sent, hands over what waits; prunes the sent
     every(outbox.flush, seconds=1, id="outbox-flush")
     every(outbox.prune, hours=1, id="outbox-prune")
+    every(functools.partial(_log_quiet_deadletters, ingestor), minutes=1,
+          id="deadletters-summary")
     every(lambda: deadletters.prune(clock()), minutes=10, id="deadletters-prune",
           next_run_time=datetime.now(settings.tz))
 
@@ -223,6 +228,14 @@ async def serve(
         if timeseries is not None:
             await asyncio.to_thread(timeseries.close)
         store.close()
+
+
+def _log_quiet_deadletters(ingestor: Ingestor) -> None:
+    quiet = ingestor.quiet_deadletters()
+    if quiet:
+        log.warning("%d more dead letters in the last minute, stored but not logged one by"
+                    " one (see the dead_letters table)", quiet,
+                    extra={"event": "deadletter.burst", "count": quiet})
 
 
 def _on_loop(scheduler: AsyncIOScheduler, job: Callable[[], object], **trigger: Any) -> None:

@@ -62,8 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_decode(args: argparse.Namespace) -> int:
     """Decode one payload as the service would; print the records, or the reason it
     would be dead-lettered (exit status 1)."""
-    from ingest import Decoded, decode_message
-    from ingest._render import record_as_dict
+    from ingest import Decoded, decode_message, record_as_dict
     from lantian.app import system_clock
 
     settings = _load(args.config)

@@ -31,8 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, NamedTuple
 
-from dispatch import Outbox
-from dispatch._sqlite import SqliteStore
+from dispatch import Outbox, SqliteStore
 from ingest import Ingestor, IngestState
 from lantian.pipeline import RulesPipeline
 from rules import RuleState

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -50,7 +51,7 @@ def write_config(
 http = "127.0.0.1:{http_port}"
 [mqtt]
 url = "{broker_url}"
-client_id = "lantian-test-{http_port}"
+client_id = "lantian-test-{http_port}-{os.urandom(4).hex()}"
 reconnect_min_s = 0.2
 reconnect_max_s = 1.0
 [store]

@@ -28,8 +28,8 @@ from ingest import (
     BrokerSettings,
     DeadLetterLimits,
     DecodeContext,
+    InboundTopics,
     SourceSettings,
-    Topics,
     unit_factor,
 )
 from lantian.config._dispatch import DispatchSettings, build_dispatch
@@ -61,7 +61,7 @@ class Settings:
     http_port: int
     log_level: str
     broker: BrokerSettings
-    topics: Topics
+    topics: InboundTopics
     store_path: Path
     influx: InfluxSettings | None
     decode: DecodeContext
@@ -229,7 +229,7 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
         http_port=port,
         log_level=toml.service.log_level,
         broker=broker,
-        topics=Topics(toml.mqtt.topic_prefix, frozenset(toml.ingest.decoders)),
+        topics=InboundTopics(toml.mqtt.topic_prefix, frozenset(toml.ingest.decoders)),
         store_path=store_path,
         influx=influx,
         decode=decode,

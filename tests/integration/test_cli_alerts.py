@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from dispatch import Outcome, State
 from dispatch._figures import GroupBy
+from dispatch._lifecycle import Outcome, State
 from lantian import client
 from tests.integration.conftest import DOCK, Deployment, start_deployment
 from tests.support import REPO, Broker, free_port

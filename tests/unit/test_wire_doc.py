@@ -25,12 +25,13 @@ import orjson
 import pytest
 from shapely.geometry import box
 
-from dispatch import Ack, AlertTopics, Close, Deadlines, Dispatcher, Outcome, Router
+from dispatch import AlertTopics, Deadlines, Dispatcher, Router
+from dispatch._lifecycle import Ack, Close, Outcome
 from dispatch._outbox import Outbox
 from dispatch._sqlite import SqliteStore
 from dispatch._sqlite_outbox import SqliteOutbox
-from ingest import DeadLetter
-from ingest import Topics as InboundTopics
+from ingest import InboundTopics
+from ingest._deadletters import DeadLetter
 from lantian.cli import main as lantian
 from rules import Action, AlertSignal, DroneSuggestion, Evidence, Location, Zone
 from tests.support import REPO
@@ -98,7 +99,7 @@ def test_rejected_examples_are_rejected_with_their_code(
 
 def test_the_page_covers_every_inbound_topic() -> None:
     decoded = {args[0] for verb, args, _ in EXAMPLES if verb == "decode"}
-    routes = {InboundTopics().route(topic).kind for topic in decoded}  # type: ignore[union-attr]
+    routes = {InboundTopics().address(topic).kind for topic in decoded}  # type: ignore[union-attr]
     assert routes == set(InboundTopics().enabled)
     for subscription in InboundTopics().subscriptions():
         assert f"`{subscription}`" in TEXT

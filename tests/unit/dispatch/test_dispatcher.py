@@ -10,20 +10,9 @@ import orjson
 import pytest
 from shapely.geometry import box
 
-from dispatch import (
-    Ack,
-    AlertTopics,
-    Close,
-    Deadlines,
-    Dispatcher,
-    NotFound,
-    Outcome,
-    Refused,
-    Route,
-    Router,
-    State,
-    Transfer,
-)
+from dispatch import AlertTopics, Deadlines, Dispatcher, Route, Router
+from dispatch._dispatcher import NotFound
+from dispatch._lifecycle import Ack, Close, Outcome, Refused, State, Transfer
 from dispatch._outbox import Outbox
 from dispatch._sqlite import SqliteStore
 from dispatch._sqlite_outbox import SqliteOutbox

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client import CollectorRegistry
 
-from ingest import DeadLetter, DeadLetterLimits, Pruned, SqliteDeadLetters
+from ingest import DeadLetterLimits, SqliteDeadLetters
+from ingest._deadletters import DeadLetter, Pruned
 
 T0 = datetime(2026, 6, 12, 2, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""The one decode path: whatever arrives on whatever topic, the answer is an Outcome."""
+"""The one decode path: whatever arrives on whatever topic, the answer is an Decoding."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest import DecodeContext, Decoded, Rejection, Topics, decode_message
+from ingest import DecodeContext, Decoded, InboundTopics, decode_message
 from ingest._dji import DeviceState
+from ingest._result import Rejection
 from rules import Location, Station
 
 NOW = datetime(2026, 6, 12, 3, 0, tzinfo=UTC)
@@ -17,7 +18,7 @@ CTX = DecodeContext(
     dji_aircraft={"SN1": "UAV1"},
     max_payload_bytes=4096,
 )
-TOPICS = Topics()
+TOPICS = InboundTopics()
 
 topics = st.sampled_from([
     "lantian/sensors/S1/reading", "lantian/sensors/S1/hj212", "lantian/drones/UAV1/telemetry",
@@ -45,6 +46,6 @@ def test_size_limit_applies_before_decoding() -> None:
 
 
 def test_a_decoder_switched_off_rejects_its_topic() -> None:
-    topics = Topics(enabled=frozenset())
+    topics = InboundTopics(enabled=frozenset())
     outcome = decode_message("lantian/sensors/S1/reading", b"{}", ctx=CTX, topics=topics, now=NOW)
     assert outcome.result == Rejection("decoder_off", "the reading decoder is off in config")

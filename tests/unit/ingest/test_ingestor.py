@@ -9,16 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingest import (
-    DecodeContext,
-    Deduplicator,
-    Ingestor,
-    Kind,
-    MemoryDeadLetters,
-    Route,
-    Topics,
-)
-from ingest._deadletters import PUBLISH_PAYLOAD_LIMIT, DeadLetter
+from ingest import DecodeContext, Deduplicator, InboundTopics, Ingestor, Kind
+from ingest._deadletters import PUBLISH_PAYLOAD_LIMIT, DeadLetter, MemoryDeadLetters
+from ingest._topics import TopicAddress
 from rules import Location, Reading, Record, Station
 
 NOW = datetime(2026, 6, 12, 3, 0, tzinfo=UTC)
@@ -46,7 +39,7 @@ class FakePoints:
 def parts() -> tuple[Ingestor, list[Record], MemoryDeadLetters, FakePublisher, FakePoints]:
     records: list[Record] = []
     dead, pub, points = MemoryDeadLetters(), FakePublisher(), FakePoints()
-    ingestor = Ingestor(ctx=CTX, topics=Topics("site/a"), clock=lambda: NOW,
+    ingestor = Ingestor(ctx=CTX, topics=InboundTopics("site/a"), clock=lambda: NOW,
                         records=records.append, deadletters=dead, publisher=pub,
                         timeseries=points, dedupe=Deduplicator(10))
     return ingestor, records, dead, pub, points
@@ -116,13 +109,13 @@ def test_dead_letter_publishes_huge_payloads_cut() -> None:
     assert (body["payload_truncated"], body["payload_size"]) == (True, PUBLISH_PAYLOAD_LIMIT + 5)
 
 
-ROUTES = [
-    ("lantian/sensors/KY-CS-001/reading", Route(Kind.READING, "KY-CS-001")),
-    ("lantian/sensors/KY-CS-001/hj212", Route(Kind.HJ212, "KY-CS-001")),
-    ("lantian/drones/KY-UAV-01/telemetry", Route(Kind.TELEMETRY, "KY-UAV-01")),
-    ("lantian/drones/KY-UAV-01/mission", Route(Kind.MISSION, "KY-UAV-01")),
-    ("lantian/drones/KY-UAV-01/finding", Route(Kind.FINDING, "KY-UAV-01")),
-    ("thing/product/1581F5BKD225D00BP891/osd", Route(Kind.DJI_OSD, "1581F5BKD225D00BP891")),
+ADDRESSES = [
+    ("lantian/sensors/KY-CS-001/reading", TopicAddress(Kind.READING, "KY-CS-001")),
+    ("lantian/sensors/KY-CS-001/hj212", TopicAddress(Kind.HJ212, "KY-CS-001")),
+    ("lantian/drones/KY-UAV-01/telemetry", TopicAddress(Kind.TELEMETRY, "KY-UAV-01")),
+    ("lantian/drones/KY-UAV-01/mission", TopicAddress(Kind.MISSION, "KY-UAV-01")),
+    ("lantian/drones/KY-UAV-01/finding", TopicAddress(Kind.FINDING, "KY-UAV-01")),
+    ("thing/product/1581F5BKD225D00BP891/osd", TopicAddress(Kind.DJI_OSD, "1581F5BKD225D00BP891")),
     ("lantian/sensors/KY-CS-001/readings", None),
     ("lantian/sensors//reading", None),
     ("lantian/sensors/KY-CS-001/reading/extra", None),
@@ -133,14 +126,14 @@ ROUTES = [
 ]
 
 
-@pytest.mark.parametrize(("topic", "route"), ROUTES, ids=[t for t, _ in ROUTES])
-def test_topic_routes(topic: str, route: Route | None) -> None:
-    assert Topics().route(topic) == route
+@pytest.mark.parametrize(("topic", "address"), ADDRESSES, ids=[t for t, _ in ADDRESSES])
+def test_topic_addresses(topic: str, address: TopicAddress | None) -> None:
+    assert InboundTopics().address(topic) == address
 
 
 def test_a_multi_level_prefix_routes_and_subscribes() -> None:
-    topics = Topics("cn/zj/keyan", frozenset({Kind.READING}))
-    assert topics.route("cn/zj/keyan/sensors/S1/reading") == Route(Kind.READING, "S1")
+    topics = InboundTopics("cn/zj/keyan", frozenset({Kind.READING}))
+    assert topics.address("cn/zj/keyan/sensors/S1/reading") == TopicAddress(Kind.READING, "S1")
     assert topics.subscriptions() == ["cn/zj/keyan/sensors/#", "cn/zj/keyan/drones/#"]
     assert topics.deadletter() == "cn/zj/keyan/deadletter"
 
@@ -155,7 +148,7 @@ def test_the_state_round_trip_keeps_what_was_seen(parts) -> None:  # type: ignor
     ingestor, records, *_ = parts
     ingestor.handle("site/a/sensors/S1/reading", GOOD)
     state = ingestor.state
-    fresh = Ingestor(ctx=CTX, topics=Topics("site/a"), clock=lambda: NOW,
+    fresh = Ingestor(ctx=CTX, topics=InboundTopics("site/a"), clock=lambda: NOW,
                      records=records.append, deadletters=MemoryDeadLetters())
     fresh.state = state
     fresh.handle("site/a/sensors/S1/reading", GOOD)
@@ -176,7 +169,7 @@ def test_the_live_dead_letter_topic_is_limited_and_counts_the_rest() -> None:
     from ingest._ratelimit import TokenBucket
 
     dead, pub, metrics = MemoryDeadLetters(), FakePublisher(), IngestMetrics()
-    ingestor = Ingestor(ctx=CTX, topics=Topics("site/a"), clock=lambda: NOW,
+    ingestor = Ingestor(ctx=CTX, topics=InboundTopics("site/a"), clock=lambda: NOW,
                         records=lambda _: None, deadletters=dead, publisher=pub,
                         metrics=metrics, live_deadletters=TokenBucket(rate=1, burst=2))
     for _ in range(5):
@@ -184,3 +177,21 @@ def test_the_live_dead_letter_topic_is_limited_and_counts_the_rest() -> None:
     assert len(dead.letters) == 5  # every one kept
     assert len(pub.sent) == 2  # two on the live topic
     assert metrics.registry.get_sample_value("lantian_deadletters_unpublished_total") == 3
+
+
+def test_a_flood_of_dead_letters_is_summed_up_not_logged_line_by_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from ingest._ratelimit import TokenBucket
+
+    dead = MemoryDeadLetters()
+    ingestor = Ingestor(ctx=CTX, topics=InboundTopics("site/a"), clock=lambda: NOW,
+                        records=lambda _: None, deadletters=dead,
+                        live_deadletters=TokenBucket(rate=1, burst=3))
+    with caplog.at_level("INFO", logger="ingest._ingestor"):
+        for _ in range(10):
+            ingestor.handle("site/a/sensors/S1/reading", b"junk")
+    assert len(dead.letters) == 10
+    assert sum("dead letter from" in r.message for r in caplog.records) == 3
+    assert ingestor.quiet_deadletters() == 7
+    assert ingestor.quiet_deadletters() == 0  # counted once

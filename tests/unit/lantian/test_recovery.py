@@ -11,7 +11,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from dispatch._sqlite import SqliteStore
-from ingest import Deduplicator, Ingestor, MemoryDeadLetters
+from ingest import Deduplicator, Ingestor
+from ingest._deadletters import MemoryDeadLetters
 from lantian.config import load_settings
 from lantian.pipeline import RulesPipeline
 from lantian.recovery import SNAPSHOT_NAME, Checkpoints
