@@ -17,15 +17,15 @@ string, list and time a request carries is bounded (lengths below, times in `_ti
 # transactions on the one SQLite connection.
 
 
-import os
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import date, datetime, time, tzinfo
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from dispatch import Silence  # the package's name for it: the API does not import the store
 from dispatch._access import Token
 from dispatch._alert import Alert
 from dispatch._dispatcher import Dispatcher, NotFound, event_json
@@ -43,13 +43,19 @@ from dispatch._lifecycle import (
     Transfer,
     Verify,
 )
-from dispatch._metrics import GroupBy, response_times_of
+from dispatch._metrics import GroupBy
 from dispatch._metrics import to_csv as metrics_csv
 from dispatch._metrics import to_json as metrics_json
-from dispatch._report import month_bounds, monthly_report
+from dispatch._queries import Queries, from_dispatcher
+from dispatch._report import month_bounds
 from dispatch._report import to_json as report_json
-from dispatch._silences import until_ended, window_problem
-from dispatch._store import Silence
+from dispatch._silences import (
+    SilenceBook,
+    SilenceRefused,
+    create_silence,
+    until_ended,
+)
+from dispatch._silences import end_silence as end_silence_now
 
 Clock = Callable[[], datetime]
 #: The data gaps overlapping [since, until), as JSON-ready dicts.
@@ -110,11 +116,17 @@ class SilenceBody(_Body):
 def api_router(
     dispatcher: Dispatcher, tokens: Sequence[Token], tz: tzinfo, clock: Clock,
     coverage: Callable[[date], dict[str, Any]] | None = None,
-    data_gaps: DataGaps | None = None,
+    data_gaps: DataGaps | None = None, *,
+    queries: Queries | None = None, silences: SilenceBook | None = None,
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
     state, which dispatch does not hold); `data_gaps` the spans in which messages may
-    have been lost before they reached the service (ingest's)."""
+    have been lost before they reached the service (ingest's). `queries` answers the
+    reads and `silences` keeps the silences: both default to the dispatcher's store."""
+    if queries is None or silences is None:
+        default_queries, default_silences = from_dispatcher(dispatcher, tz)
+        queries, silences = queries or default_queries, silences or default_silences
+    read, book = queries, silences
     router = APIRouter(prefix="/api", route_class=authenticated_route(tokens))
 
     async def caller(authorization: Annotated[str | None, Header()] = None) -> Token:
@@ -143,11 +155,7 @@ def api_router(
             alert = dispatcher.get(alert_id)
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from exc
-        if not token.may_act_on(alert.incident):
-            raise HTTPException(
-                403, f"alert {alert_id} is in queue {alert.incident.queue!r}; "
-                f"{token.name} acts on {token.queue!r}"
-            )
+        _check_may_act(alert, token)
         return alert
 
     def run(alert_id: str, token: Token, make: Callable[[Alert, str], Command]) -> dict[str, Any]:
@@ -174,7 +182,7 @@ def api_router(
         if token.queue is not None and queue not in (None, token.queue):
             raise HTTPException(403, f"{token.name} may only list queue {token.queue!r}")
         queues = [q for q in (queue or token.queue,) if q is not None] or None
-        found = dispatcher.store.query(
+        found = read.alerts(
             queues=queues, state=state, since=_time(since, tz, "since"),
             until=_time(until, tz, "until"), zone=zone, limit=limit,
         )
@@ -182,8 +190,11 @@ def api_router(
 
     @router.get("/alerts/{alert_id}")
     async def show_alert(alert_id: AlertId, token: Officer) -> dict[str, Any]:
-        alert = alert_for(alert_id, token)
-        events = dispatcher.store.events(alert_id)
+        try:
+            alert, events = read.alert_with_events(alert_id)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+        _check_may_act(alert, token)
         out = alert.to_json(tz)
         out["events"] = [
             {"seq": e.seq, "kind": e.kind, "at": e.at.astimezone(tz).isoformat(),
@@ -248,8 +259,7 @@ def api_router(
         assert start is not None and end is not None
         if end <= start:
             raise HTTPException(422, "until must be after since")
-        columns = dispatcher.store.metric_columns(start, end)
-        results = response_times_of(columns, group_by=group_by, tz=tz, now=clock().timestamp())
+        results = read.response_times(start, end, group_by, now=clock())
         if format == "csv":
             return PlainTextResponse(metrics_csv(results), media_type="text/csv")
         return {"since": start.isoformat(), "until": end.isoformat(),
@@ -264,10 +274,7 @@ def api_router(
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
         _check_year(start.year, "month")
-        report = monthly_report(
-            month, dispatcher.store.closed_rows(start, end), dispatcher.store.open_rows(end), tz
-        )
-        out = report_json(report)
+        out = report_json(read.monthly_report(month, start, end))
         if data_gaps is not None:  # the hours whose figures may be incomplete
             out["data_gaps"] = data_gaps(start, end)
         return out
@@ -304,52 +311,31 @@ def api_router(
     @router.get("/silences")
     async def list_silences(token: Officer, active: bool = False) -> dict[str, Any]:
         """The silences an officer's queue is under: its own and the global ones."""
-        found = dispatcher.store.silences(active_at=clock() if active else None)
-        return {"silences": [_silence_json(s, tz) for s in found
-                             if token.may_see_silence(s.queue)]}
+        found = read.silences_for(token, active_at=clock() if active else None)
+        return {"silences": [_silence_json(s, tz) for s in found]}
 
     @router.post("/silences", status_code=201)
     async def add_silence(token: Officer, body: SilenceBody) -> dict[str, Any]:
         """A silence of the officer's queue (`queue` may only name it); an admin's mutes
         every queue's alerts, or the named queue's."""
-        now = clock()
-        queue = body.queue if body.queue is not None else token.queue
-        if not token.may_manage_silence(queue):
-            raise HTTPException(403, f"{token.name} may only silence queue {token.queue!r}")
-        if queue is not None and queue not in dispatcher.queues:
-            raise HTTPException(422, f"queue: no queue {queue!r}")
-        starts = _aware(body.starts_at, tz) if body.starts_at else now
-        problem = window_problem(starts, _aware(body.ends_at, tz), now)
-        if problem is not None:
-            raise HTTPException(422, problem)
-        if not (body.stations or body.zones or body.rules):
-            raise HTTPException(422, "a silence needs at least one station, zone or rule")
-        silence = Silence(
-            # the time orders them; the random part keeps two in the same instant apart
-            id=f"silence-{int(now.timestamp() * 1000):x}-{os.urandom(3).hex()}",
-            # kept in UTC: an offset such as -14:00 is the caller's, not the silence's
-            starts_at=starts.astimezone(UTC), ends_at=_aware(body.ends_at, tz).astimezone(UTC),
-            author=_actor(body, token.name), reason=body.reason,
-            stations=frozenset(body.stations), zones=frozenset(body.zones),
-            rules=frozenset(body.rules), created_at=now, queue=queue,
-        )
-        dispatcher.store.add_silence(silence)
+        try:
+            silence = create_silence(
+                book, token, queues=dispatcher.queues, now=clock(), tz=tz,
+                starts_at=body.starts_at, ends_at=body.ends_at, reason=body.reason,
+                author=_actor(body, token.name), queue=body.queue, stations=body.stations,
+                zones=body.zones, rules=body.rules,
+            )
+        except SilenceRefused as exc:
+            raise HTTPException(_REFUSED[exc.reason], str(exc)) from exc
         return _silence_json(silence, tz)
 
     @router.delete("/silences/{silence_id}")
     async def end_silence(silence_id: SilenceId, token: Officer) -> dict[str, Any]:
         """Ends a silence now: an officer their queue's, an admin any."""
-        found = next((s for s in dispatcher.store.silences() if s.id == silence_id), None)
-        if found is None:
-            raise HTTPException(404, f"no silence {silence_id!r}")
-        if not token.may_manage_silence(found.queue):
-            raise HTTPException(
-                403, f"silence {silence_id} is {_whose(found.queue)}; "
-                f"{token.name} may only end queue {token.queue!r}'s"
-            )
-        ended = dispatcher.store.end_silence(silence_id, clock(), token.name)
-        if ended is None:
-            raise HTTPException(404, f"no silence {silence_id!r}")
+        try:
+            ended = end_silence_now(book, silence_id, token, clock())
+        except SilenceRefused as exc:
+            raise HTTPException(_REFUSED[exc.reason], str(exc)) from exc
         return _silence_json(ended, tz)
 
     return router
@@ -362,6 +348,18 @@ def _actor(body: _Body | None, default: str) -> str:
 def _suggested(alert: Alert) -> str | None:
     suggestion = alert.description.get("drone_suggestion")
     return suggestion.get("drone") if isinstance(suggestion, dict) else None
+
+
+#: The HTTP status of each reason a silence command is refused for.
+_REFUSED: Final = {"forbidden": 403, "unknown": 404, "invalid": 422}
+
+
+def _check_may_act(alert: Alert, token: Token) -> None:
+    if not token.may_act_on(alert.incident):
+        raise HTTPException(
+            403, f"alert {alert.id} is in queue {alert.incident.queue!r}; "
+            f"{token.name} acts on {token.queue!r}"
+        )
 
 
 def _aware(at: datetime, tz: tzinfo) -> datetime:
@@ -388,10 +386,6 @@ def _time(text: str | None, tz: tzinfo, name: str) -> datetime | None:
 def _check_year(year: int, name: str) -> None:
     if not YEARS[0] <= year < YEARS[1]:
         raise HTTPException(422, f"{name}: must be in the years {YEARS[0]}-{YEARS[1] - 1}")
-
-
-def _whose(queue: str | None) -> str:
-    return "global" if queue is None else f"queue {queue!r}'s"
 
 
 def _silence_json(s: Silence, tz: tzinfo) -> dict[str, Any]:
