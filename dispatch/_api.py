@@ -5,8 +5,10 @@ Every route names who may call it. A missing or unknown token is 401 (answered b
 the request's body is read, `dispatch._guard`), a known token asking for what its role
 does not allow is 403, an unknown alert 404, a lifecycle step that does not apply 409 with
 the reason, a malformed request 422 saying which field: never a silent success. Every
-string, list and time a request carries is bounded (lengths below, times in `_time` and
-`dispatch._silences.window_problem`): what the API takes, the store can keep and read back.
+string, list and time a request carries is bounded (lengths in `dispatch._api_models`,
+times in `_time` and `dispatch._silences.window_problem`): what the API takes, the store
+can keep and read back. Every answer's shape is documented in `/openapi.json` by the
+models of `dispatch._api_models`, with the bearer scheme and the refusals above.
 """
 
 # No `from __future__ import annotations` here: FastAPI resolves the route parameters'
@@ -21,13 +23,33 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, tzinfo
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Security
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from dispatch import Silence  # the package's name for it: the API does not import the store
 from dispatch._access import Token
 from dispatch._alert import Alert
+from dispatch._api_models import (
+    BEARER,
+    ActorBody,
+    AlertList,
+    AlertWithEvents,
+    CloseBody,
+    Coverage,
+    DataGapList,
+    MonthlyReport,
+    OnSceneBody,
+    QueueBody,
+    ReopenBody,
+    ResponseTimes,
+    SilenceBody,
+    SilenceList,
+    SilenceOut,
+    StepResult,
+    VerifyBody,
+    answers,
+    errors,
+)
 from dispatch._dispatcher import Dispatcher, NotFound, event_json
 from dispatch._guard import UNAUTHENTICATED, authenticated_route, bearer
 from dispatch._lifecycle import (
@@ -36,7 +58,6 @@ from dispatch._lifecycle import (
     Close,
     Command,
     OnScene,
-    Outcome,
     Refused,
     Reopen,
     State,
@@ -61,11 +82,6 @@ Clock = Callable[[], datetime]
 #: The data gaps overlapping [since, until), as JSON-ready dicts.
 DataGaps = Callable[[datetime, datetime], list[dict[str, Any]]]
 
-#: A name: of an officer, a drone, a queue, a station, a zone, a rule; an alert's or a
-#: silence's id. A text: a receipt's note, a reason.
-Name = Annotated[str, Field(min_length=1, max_length=100)]
-Names = Annotated[list[Name], Field(max_length=1000)]
-Text = Annotated[str, Field(max_length=2000)]
 AlertId = Annotated[str, Path(max_length=100)]
 SilenceId = Annotated[str, Path(max_length=200)]
 QueryName = Annotated[str | None, Query(max_length=100)]
@@ -74,43 +90,6 @@ QueryTime = Annotated[str | None, Query(max_length=40)]
 #: The years a query's since/until may fall in: a typo such as 0001 or 9999 is refused
 #: rather than answered with an empty list or, near datetime's limits, an overflow.
 YEARS: Final = (2000, 2100)
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    actor: Name | None = None
-
-
-class VerifyBody(_Body):
-    drone: Name | None = None  # default: the suggestion
-
-
-class OnSceneBody(_Body):
-    drone: Name | None = None
-
-
-class QueueBody(_Body):
-    queue: Name
-
-
-class CloseBody(_Body):
-    outcome: Outcome
-    note: Annotated[str, Field(min_length=1, max_length=2000)]
-
-
-class ReopenBody(_Body):
-    reason: Text = ""
-
-
-class SilenceBody(_Body):
-    stations: Names = []
-    zones: Names = []
-    rules: Names = []
-    queue: Name | None = None  # an officer's: their queue; an admin's: None for every queue
-    starts_at: datetime | None = None
-    ends_at: datetime
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 def api_router(
@@ -127,10 +106,15 @@ def api_router(
         default_queries, default_silences = from_dispatcher(dispatcher, tz)
         queries, silences = queries or default_queries, silences or default_silences
     read, book = queries, silences
-    router = APIRouter(prefix="/api", route_class=authenticated_route(tokens))
+    router = APIRouter(
+        prefix="/api", route_class=authenticated_route(tokens),
+        # declares the scheme on every operation for /docs and generated clients; the
+        # check itself is the route class's, from the headers, before the body is read
+        dependencies=[Security(BEARER)], responses=errors(401),
+    )
 
-    async def caller(authorization: Annotated[str | None, Header()] = None) -> Token:
-        token = bearer(tokens, authorization)
+    async def caller(request: Request) -> Token:
+        token = bearer(tokens, request.headers.get("authorization"))
         if token is None:  # the route class has answered 401 already; here for safety
             raise HTTPException(401, UNAUTHENTICATED, {"WWW-Authenticate": "Bearer"})
         return token
@@ -148,6 +132,7 @@ def api_router(
         return token
 
     Officer = Annotated[Token, Depends(officer)]
+    STEP = answers(StepResult, 403, 404, 409, 413, 422)
     Bureau = Annotated[Token, Depends(bureau)]
 
     def alert_for(alert_id: str, token: Token) -> Alert:
@@ -168,7 +153,7 @@ def api_router(
             event_json(e, alert.incident.state.value, alert, tz) for e in events
         ]}
 
-    @router.get("/alerts")
+    @router.get("/alerts", response_model=None, responses=answers(AlertList, 403, 422))
     async def list_alerts(
         token: Officer,
         queue: QueryName = None,
@@ -188,7 +173,8 @@ def api_router(
         )
         return {"alerts": [a.to_json(tz) for a in found]}
 
-    @router.get("/alerts/{alert_id}")
+    @router.get("/alerts/{alert_id}", response_model=None,
+                responses=answers(AlertWithEvents, 403, 404, 422))
     async def show_alert(alert_id: AlertId, token: Officer) -> dict[str, Any]:
         try:
             alert, events = read.alert_with_events(alert_id)
@@ -202,11 +188,13 @@ def api_router(
         ]
         return out
 
-    @router.post("/alerts/{alert_id}/ack")
-    async def ack(alert_id: AlertId, token: Officer, body: _Body | None = None) -> dict[str, Any]:
+    @router.post("/alerts/{alert_id}/ack", response_model=None, responses=STEP)
+    async def ack(
+        alert_id: AlertId, token: Officer, body: ActorBody | None = None
+    ) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Ack(_actor(body, who)))
 
-    @router.post("/alerts/{alert_id}/verify")
+    @router.post("/alerts/{alert_id}/verify", response_model=None, responses=STEP)
     async def verify(
         alert_id: AlertId, token: Officer, body: VerifyBody | None = None
     ) -> dict[str, Any]:
@@ -217,35 +205,41 @@ def api_router(
             return Verify(_actor(body, who), drone)
         return run(alert_id, token, make)
 
-    @router.post("/alerts/{alert_id}/on-scene")
+    @router.post("/alerts/{alert_id}/on-scene", response_model=None, responses=STEP)
     async def on_scene(
         alert_id: AlertId, token: Officer, body: OnSceneBody | None = None
     ) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: OnScene(_actor(body, who),
                                                            body.drone if body else None))
 
-    @router.post("/alerts/{alert_id}/transfer")
+    @router.post("/alerts/{alert_id}/transfer", response_model=None, responses=STEP)
     async def transfer(alert_id: AlertId, token: Officer, body: QueueBody) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Transfer(_actor(body, who), body.queue))
 
-    @router.post("/alerts/{alert_id}/assist")
+    @router.post("/alerts/{alert_id}/assist", response_model=None, responses=STEP)
     async def assist(alert_id: AlertId, token: Officer, body: QueueBody) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Assist(_actor(body, who), body.queue))
 
-    @router.post("/alerts/{alert_id}/close")
+    @router.post("/alerts/{alert_id}/close", response_model=None, responses=STEP)
     async def close(alert_id: AlertId, token: Officer, body: CloseBody) -> dict[str, Any]:
         """Close with a receipt (回执): outcome, note and the officer (`actor`)."""
         return run(alert_id, token, lambda a, who: Close(_actor(body, who), body.outcome,
                                                          body.note))
 
-    @router.post("/alerts/{alert_id}/reopen")
+    @router.post("/alerts/{alert_id}/reopen", response_model=None, responses=STEP)
     async def reopen(
         alert_id: AlertId, token: Officer, body: ReopenBody | None = None
     ) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Reopen(_actor(body, who),
                                                           body.reason if body else ""))
 
-    @router.get("/metrics/response-times", response_model=None)
+    @router.get(
+        "/metrics/response-times", response_model=None,
+        responses=answers(ResponseTimes, 403, 422) | {200: {
+            "model": ResponseTimes, "description": "the figures (`format=csv`: as CSV)",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }},
+    )
     async def metrics(
         token: Bureau,
         since: Annotated[str, Query(max_length=40)],
@@ -265,7 +259,8 @@ def api_router(
         return {"since": start.isoformat(), "until": end.isoformat(),
                 "group_by": group_by.value, "groups": metrics_json(results)}
 
-    @router.get("/reports/monthly")
+    @router.get("/reports/monthly", response_model=None,
+                responses=answers(MonthlyReport, 403, 422))
     async def monthly(
         token: Bureau, month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]
     ) -> dict[str, Any]:
@@ -279,7 +274,8 @@ def api_router(
             out["data_gaps"] = data_gaps(start, end)
         return out
 
-    @router.get("/reports/data-gaps")
+    @router.get("/reports/data-gaps", response_model=None,
+                responses=answers(DataGapList, 403, 422))
     async def gaps(
         token: Bureau,
         since: Annotated[str, Query(max_length=40)],
@@ -293,7 +289,8 @@ def api_router(
             raise HTTPException(422, "until must be after since")
         return {"data_gaps": [] if data_gaps is None else data_gaps(start, end)}
 
-    @router.get("/reports/coverage")
+    @router.get("/reports/coverage", response_model=None,
+                responses=answers(Coverage, 403, 404, 422))
     async def patrol_coverage(
         token: Bureau, day: Annotated[str, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")]
     ) -> dict[str, Any]:
@@ -308,13 +305,14 @@ def api_router(
         _check_year(when.year, "day")
         return coverage(when)
 
-    @router.get("/silences")
+    @router.get("/silences", response_model=None, responses=answers(SilenceList, 403, 422))
     async def list_silences(token: Officer, active: bool = False) -> dict[str, Any]:
         """The silences an officer's queue is under: its own and the global ones."""
         found = read.silences_for(token, active_at=clock() if active else None)
         return {"silences": [_silence_json(s, tz) for s in found]}
 
-    @router.post("/silences", status_code=201)
+    @router.post("/silences", status_code=201, response_model=None,
+                 responses=answers(SilenceOut, 403, 413, 422, status=201))
     async def add_silence(token: Officer, body: SilenceBody) -> dict[str, Any]:
         """A silence of the officer's queue (`queue` may only name it); an admin's mutes
         every queue's alerts, or the named queue's."""
@@ -329,7 +327,8 @@ def api_router(
             raise HTTPException(_REFUSED[exc.reason], str(exc)) from exc
         return _silence_json(silence, tz)
 
-    @router.delete("/silences/{silence_id}")
+    @router.delete("/silences/{silence_id}", response_model=None,
+                   responses=answers(SilenceOut, 403, 404, 422))
     async def end_silence(silence_id: SilenceId, token: Officer) -> dict[str, Any]:
         """Ends a silence now: an officer their queue's, an admin any."""
         try:
@@ -341,7 +340,7 @@ def api_router(
     return router
 
 
-def _actor(body: _Body | None, default: str) -> str:
+def _actor(body: ActorBody | None, default: str) -> str:
     return body.actor if body is not None and body.actor else default
 
 
