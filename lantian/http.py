@@ -1,7 +1,7 @@
 """The service's one HTTP port: health, metrics, the API's documentation and a cap on
 request bodies; `dispatch` mounts its API here.
 
-`/docs` (Swagger UI) and `/redoc` are served with their scripts and styles from the
+`/docs` (Swagger UI) is served with its script, style and icon from the
 `fastapi-offline` package under `/static`, not from a CDN: government networks are often
 isolated, and there a CDN-backed page is blank."""
 
@@ -62,6 +62,8 @@ def create_app(
     """
     app = FastAPIOffline(
         title="Lantian", version="0.1.0", static_url=STATIC,
+        # one documentation page: ReDoc's sidebar logo still comes from its CDN
+        redoc_url=None,
         # Swagger UI would otherwise fetch a validity badge from validator.swagger.io
         swagger_ui_parameters={"validatorUrl": None},
     )
