@@ -132,7 +132,7 @@ def api_router(
         return token
 
     Officer = Annotated[Token, Depends(officer)]
-    STEP = answers(StepResult, 403, 404, 409, 413, 422)
+    STEP = answers(StepResult, 400, 403, 404, 409, 413, 422)
     Bureau = Annotated[Token, Depends(bureau)]
 
     def alert_for(alert_id: str, token: Token) -> Alert:
@@ -312,7 +312,7 @@ def api_router(
         return {"silences": [_silence_json(s, tz) for s in found]}
 
     @router.post("/silences", status_code=201, response_model=None,
-                 responses=answers(SilenceOut, 403, 413, 422, status=201))
+                 responses=answers(SilenceOut, 400, 403, 413, 422, status=201))
     async def add_silence(token: Officer, body: SilenceBody) -> dict[str, Any]:
         """A silence of the officer's queue (`queue` may only name it); an admin's mutes
         every queue's alerts, or the named queue's."""

@@ -368,6 +368,7 @@ BEARER: Final = HTTPBearer(
 
 #: What each refusal means, for the documentation.
 _WHY: Final = {
+    400: "a body that cannot be parsed as its content type says",
     401: "no bearer token, or not one of ours",
     403: "the token's role or queue does not allow it",
     404: "no such alert, silence or report",

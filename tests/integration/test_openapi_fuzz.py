@@ -41,7 +41,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory, broker: Broker) -> Iterator
 
 
 def conforms(ctx: Any, response: Any, case: Any) -> bool | None:
-    """Every JSON answer, success or refusal (401, 403, 404, 409, 413, 422), has the shape
+    """Every JSON answer, success or refusal (400, 401, 403, 404, 409, 413, 422), has the shape
     the schema documents for its status (the models of `dispatch._api_models`)."""
     if not response.headers.get("content-type", [""])[0].startswith("application/json"):
         return None  # the CSV and Prometheus text answers

@@ -76,12 +76,13 @@ def test_the_bearer_scheme_is_declared_and_on_every_api_operation(
     [
         ("GET /api/alerts", {"401", "403", "422"}),
         ("GET /api/alerts/{alert_id}", {"401", "403", "404", "422"}),
-        ("POST /api/alerts/{alert_id}/ack", {"401", "403", "404", "409", "413", "422"}),
-        ("POST /api/alerts/{alert_id}/close", {"401", "403", "404", "409", "413", "422"}),
+        ("POST /api/alerts/{alert_id}/ack", {"400", "401", "403", "404", "409", "413", "422"}),
+        ("POST /api/alerts/{alert_id}/close", {"400", "401", "403", "404", "409", "413",
+                                               "422"}),
         ("GET /api/metrics/response-times", {"401", "403", "422"}),
         ("GET /api/reports/monthly", {"401", "403", "422"}),
         ("GET /api/reports/coverage", {"401", "403", "404", "422"}),
-        ("POST /api/silences", {"401", "403", "413", "422"}),
+        ("POST /api/silences", {"400", "401", "403", "413", "422"}),
         ("DELETE /api/silences/{silence_id}", {"401", "403", "404", "422"}),
     ],
 )
