@@ -87,6 +87,9 @@ SilenceId = Annotated[str, Path(max_length=200)]
 QueryName = Annotated[str | None, Query(max_length=100)]
 QueryTime = Annotated[str | None, Query(max_length=40)]
 
+#: What a lifecycle step answers, or why it refuses.
+_STEP: Final = answers(StepResult, 400, 403, 404, 409, 413, 422)
+
 #: The years a query's since/until may fall in: a typo such as 0001 or 9999 is refused
 #: rather than answered with an empty list or, near datetime's limits, an overflow.
 YEARS: Final = (2000, 2100)
@@ -102,10 +105,10 @@ def api_router(
     state, which dispatch does not hold); `data_gaps` the spans in which messages may
     have been lost before they reached the service (ingest's). `queries` answers the
     reads and `silences` keeps the silences: both default to the dispatcher's store."""
-    if queries is None or silences is None:
+    if queries is None or silences is None:  # until the composition root passes both
         default_queries, default_silences = from_dispatcher(dispatcher, tz)
         queries, silences = queries or default_queries, silences or default_silences
-    read, book = queries, silences
+    read, book = queries, silences  # names the closures below see as not None
     router = APIRouter(
         prefix="/api", route_class=authenticated_route(tokens),
         # declares the scheme on every operation for /docs and generated clients; the
@@ -132,7 +135,6 @@ def api_router(
         return token
 
     Officer = Annotated[Token, Depends(officer)]
-    STEP = answers(StepResult, 400, 403, 404, 409, 413, 422)
     Bureau = Annotated[Token, Depends(bureau)]
 
     def alert_for(alert_id: str, token: Token) -> Alert:
@@ -188,13 +190,13 @@ def api_router(
         ]
         return out
 
-    @router.post("/alerts/{alert_id}/ack", response_model=None, responses=STEP)
+    @router.post("/alerts/{alert_id}/ack", response_model=None, responses=_STEP)
     async def ack(
         alert_id: AlertId, token: Officer, body: ActorBody | None = None
     ) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Ack(_actor(body, who)))
 
-    @router.post("/alerts/{alert_id}/verify", response_model=None, responses=STEP)
+    @router.post("/alerts/{alert_id}/verify", response_model=None, responses=_STEP)
     async def verify(
         alert_id: AlertId, token: Officer, body: VerifyBody | None = None
     ) -> dict[str, Any]:
@@ -205,28 +207,28 @@ def api_router(
             return Verify(_actor(body, who), drone)
         return run(alert_id, token, make)
 
-    @router.post("/alerts/{alert_id}/on-scene", response_model=None, responses=STEP)
+    @router.post("/alerts/{alert_id}/on-scene", response_model=None, responses=_STEP)
     async def on_scene(
         alert_id: AlertId, token: Officer, body: OnSceneBody | None = None
     ) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: OnScene(_actor(body, who),
                                                            body.drone if body else None))
 
-    @router.post("/alerts/{alert_id}/transfer", response_model=None, responses=STEP)
+    @router.post("/alerts/{alert_id}/transfer", response_model=None, responses=_STEP)
     async def transfer(alert_id: AlertId, token: Officer, body: QueueBody) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Transfer(_actor(body, who), body.queue))
 
-    @router.post("/alerts/{alert_id}/assist", response_model=None, responses=STEP)
+    @router.post("/alerts/{alert_id}/assist", response_model=None, responses=_STEP)
     async def assist(alert_id: AlertId, token: Officer, body: QueueBody) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Assist(_actor(body, who), body.queue))
 
-    @router.post("/alerts/{alert_id}/close", response_model=None, responses=STEP)
+    @router.post("/alerts/{alert_id}/close", response_model=None, responses=_STEP)
     async def close(alert_id: AlertId, token: Officer, body: CloseBody) -> dict[str, Any]:
         """Close with a receipt (回执): outcome, note and the officer (`actor`)."""
         return run(alert_id, token, lambda a, who: Close(_actor(body, who), body.outcome,
                                                          body.note))
 
-    @router.post("/alerts/{alert_id}/reopen", response_model=None, responses=STEP)
+    @router.post("/alerts/{alert_id}/reopen", response_model=None, responses=_STEP)
     async def reopen(
         alert_id: AlertId, token: Officer, body: ReopenBody | None = None
     ) -> dict[str, Any]:
