@@ -74,6 +74,7 @@ from dispatch._alert import Alert
 from dispatch._api import api_router
 from dispatch._figures import GroupBy, MetricColumns, MetricRow, response_times, response_times_of
 from dispatch._lifecycle import Event, Incident, apply
+from dispatch._queries import Queries
 from dispatch._report import month_bounds, monthly_report
 from dispatch._sqlite import SqliteStore
 from tests.support import free_port
@@ -449,7 +450,8 @@ def _uvicorn(db: Path, port: int, errors: logging.Handler) -> tuple[uvicorn.Serv
     dispatcher = Dispatcher(store=store, router=Router((), "blue_sky"), queues=QUEUES,
                             topics=AlertTopics("lantian"), clock=_now, tz=TZ)
     app = FastAPI()
-    app.include_router(api_router(dispatcher, store, TOKENS, TZ, _now))
+    app.include_router(api_router(dispatcher, TOKENS, TZ, _now,
+                                  queries=Queries(store, TZ), silences=store))
     log = logging.getLogger("uvicorn.error")
     log.handlers[:] = [errors]
     log.propagate = False

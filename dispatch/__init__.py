@@ -8,6 +8,7 @@ from dispatch._dispatcher import Clock, Dispatcher
 from dispatch._monitoring import DispatchMetrics, OutboxBacklog
 from dispatch._outbox import Outbox
 from dispatch._points import IncidentPoints
+from dispatch._queries import Queries
 from dispatch._routing import Route, Router
 from dispatch._sla import Deadlines
 from dispatch._sqlite import SqliteStore
@@ -25,6 +26,7 @@ __all__ = [
     "IncidentPoints",
     "Outbox",
     "OutboxBacklog",
+    "Queries",
     "Role",
     "Route",
     "Router",

@@ -5,8 +5,10 @@ Every route names who may call it. A missing or unknown token is 401 (answered b
 the request's body is read, `dispatch._guard`), a known token asking for what its role
 does not allow is 403, an unknown alert 404, a lifecycle step that does not apply 409 with
 the reason, a malformed request 422 saying which field: never a silent success. Every
-string, list and time a request carries is bounded (lengths below, times in `_time` and
-`dispatch._silences.window_problem`): what the API takes, the store can keep and read back.
+string, list and time a request carries is bounded (lengths in `dispatch._api_models`,
+times in `_time` and `dispatch._silences.window_problem`): what the API takes, the store
+can keep and read back. Every answer's shape is documented in `/openapi.json` by the
+models of `dispatch._api_models`, with the bearer scheme and the refusals above.
 """
 
 # No `from __future__ import annotations` here: FastAPI resolves the route parameters'
@@ -17,19 +19,38 @@ string, list and time a request carries is bounded (lengths below, times in `_ti
 # transactions on the one SQLite connection.
 
 
-import os
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import date, datetime, time, tzinfo
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Security
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from dispatch._access import Token
 from dispatch._alert import Alert
+from dispatch._api_models import (
+    BEARER,
+    ActorBody,
+    AlertList,
+    AlertWithEvents,
+    CloseBody,
+    Coverage,
+    DataGapList,
+    MonthlyReport,
+    OnSceneBody,
+    QueueBody,
+    ReopenBody,
+    ResponseTimes,
+    SilenceBody,
+    SilenceList,
+    SilenceOut,
+    StepResult,
+    VerifyBody,
+    answers,
+    errors,
+)
 from dispatch._dispatcher import Dispatcher, NotFound
-from dispatch._figures import GroupBy, response_times_of
+from dispatch._figures import GroupBy
 from dispatch._figures import to_csv as metrics_csv
 from dispatch._figures import to_json as metrics_json
 from dispatch._guard import UNAUTHENTICATED, authenticated_route, bearer
@@ -39,87 +60,61 @@ from dispatch._lifecycle import (
     Close,
     Command,
     OnScene,
-    Outcome,
     Refused,
     Reopen,
     State,
     Transfer,
     Verify,
 )
-from dispatch._report import month_bounds, monthly_report
+from dispatch._queries import Queries
+from dispatch._report import month_bounds
 from dispatch._report import to_json as report_json
-from dispatch._silences import Silence, until_ended, window_problem
-from dispatch._store import FiguresSource
+from dispatch._silences import (
+    Silence,
+    SilenceBook,
+    SilenceRefused,
+    create_silence,
+    until_ended,
+)
+from dispatch._silences import end_silence as end_silence_now
 from dispatch._wire import event_json, history_json
 
 Clock = Callable[[], datetime]
 #: The data gaps overlapping [since, until), as JSON-ready dicts.
 DataGaps = Callable[[datetime, datetime], list[dict[str, Any]]]
 
-#: A name: of an officer, a drone, a queue, a station, a zone, a rule; an alert's or a
-#: silence's id. A text: a receipt's note, a reason.
-Name = Annotated[str, Field(min_length=1, max_length=100)]
-Names = Annotated[list[Name], Field(max_length=1000)]
-Text = Annotated[str, Field(max_length=2000)]
 AlertId = Annotated[str, Path(max_length=100)]
 SilenceId = Annotated[str, Path(max_length=200)]
 QueryName = Annotated[str | None, Query(max_length=100)]
 QueryTime = Annotated[str | None, Query(max_length=40)]
+
+#: What a lifecycle step answers, or why it refuses.
+_STEP: Final = answers(StepResult, 400, 403, 404, 409, 413, 422)
 
 #: The years a query's since/until may fall in: a typo such as 0001 or 9999 is refused
 #: rather than answered with an empty list or, near datetime's limits, an overflow.
 YEARS: Final = (2000, 2100)
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    actor: Name | None = None
-
-
-class VerifyBody(_Body):
-    drone: Name | None = None  # default: the suggestion
-
-
-class OnSceneBody(_Body):
-    drone: Name | None = None
-
-
-class QueueBody(_Body):
-    queue: Name
-
-
-class CloseBody(_Body):
-    outcome: Outcome
-    note: Annotated[str, Field(min_length=1, max_length=2000)]
-
-
-class ReopenBody(_Body):
-    reason: Text = ""
-
-
-class SilenceBody(_Body):
-    stations: Names = []
-    zones: Names = []
-    rules: Names = []
-    queue: Name | None = None  # an officer's: their queue; an admin's: None for every queue
-    starts_at: datetime | None = None
-    ends_at: datetime
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
-
-
 def api_router(
-    dispatcher: Dispatcher, figures: FiguresSource, tokens: Sequence[Token], tz: tzinfo,
-    clock: Clock, coverage: Callable[[date], dict[str, Any]] | None = None,
-    data_gaps: DataGaps | None = None,
+    dispatcher: Dispatcher, tokens: Sequence[Token], tz: tzinfo, clock: Clock,
+    coverage: Callable[[date], dict[str, Any]] | None = None,
+    data_gaps: DataGaps | None = None, *, queries: Queries, silences: SilenceBook,
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
     state, which dispatch does not hold); `data_gaps` the spans in which messages may
-    have been lost before they reached the service (ingest's)."""
-    router = APIRouter(prefix="/api", route_class=authenticated_route(tokens))
+    have been lost before they reached the service (ingest's). `queries` answers the
+    reads and `silences` keeps the silences (the store, in the service)."""
+    read, book = queries, silences
+    router = APIRouter(
+        prefix="/api", route_class=authenticated_route(tokens),
+        # declares the scheme on every operation for /docs and generated clients; the
+        # check itself is the route class's, from the headers, before the body is read
+        dependencies=[Security(BEARER)], responses=errors(401),
+    )
 
-    async def caller(authorization: Annotated[str | None, Header()] = None) -> Token:
-        token = bearer(tokens, authorization)
+    async def caller(request: Request) -> Token:
+        token = bearer(tokens, request.headers.get("authorization"))
         if token is None:  # the route class has answered 401 already; here for safety
             raise HTTPException(401, UNAUTHENTICATED, {"WWW-Authenticate": "Bearer"})
         return token
@@ -144,11 +139,7 @@ def api_router(
             alert = dispatcher.get(alert_id)
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from exc
-        if not token.may_act_on(alert.incident):
-            raise HTTPException(
-                403, f"alert {alert_id} is in queue {alert.incident.queue!r}; "
-                f"{token.name} acts on {token.queue!r}"
-            )
+        _check_may_act(alert, token)
         return alert
 
     def run(alert_id: str, token: Token, make: Callable[[Alert, str], Command]) -> dict[str, Any]:
@@ -161,7 +152,7 @@ def api_router(
             event_json(e, alert.incident.state.value, alert.incident.queue, tz) for e in events
         ]}
 
-    @router.get("/alerts")
+    @router.get("/alerts", response_model=None, responses=answers(AlertList, 403, 422))
     async def list_alerts(
         token: Officer,
         queue: QueryName = None,
@@ -175,25 +166,31 @@ def api_router(
         if token.queue is not None and queue not in (None, token.queue):
             raise HTTPException(403, f"{token.name} may only list queue {token.queue!r}")
         queues = [q for q in (queue or token.queue,) if q is not None] or None
-        found = dispatcher.store.query(
+        found = read.alerts(
             queues=queues, state=state, since=_time(since, tz, "since"),
             until=_time(until, tz, "until"), zone=zone, limit=limit,
         )
         return {"alerts": [a.to_json(tz) for a in found]}
 
-    @router.get("/alerts/{alert_id}")
+    @router.get("/alerts/{alert_id}", response_model=None,
+                responses=answers(AlertWithEvents, 403, 404, 422))
     async def show_alert(alert_id: AlertId, token: Officer) -> dict[str, Any]:
-        alert = alert_for(alert_id, token)
-        events = dispatcher.store.events(alert_id)
+        try:
+            alert, events = read.alert_with_events(alert_id)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+        _check_may_act(alert, token)
         out = alert.to_json(tz)
         out["events"] = history_json(alert, events, tz)  # each as it was published
         return out
 
-    @router.post("/alerts/{alert_id}/ack")
-    async def ack(alert_id: AlertId, token: Officer, body: _Body | None = None) -> dict[str, Any]:
+    @router.post("/alerts/{alert_id}/ack", response_model=None, responses=_STEP)
+    async def ack(
+        alert_id: AlertId, token: Officer, body: ActorBody | None = None
+    ) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Ack(_actor(body, who)))
 
-    @router.post("/alerts/{alert_id}/verify")
+    @router.post("/alerts/{alert_id}/verify", response_model=None, responses=_STEP)
     async def verify(
         alert_id: AlertId, token: Officer, body: VerifyBody | None = None
     ) -> dict[str, Any]:
@@ -204,35 +201,41 @@ def api_router(
             return Verify(_actor(body, who), drone)
         return run(alert_id, token, make)
 
-    @router.post("/alerts/{alert_id}/on-scene")
+    @router.post("/alerts/{alert_id}/on-scene", response_model=None, responses=_STEP)
     async def on_scene(
         alert_id: AlertId, token: Officer, body: OnSceneBody | None = None
     ) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: OnScene(_actor(body, who),
                                                            body.drone if body else None))
 
-    @router.post("/alerts/{alert_id}/transfer")
+    @router.post("/alerts/{alert_id}/transfer", response_model=None, responses=_STEP)
     async def transfer(alert_id: AlertId, token: Officer, body: QueueBody) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Transfer(_actor(body, who), body.queue))
 
-    @router.post("/alerts/{alert_id}/assist")
+    @router.post("/alerts/{alert_id}/assist", response_model=None, responses=_STEP)
     async def assist(alert_id: AlertId, token: Officer, body: QueueBody) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Assist(_actor(body, who), body.queue))
 
-    @router.post("/alerts/{alert_id}/close")
+    @router.post("/alerts/{alert_id}/close", response_model=None, responses=_STEP)
     async def close(alert_id: AlertId, token: Officer, body: CloseBody) -> dict[str, Any]:
         """Close with a receipt (回执): outcome, note and the officer (`actor`)."""
         return run(alert_id, token, lambda a, who: Close(_actor(body, who), body.outcome,
                                                          body.note))
 
-    @router.post("/alerts/{alert_id}/reopen")
+    @router.post("/alerts/{alert_id}/reopen", response_model=None, responses=_STEP)
     async def reopen(
         alert_id: AlertId, token: Officer, body: ReopenBody | None = None
     ) -> dict[str, Any]:
         return run(alert_id, token, lambda a, who: Reopen(_actor(body, who),
                                                           body.reason if body else ""))
 
-    @router.get("/metrics/response-times", response_model=None)
+    @router.get(
+        "/metrics/response-times", response_model=None,
+        responses=answers(ResponseTimes, 403, 422) | {200: {
+            "model": ResponseTimes, "description": "the figures (`format=csv`: as CSV)",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }},
+    )
     async def metrics(
         token: Bureau,
         since: Annotated[str, Query(max_length=40)],
@@ -246,14 +249,14 @@ def api_router(
         assert start is not None and end is not None
         if end <= start:
             raise HTTPException(422, "until must be after since")
-        columns = figures.metric_columns(start, end)
-        results = response_times_of(columns, group_by=group_by, tz=tz, now=clock().timestamp())
+        results = read.response_times(start, end, group_by, now=clock())
         if format == "csv":
             return PlainTextResponse(metrics_csv(results), media_type="text/csv")
         return {"since": start.isoformat(), "until": end.isoformat(),
                 "group_by": group_by.value, "groups": metrics_json(results)}
 
-    @router.get("/reports/monthly")
+    @router.get("/reports/monthly", response_model=None,
+                responses=answers(MonthlyReport, 403, 422))
     async def monthly(
         token: Bureau, month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]
     ) -> dict[str, Any]:
@@ -262,15 +265,13 @@ def api_router(
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
         _check_year(start.year, "month")
-        report = monthly_report(
-            month, figures.closed_rows(start, end), figures.open_rows(end), tz
-        )
-        out = report_json(report)
+        out = report_json(read.monthly_report(month, start, end))
         if data_gaps is not None:  # the hours whose figures may be incomplete
             out["data_gaps"] = data_gaps(start, end)
         return out
 
-    @router.get("/reports/data-gaps")
+    @router.get("/reports/data-gaps", response_model=None,
+                responses=answers(DataGapList, 403, 422))
     async def gaps(
         token: Bureau,
         since: Annotated[str, Query(max_length=40)],
@@ -284,7 +285,8 @@ def api_router(
             raise HTTPException(422, "until must be after since")
         return {"data_gaps": [] if data_gaps is None else data_gaps(start, end)}
 
-    @router.get("/reports/coverage")
+    @router.get("/reports/coverage", response_model=None,
+                responses=answers(Coverage, 403, 404, 422))
     async def patrol_coverage(
         token: Bureau, day: Annotated[str, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")]
     ) -> dict[str, Any]:
@@ -299,67 +301,60 @@ def api_router(
         _check_year(when.year, "day")
         return coverage(when)
 
-    @router.get("/silences")
+    @router.get("/silences", response_model=None, responses=answers(SilenceList, 403, 422))
     async def list_silences(token: Officer, active: bool = False) -> dict[str, Any]:
         """The silences an officer's queue is under: its own and the global ones."""
-        found = dispatcher.store.silences(active_at=clock() if active else None)
-        return {"silences": [_silence_json(s, tz) for s in found
-                             if token.may_see_silence(s.queue)]}
+        found = read.silences_for(token, active_at=clock() if active else None)
+        return {"silences": [_silence_json(s, tz) for s in found]}
 
-    @router.post("/silences", status_code=201)
+    @router.post("/silences", status_code=201, response_model=None,
+                 responses=answers(SilenceOut, 400, 403, 413, 422, status=201))
     async def add_silence(token: Officer, body: SilenceBody) -> dict[str, Any]:
         """A silence of the officer's queue (`queue` may only name it); an admin's mutes
         every queue's alerts, or the named queue's."""
-        now = clock()
-        queue = body.queue if body.queue is not None else token.queue
-        if not token.may_manage_silence(queue):
-            raise HTTPException(403, f"{token.name} may only silence queue {token.queue!r}")
-        if queue is not None and queue not in dispatcher.queues:
-            raise HTTPException(422, f"queue: no queue {queue!r}")
-        starts = _aware(body.starts_at, tz) if body.starts_at else now
-        problem = window_problem(starts, _aware(body.ends_at, tz), now)
-        if problem is not None:
-            raise HTTPException(422, problem)
-        if not (body.stations or body.zones or body.rules):
-            raise HTTPException(422, "a silence needs at least one station, zone or rule")
-        silence = Silence(
-            # the time orders them; the random part keeps two in the same instant apart
-            id=f"silence-{int(now.timestamp() * 1000):x}-{os.urandom(3).hex()}",
-            # kept in UTC: an offset such as -14:00 is the caller's, not the silence's
-            starts_at=starts.astimezone(UTC), ends_at=_aware(body.ends_at, tz).astimezone(UTC),
-            author=_actor(body, token.name), reason=body.reason,
-            stations=frozenset(body.stations), zones=frozenset(body.zones),
-            rules=frozenset(body.rules), created_at=now, queue=queue,
-        )
-        dispatcher.store.add_silence(silence)
+        try:
+            silence = create_silence(
+                book, token, queues=dispatcher.queues, now=clock(), tz=tz,
+                starts_at=body.starts_at, ends_at=body.ends_at, reason=body.reason,
+                author=_actor(body, token.name), queue=body.queue, stations=body.stations,
+                zones=body.zones, rules=body.rules,
+            )
+        except SilenceRefused as exc:
+            raise HTTPException(_REFUSED[exc.reason], str(exc)) from exc
         return _silence_json(silence, tz)
 
-    @router.delete("/silences/{silence_id}")
+    @router.delete("/silences/{silence_id}", response_model=None,
+                   responses=answers(SilenceOut, 403, 404, 422))
     async def end_silence(silence_id: SilenceId, token: Officer) -> dict[str, Any]:
         """Ends a silence now: an officer their queue's, an admin any."""
-        found = next((s for s in dispatcher.store.silences() if s.id == silence_id), None)
-        if found is None:
-            raise HTTPException(404, f"no silence {silence_id!r}")
-        if not token.may_manage_silence(found.queue):
-            raise HTTPException(
-                403, f"silence {silence_id} is {_whose(found.queue)}; "
-                f"{token.name} may only end queue {token.queue!r}'s"
-            )
-        ended = dispatcher.store.end_silence(silence_id, clock(), token.name)
-        if ended is None:
-            raise HTTPException(404, f"no silence {silence_id!r}")
+        try:
+            ended = end_silence_now(book, silence_id, token, clock())
+        except SilenceRefused as exc:
+            raise HTTPException(_REFUSED[exc.reason], str(exc)) from exc
         return _silence_json(ended, tz)
 
     return router
 
 
-def _actor(body: _Body | None, default: str) -> str:
+def _actor(body: ActorBody | None, default: str) -> str:
     return body.actor if body is not None and body.actor else default
 
 
 def _suggested(alert: Alert) -> str | None:
     suggestion = alert.description.get("drone_suggestion")
     return suggestion.get("drone") if isinstance(suggestion, dict) else None
+
+
+#: The HTTP status of each reason a silence command is refused for.
+_REFUSED: Final = {"forbidden": 403, "unknown": 404, "invalid": 422}
+
+
+def _check_may_act(alert: Alert, token: Token) -> None:
+    if not token.may_act_on(alert.incident):
+        raise HTTPException(
+            403, f"alert {alert.id} is in queue {alert.incident.queue!r}; "
+            f"{token.name} acts on {token.queue!r}"
+        )
 
 
 def _aware(at: datetime, tz: tzinfo) -> datetime:
@@ -386,10 +381,6 @@ def _time(text: str | None, tz: tzinfo, name: str) -> datetime | None:
 def _check_year(year: int, name: str) -> None:
     if not YEARS[0] <= year < YEARS[1]:
         raise HTTPException(422, f"{name}: must be in the years {YEARS[0]}-{YEARS[1] - 1}")
-
-
-def _whose(queue: str | None) -> str:
-    return "global" if queue is None else f"queue {queue!r}'s"
 
 
 def _silence_json(s: Silence, tz: tzinfo) -> dict[str, Any]:

@@ -13,21 +13,29 @@ A silence the API takes starts no earlier than `START_SLACK` before now (a littl
 skew, not a rewrite of history), no later than `LONGEST` after now, and lasts at most
 `LONGEST`: far-off times are typing mistakes, and past year 9999 they cannot even be
 read back. Only the system's open-ended silences end at `UNTIL_ENDED`.
+
+The commands an officer or admin gives (`create_silence`, `end_silence`) live here too,
+over a `SilenceBook` (the store is one): they check the bounds and who may touch which
+queue's silence, and refuse with `SilenceRefused`, whose `reason` says what the HTTP
+layer answers (`forbidden` 403, `unknown` 404, `invalid` 422).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Final
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Final, Literal, Protocol
+
+from dispatch._access import Token
 
 
 @dataclass(frozen=True, slots=True)
 class Silence:
     """A mute (Alertmanager's silence): alerts matching every non-empty matcher, raised
     from `starts_at` until `ends_at`, are recorded but not dispatched. `queue`: the queue
-    whose alerts alone it mutes, None for every queue's (see `dispatch._silences`)."""
+    whose alerts alone it mutes, None for every queue's."""
 
     id: str
     starts_at: datetime
@@ -97,6 +105,83 @@ def window_problem(starts: datetime, ends: datetime, now: datetime) -> str | Non
     if ends - starts > LONGEST:
         return f"a silence lasts at most {LONGEST.days} days; make a new one to go on"
     return None
+
+
+class SilenceBook(Protocol):
+    """Where silences are kept (`AlertStore` is one)."""
+
+    def add_silence(self, silence: Silence) -> None: ...
+
+    def end_silence(self, silence_id: str, at: datetime, actor: str) -> Silence | None: ...
+
+    def silences(self, active_at: datetime | None = None) -> list[Silence]: ...
+
+
+class SilenceRefused(Exception):
+    """A silence command that was not carried out, and why: `forbidden` (the token may
+    not touch that queue's silences), `unknown` (no such silence) or `invalid` (the
+    request's content)."""
+
+    def __init__(self, reason: Literal["forbidden", "unknown", "invalid"], message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def create_silence(
+    book: SilenceBook, token: Token, *, queues: Collection[str], now: datetime, tz: tzinfo,
+    ends_at: datetime, reason: str, author: str, starts_at: datetime | None = None,
+    queue: str | None = None, stations: Iterable[str] = (), zones: Iterable[str] = (),
+    rules: Iterable[str] = (),
+) -> Silence:
+    """Keep and return a new silence. `queue` None means the token's own (an officer's
+    queue; an admin's None: every queue's); `queues` are the queues that exist; times
+    without an offset are in `tz`. Checked in this order, the first failure refused:
+    the token may manage the queue's silences, the queue exists, the window is within
+    bounds (`window_problem`), there is at least one matcher."""
+    queue = queue if queue is not None else token.queue
+    if not token.may_manage_silence(queue):
+        raise SilenceRefused("forbidden", f"{token.name} may only silence queue {token.queue!r}")
+    if queue is not None and queue not in queues:
+        raise SilenceRefused("invalid", f"queue: no queue {queue!r}")
+    starts = _aware(starts_at, tz) if starts_at else now
+    ends = _aware(ends_at, tz)
+    problem = window_problem(starts, ends, now)
+    if problem is not None:
+        raise SilenceRefused("invalid", problem)
+    stations, zones, rules = frozenset(stations), frozenset(zones), frozenset(rules)
+    if not (stations or zones or rules):
+        raise SilenceRefused("invalid", "a silence needs at least one station, zone or rule")
+    silence = Silence(
+        # the time orders them; the random part keeps two in the same instant apart
+        id=f"silence-{int(now.timestamp() * 1000):x}-{os.urandom(3).hex()}",
+        # kept in UTC: an offset such as -14:00 is the caller's, not the silence's
+        starts_at=starts.astimezone(UTC), ends_at=ends.astimezone(UTC),
+        author=author, reason=reason, stations=stations, zones=zones, rules=rules,
+        created_at=now, queue=queue,
+    )
+    book.add_silence(silence)
+    return silence
+
+
+def end_silence(book: SilenceBook, silence_id: str, token: Token, now: datetime) -> Silence:
+    """End a silence at `now`: an officer their queue's, an admin any."""
+    found = next((s for s in book.silences() if s.id == silence_id), None)
+    if found is None:
+        raise SilenceRefused("unknown", f"no silence {silence_id!r}")
+    if not token.may_manage_silence(found.queue):
+        whose = "global" if found.queue is None else f"queue {found.queue!r}'s"
+        raise SilenceRefused(
+            "forbidden", f"silence {silence_id} is {whose}; "
+            f"{token.name} may only end queue {token.queue!r}'s"
+        )
+    ended = book.end_silence(silence_id, now, token.name)
+    if ended is None:  # ended by someone else between the look-up and now
+        raise SilenceRefused("unknown", f"no silence {silence_id!r}")
+    return ended
+
+
+def _aware(at: datetime, tz: tzinfo) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=tz)
 
 
 def _minutes(d: timedelta) -> int:

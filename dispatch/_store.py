@@ -24,7 +24,7 @@ from typing import Protocol
 from dispatch._alert import Alert
 from dispatch._figures import MetricColumns, MetricRow
 from dispatch._lifecycle import Event, State
-from dispatch._silences import Silence
+from dispatch._silences import SilenceBook
 
 
 class AlertLog(Protocol):
@@ -57,16 +57,6 @@ class AlertLog(Protocol):
     ) -> list[Alert]:
         """Alerts newest first; `queues` matches the owning queue or an assisting one,
         `zone` the alert's zone or any zone it lies in, since/until its raise time."""
-
-
-class SilenceBook(Protocol):
-    def add_silence(self, silence: Silence) -> None: ...
-
-    def end_silence(self, silence_id: str, at: datetime, actor: str) -> Silence | None: ...
-
-    def silences(self, active_at: datetime | None = None) -> list[Silence]:
-        """The silences (those active at the time, if given); a stored row that cannot
-        be read back is skipped and counted, never raised."""
 
 
 class FiguresSource(Protocol):

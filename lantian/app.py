@@ -25,6 +25,7 @@ from dispatch import (
     IncidentPoints,
     Outbox,
     OutboxBacklog,
+    Queries,
     SqliteOutbox,
     SqliteStore,
     api_router,
@@ -193,18 +194,20 @@ async def serve(
         | ({"timeseries": timeseries.healthy} if timeseries is not None else {}),
     )
     app.include_router(api_router(
-        dispatcher, store, settings.dispatch.tokens, settings.tz, clock, coverage=pipeline.coverage,
+        dispatcher, settings.dispatch.tokens, settings.tz, clock, coverage=pipeline.coverage,
         data_gaps=lambda since, until: [
             {"started_at": g.started_at.astimezone(settings.tz).isoformat(),
              "ended_at": g.ended_at.astimezone(settings.tz).isoformat(),
              "seconds": round(g.seconds, 3), "reason": g.reason}
             for g in gaps.overlapping(since, until)
         ],
+        queries=Queries(store, settings.tz), silences=store,
     ))
     server = uvicorn.Server(
         uvicorn.Config(
             app, host=settings.http_host, port=settings.http_port, log_level="warning",
-            lifespan="off", access_log=False,
+            # log_config=None: uvicorn's lines go through ours (--log-format json)
+            lifespan="off", access_log=False, log_config=None,
         )
     )
     http_task = asyncio.create_task(server.serve(), name="http")

@@ -33,16 +33,15 @@ def _load(arg: str | None) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from lantian import logs
     from lantian.app import serve
 
     settings = _load(args.config)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # its INFO is a line a job run ("executed successfully"), a hundred a minute: noise
-    # that buried every line an operator needs; its warnings (a missed run) still show
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # one line a happening, as text or as JSON for a log shipper; apscheduler quieted
+    try:
+        logs.configure(settings.log_level, args.log_format)
+    except ValueError as exc:  # argparse checks the choices of the flag, not of the variable
+        raise UsageError(f"LANTIAN_LOG_FORMAT: {exc}") from exc
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -112,7 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lantian", description=__doc__)
     p.add_argument("--config", help="config directory (default: $LANTIAN_CONFIG or ./config)")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the service").set_defaults(func=cmd_run)
+    run = sub.add_parser("run", help="run the service")
+    run.add_argument(
+        "--log-format", choices=("text", "json"), type=str.lower,
+        default=os.environ.get("LANTIAN_LOG_FORMAT") or "text",
+        help="log lines as text or as one JSON object a line, for a log shipper "
+        "(default: $LANTIAN_LOG_FORMAT or text)",
+    )
+    run.set_defaults(func=cmd_run)
     d = sub.add_parser("decode", help="decode one payload from stdin as the service would")
     d.add_argument("--topic", required=True, help="the MQTT topic it arrived on")
     d.add_argument("--file", help="read the payload from this file instead of stdin")

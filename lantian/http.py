@@ -1,16 +1,22 @@
-"""The service's one HTTP port: health, metrics and a cap on request bodies; `dispatch`
-mounts its API here."""
+"""The service's one HTTP port: health, metrics, the API's documentation and a cap on
+request bodies; `dispatch` mounts its API here.
+
+`/docs` (Swagger UI) is served with its script, style and icon from the
+`fastapi-offline` package under `/static`, not from a CDN: government networks are often
+isolated, and there a CDN-backed page is blank."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Final
+from typing import Final, Literal
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("lantian.http")
@@ -20,6 +26,16 @@ HealthCheck = Callable[[], bool]
 #: The largest request body the port accepts. The API's largest legitimate body, a
 #: silence naming a thousand stations, is about 20 KiB.
 MAX_BODY: Final = 64 * 1024
+
+#: Where the documentation pages' scripts, styles and icon are served from.
+STATIC: Final = "/static"
+
+
+class Health(BaseModel):
+    """The service's health (see `create_app`)."""
+
+    status: Literal["ok", "degraded", "unavailable"]
+    checks: dict[str, bool]
 
 
 def create_app(
@@ -44,11 +60,21 @@ def create_app(
 
     `checks` names every check of both kinds with its result.
     """
-    app = FastAPI(title="Lantian", version="0.1.0")
+    app = FastAPIOffline(
+        title="Lantian", version="0.1.0", static_url=STATIC,
+        # one documentation page: ReDoc's sidebar logo still comes from its CDN
+        redoc_url=None,
+        # Swagger UI would otherwise fetch a validity badge from validator.swagger.io
+        swagger_ui_parameters={"validatorUrl": None},
+    )
     required, optional = dict(checks), dict(degraded or {})
 
     # async: run on the event loop, which owns the store the checks touch (not a thread)
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=None, responses={
+        200: {"model": Health, "description": "ok, or degraded: a dependency the service "
+              "works without is down"},
+        503: {"model": Health, "description": "unavailable: the service cannot do its job"},
+    })
     async def healthz() -> JSONResponse:
         results = {name: _passes(name, check) for name, check in {**required, **optional}.items()}
         status, code = health_status(
@@ -56,7 +82,10 @@ def create_app(
         )
         return JSONResponse({"status": status, "checks": results}, status_code=code)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse, responses={200: {
+        "description": "Prometheus text exposition format",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }})
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

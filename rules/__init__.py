@@ -8,6 +8,7 @@
 from rules._aqi import AqiEdition, AqiResult, daily_aqi, realtime_aqi
 from rules._drones import DroneRules, coverage
 from rules._engine import RuleState, evaluate, sweep
+from rules._geodesy import distance_bearing
 from rules._geofence import ZoneIndex
 from rules._records import (
     METRIC_UNITS,
@@ -86,6 +87,7 @@ __all__ = [
     "ZoneEvent",
     "ZoneIndex",
     "coverage",
+    "distance_bearing",
     "daily_aqi",
     "evaluate",
     "realtime_aqi",

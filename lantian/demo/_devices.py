@@ -28,8 +28,7 @@ import orjson
 from ingest import hj212_crc16
 from lantian.demo import _story as story
 from lantian.demo._sim import Scheduler
-from rules import Location
-from rules._geodesy import distance_bearing
+from rules import Location, distance_bearing
 
 Send = Callable[[str, bytes], None]
 

@@ -12,7 +12,7 @@ import pytest
 SURFACES = {
     "dispatch": [
         "ROWS_SKIPPED", "AlertTopics", "Clock", "Deadlines", "DispatchMetrics", "Dispatcher",
-        "IncidentPoints", "Outbox", "OutboxBacklog", "Role", "Route", "Router",
+        "IncidentPoints", "Outbox", "OutboxBacklog", "Queries", "Role", "Route", "Router",
         "SqliteOutbox", "SqliteStore", "Token", "api_router",
     ],
     "ingest": [
