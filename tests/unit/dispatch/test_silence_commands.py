@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dispatch._access import Role, Token
-from dispatch._silences import SilenceRefused, create_silence, end_silence
-from dispatch._store import Silence
+from dispatch._silences import Silence, SilenceRefused, create_silence, end_silence
 
 NOW = datetime(2026, 6, 12, 2, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
