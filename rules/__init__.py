@@ -6,9 +6,8 @@
 """
 
 from rules._aqi import AqiEdition, AqiResult, daily_aqi, realtime_aqi
-from rules._drones import DroneRules, coverage
+from rules._coverage import coverage
 from rules._engine import RuleState, evaluate, sweep
-from rules._geofence import ZoneIndex
 from rules._records import (
     METRIC_UNITS,
     VALID_FLAG,
@@ -28,6 +27,7 @@ from rules._ruleset import (
     MOBILE,
     Aggregate,
     DailyLimit,
+    DroneRules,
     FindingRules,
     NoDataRule,
     Ruleset,
@@ -44,6 +44,7 @@ from rules._signals import (
     ZoneEvent,
 )
 from rules._trigger import Direction, Level, Trigger
+from rules._zone_index import ZoneIndex
 from rules._zones import ZONE_KINDS, Zone
 
 __all__ = [

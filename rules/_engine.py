@@ -9,18 +9,21 @@ the returned state as the only live one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
 from rules._aqi import AqiEdition, AqiResult, realtime_aqi
-from rules._drones import DroneBook, on_mission, on_position, suggest
+from rules._corridor import on_mission
+from rules._drone_state import DroneBook
+from rules._drones import on_position
 from rules._findings import FindingState, on_finding
 from rules._nodata import NoDataState, seen
 from rules._nodata import sweep as sweep_no_data
 from rules._records import VALID_FLAG, DronePosition, Finding, Interval, Mission, Reading, Record
 from rules._ruleset import AQI_METRIC, Ruleset
-from rules._signals import Action, AlertSignal, Maintenance, Signal
+from rules._signals import Maintenance, Signal
+from rules._suggest import with_suggestions
 from rules._thresholds import (
     Site,
     ThresholdState,
@@ -62,7 +65,7 @@ def evaluate(state: RuleState, record: Record, rs: Ruleset) -> tuple[RuleState, 
         signals = list(on_finding(state.findings, record, rs))
     else:  # pragma: no cover - Record is a closed union
         raise TypeError(f"not a record: {record!r}")
-    return state, _with_suggestions(state, signals, rs)
+    return state, with_suggestions(state.drones, signals, rs.drones)
 
 
 def sweep(state: RuleState, now: datetime, rs: Ruleset) -> tuple[RuleState, list[Signal]]:
@@ -71,7 +74,7 @@ def sweep(state: RuleState, now: datetime, rs: Ruleset) -> tuple[RuleState, list
     for station_id in rs.stations:
         station_site(station_id, rs, sites)
     signals: list[Signal] = list(sweep_no_data(state.no_data, now.timestamp(), rs, sites))
-    return state, _with_suggestions(state, signals, rs)
+    return state, with_suggestions(state.drones, signals, rs.drones)
 
 
 def _on_reading(state: RuleState, reading: Reading, rs: Ruleset) -> list[Signal]:
@@ -162,16 +165,3 @@ def _aqi(
             hourly[p] = mean
     # the 2026 edition has no 24-hour PM rule and takes no notice of them
     return realtime_aqi(hourly, edition, pm_24h_means=daily)
-
-
-def _with_suggestions(state: RuleState, signals: list[Signal], rs: Ruleset) -> list[Signal]:
-    """A new alert about a place comes with the drone to send there."""
-    for i, s in enumerate(signals):
-        if (
-            isinstance(s, AlertSignal) and s.action is Action.RAISE and s.location is not None
-            and not s.subject.startswith("drone:")
-        ):
-            suggestion = suggest(state.drones, s.location, s.at, rs.drones)
-            if suggestion is not None:
-                signals[i] = replace(s, drone_suggestion=suggestion)
-    return signals
