@@ -5,9 +5,10 @@
     state, signals = sweep(state, now, ruleset)         # periodically, with the shell's clock
 """
 
-from rules._aqi import AqiEdition, AqiResult, daily_aqi, realtime_aqi
+from rules._aqi import AqiResult, daily_aqi, realtime_aqi
+from rules._aqi_tables import AqiEdition
 from rules._coverage import coverage
-from rules._engine import RuleState, evaluate, sweep
+from rules._engine import evaluate, sweep
 from rules._records import (
     METRIC_UNITS,
     VALID_FLAG,
@@ -43,6 +44,7 @@ from rules._signals import (
     Signal,
     ZoneEvent,
 )
+from rules._state import RuleState
 from rules._trigger import Direction, Level, Trigger
 from rules._zone_index import ZoneIndex
 from rules._zones import ZONE_KINDS, Zone

@@ -14,7 +14,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from rules._aqi import AqiEdition
+from rules._aqi_tables import AqiEdition
 from rules._records import Interval, Station
 from rules._trigger import Trigger
 from rules._zone_index import ZoneIndex
