@@ -44,6 +44,7 @@ from rules._signals import (
     Signal,
     ZoneEvent,
 )
+from rules._snapshot import SnapshotError, dump_state, load_state
 from rules._state import RuleState
 from rules._trigger import Direction, Level, Trigger
 from rules._zone_index import ZoneIndex
@@ -81,6 +82,7 @@ __all__ = [
     "Ruleset",
     "Selector",
     "Signal",
+    "SnapshotError",
     "Station",
     "ThresholdRule",
     "Trigger",
@@ -90,7 +92,9 @@ __all__ = [
     "ZoneIndex",
     "coverage",
     "daily_aqi",
+    "dump_state",
     "evaluate",
+    "load_state",
     "realtime_aqi",
     "sweep",
 ]
