@@ -61,6 +61,8 @@ __all__ = ["FORMAT", "SnapshotError", "dump_state", "load_state"]
 FORMAT: Final = 1
 
 _F8: Final = np.dtype("<f8")
+#: value -> Interval, looked up once per window and series (Interval(...) is slower)
+_INTERVALS: Final = {i.value: i for i in Interval}
 _T = TypeVar("_T")
 _STATION: Final = "station:"
 
@@ -183,7 +185,7 @@ def _state(doc: dict[str, Any], rs: Ruleset) -> RuleState:
         rows = np.frombuffer(base64.b64decode(_str(blob), validate=True), dtype=_F8)
         if rows.size % 2:
             raise SnapshotError("window rows are (time, value) pairs")
-        key = (_str(subject), _str(metric), Interval(_str(interval)), span_s, _bool(only_valid))
+        key = (_str(subject), _str(metric), _interval(interval), span_s, _bool(only_valid))
         th.windows[key] = Window.restore(
             span_s, rows.reshape(-1, 2), _float(running), _int(since)
         )
@@ -230,7 +232,7 @@ def _series_of(
                      _opt(_float, raised_at))
     if not -1 <= cond.severity < len(cond.levels):
         raise SnapshotError(f"series {rule.id!r}: severity {cond.severity} out of range")
-    feed = None if interval is None else Interval(_str(interval))
+    feed = None if interval is None else _interval(interval)
     if feed not in rule.intervals:
         feed = None  # an interval the rule no longer takes: unfed until one it takes comes
     if not subject.startswith(_STATION):
@@ -347,6 +349,13 @@ def _float(x: object) -> float:
     if not isinstance(x, int | float) or isinstance(x, bool) or not math.isfinite(x):
         raise SnapshotError(f"expected a finite number, got {_show(x)}")
     return x  # an int stays one (a rule's span of 900): written again, it reads the same
+
+
+def _interval(x: object) -> Interval:
+    found = _INTERVALS.get(_str(x))
+    if found is None:
+        raise SnapshotError(f"expected an interval ({', '.join(_INTERVALS)}), got {_show(x)}")
+    return found
 
 
 def _opt(read: Callable[[object], _T], x: object) -> _T | None:
