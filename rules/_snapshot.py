@@ -47,10 +47,10 @@ from rules._corridor import route_of
 from rules._drone_state import DroneBook, DroneState
 from rules._presence import Presence
 from rules._records import DronePosition, Interval, Location, Mission, Waypoint
-from rules._ruleset import Aggregate, Ruleset, ThresholdRule
+from rules._ruleset import Ruleset, ThresholdRule
 from rules._sites import station_site
 from rules._state import RuleState
-from rules._thresholds import Series, trigger_for
+from rules._thresholds import Series, needs_window, trigger_for
 from rules._trigger import Condition, Hold, LevelState
 from rules._window import Window
 from rules._windows import shared_window
@@ -239,7 +239,7 @@ def _series_of(
         raise SnapshotError(f"series subject {subject!r} is not a station")
     site = station_site(subject[len(_STATION):], rs, state.sites)
     window = None
-    if feed is not None and (rule.aggregate is not Aggregate.INSTANT or rule.trigger.for_s > 0):
+    if feed is not None and needs_window(rule):
         window = shared_window(state.thresholds.windows, subject, rule.metric, feed,
                                rule.span_s, rule.only_valid)
     return Series(

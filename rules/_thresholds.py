@@ -31,7 +31,7 @@ from rules._trigger import Condition, Direction, Transition, Trigger, step
 from rules._window import Window
 from rules._windows import Windows, shared_window
 
-__all__ = ["Series", "ThresholdState", "evaluate", "trigger_for"]
+__all__ = ["Series", "ThresholdState", "evaluate", "needs_window", "trigger_for"]
 
 
 @dataclass(slots=True)
@@ -91,7 +91,7 @@ def evaluate(
         if rank > series.rank:
             return None  # a more preferred stream of this station feeds the rule
         series.rank, series.interval = rank, interval
-        if rule.aggregate is not Aggregate.INSTANT or rule.trigger.for_s > 0:
+        if needs_window(rule):
             series.window = shared_window(
                 st.windows, site.subject, rule.metric, interval, rule.span_s, rule.only_valid
             )
@@ -189,6 +189,11 @@ def _aggregate(aggregate: Aggregate, window: Window, value: float) -> float:
     low = window.low()
     low = value if low is None else low
     return low if aggregate is Aggregate.MIN else value - low
+
+
+def needs_window(rule: ThresholdRule) -> bool:
+    """Whether the rule's series reads a window: for a statistic, or to hold a limit."""
+    return rule.aggregate is not Aggregate.INSTANT or rule.trigger.for_s > 0
 
 
 def trigger_for(rule: ThresholdRule, site: Site) -> Trigger:
