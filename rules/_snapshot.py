@@ -21,6 +21,11 @@ before a config change is read with the new rules:
 - a drone's presence in a zone that left the index is kept: the drone modules already
   handle a zone that disappears (`rules._scene.zone_or_none`).
 
+What `load_state` checks is form and consistency (types, arities, windows in time order
+within their span with a running sum that is their values' sum, levels that fit their
+rule), not whether a measurement is plausible: the values are as good as the store the
+snapshot came from. What it guarantees is that nothing in a snapshot is ever executed.
+
 One deliberate difference from the live state: a station id that sends both located
 (mobile) and unlocated readings gets the trigger and selector of its fixed site on load.
 

@@ -133,8 +133,13 @@ class Window:
         times = rows[:, 0]
         if n and (bool((np.diff(times) <= 0).any()) or times[0] <= times[-1] - window.span_s):
             raise ValueError("window rows must be in time order, within the span")
-        if not (math.isfinite(running_sum) and 0 <= since_resum < _RESUM):
-            raise ValueError(f"bad running sum {running_sum!r} / {since_resum!r}")
+        values = rows[:, 1]
+        # the running sum drifts from the samples' sum by rounding only: far below 1e-6
+        if not (0 <= since_resum < _RESUM and math.isfinite(running_sum)
+                and abs(running_sum - float(values.sum()))
+                <= 1e-6 * (float(np.abs(values).sum()) + 1.0)):
+            raise ValueError(f"running sum {running_sum!r} ({since_resum!r} appends) is not "
+                             "the sum of the window's values")
         # the capacity a window of n samples settles at, so it does not regrow at once
         capacity = _INITIAL
         while capacity < 2 * n:

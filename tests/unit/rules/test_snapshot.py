@@ -392,9 +392,10 @@ def test_a_corrupted_snapshot_loads_soundly_or_is_a_snapshot_error(
         state = load_state(orjson.dumps(doc), RS)
     except SnapshotError:
         return
-    # what loads is sound: it can be written again and takes the next records
-    dump_state(state)
-    feed(state, SCENARIO[len(SCENARIO) // 3: len(SCENARIO) // 3 + 300], RS)
+    # what loads is a state: written again, it reads back the same (the values in it are
+    # as plausible as whoever wrote them; load_state checks form, not measurements)
+    again = dump_state(state)
+    assert dump_state(load_state(again, RS)) == again
 
 
 def test_times_keep_their_offset() -> None:
