@@ -38,7 +38,8 @@ from rich.table import Table
 
 from bench._common import console, machine_info, print_header, spread, write_results
 from rules import Zone
-from rules._geofence import ZoneIndex, specificity
+from rules._zone_index import ZoneIndex
+from rules._zones import specificity
 
 SINGLE_TARGET = 200_000  # lookups/s, one at a time
 BATCH_TARGET = 1_000_000  # points/s, batched

@@ -1,4 +1,4 @@
-"""The cell cover behind `ZoneIndex`'s fast path (`rules._geofence`, which says why):
+"""The cell cover behind `ZoneIndex`'s fast path (`rules._zone_index`, which says why):
 a two-level uniform grid in lon/lat over the zones, recording per cell which zones cover
 all of it and which only part. Computed once per index, from the polygons alone.
 
@@ -20,14 +20,16 @@ Construction
     test, so the rounding of the cell arithmetic cannot make an answer wrong.
 
 Limits
-    The polygons must be valid, non-empty and in lon/lat (`ZoneIndex` checks); cells
-    are in degrees, and zones crossing the antimeridian are not supported.
+    The polygons must be valid, non-empty and in lon/lat (`check_polygons`, which
+    `ZoneIndex` calls); cells are in degrees, and zones crossing the antimeridian are
+    not supported.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
@@ -35,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-__all__ = ["CODE_DTYPES", "CellCover", "build_cover"]
+__all__ = ["CODE_DTYPES", "CellCover", "build_cover", "check_polygons"]
 
 #: Cells are widened by this fraction of a fine cell: far above the ~1e-11 cells of
 #: rounding in (lon - x0) * cells_per_degree, far below anything a GPS can tell apart.
@@ -53,6 +55,26 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 GeomArray = npt.NDArray[np.object_]
 _Segments = tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray]
+
+
+def check_polygons(ids: Sequence[str], geoms: GeomArray) -> None:
+    """The cover assumes valid, non-empty polygons in lon/lat; refuse anything else
+    (`ids` name the zones of `geoms`, for the message)."""
+    if not len(geoms):
+        return
+    type_id = shapely.get_type_id(geoms)
+    polygonal = (type_id == 3) | (type_id == 6)  # Polygon, MultiPolygon
+    bad = np.flatnonzero(~polygonal | shapely.is_empty(geoms) | ~shapely.is_valid(geoms))
+    if len(bad):
+        i = int(bad[0])
+        geom = geoms[i]
+        raise ValueError(
+            f"zone {ids[i]!r}: expected a valid, non-empty Polygon or MultiPolygon, got "
+            f"{geom.geom_type} ({shapely.is_valid_reason(geom)})"
+        )
+    x0, y0, x1, y1 = shapely.total_bounds(geoms).tolist()
+    if not (-180.0 <= x0 <= x1 <= 180.0 and -90.0 <= y0 <= y1 <= 90.0):
+        raise ValueError(f"zone bounds {[x0, y0, x1, y1]} are not lon/lat degrees")
 
 
 def build_cover(

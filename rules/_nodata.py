@@ -16,7 +16,7 @@ from datetime import datetime
 
 from rules._ruleset import Ruleset
 from rules._signals import Action, AlertSignal
-from rules._thresholds import Site
+from rules._sites import Site
 
 
 @dataclass(slots=True)

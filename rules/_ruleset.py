@@ -14,11 +14,10 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from rules._aqi import AqiEdition
-from rules._drones import DroneRules
-from rules._geofence import ZoneIndex
+from rules._aqi_tables import AqiEdition
 from rules._records import Interval, Station
 from rules._trigger import Trigger
+from rules._zone_index import ZoneIndex
 from rules._zones import Zone
 
 _NO_FACTORS: Final[Mapping[str, float]] = MappingProxyType({})
@@ -146,6 +145,50 @@ class FindingRules:
 
     def threshold(self, kind: str) -> float:
         return self.by_kind.get(kind, self.min_confidence)
+
+
+@dataclass(frozen=True, slots=True)
+class DroneRules:
+    """Drone rule settings. Times in seconds, distances in metres."""
+
+    no_fly_rule: str = "drone-no-fly"
+    no_fly_kind: str = "no_fly_breach"
+    no_fly_severity: str = "critical"
+    no_fly_grace_s: float = 0.0
+    #: out of the zone this long before the breach is over (GPS jitter on the boundary)
+    no_fly_clear_s: float = 10.0
+    corridor_rule: str = "drone-off-corridor"
+    corridor_kind: str = "off_corridor"
+    corridor_severity: str = "major"
+    corridor_grace_s: float = 30.0
+    #: report a growing deviation again once it is this much beyond the last value reported
+    corridor_update_step_m: float = 50.0
+    dwell_s: float = 10.0
+    buffer_m: float = 20.0
+    #: longer silences restart pending runs; flight-blender calls 15 s without telemetry
+    #: non-conforming (its check C9), and DJI docks send every 2 s
+    max_gap_s: float = 15.0
+    event_kinds: frozenset[str] = frozenset(
+        {"construction_site", "patrol_area", "community", "land_use", "road", "no_fly"}
+    )
+    coverage_kinds: frozenset[str] = frozenset({"patrol_area", "community", "land_use"})
+    track_len: int = 30
+    #: local days of coverage kept per drone: the daily report must be drawn within this
+    coverage_days: int = 31
+    max_suggestion_age_s: float = 600.0
+    cruise_speed_mps: float = 10.0
+    launch_overhead_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("no_fly_grace_s", "no_fly_clear_s", "corridor_grace_s", "dwell_s",
+                     "buffer_m", "max_gap_s", "max_suggestion_age_s", "launch_overhead_s"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be at least 0, got {getattr(self, name)!r}")
+        for name in ("corridor_update_step_m", "cruise_speed_mps"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be above 0, got {getattr(self, name)!r}")
+        if self.track_len < 1 or self.coverage_days < 1:
+            raise ValueError("track_len and coverage_days must be at least 1")
 
 
 @dataclass(frozen=True, slots=True)

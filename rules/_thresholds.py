@@ -1,9 +1,11 @@
-"""Threshold rules over readings: windows, background, area factors, daily counts.
+"""Threshold rules over readings: instant limits, window statistics, aligned blocks,
+background, area factors, daily exceedance counts.
 
 For each (rule, subject) a `Series` holds the condition's hold timers and what the rule
 needs between samples (the clock-aligned block in progress, today's exceedance count).
-Windows are shared by the rules that need the same one: a station's PM10 15-minute window
-is one array however many rules read it.
+Its window comes from the registry (`rules._windows`), shared by the rules that read the
+same one; where the sample belongs is its `Site` (`rules._sites`); the background it may
+subtract is `rules._background`'s.
 
 While a condition holds, a signal goes out only when its severity changes or its value
 is worse than any reported so far: the officer's alert shows the worst of it, and a
@@ -20,29 +22,16 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 
-from rules._records import Interval, Location, Reading
+from rules._background import Hourly, background
+from rules._records import Interval, Reading
 from rules._ruleset import MOBILE, Aggregate, Ruleset, ThresholdRule
 from rules._signals import Action, AlertSignal, Evidence
+from rules._sites import Site
 from rules._trigger import Condition, Direction, Transition, Trigger, step
 from rules._window import Window
-from rules._zones import Zone
+from rules._windows import Windows, shared_window
 
-_HOUR = 3600.0
-
-
-@dataclass(frozen=True, slots=True)
-class Site:
-    """Where a reading belongs: its subject, location and the zones it is attributed to.
-    Fixed stations' sites are resolved once; mobile readings' per reading."""
-
-    subject: str
-    id: str
-    kind: str
-    location: Location | None
-    zone: Zone | None
-    zones: tuple[Zone, ...]
-    grid: str | None
-    area_class: str | None
+__all__ = ["Series", "ThresholdState", "evaluate", "needs_window", "trigger_for"]
 
 
 @dataclass(slots=True)
@@ -64,90 +53,14 @@ class Series:
 
 @dataclass(slots=True)
 class ThresholdState:
-    windows: dict[tuple[str, str, Interval, float, bool], Window] = field(default_factory=dict)
+    """The threshold rules' memory: the window registry, a `Series` per (rule, subject),
+    the (rule, fixed subject) pairs a rule's selector excludes, and the reference
+    stations' hourly sums."""
+
+    windows: Windows = field(default_factory=dict)
     series: dict[tuple[str, str], Series] = field(default_factory=dict)
     skipped: set[tuple[str, str]] = field(default_factory=set)  # rules not for the subject
-    sites: dict[str, Site] = field(default_factory=dict)
-    # background: (station, metric) -> hour start -> [sum, count]
-    hourly: dict[tuple[str, str], dict[float, list[float]]] = field(default_factory=dict)
-
-    def window(
-        self, subject: str, metric: str, interval: Interval, span_s: float, only_valid: bool
-    ) -> Window:
-        """The subject's window of that span over that series, shared by every rule (and
-        the AQI) that reads the same one."""
-        key = (subject, metric, interval, span_s, only_valid)
-        found = self.windows.get(key)
-        if found is None:
-            found = self.windows[key] = Window(span_s)
-        return found
-
-
-def site_of(reading: Reading, rs: Ruleset, cache: dict[str, Site]) -> Site:
-    if reading.location is None:
-        return station_site(reading.station, rs, cache)
-    return _resolve(reading.station, reading.location, rs)
-
-
-def station_site(station_id: str, rs: Ruleset, cache: dict[str, Site]) -> Site:
-    """A fixed station's site, resolved once: stations do not move."""
-    site = cache.get(station_id)
-    if site is None:
-        site = cache[station_id] = _resolve(station_id, None, rs)
-    return site
-
-
-def _resolve(station_id: str, location: Location | None, rs: Ruleset) -> Site:
-    station = rs.stations.get(station_id)
-    kind = MOBILE if location is not None else (station.kind if station else "unregistered")
-    where = location or (station.location if station else None)
-    if where is None:
-        return Site(f"station:{station_id}", station_id, kind, None, None, (), None, None)
-    primary, zones, grid = rs.index.attribution(where.lon, where.lat)
-    if location is None and station is not None and station.zone is not None:
-        # the registration names the site the monitor watches, even if it sits at the fence
-        primary = rs.index.get(station.zone)
-        if primary not in zones:
-            zones = (primary, *zones)
-        grid = primary.grid or grid
-    area = next((z.area_class for z in zones if z.area_class), None)
-    return Site(f"station:{station_id}", station_id, kind, where, primary, zones, grid, area)
-
-
-def feed_background(
-    st: ThresholdState, reading: Reading, t: float, rs: Ruleset
-) -> None:
-    """Keep hourly sums of the reference stations' valid values for background rules."""
-    if reading.station not in rs.background_stations or reading.interval is Interval.DAY:
-        return
-    hour = t - t % _HOUR
-    for metric, m in reading.values.items():
-        if not m.valid:
-            continue
-        hours = st.hourly.setdefault((reading.station, metric), {})
-        acc = hours.get(hour)
-        if acc is None:
-            acc = hours[hour] = [0.0, 0.0]
-            for old in [h for h in hours if h < hour - 2 * _HOUR]:
-                del hours[old]
-        acc[0] += m.value
-        acc[1] += 1
-
-
-def background(st: ThresholdState, rule: ThresholdRule, t: float) -> float | None:
-    """The mean of the reference stations' means for the hour containing `t` (so far),
-    or for the hour before when none has reported in this one yet."""
-    assert rule.background is not None
-    hour = t - t % _HOUR
-    for h in (hour, hour - _HOUR):
-        means = []
-        for station in rule.background:
-            acc = st.hourly.get((station, rule.metric), {}).get(h)
-            if acc is not None and acc[1]:
-                means.append(acc[0] / acc[1])
-        if means:
-            return math.fsum(means) / len(means)
-    return None
+    hourly: Hourly = field(default_factory=dict)
 
 
 def evaluate(
@@ -167,7 +80,7 @@ def evaluate(
         if series is None:
             series = st.series[key] = Series(
                 Condition.for_trigger(rule.trigger), len(rule.intervals), None, None,
-                _trigger_for(rule, site),
+                trigger_for(rule, site),
             )
     interval = reading.interval
     if interval is not series.interval:
@@ -178,9 +91,9 @@ def evaluate(
         if rank > series.rank:
             return None  # a more preferred stream of this station feeds the rule
         series.rank, series.interval = rank, interval
-        if rule.aggregate is not Aggregate.INSTANT or rule.trigger.for_s > 0:
-            series.window = st.window(
-                site.subject, rule.metric, interval, rule.span_s, rule.only_valid
+        if needs_window(rule):
+            series.window = shared_window(
+                st.windows, site.subject, rule.metric, interval, rule.span_s, rule.only_valid
             )
     window = series.window
     if window is not None:
@@ -212,13 +125,13 @@ def evaluate(
             return None
         x = _aggregate(rule.aggregate, window, value)
     if rule.background is not None:
-        base = background(st, rule, at)
+        base = background(st.hourly, rule, at)
         if base is None:
             return None
         x -= base
         detail = {**(detail or {}), "background": round(base, 3)}
 
-    trigger = _trigger_for(rule, site) if mobile else series.trigger
+    trigger = trigger_for(rule, site) if mobile else series.trigger
     transition = step(series.condition, trigger, x, at)
     if rule.daily_limit is not None:
         _count_exceedance(series, rule, trigger, transition, x, at, rs.tz)
@@ -278,7 +191,13 @@ def _aggregate(aggregate: Aggregate, window: Window, value: float) -> float:
     return low if aggregate is Aggregate.MIN else value - low
 
 
-def _trigger_for(rule: ThresholdRule, site: Site) -> Trigger:
+def needs_window(rule: ThresholdRule) -> bool:
+    """Whether the rule's series reads a window: for a statistic, or to hold a limit."""
+    return rule.aggregate is not Aggregate.INSTANT or rule.trigger.for_s > 0
+
+
+def trigger_for(rule: ThresholdRule, site: Site) -> Trigger:
+    """The rule's trigger at this site: its limits scaled by the site's area factor."""
     if site.area_class is None or not rule.area_factors:
         return rule.trigger
     return rule.trigger.scaled(rule.area_factors.get(site.area_class, 1.0))

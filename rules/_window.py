@@ -114,6 +114,43 @@ class Window:
             live = live[lo:hi]
         return [(float(t), float(v)) for t, v in live]
 
+    def parts(self) -> tuple[npt.NDArray[np.float64], float, int]:
+        """What a snapshot keeps (`rules._snapshot`): the live (time, value) rows as an
+        n × 2 copy, the running sum and the appends since it was last recomputed. The sum
+        is kept as it is, drift and all, so a restored window's means are the same floats."""
+        return self._buf[self._lo : self._hi].copy(), self._sum, self._since_resum
+
+    @classmethod
+    def restore(
+        cls, span_s: float, rows: npt.NDArray[np.float64], running_sum: float, since_resum: int
+    ) -> Window:
+        """The window `parts` described. ValueError unless the rows could be a window's:
+        n × 2, finite, times strictly increasing and within `span_s` of the newest."""
+        window = cls(span_s)
+        if rows.ndim != 2 or rows.shape[1] != 2 or not np.isfinite(rows).all():
+            raise ValueError(f"window rows must be finite (time, value) pairs, got {rows.shape}")
+        n = len(rows)
+        times = rows[:, 0]
+        if n and (bool((np.diff(times) <= 0).any()) or times[0] <= times[-1] - window.span_s):
+            raise ValueError("window rows must be in time order, within the span")
+        values = rows[:, 1]
+        # the running sum drifts from the samples' sum by rounding only: far below 1e-6
+        if not (0 <= since_resum < _RESUM and math.isfinite(running_sum)
+                and abs(running_sum - float(values.sum()))
+                <= 1e-6 * (float(np.abs(values).sum()) + 1.0)):
+            raise ValueError(f"running sum {running_sum!r} ({since_resum!r} appends) is not "
+                             "the sum of the window's values")
+        # the capacity a window of n samples settles at, so it does not regrow at once
+        capacity = _INITIAL
+        while capacity < 2 * n:
+            capacity *= 2
+        window._buf = np.empty((capacity, 2))
+        window._buf[:n] = rows
+        window._capacity, window._hi = capacity, n
+        window._newest = float(times[-1]) if n else -math.inf
+        window._sum, window._since_resum = float(running_sum), int(since_resum)
+        return window
+
     def nbytes(self) -> int:
         """Memory held by the samples (the array; the object itself is a few slots)."""
         return int(self._buf.nbytes)

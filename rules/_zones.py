@@ -1,9 +1,12 @@
-"""Zones: the areas rules reason about (construction sites, no-fly zones, grid cells, ...)."""
+"""Zones: the areas rules reason about (construction sites, no-fly zones, grid cells, ...),
+and their order from most to least specific, which decides what an alert is about."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Final
 
 from shapely.geometry.base import BaseGeometry
@@ -11,6 +14,13 @@ from shapely.geometry.base import BaseGeometry
 ZONE_KINDS: Final = frozenset(
     {"construction_site", "no_fly", "patrol_area", "community", "land_use", "grid", "road"}
 )
+
+#: Kind -> sort position in answers: most specific first. Unknown kinds go just before grid.
+KIND_SPECIFICITY: Final[Mapping[str, int]] = MappingProxyType({
+    "construction_site": 0, "no_fly": 1, "land_use": 2, "community": 3, "road": 4,
+    "patrol_area": 5, "grid": 7,
+})  # fmt: skip
+_UNKNOWN_KIND: Final = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +58,8 @@ class Zone:
         if self.min_alt_m is not None and alt_m < self.min_alt_m:
             return False
         return self.max_alt_m is None or alt_m <= self.max_alt_m
+
+
+def specificity(zone: Zone) -> tuple[int, str]:
+    """The sort key of zones in answers and attribution: kind specificity, then id."""
+    return KIND_SPECIFICITY.get(zone.kind, _UNKNOWN_KIND), zone.id

@@ -15,16 +15,8 @@ from typing import Final
 
 import pytest
 
-from rules._aqi import (
-    POLLUTANTS,
-    AqiEdition,
-    AqiResult,
-    Averaging,
-    daily_aqi,
-    iaqi,
-    level_for,
-    realtime_aqi,
-)
+from rules._aqi import AqiResult, daily_aqi, iaqi, realtime_aqi
+from rules._aqi_tables import POLLUTANTS, AqiEdition, Averaging, level_for
 
 E12: Final = AqiEdition.HJ633_2012
 E26: Final = AqiEdition.HJ633_2026

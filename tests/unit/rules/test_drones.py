@@ -18,21 +18,16 @@ import pytest
 from shapely.geometry import box
 
 from lantian.config import load_zones
-from rules._drones import (
-    Crossing,
-    DroneBook,
-    DroneRules,
-    Presence,
-    Where,
-    classify,
-    coverage,
-    on_mission,
-    on_position,
-    suggest,
-)
-from rules._geofence import ZoneIndex
+from rules._corridor import on_mission
+from rules._coverage import coverage
+from rules._drone_state import DroneBook
+from rules._drones import on_position
+from rules._presence import Crossing, Presence, Where, classify
 from rules._records import DronePosition, Location, Mission, Waypoint
+from rules._ruleset import DroneRules
 from rules._signals import Action, AlertSignal, Signal, ZoneEvent
+from rules._suggest import suggest
+from rules._zone_index import ZoneIndex
 from rules._zones import Zone
 from tests.support import FIXTURES, REPO
 

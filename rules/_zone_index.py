@@ -1,4 +1,6 @@
-"""Which zones a point is in: `ZoneIndex`, the geofence of the rules core.
+"""The zone index: which zones a point is in (`ZoneIndex`), the spatial lookup under
+every geofence rule (those are `rules._nofly`, `rules._zone_events`, ...; this module
+only answers "where").
 
 Semantics
     A point is in a zone when the zone's polygon *covers* it: its boundary counts as
@@ -11,9 +13,9 @@ Semantics
     another (drone_telemetry.md §5.2).
 
 Order
-    Answers are sorted by specificity, then zone id: construction_site, no_fly,
-    land_use, community, road, patrol_area, (any other kind), grid. An alert is
-    attributed to the first zone that is not a grid cell.
+    Answers are sorted by specificity, then zone id (`rules._zones.specificity`):
+    construction_site, no_fly, land_use, community, road, patrol_area, (any other
+    kind), grid. An alert is attributed to the first zone that is not a grid cell.
 
 Fast path (why not just an STRtree)
     On this machine an STRtree query costs ~6.5 µs a point, one `intersects_xy` ~1.0 µs,
@@ -47,18 +49,18 @@ import numpy.typing as npt
 import shapely
 from shapely import STRtree
 
-from rules._cellcover import CODE_DTYPES, FloatArray, GeomArray, IntArray, build_cover
+from rules._cellcover import (
+    CODE_DTYPES,
+    FloatArray,
+    GeomArray,
+    IntArray,
+    build_cover,
+    check_polygons,
+)
 from rules._geodesy import Projection
-from rules._zones import Zone
+from rules._zones import Zone, specificity
 
-__all__ = ["KIND_SPECIFICITY", "ZoneIndex", "specificity"]
-
-#: Kind -> sort position in answers: most specific first. Unknown kinds go just before grid.
-KIND_SPECIFICITY: Final[Mapping[str, int]] = MappingProxyType({
-    "construction_site": 0, "no_fly": 1, "land_use": 2, "community": 3, "road": 4,
-    "patrol_area": 5, "grid": 7,
-})  # fmt: skip
-_UNKNOWN_KIND: Final = 6
+__all__ = ["ZoneIndex"]
 
 #: With no zones there is nothing to measure; any CRS does, so take the deployment's.
 _DEFAULT_AREA: Final = (120.5, 30.0)
@@ -71,11 +73,6 @@ _MEMO_LIMIT: Final = 1 << 17
 #: The ufunc behind shapely.intersects_xy: called directly, one point costs 1.0 µs
 #: instead of 1.8 (the wrapper's argument handling), on the path that has to be fast.
 _intersects_xy: Final = getattr(shapely.lib, "intersects_xy", shapely.intersects_xy)
-
-
-def specificity(zone: Zone) -> tuple[int, str]:
-    """The sort key of answers: kind specificity, then id."""
-    return KIND_SPECIFICITY.get(zone.kind, _UNKNOWN_KIND), zone.id
 
 
 class ZoneIndex:
@@ -109,7 +106,7 @@ class ZoneIndex:
         self._ranked: Final = ranked
         self._rank: Final = {z.id: r for r, z in enumerate(ranked)}
         geoms = np.array([z.geometry for z in ranked], dtype=object)
-        _check_polygons(ranked, geoms)
+        check_polygons([z.id for z in ranked], geoms)
         self._geoms: Final = geoms
         self.projection: Final = projection or _default_projection(geoms)
         self._tree_m: Final = STRtree(self.projection.project(geoms) if len(geoms) else geoms)
@@ -379,24 +376,6 @@ class ZoneIndex:
             mask += np.bincount(i, weights=hit.astype(np.int64) << j,
                                 minlength=len(todo)).astype(np.int64)
         return mask
-
-
-def _check_polygons(ranked: Sequence[Zone], geoms: GeomArray) -> None:
-    """The cover assumes valid, non-empty polygons in lon/lat; refuse anything else."""
-    if not len(geoms):
-        return
-    type_id = shapely.get_type_id(geoms)
-    polygonal = (type_id == 3) | (type_id == 6)  # Polygon, MultiPolygon
-    bad = np.flatnonzero(~polygonal | shapely.is_empty(geoms) | ~shapely.is_valid(geoms))
-    if len(bad):
-        z = ranked[int(bad[0])]
-        raise ValueError(
-            f"zone {z.id!r}: expected a valid, non-empty Polygon or MultiPolygon, got "
-            f"{z.geometry.geom_type} ({shapely.is_valid_reason(z.geometry)})"
-        )
-    x0, y0, x1, y1 = shapely.total_bounds(geoms).tolist()
-    if not (-180.0 <= x0 <= x1 <= 180.0 and -90.0 <= y0 <= y1 <= 90.0):
-        raise ValueError(f"zone bounds {[x0, y0, x1, y1]} are not lon/lat degrees")
 
 
 def _default_projection(geoms: GeomArray) -> Projection:

@@ -21,7 +21,8 @@ from shapely.geometry.base import BaseGeometry
 
 from rules import Zone
 from rules._geodesy import Projection
-from rules._geofence import ZoneIndex, specificity
+from rules._zone_index import ZoneIndex
+from rules._zones import specificity
 from tests.support import REPO
 
 GEOD = Geod(ellps="WGS84")

@@ -1,0 +1,64 @@
+"""A reading's path through the rules, in order: maintenance flags, no data, background,
+threshold rules per metric, then the station's AQI and the rules on it.
+
+The reading's `Site` is resolved once (`rules._sites`) and handed to each: no-data
+(`rules._nodata`), the threshold rules (`rules._thresholds`), the AQI
+(`rules._station_aqi`). Every rule on a metric sees only valid values unless it says
+otherwise; each of them is judged independently.
+"""
+
+from __future__ import annotations
+
+from rules._background import feed_background
+from rules._maintenance import maintenance
+from rules._nodata import seen
+from rules._records import VALID_FLAG, Reading
+from rules._ruleset import AQI_METRIC, Ruleset
+from rules._signals import Signal
+from rules._sites import site_of
+from rules._state import RuleState
+from rules._station_aqi import station_aqi
+from rules._thresholds import evaluate as evaluate_threshold
+
+__all__ = ["on_reading"]
+
+
+def on_reading(state: RuleState, reading: Reading, rs: Ruleset) -> list[Signal]:
+    """Feed one reading to every rule it concerns; the signals it caused."""
+    t = reading.ts.timestamp()
+    th = state.thresholds
+    site = site_of(reading, rs, state.sites)
+    out: list[Signal] = []
+    if t >= state.no_data.last_seen.get(reading.station, t):
+        change = maintenance(state.maintenance, reading)
+        if change is not None:
+            out.append(change)
+    ended = seen(state.no_data, site, t, rs)
+    if ended is not None:
+        out.append(ended)
+    feed_background(th.hourly, reading, t, rs)
+    by_metric = rs.by_metric
+    for metric, m in reading.values.items():
+        rules = by_metric.get(metric)
+        if rules is None:
+            continue
+        for rule in rules:
+            if rule.only_valid and m.flag != VALID_FLAG:
+                continue
+            signal = evaluate_threshold(th, rule, site, reading, m.value, t, rs)
+            if signal is not None:
+                out.append(signal)
+    if rs.aqi is not None and AQI_METRIC in by_metric:
+        result = station_aqi(th.windows, site, reading, t, rs.aqi)
+        if result is not None and result.aqi is not None:
+            detail: dict[str, object] = {
+                "aqi_level": result.level, "category": result.category,
+                "primary": list(result.primary), "edition": str(result.edition),
+            }
+            for rule in by_metric[AQI_METRIC]:
+                signal = evaluate_threshold(
+                    th, rule, site, reading, float(result.aqi), t, rs, detail
+                )
+                if signal is not None:
+                    out.append(signal)
+    return out
