@@ -43,16 +43,11 @@ class Journal(Protocol):
     def message(self, topic: str, payload: bytes, at: datetime) -> None: ...
 
 
-#: Record identities a snapshot keeps: those a broker may redeliver after a crash are
-#: the last few seconds' (the journal rebuilds them), while a snapshot of all 200,000
-#: would stall the event loop for half a second a minute.
-SNAPSHOT_SEEN = 20_000
-
-
 @dataclass
 class IngestState:
-    """What ingest remembers between messages, for a snapshot: the most recent record
-    identities seen (oldest first) and the merged state of each DJI device."""
+    """What ingest remembers between messages: the record identities seen (oldest first)
+    and the merged state of each DJI device. It is not snapshotted: after a restart the
+    journal's recent entries, replayed, bring it back (`lantian.recovery`)."""
 
     seen: list[Hashable] = field(default_factory=list)
     dji: dict[str, DeviceState] = field(default_factory=dict)
@@ -95,7 +90,7 @@ class Ingestor:
 
     @property
     def state(self) -> IngestState:
-        return IngestState(self._dedupe.keys(SNAPSHOT_SEEN), dict(self._dji))
+        return IngestState(self._dedupe.keys(), dict(self._dji))
 
     @state.setter
     def state(self, state: IngestState) -> None:

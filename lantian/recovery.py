@@ -17,15 +17,17 @@ snapshotted once a minute. What came in since is not lost with the process, beca
    committed) are then redelivered and processed as new.
 
 A snapshot and the pruning of the journal it covers are one transaction, too. A snapshot
-is a pickle of plain data tagged with a format version, written by this process; one it
-cannot read is logged and dropped (windows refill within their span), never allowed to
-stop start-up.
+is the rule state as versioned JSON (`rules.dump_state`: plain data, checked as it is
+read, never executed); one that cannot be read is logged and dropped and the whole
+journal replayed instead (windows refill within their span), never allowed to stop
+start-up. Ingest's memory (the record identities seen, the DJI devices' merged state) is
+not in the snapshot: the last `RECENT_KEPT` journal entries the snapshot covers are kept
+behind it, and at start they go through ingest alone, which remembers them again.
 """
 
 from __future__ import annotations
 
 import logging
-import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,14 +36,15 @@ from typing import Final, NamedTuple
 from dispatch import Outbox, SqliteStore
 from ingest import Ingestor, IngestState
 from lantian.pipeline import RulesPipeline
-from rules import RuleState
+from rules import RuleState, SnapshotError, dump_state, load_state
 
 log = logging.getLogger("lantian.recovery")
 
-#: Bump when RuleState's or IngestState's shape changes: older snapshots are then
-#: dropped, not misread.
-SNAPSHOT_FORMAT: Final = 3
+#: The snapshots row; its format is `rules.dump_state`'s own, versioned there.
 SNAPSHOT_NAME: Final = "rules"
+#: Journal entries a snapshot keeps behind although it covers them: enough for ingest to
+#: remember what a broker may redeliver, or a device resend, after a restart.
+RECENT_KEPT: Final = 20_000
 
 
 class Entry(NamedTuple):
@@ -87,13 +90,23 @@ class Journal:
         n: int = self._store.connection.execute("SELECT count(*) FROM inputs").fetchone()[0]
         return n
 
-    def checkpoint(self, data: bytes, at: datetime) -> int:
+    def _oldest_kept(self, keep: int, position: int) -> int:
+        """The id of the `keep`-th newest entry (those from it on stay), or past the
+        position when none are to stay; 0 (keep all) when there are fewer."""
+        if keep <= 0:
+            return position + 1
+        row = self._store.connection.execute(
+            "SELECT id FROM inputs ORDER BY id DESC LIMIT 1 OFFSET ?", (keep - 1,)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def checkpoint(self, data: bytes, at: datetime, keep: int = RECENT_KEPT) -> int:
         """Keep `data` as the snapshot covering every entry so far, and forget those
-        entries, in one transaction; the position it covers."""
+        entries but the `keep` most recent, in one transaction; the position it covers."""
         with self._store.transaction() as db:
             position = int(db.execute("SELECT coalesce(max(id), 0) FROM inputs").fetchone()[0])
             self._store.save_snapshot(SNAPSHOT_NAME, data, at, position)
-            db.execute("DELETE FROM inputs WHERE id <= ?", (position,))
+            db.execute("DELETE FROM inputs WHERE id < ?", (self._oldest_kept(keep, position),))
         return position
 
 
@@ -110,8 +123,9 @@ class Checkpoints:
     """Snapshots of the rules and ingest state, and their rebuilding at start."""
 
     def __init__(self, store: SqliteStore, pipeline: RulesPipeline, ingestor: Ingestor,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], keep: int = RECENT_KEPT) -> None:
         self.journal = Journal(store)
+        self._keep = keep
         self._store = store
         self._pipeline = pipeline
         self._ingestor = ingestor
@@ -121,11 +135,8 @@ class Checkpoints:
         """Snapshot the state; False (and logged) if that failed: a lost snapshot costs a
         longer replay at the next start, it must not stop the service or its shutdown."""
         try:
-            data = pickle.dumps(
-                (SNAPSHOT_FORMAT, self._pipeline.state, self._ingestor.state),
-                protocol=pickle.HIGHEST_PROTOCOL,
-            )
-            self.journal.checkpoint(data, self._clock())
+            self.journal.checkpoint(dump_state(self._pipeline.state), self._clock(),
+                                    self._keep)
         except Exception:
             log.exception("could not snapshot the rules state")
             return False
@@ -143,7 +154,11 @@ class Checkpoints:
                 position = 0  # the state is empty: replay whatever the journal still has
         replayed = 0
         last = self._snapshot_at() if loaded else None
-        for entry in self.journal.after(position):
+        for entry in self.journal.after(0):
+            if entry.id <= position:  # covered by the snapshot: ingest remembers it again
+                if entry.topic is not None and entry.payload is not None:
+                    self._ingestor.replay(entry.topic, entry.payload, entry.at)
+                continue
             last = entry.at
             if entry.topic is None:
                 self._pipeline.replay_sweep(entry.at)
@@ -162,20 +177,11 @@ class Checkpoints:
 
     def _load(self, data: bytes) -> bool:
         try:
-            version, *parts = pickle.loads(data)  # our own store's bytes, written above
-        except Exception as exc:
-            log.warning("dropping an unreadable rules snapshot: %s", exc)
+            self._pipeline.state = load_state(data, self._pipeline.ruleset)
+        except SnapshotError as exc:
+            log.warning("dropping an unreadable rules snapshot (the journal is replayed"
+                        " instead): %s", exc)
             return False
-        if version != SNAPSHOT_FORMAT:
-            log.warning("dropping a rules snapshot of format %r (this is %r)", version,
-                        SNAPSHOT_FORMAT)
-            return False
-        rules_state, ingest_state = parts
-        if not isinstance(rules_state, RuleState) or not isinstance(ingest_state, IngestState):
-            log.warning("dropping a rules snapshot that holds something else")
-            return False
-        self._pipeline.state = rules_state
-        self._ingestor.state = ingest_state
         return True
 
     def reset(self) -> Recovered:

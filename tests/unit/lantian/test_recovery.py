@@ -44,7 +44,7 @@ class Sink:
 class Process:
     """The service's rules path on a store: ingest → rules → sink, journalled."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqliteStore, keep: int = 0) -> None:
         self.store = store
         self.sink = Sink()
         self.seen: list[Record] = []
@@ -59,7 +59,7 @@ class Process:
             ctx=SETTINGS.decode, topics=SETTINGS.topics, clock=clock, records=on_record,
             deadletters=MemoryDeadLetters(), dedupe=Deduplicator(100),
         )
-        self.checkpoints = Checkpoints(store, self.pipeline, self.ingestor, clock)
+        self.checkpoints = Checkpoints(store, self.pipeline, self.ingestor, clock, keep)
         self.recovered = self.checkpoints.restore()
         self.ingestor.journal = self.checkpoints.journal
 
@@ -118,3 +118,36 @@ def test_a_broken_snapshot_is_dropped_and_the_journal_still_replayed(
     assert "dropping an unreadable rules snapshot" in caplog.text
     store.close()
     assert p.checkpoints.save() is False  # a closed store: logged, not raised
+
+
+def test_what_a_snapshot_covers_is_still_known_to_ingest_after_a_restart(
+    store: SqliteStore,
+) -> None:
+    first = Process(store, keep=2)
+    for m in range(3):
+        first.message(reading(m, pm10=20.0))
+    assert first.checkpoints.save()
+    assert len(first.checkpoints.journal) == 2  # kept behind the snapshot, not replayed
+    second = Process(store, keep=2)
+    assert (second.recovered.snapshot, second.recovered.replayed) == (True, 0)
+    second.message(reading(2, pm10=20.0))  # redelivered or resent: known again
+    second.message(reading(1, pm10=20.0))
+    assert second.seen == []
+    second.message(reading(0, pm10=20.0))  # older than what was kept: processed again
+    assert len(second.seen) == 1
+
+
+def test_an_old_pickled_snapshot_is_dropped_and_the_journal_replayed(
+    store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    import pickle
+
+    first = Process(store)
+    first.message(reading(0))
+    first.message(reading(1))
+    store.save_snapshot(SNAPSHOT_NAME, pickle.dumps((3, "a state")), T0, position=1)
+    second = Process(store)
+    assert (second.recovered.snapshot, second.recovered.replayed) == (False, 2)
+    assert "dropping an unreadable rules snapshot" in caplog.text
+    second.message(reading(2))  # the window was rebuilt from the whole journal
+    assert second.sink.raised() == ["site-pm10-15min"]
