@@ -6,19 +6,9 @@ up to it on opening (`_MIGRATIONS`, read at each opening). How each is kept as t
 values of a row, and read back: `dispatch._sqlite_rows`.
 
 Each alert row also keeps its metric fields packed in `metric` (`dispatch._metric_blob`),
-written with the row by `create` and `append`. `metric_columns`, `metric_rows`,
-`open_rows` and `closed_rows` read it in one statement: `group_concat(metric, '')` hands
-the rows over as one blob (the bytes of a blob go through it unchanged) that numpy reads
-in place, and `group_concat(id, char(0))` their ids in the same order. `metric_columns`
-is then columns as they are; the others build `MetricRow`s column by column, in C
-(`metric_rows_of`). Each reads a covering index: `alerts_raised_at_metric` (raised_at,
-id, metric), `alerts_closed_metric` (closed_at, raised_at, state, id, metric) WHERE
-closed_at IS NOT NULL, and `alerts_open_metric` (raised_at, state, id, metric) WHERE
-state != 'closed' (state too: SQLite reads from an index only the columns it holds,
-whatever the WHERE of a partial one). Should a row lack `metric` (none can, once
-migrated) or an id hold a NUL, the rows are read value by value instead (`_metric`), as
-before version 2. Labels are interned in `labels` and cached here; a rolled-back write may
-have added one, so a rollback empties the cache.
+written with the row by `create` and `append`, and read by the figures' reads
+(`dispatch._sqlite_figures`, which `SqliteStore` has). Labels are interned in `labels`
+and cached here; a rolled-back write may have added one, so a rollback empties the cache.
 
 Writes take the write lock up front (BEGIN IMMEDIATE): the dead-letter connection may
 write to the same file in between a read and a write. Inside `bulk()` each write is a
@@ -32,25 +22,18 @@ import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
-from itertools import repeat
-from operator import add
 from pathlib import Path
 from typing import Any, Final
 
 from dispatch._alert import Alert
-from dispatch._figures import MetricColumns, MetricRow, metric_columns
-from dispatch._gcpause import gc_paused
 from dispatch._lifecycle import Event, State
 from dispatch._metric_blob import (
-    PACKED,
-    metric_columns_of,
-    metric_row,
-    metric_rows_of,
     pack_metric,
 )
 from dispatch._schema import MIGRATIONS as _MIGRATIONS
 from dispatch._schema import migrate
 from dispatch._silences import Silence
+from dispatch._sqlite_figures import METRIC_COLS, OPEN, FiguresReads
 from dispatch._sqlite_rows import (
     SILENCE_COLS,
     WRITE_COLS,
@@ -69,16 +52,10 @@ _MARKS: Final = ", ".join("?" * (len(WRITE_COLS.split(",")) + 1))
 _INSERT: Final = f"INSERT INTO alerts (id, {WRITE_COLS}, metric) VALUES (?, {_MARKS})"
 _UPDATE: Final = f"UPDATE alerts SET ({WRITE_COLS}, metric) = ({_MARKS}) WHERE id = ?"
 _ALERT_COLS: Final = ", ".join(f"a.{c.strip()}" for c in f"id, {WRITE_COLS}".split(","))
-#: MetricRow's fields but `muted`, which SQLite can only give as an int (see `_metric`).
-_METRIC_COLS: Final = (
-    "id, kind, queue, zone, grid, state, raised_at, acknowledged_at, closed_at, ack_by,"
-    " close_by, outcome, escalated"
-)
 _SILENCE_MARKS: Final = ", ".join("?" * len(SILENCE_COLS.split(",")))
-_OPEN: Final = "state != 'closed'"  # spelled as in the partial indexes, so they are used
 
 
-class SqliteStore:
+class SqliteStore(FiguresReads):
     """`AlertStore` on a SQLite file (or ":memory:", or a "file:" URI such as
     "file:lantian.db?mode=ro"). Times are returned as aware datetimes in `tz`."""
 
@@ -249,7 +226,7 @@ class SqliteStore:
     def _fill_metric(self) -> None:
         """`metric` for the rows written before it existed (migration to version 2)."""
         db = self._db
-        rows = db.execute(f"SELECT rowid, {_METRIC_COLS}, muted FROM alerts").fetchall()
+        rows = db.execute(f"SELECT rowid, {METRIC_COLS}, muted FROM alerts").fetchall()
         db.executemany("UPDATE alerts SET metric = ? WHERE rowid = ?", [
             (pack_metric(self._label, kind, queue, zone, grid, state, raised_at, acked,
                          closed, ack_by, close_by, outcome, escalated, bool(muted)), rowid)
@@ -267,15 +244,15 @@ class SqliteStore:
         return found[0] if found else None
 
     def open_for(self, rule: str, subject: str) -> Alert | None:
-        found = self._alerts(f"WHERE rule = ? AND subject = ? AND a.{_OPEN}", (rule, subject))
+        found = self._alerts(f"WHERE rule = ? AND subject = ? AND a.{OPEN}", (rule, subject))
         return found[0] if found else None
 
     def open_alerts(self) -> list[Alert]:
-        return self._alerts(f"WHERE a.{_OPEN} ORDER BY a.raised_at")
+        return self._alerts(f"WHERE a.{OPEN} ORDER BY a.raised_at")
 
     def open_counts(self) -> list[tuple[str, str, bool, int]]:
         rows = self._db.execute(
-            f"SELECT queue, state, muted, count(*) FROM alerts a WHERE a.{_OPEN}"
+            f"SELECT queue, state, muted, count(*) FROM alerts a WHERE a.{OPEN}"
             " GROUP BY queue, state, muted ORDER BY queue, state, muted"
         )
         return [(q, s, bool(m), n) for q, s, m, n in rows]
@@ -322,96 +299,6 @@ class SqliteStore:
         return self._alerts(
             f"{join} {where} ORDER BY {t}.raised_at DESC, a.rowid DESC LIMIT ?", params
         )
-
-    # -- metrics ---------------------------------------------------------------------
-
-    def metric_rows(self, since: datetime, until: datetime) -> list[MetricRow]:
-        return self._rows(
-            "alerts_raised_at_metric", "raised_at >= ? AND raised_at < ?",
-            (ts(since), ts(until)), "raised_at",
-        )
-
-    def open_rows(self, raised_before: datetime) -> list[MetricRow]:
-        t = ts(raised_before)
-        # two disjoint halves, each on its own index: still open; closed since t
-        return self._rows(
-            "alerts_open_metric", f"{_OPEN} AND raised_at < ?", (t,), "raised_at"
-        ) + self._rows(
-            "alerts_closed_metric", "state = 'closed' AND closed_at >= ? AND raised_at < ?",
-            (t, t), "closed_at",
-        )
-
-    def closed_rows(self, since: datetime, until: datetime) -> list[MetricRow]:
-        return self._rows(
-            "alerts_closed_metric", "closed_at >= ? AND closed_at < ?",
-            (ts(since), ts(until)), "closed_at",
-        )
-
-    def metric_columns(self, since: datetime, until: datetime) -> MetricColumns:
-        """`metric_rows(since, until)` as `MetricColumns`, in no particular order."""
-        lo, hi = ts(since), ts(until)
-        packed = self._packed(lo, hi)
-        if packed is None:  # rows without `metric`: cannot happen once migrated, but be right
-            return metric_columns(self.metric_rows(since, until))
-        # the labels after the rows: every id those hold is committed
-        return metric_columns_of(packed, self._labels_by_id())
-
-    def _packed(self, lo: float, hi: float) -> bytes | None:
-        """The `metric` of the rows raised in [lo, hi) end to end; None if one has none."""
-        try:
-            n, packed = self._db.execute(
-                "SELECT count(*), CAST(group_concat(metric, '') AS BLOB)"
-                " FROM alerts INDEXED BY alerts_raised_at_metric"
-                " WHERE raised_at >= ? AND raised_at < ?",
-                (lo, hi),
-            ).fetchone()
-        except sqlite3.DataError:  # over SQLITE_MAX_LENGTH (a billion bytes): halves
-            mid = lo + (hi - lo) / 2
-            if not lo < mid < hi:
-                raise
-            first, second = self._packed(lo, mid), self._packed(mid, hi)
-            return None if first is None or second is None else first + second
-        packed = b"" if packed is None else bytes(packed)
-        return packed if len(packed) == n * PACKED.itemsize else None
-
-    def _labels_by_id(self) -> list[str]:
-        """labels.text by id ("" for an id not in use)."""
-        rows = self._db.execute("SELECT id, text FROM labels").fetchall()
-        out = [""] * (1 + max((id_ for id_, _ in rows), default=0))
-        for id_, text in rows:
-            out[id_] = text
-        return out
-
-    def _rows(self, index: str, where: str, params: Sequence[float], order: str
-              ) -> list[MetricRow]:
-        """The rows matching `where`, ordered by `order` (the column `index` begins with,
-        so at no cost: a report that sorts them by it finds them sorted). See the module
-        docstring."""
-        try:
-            n, ids, packed = self._db.execute(_rows_sql(index, where, order), params).fetchone()
-        except sqlite3.DataError:  # over SQLITE_MAX_LENGTH (a billion bytes)
-            return self._metric(where, params, order)
-        if n == 0:
-            return []
-        id_list = ids.split("\0")
-        if len(id_list) != n or packed is None or len(packed) != n * PACKED.itemsize:
-            return self._metric(where, params, order)  # an id with a NUL, or no metric
-        return metric_rows_of(id_list, packed, self._labels_by_id())
-
-    def _metric(self, where: str, params: Sequence[float], order: str) -> list[MetricRow]:
-        """`_rows` value by value, as version 1 read them (no `metric` needed): SQLite has
-        no booleans, so the muted and the unmuted are read apart and get their `muted` by
-        tuple concatenation."""
-        out: list[MetricRow] = []
-        with gc_paused():
-            for muted in (False, True):
-                cur = self._db.execute(
-                    f"SELECT {_METRIC_COLS} FROM alerts WHERE {where} AND muted = {int(muted)}"
-                    f" ORDER BY {order}",
-                    params,
-                )
-                out += map(metric_row, map(add, cur, repeat((muted,))))
-        return out
 
     # -- silences and snapshots ------------------------------------------------------
 
@@ -488,14 +375,6 @@ class SqliteStore:
 
     def close(self) -> None:
         self._db.close()
-
-
-def _rows_sql(index: str, where: str, order: str) -> str:
-    return (
-        "SELECT count(*), group_concat(id, char(0)), CAST(group_concat(metric, '') AS BLOB)"
-        f" FROM (SELECT id, metric FROM alerts INDEXED BY {index} WHERE {where}"
-        f" ORDER BY {order})"
-    )
 
 
 def _check_events(alert: Alert, events: Sequence[Event]) -> None:

@@ -5,7 +5,7 @@ Shape and types are checked here; whether a value is plausible (ranges, clock sk
 `_validate`'s job, run on every record after decoding. The one exception is a value that
 cannot form a record at all (a latitude of 120, a corridor of 0 m).
 
-Inside this module a bad field raises `_BadField`, so that each helper is one line at its
+Inside this module a bad field raises `BadField`, so that each helper is one line at its
 call site; `_decode` is the only place that turns it into a `Rejection`.
 """
 
@@ -20,7 +20,23 @@ import orjson
 
 from ingest._context import DecodeContext
 from ingest._gcj02 import gcj02_to_wgs84
-from ingest._result import Decoded, DecodeResult, Rejection
+from ingest._json_fields import (
+    BadField,
+    JsonObject,
+    as_extra,
+    as_number,
+    describe,
+    number,
+    opt_int,
+    opt_number,
+    opt_text,
+    opt_texts,
+    quoted,
+    required,
+    text,
+    wrong_type,
+)
+from ingest._result import Decoded, DecodeResult
 from rules import (
     METRIC_UNITS,
     VALID_FLAG,
@@ -34,7 +50,7 @@ from rules import (
     Waypoint,
 )
 
-_Object = dict[str, object]
+_Object = JsonObject
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 # Epoch milliseconds below this are before 1973: far likelier epoch seconds (now ~1.8e9).
@@ -48,12 +64,6 @@ _TELEMETRY_KEYS: Final = _POSITION_KEYS | {
 }  # fmt: skip
 _MISSION_KEYS: Final = frozenset({"drone", "mission", "corridor_m", "waypoints"})
 _FINDING_KEYS: Final = _POSITION_KEYS | {"drone", "kind", "confidence", "media", "note"}
-
-
-class _BadField(Exception):
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.rejection = Rejection(code, reason)
 
 
 # --- public decoders ------------------------------------------------------------------
@@ -86,7 +96,7 @@ _Builder = Callable[[str, _Object, DecodeContext], Decoded]
 def _decode(build: _Builder, topic_id: str, payload: bytes, ctx: DecodeContext) -> DecodeResult:
     try:
         return build(topic_id, _parse_object(payload), ctx)
-    except _BadField as refused:
+    except BadField as refused:
         return refused.rejection
 
 
@@ -94,22 +104,22 @@ def _decode(build: _Builder, topic_id: str, payload: bytes, ctx: DecodeContext) 
 
 
 def _reading(station: str, obj: _Object, ctx: DecodeContext) -> Decoded:
-    _same_as_topic("station", _text(obj, "station"), station)
+    _same_as_topic("station", text(obj, "station"), station)
     ts = _time(obj, ctx)
     values, deviations = _measurements(obj)
     if not values:
-        raise _BadField(
+        raise BadField(
             "no_metrics",
             f"the reading carries no metric; expected at least one of {', '.join(METRIC_UNITS)}",
         )
     location = _opt_location(obj, ctx, station)
     if location is None and station not in ctx.stations:
-        raise _BadField(
+        raise BadField(
             "unknown_station",
             f'station "{station}" is not in config/stations.geojson and the reading has no lat/lon',
         )
     # Tolerant reader, but visibly so: what we do not know is kept and named.
-    extras = {key: _as_extra(value) for key, value in obj.items() if key not in _READING_KEYS}
+    extras = {key: as_extra(value) for key, value in obj.items() if key not in _READING_KEYS}
     deviations.extend(f'unknown field "{key}"' for key in extras)
     reading = Reading(
         station,
@@ -124,19 +134,19 @@ def _reading(station: str, obj: _Object, ctx: DecodeContext) -> Decoded:
 
 
 def _telemetry(drone: str, obj: _Object, ctx: DecodeContext) -> Decoded:
-    _same_as_topic("drone", _text(obj, "drone"), drone)
+    _same_as_topic("drone", text(obj, "drone"), drone)
     ts = _time(obj, ctx)
     location = _location(obj, ctx, drone)
     position = DronePosition(
         drone,
         ts,
         location,
-        alt_m=_opt_number(obj, "alt_m"),
-        heading=_opt_number(obj, "heading"),
-        speed_mps=_opt_number(obj, "speed_mps"),
-        mission=_opt_text(obj, "mission"),
-        waypoint=_opt_int(obj, "waypoint"),
-        battery_pct=_opt_number(obj, "battery_pct"),
+        alt_m=opt_number(obj, "alt_m"),
+        heading=opt_number(obj, "heading"),
+        speed_mps=opt_number(obj, "speed_mps"),
+        mission=opt_text(obj, "mission"),
+        waypoint=opt_int(obj, "waypoint"),
+        battery_pct=opt_number(obj, "battery_pct"),
         source="json",
     )
     records: tuple[Record, ...] = (position,)
@@ -155,26 +165,26 @@ def _telemetry(drone: str, obj: _Object, ctx: DecodeContext) -> Decoded:
 
 
 def _mission(drone: str, obj: _Object, ctx: DecodeContext) -> Decoded:
-    _same_as_topic("drone", _text(obj, "drone"), drone)
-    name = _text(obj, "mission")
-    corridor_m = _number(obj, "corridor_m")
+    _same_as_topic("drone", text(obj, "drone"), drone)
+    name = text(obj, "mission")
+    corridor_m = number(obj, "corridor_m")
     if not corridor_m > 0:
-        raise _BadField("bad_value", f'field "corridor_m" must be above 0 m, got {corridor_m:g}')
+        raise BadField("bad_value", f'field "corridor_m" must be above 0 m, got {corridor_m:g}')
     mission = Mission(drone, name, corridor_m, _waypoints(obj, ctx.source(drone).gcj02))
     return Decoded((mission,), _unknown_note(obj, _MISSION_KEYS))
 
 
 def _finding(drone: str, obj: _Object, ctx: DecodeContext) -> Decoded:
-    _same_as_topic("drone", _text(obj, "drone"), drone)
+    _same_as_topic("drone", text(obj, "drone"), drone)
     # confidence 0..1 is a range: `_validate` checks it, as it does every range.
     finding = Finding(
         drone,
         _time(obj, ctx),
-        _text(obj, "kind"),
-        _number(obj, "confidence"),
+        text(obj, "kind"),
+        number(obj, "confidence"),
         _location(obj, ctx, drone),
-        media=_opt_texts(obj, "media"),
-        note=_opt_text(obj, "note") or "",
+        media=opt_texts(obj, "media"),
+        note=opt_text(obj, "note") or "",
     )
     return Decoded((finding,), _unknown_note(obj, _FINDING_KEYS))
 
@@ -191,57 +201,57 @@ def _parse_object(payload: bytes) -> _Object:
         try:
             payload.decode("utf-8")
         except UnicodeDecodeError as bad:
-            raise _BadField(
+            raise BadField(
                 "not_utf8",
                 f"payload is not UTF-8 text: byte 0x{payload[bad.start]:02x} at offset {bad.start}",
             ) from None
         hint = ""
         if exc.doc[exc.pos :].lstrip("-").startswith(("NaN", "Infinity")):
             hint = "; NaN and Infinity are not JSON numbers: leave the field out or send null"
-        raise _BadField("bad_json", f"payload is not valid JSON ({exc}){hint}") from None
+        raise BadField("bad_json", f"payload is not valid JSON ({exc}){hint}") from None
     if type(doc) is not dict:
-        raise _BadField("not_object", f"payload must be a JSON object, got {_describe(doc)}")
+        raise BadField("not_object", f"payload must be a JSON object, got {describe(doc)}")
     return doc
 
 
 def _same_as_topic(name: str, in_payload: str, in_topic: str) -> None:
     if in_payload != in_topic:
-        raise _BadField(
+        raise BadField(
             "topic_mismatch",
-            f'{name} {_quoted(in_payload)} in the payload does not match "{in_topic}" in the topic',
+            f'{name} {quoted(in_payload)} in the payload does not match "{in_topic}" in the topic',
         )
 
 
 def _time(obj: _Object, ctx: DecodeContext) -> datetime:
     """`ts`, in the configured timezone whatever offset the device wrote, so that dedupe
     keys (built from isoformat) agree for the same instant."""
-    value = _required(obj, "ts")
+    value = required(obj, "ts")
     try:
         if type(value) is str:
             try:
                 ts = datetime.fromisoformat(value)
             except ValueError:
-                raise _BadField(
+                raise BadField(
                     "bad_time",
                     f'field "ts" must be an ISO 8601 time such as 2026-06-12T10:31:00+08:00, '
-                    f"got {_describe(value)}",
+                    f"got {describe(value)}",
                 ) from None
             if ts.tzinfo is None:
                 ts = ts.replace(tzinfo=ctx.tz)
         elif type(value) is int:
             if value < _MIN_EPOCH_MS:
-                raise _BadField(
+                raise BadField(
                     "bad_time",
                     f'field "ts" = {value} is too small for epoch milliseconds (epoch seconds?): '
                     "send milliseconds or an ISO 8601 time",
                 )
             ts = _EPOCH + timedelta(milliseconds=value)
         else:
-            raise _wrong_type("ts", "an ISO 8601 string or epoch milliseconds", value)
+            raise wrong_type("ts", "an ISO 8601 string or epoch milliseconds", value)
         return ts.astimezone(ctx.tz)
     except OverflowError:
-        raise _BadField(
-            "bad_time", f'field "ts" {_describe(value)} is outside the years 1..9999'
+        raise BadField(
+            "bad_time", f'field "ts" {describe(value)} is outside the years 1..9999'
         ) from None
 
 
@@ -250,7 +260,7 @@ def _measurements(obj: _Object) -> tuple[dict[str, Measurement], list[str]]:
     deviations found on the way."""
     flags = _flags(obj)
     values = {
-        key: Measurement(_as_number(key, value), flags.get(key, VALID_FLAG))
+        key: Measurement(as_number(key, value), flags.get(key, VALID_FLAG))
         for key, value in obj.items()
         if key in METRIC_UNITS and value is not None
     }
@@ -263,14 +273,14 @@ def _flags(obj: _Object) -> dict[str, str]:
     if raw is None:
         return {}
     if type(raw) is not dict:
-        raise _wrong_type("flags", "an object of metric to flag letter", raw)
+        raise wrong_type("flags", "an object of metric to flag letter", raw)
     flags: dict[str, str] = {}
     for key, flag in raw.items():
         if not (type(flag) is str and len(flag) == 1 and "A" <= flag <= "Z"):
-            raise _BadField(
+            raise BadField(
                 "bad_value",
                 f'field "flags.{key}" must be one HJ 212 flag letter such as N, C, M or D, '
-                f"got {_describe(flag)}",
+                f"got {describe(flag)}",
             )
         flags[key] = flag
     return flags
@@ -283,16 +293,16 @@ def _opt_location(obj: _Object, ctx: DecodeContext, source_id: str) -> Location 
         return None
     if lat is None or lon is None:
         missing, present = ("lat", "lon") if lat is None else ("lon", "lat")
-        raise _BadField(
+        raise BadField(
             "missing_field", f'field "{missing}" is missing: "{present}" needs it, both or neither'
         )
-    return _wgs84(_as_number("lat", lat), _as_number("lon", lon), ctx.source(source_id).gcj02)
+    return _wgs84(as_number("lat", lat), as_number("lon", lon), ctx.source(source_id).gcj02)
 
 
 def _location(obj: _Object, ctx: DecodeContext, source_id: str) -> Location:
     location = _opt_location(obj, ctx, source_id)
     if location is None:
-        raise _BadField("missing_field", 'fields "lat" and "lon" are missing')
+        raise BadField("missing_field", 'fields "lat" and "lon" are missing')
     return location
 
 
@@ -303,23 +313,23 @@ def _wgs84(lat: float, lon: float, gcj02: bool, where: str = "") -> Location:
     except ValueError as exc:
         swapped = abs(lat) > 90 and abs(lon) <= 90
         hint = " (lat and lon swapped?)" if swapped else ""
-        raise _BadField("bad_location", f"{where}{exc}{hint}") from None
+        raise BadField("bad_location", f"{where}{exc}{hint}") from None
 
 
 def _waypoints(obj: _Object, gcj02: bool) -> tuple[Waypoint, ...]:
-    raw = _required(obj, "waypoints")
+    raw = required(obj, "waypoints")
     if type(raw) is not list:
-        raise _wrong_type("waypoints", "an array of [lon, lat, alt_m]", raw)
+        raise wrong_type("waypoints", "an array of [lon, lat, alt_m]", raw)
     if len(raw) < 2:
-        raise _BadField(
+        raise BadField(
             "too_few_waypoints",
             f'field "waypoints" has {len(raw)} waypoint(s); a route needs at least 2',
         )
     route = []
     for i, point in enumerate(raw):
         if type(point) is not list or len(point) != 3:
-            raise _wrong_type(f"waypoints[{i}]", "[lon, lat, alt_m]", point)
-        lon, lat, alt_m = (_as_number(f"waypoints[{i}][{j}]", v) for j, v in enumerate(point))
+            raise wrong_type(f"waypoints[{i}]", "[lon, lat, alt_m]", point)
+        lon, lat, alt_m = (as_number(f"waypoints[{i}][{j}]", v) for j, v in enumerate(point))
         location = _wgs84(lat, lon, gcj02, where=f"waypoint {i} [lon, lat, alt_m]: ")
         route.append(Waypoint(location.lon, location.lat, alt_m))
     return tuple(route)
@@ -328,98 +338,3 @@ def _waypoints(obj: _Object, gcj02: bool) -> tuple[Waypoint, ...]:
 def _unknown_note(obj: _Object, known: frozenset[str]) -> str:
     unknown = [f'"{key}"' for key in obj if key not in known]
     return f"ignored unknown fields: {', '.join(unknown)}" if unknown else ""
-
-
-# --- field readers: `field "x" must be a number, got string "187"` --------------------
-#
-# An optional field sent as null counts as absent, as JSON producers commonly mean it.
-
-
-def _required(obj: _Object, key: str) -> object:
-    value = obj.get(key)
-    if value is None:
-        detail = "is null" if key in obj else "is missing"
-        raise _BadField("missing_field", f'field "{key}" {detail}')
-    return value
-
-
-def _text(obj: _Object, key: str) -> str:
-    value = _required(obj, key)
-    if type(value) is not str:
-        raise _wrong_type(key, "a string", value)
-    if not value:
-        raise _BadField("bad_value", f'field "{key}" must not be empty')
-    return value
-
-
-def _opt_text(obj: _Object, key: str) -> str | None:
-    value = obj.get(key)
-    if value is None or type(value) is str:
-        return value
-    raise _wrong_type(key, "a string", value)
-
-
-def _opt_texts(obj: _Object, key: str) -> tuple[str, ...]:
-    value = obj.get(key)
-    if value is None:
-        return ()
-    if type(value) is not list:
-        raise _wrong_type(key, "an array of strings", value)
-    for i, item in enumerate(value):
-        if type(item) is not str:
-            raise _wrong_type(f"{key}[{i}]", "a string", item)
-    return tuple(value)
-
-
-def _number(obj: _Object, key: str) -> float:
-    return _as_number(key, _required(obj, key))
-
-
-def _opt_number(obj: _Object, key: str) -> float | None:
-    value = obj.get(key)
-    return None if value is None else _as_number(key, value)
-
-
-def _as_number(name: str, value: object) -> float:
-    # type() rather than isinstance(): bool is an int subclass and true is not a number.
-    if type(value) is float:
-        return value
-    if type(value) is int:
-        return float(value)
-    raise _wrong_type(name, "a number", value)
-
-
-def _opt_int(obj: _Object, key: str) -> int | None:
-    value = obj.get(key)
-    if value is None or type(value) is int:
-        return value
-    raise _wrong_type(key, "an integer", value)
-
-
-def _as_extra(value: object) -> str:
-    return value if type(value) is str else orjson.dumps(value).decode()
-
-
-def _wrong_type(name: str, expected: str, value: object) -> _BadField:
-    return _BadField("wrong_type", f'field "{name}" must be {expected}, got {_describe(value)}')
-
-
-def _describe(value: object) -> str:
-    """A JSON value as an operator would name it, short enough for a dead-letter line."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {'true' if value else 'false'}"
-    if isinstance(value, str):
-        return f"string {_quoted(value)}"
-    if isinstance(value, int | float):
-        return f"number {value!r}"
-    if isinstance(value, list):
-        return f"array of length {len(value)}"
-    return "object"
-
-
-def _quoted(text: str) -> str:
-    """`text` as a JSON string, cut at 40 characters: a device's junk stays one short line."""
-    shown = text if len(text) <= 40 else text[:40] + "…"
-    return orjson.dumps(shown).decode()

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dispatch import _sqlite
+from dispatch import _sqlite, _sqlite_figures
 from dispatch._alert import Alert
 from dispatch._figures import (
     CLOSED,
@@ -384,7 +384,7 @@ def test_each_read_is_from_its_index_alone(
     store: SqliteStore, index: str, where: str, order: str
 ) -> None:
     # the queries of metric_rows, open_rows (two halves) and closed_rows
-    plan = store._db.execute("EXPLAIN QUERY PLAN " + _sqlite._rows_sql(index, where, order),
+    plan = store._db.execute("EXPLAIN QUERY PLAN " + _sqlite_figures._rows_sql(index, where, order),
                              (0.0,) * where.count("?")).fetchall()
     assert any(f"USING COVERING INDEX {index} " in step[3] for step in plan), plan
     assert not any("TEMP B-TREE" in step[3] for step in plan), plan  # ordered by the index
