@@ -24,6 +24,11 @@ Schema (version 3; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
     inputs       (version 3) id, at, topic, payload: the journal of what was fed to the
                  rules engine since its last snapshot (a message; a sweep when topic is
                  NULL), written in the transaction of its effects
+    dead_letters (version 3 here; ingest's before) id, received_at (UTC ISO text),
+                 topic, code, reason, payload (up to the cap), payload_size,
+                 payload_sha256: every rejected message (`ingest._deadletters`)
+    data_gaps    (version 3) id, started_at, ended_at, reason: spans in which messages
+                 may have been lost at the broker (`ingest._gaps`)
     labels       (version 2) id INTEGER PRIMARY KEY, text UNIQUE: the kinds, queues,
                  zones, grids, states, outcomes and escalations `metric` refers to by id
 
@@ -100,7 +105,10 @@ CREATE INDEX alerts_open_metric ON alerts (raised_at, state, id, metric)
     # the durability of acknowledged input and of publications (see `dispatch._outbox`
     # and `lantian.recovery`); AUTOINCREMENT: ids never go back after the old rows are
     # pruned, since readers keep their place by id. The silences already stored had no
-    # queue: they stay global, as they were.
+    # queue: they stay global, as they were. Ingest's tables join the one schema: the dead
+    # letters (until now made by ingest itself, IF NOT EXISTS: a file from before has
+    # them, without the payload's size and hash, NULL in its old rows whose payload is
+    # whole) and the data gaps.
     """
 CREATE TABLE outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL,
@@ -112,6 +120,17 @@ CREATE TABLE inputs (
 );
 ALTER TABLE snapshots ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE silences ADD COLUMN queue TEXT;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY, received_at TEXT NOT NULL, topic TEXT NOT NULL,
+    code TEXT NOT NULL, reason TEXT NOT NULL, payload BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_received_at ON dead_letters (received_at);
+ALTER TABLE dead_letters ADD COLUMN payload_size INTEGER;
+ALTER TABLE dead_letters ADD COLUMN payload_sha256 TEXT;
+CREATE TABLE data_gaps (
+    id INTEGER PRIMARY KEY, started_at REAL NOT NULL, ended_at REAL NOT NULL,
+    reason TEXT NOT NULL
+);
 """,
 )
 

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Final, Protocol
 
 import orjson
@@ -114,23 +112,6 @@ class MemoryDeadLetters:
 
 # All of the table's SQL is here, in one place, for the day it joins the store's
 # migrations (dispatch._schema): the table as first released, then the columns added since.
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id          INTEGER PRIMARY KEY,
-    received_at TEXT NOT NULL,
-    topic       TEXT NOT NULL,
-    code        TEXT NOT NULL,
-    reason      TEXT NOT NULL,
-    payload     BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS dead_letters_received_at ON dead_letters (received_at);
-"""
-#: (column, declaration) added to files made before them; NULL in the older rows, whose
-#: payload is whole (so their size is length(payload)).
-_ADDED_COLUMNS: Final = (
-    ("payload_size", "INTEGER"),
-    ("payload_sha256", "TEXT"),
-)
 _INSERT: Final = (
     "INSERT INTO dead_letters"
     " (received_at, topic, code, reason, payload, payload_size, payload_sha256)"
@@ -154,45 +135,9 @@ _NTH_NEWEST_ID: Final = "SELECT id FROM dead_letters ORDER BY id DESC LIMIT 1 OF
 _COUNT: Final = "SELECT count(*) FROM dead_letters"
 
 
-def _ensure_schema(db: sqlite3.Connection) -> None:
-    db.executescript(_SCHEMA)
-    have = {row[1] for row in db.execute("PRAGMA table_info(dead_letters)")}
-    for column, decl in _ADDED_COLUMNS:
-        if column not in have:
-            db.execute(f"ALTER TABLE dead_letters ADD COLUMN {column} {decl}")
-
-
 def _utc_text(at: datetime) -> str:
     # one offset for every row, so that comparing the text compares the instants
     return at.astimezone(UTC).isoformat()
-
-
-def _open(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    create_private(path)
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        # the alert store writes to the same file: wait for its lock, do not fail
-        db.execute("PRAGMA busy_timeout=5000")
-        _ensure_schema(db)
-    except BaseException:
-        db.close()
-        raise
-    create_private(path)  # the -wal and -shm files exist now
-    return db
-
-
-def create_private(path: Path) -> None:
-    """Create the database file (if missing) readable by its owner only, whatever the
-    umask, and tighten its -wal and -shm files if they exist: alerts and dead letters
-    hold what devices and officers sent."""
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        if p.exists():
-            os.chmod(p, 0o600)
 
 
 class SqliteDeadLetters:
@@ -202,21 +147,18 @@ class SqliteDeadLetters:
 
     def __init__(
         self,
-        db: Path | sqlite3.Connection,
+        db: sqlite3.Connection,
         limits: DeadLetterLimits | None = None,
         *,
         registry: CollectorRegistry | None = None,
         batch: int = 1000,
     ) -> None:
-        """On a file of its own, or on a connection the alert store shares (the service
-        does that: a dead letter then commits with the burst of messages it came in)."""
+        """On the connection of the store whose schema has `dead_letters` (the store's
+        migrations make it): a dead letter then commits with the burst of messages it
+        came in."""
         self.limits = limits or DeadLetterLimits()
         self._batch = batch
-        if isinstance(db, sqlite3.Connection):
-            self._db = db
-            _ensure_schema(db)
-        else:
-            self._db = _open(db)
+        self._db = db
         r = registry if registry is not None else CollectorRegistry()
         self._pruned = Counter(
             "lantian_deadletters_pruned", "Dead letters deleted by retention, by why",

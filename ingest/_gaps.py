@@ -13,7 +13,6 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter
 
@@ -29,20 +28,13 @@ class DataGap:
         return max(0.0, (self.ended_at - self.started_at).total_seconds())
 
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS data_gaps (
-    id INTEGER PRIMARY KEY, started_at REAL NOT NULL, ended_at REAL NOT NULL,
-    reason TEXT NOT NULL
-)"""
-
-
 class SqliteDataGaps:
-    """The `data_gaps` table, on the connection the alert store shares."""
+    """The `data_gaps` table (the store's migrations make it), on the connection the
+    alert store shares."""
 
     def __init__(self, db: sqlite3.Connection, registry: CollectorRegistry | None = None
                  ) -> None:
         self._db = db
-        db.execute(_SCHEMA)
         r = registry if registry is not None else CollectorRegistry()
         self._count = Counter("lantian_data_gaps", "Spans in which messages may have been "
                               "lost at the broker (a lost MQTT session)", registry=r)

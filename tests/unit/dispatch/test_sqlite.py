@@ -433,17 +433,15 @@ def test_a_new_database_gets_the_latest_schema_in_wal_mode(path: Path) -> None:
 
 
 def test_reopening_keeps_data_and_the_dead_letters_beside_it(path: Path) -> None:
-    letters = SqliteDeadLetters(path)
-    letters.add(DeadLetter("t", "bad", "why", b"x", T0))
     s = SqliteStore(path)
+    SqliteDeadLetters(s.connection).add(DeadLetter("t", "bad", "why", b"x", T0))
     add(s, make_alert("A-1"))
     s.close()
     s = SqliteStore(path)
     assert s.get("A-1") is not None
     assert version(path) == len(_sqlite._MIGRATIONS)
+    assert [d.payload for d in SqliteDeadLetters(s.connection).recent()] == [b"x"]
     s.close()
-    assert [d.payload for d in letters.recent()] == [b"x"]
-    letters.close()
 
 
 def test_only_missing_migrations_are_applied(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,21 +38,12 @@ def test_the_alert_store_alone_makes_it_0600(tmp_path: Path, umask: int) -> None
 def test_a_new_store_file_and_its_wal_are_0600(tmp_path: Path, umask: int) -> None:
     path = tmp_path / "var" / "lantian.sqlite"
     store = SqliteStore(path)
-    letters = SqliteDeadLetters(path)  # as the service opens them: the store first
+    letters = SqliteDeadLetters(store.connection)  # as the service opens them
     modes = _modes(path)
     assert set(modes) == {"lantian.sqlite", "lantian.sqlite-wal", "lantian.sqlite-shm"}
     assert set(modes.values()) == {0o600}, modes
     letters.close()
     store.close()
-
-
-def test_dead_letters_first_make_it_0600_too(tmp_path: Path, umask: int) -> None:
-    path = tmp_path / "lantian.sqlite"
-    letters = SqliteDeadLetters(path)
-    store = SqliteStore(path)
-    assert set(_modes(path).values()) == {0o600}
-    store.close()
-    letters.close()
 
 
 def test_an_existing_world_readable_file_is_tightened(tmp_path: Path, umask: int) -> None:

@@ -6,16 +6,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import sqlite3
-import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from prometheus_client import CollectorRegistry
 
+from dispatch import SqliteStore
 from ingest import DeadLetterLimits, SqliteDeadLetters
 from ingest._deadletters import DeadLetter, Pruned
 
@@ -26,12 +24,19 @@ def _letter(i: int, at: datetime, payload: bytes = b"x") -> DeadLetter:
     return DeadLetter(f"t/{i}", "bad", "why", payload, at)
 
 
+def _open(path: Path, limits: DeadLetterLimits | None = None, **kw: object
+          ) -> SqliteDeadLetters:
+    """As the service opens them: on the store's connection, whose migrations made the
+    table."""
+    return SqliteDeadLetters(SqliteStore(path).connection, limits, **kw)  # type: ignore[arg-type]
+
+
 def _pruned(reg: CollectorRegistry, why: str) -> float | None:
     return reg.get_sample_value("lantian_deadletters_pruned_total", {"why": why})
 
 
 def test_a_big_payload_is_kept_up_to_the_cap_with_its_size_and_hash(tmp_path: Path) -> None:
-    store = SqliteDeadLetters(tmp_path / "l.sqlite", DeadLetterLimits(payload_cap_bytes=1024))
+    store = _open(tmp_path / "l.sqlite", DeadLetterLimits(payload_cap_bytes=1024))
     junk = bytes(range(256)) * 4096  # 1 MiB
     store.add(_letter(1, T0, junk))
     store.add(_letter(2, T0, b"small"))
@@ -59,7 +64,7 @@ def test_the_published_letter_carries_the_same_cap() -> None:
     assert base64.b64decode(whole["payload_b64"]) == b"ok" and "payload_truncated" not in whole
 
 
-def test_a_file_from_before_the_cap_gains_the_columns_and_keeps_its_rows(
+def test_a_file_from_before_the_cap_gains_the_columns_through_the_store_migrations(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "old.sqlite"
@@ -72,7 +77,7 @@ def test_a_file_from_before_the_cap_gains_the_columns_and_keeps_its_rows(
             VALUES ('2026-06-01T00:00:00+00:00', 'old', 'bad', 'why', x'00ff00');
     """)
     db.close()
-    store = SqliteDeadLetters(path)
+    store = _open(path)
     store.add(_letter(1, T0, b"new"))
     new, old = store.recent()
     assert (old.topic, old.payload, old.payload_size, old.payload_sha256) == (
@@ -80,14 +85,14 @@ def test_a_file_from_before_the_cap_gains_the_columns_and_keeps_its_rows(
     assert new.payload_sha256 == hashlib.sha256(b"new").hexdigest()
     store.close()
     reg = CollectorRegistry()
-    SqliteDeadLetters(path, registry=reg).close()  # opening it again changes nothing
+    _open(path, registry=reg).close()  # opening it again changes nothing
     assert reg.get_sample_value("lantian_deadletters_kept") == 2.0  # counted on opening
 
 
 def test_prune_by_age_then_count_oldest_first_in_batches(tmp_path: Path) -> None:
     reg = CollectorRegistry()
-    store = SqliteDeadLetters(tmp_path / "l.sqlite",
-                              DeadLetterLimits(max_count=5, max_age_days=30),
+    store = _open(tmp_path / "l.sqlite",
+                  DeadLetterLimits(max_count=5, max_age_days=30),
                               registry=reg, batch=2)
     for i in range(4):  # 40, 39, 38, 37 days old: past the 30-day retention
         store.add(_letter(i, T0 - timedelta(days=40 - i)))
@@ -106,24 +111,10 @@ def test_prune_by_age_then_count_oldest_first_in_batches(tmp_path: Path) -> None
 
 
 def test_age_compares_instants_whatever_the_clock_zone(tmp_path: Path) -> None:
-    store = SqliteDeadLetters(tmp_path / "l.sqlite", DeadLetterLimits(max_age_days=1))
+    store = _open(tmp_path / "l.sqlite", DeadLetterLimits(max_age_days=1))
     shanghai = T0.astimezone(ZoneInfo("Asia/Shanghai"))
     store.add(_letter(1, shanghai - timedelta(hours=23)))  # 23 h old, offset +08:00
     store.add(_letter(2, T0 - timedelta(hours=25)))
     assert store.prune(T0) == Pruned(age=1)
     assert [d.topic for d in store.recent()] == ["t/1"]
     store.close()
-
-
-@pytest.mark.parametrize("umask", [0o022, 0o000])
-def test_the_store_file_and_its_wal_are_private(tmp_path: Path, umask: int) -> None:
-    old = os.umask(umask)
-    try:
-        path = tmp_path / "l.sqlite"
-        store = SqliteDeadLetters(path)
-        store.add(_letter(1, T0))
-        for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
-        store.close()
-    finally:
-        os.umask(old)
