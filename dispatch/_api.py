@@ -49,7 +49,7 @@ from dispatch._api_models import (
     answers,
     errors,
 )
-from dispatch._dispatcher import Dispatcher, NotFound
+from dispatch._dispatcher import Clock, Dispatcher, NotFound
 from dispatch._figures import GroupBy
 from dispatch._figures import to_csv as metrics_csv
 from dispatch._figures import to_json as metrics_json
@@ -79,7 +79,6 @@ from dispatch._silences import (
 from dispatch._silences import end_silence as end_silence_now
 from dispatch._wire import event_json, history_json
 
-Clock = Callable[[], datetime]
 #: The data gaps overlapping [since, until), as JSON-ready dicts.
 DataGaps = Callable[[datetime, datetime], list[dict[str, Any]]]
 

@@ -250,7 +250,9 @@ class MqttConnection:
         at_connect = not self._connected_once
         self._connected_once = True
         if flags.session_present:
-            log.info("MQTT connected to %s, session resumed", self._broker)
+            log.info("MQTT connected to %s, session resumed", self._broker,
+                     extra={"event": "mqtt.connected", "broker": self._broker,
+                            "session": "resumed"})
         elif self._expect_session:
             self.metrics.session_lost.inc()
             log.warning(
@@ -264,7 +266,9 @@ class MqttConnection:
             except Exception:  # the connection must carry on regardless
                 log.exception("on_session_lost failed")
         else:
-            log.info("MQTT connected to %s, new session", self._broker)
+            log.info("MQTT connected to %s, new session", self._broker,
+                     extra={"event": "mqtt.connected", "broker": self._broker,
+                            "session": "new"})
         self._expect_session = True  # from now on the broker holds our session
         # every time: a broker without our session has no subscriptions either, and one
         # with it just confirms them
@@ -281,7 +285,8 @@ class MqttConnection:
             self.connected.clear()
             self._on_connected_change(False)
             if not self._stopping:
-                log.warning("MQTT connection to %s lost: %s", self._broker, reason)
+                log.warning("MQTT connection to %s lost: %s", self._broker, reason,
+                            extra={"event": "mqtt.lost", "broker": self._broker})
         self._on_loop(self._end_attempt)
 
     def _end_attempt(self) -> None:

@@ -7,14 +7,14 @@ grown by `corridor_update_step_m` over the last value reported, CLEAR as soon as
 is back within the corridor, when a new mission replaces the route, or when the drone
 reports flying another mission than the one whose route we hold.
 
-The route (`Route`, in the zone index's metric projection) is derived from the mission's
+The route (`FlightPath`, in the zone index's metric projection) is derived from the mission's
 waypoints: `route_of` builds it, on a new plan and when a snapshot is loaded.
 """
 
 from __future__ import annotations
 
 from rules._drone_state import DroneBook, DroneState
-from rules._geodesy import Route
+from rules._geodesy import FlightPath
 from rules._presence import OUT, classify
 from rules._records import Mission
 from rules._ruleset import DroneRules
@@ -34,17 +34,17 @@ def on_mission(
     state = book.state(mission.drone)
     if state.mission == mission:
         return []
-    route = route_of(mission, index)  # first: a plan Route refuses leaves the old one in force
+    route = route_of(mission, index)  # first: a plan FlightPath refuses leaves the old one in force
     signals = _end_corridor(state, index, rules, "new_mission", mission.mission)
     state.mission, state.route = mission, route
     return signals
 
 
-def route_of(mission: Mission, index: ZoneIndex) -> Route | None:
+def route_of(mission: Mission, index: ZoneIndex) -> FlightPath | None:
     """The mission's planned path in the index's metric projection (None: no waypoints)."""
     if not mission.waypoints:
         return None
-    return Route(tuple((w.lon, w.lat) for w in mission.waypoints), index.projection)
+    return FlightPath(tuple((w.lon, w.lat) for w in mission.waypoints), index.projection)
 
 
 def _end_corridor(

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import date
 
-from rules._geodesy import Route
+from rules._geodesy import FlightPath
 from rules._presence import OUT, Presence
 from rules._records import DronePosition, Mission
 
@@ -28,7 +28,7 @@ class DroneState:
     last: DronePosition | None = None
     track: deque[DronePosition] = field(default_factory=deque)  # bounded on first use
     mission: Mission | None = None
-    route: Route | None = None  # derived from `mission`; not part of a snapshot
+    route: FlightPath | None = None  # derived from `mission`; not part of a snapshot
     corridor: Presence = OUT
     corridor_reported_m: float | None = None
     no_fly: dict[str, Presence] = field(default_factory=dict)

@@ -9,7 +9,7 @@ nothing that is compared with a number of metres (a corridor width, an exit buff
 - `Projection` maps lon/lat to the UTM zone of the deployment area. Within a zone the
   scale error is at most 0.1 % (0.04 % at Keyan), ample for buffers and corridors, and
   planar geometry (shapely) then works in metres.
-- `Route` is a mission's planned path in that projection, for "how far off the route".
+- `FlightPath` is a mission's planned path in that projection, for "how far off the route".
 
 Everything here is a pure function of its arguments; the pyproj objects are stateless
 after construction and are built once (module constant, one Transformer per Projection).
@@ -30,7 +30,7 @@ from shapely.geometry.base import BaseGeometry
 
 from rules._records import Location
 
-__all__ = ["COMPASS_POINTS", "Projection", "Route", "compass", "distance_bearing"]
+__all__ = ["COMPASS_POINTS", "FlightPath", "Projection", "compass", "distance_bearing"]
 
 _GEOD: Final = Geod(ellps="WGS84")
 
@@ -134,7 +134,7 @@ class Projection:
 
 
 @dataclass(frozen=True)
-class Route:
+class FlightPath:
     """A planned path: `waypoints` (lon, lat) joined by straight legs in `projection`.
 
     One waypoint is a point (a hover mission); the distance is then to that point."""

@@ -13,7 +13,14 @@ import shapely
 from pyproj import Geod
 
 from rules import Location
-from rules._geodesy import COMPASS_POINTS, Projection, Route, compass, distance_bearing, utm_epsg
+from rules._geodesy import (
+    COMPASS_POINTS,
+    FlightPath,
+    Projection,
+    compass,
+    distance_bearing,
+    utm_epsg,
+)
 from tests.support import FIXTURES
 
 GEOD = Geod(ellps="WGS84")
@@ -161,7 +168,7 @@ def test_projection_is_a_value() -> None:
     assert Projection(32651) != Projection(32650)
 
 
-# -- Route -----------------------------------------------------------------------------------
+# -- FlightPath ---------------------------------------------------------------------------------
 
 MISSION = json.loads((FIXTURES / "geo" / "mission-patrol-am.json").read_text())
 WAYPOINTS = [(lon, lat) for lon, lat, _alt in MISSION["waypoints"]]
@@ -180,7 +187,7 @@ def _off_leg(i: int, offset_m: float, side: float = 90.0) -> Location:
 @pytest.mark.parametrize("leg", range(len(WAYPOINTS) - 1), ids=lambda i: f"leg-{i}")
 @pytest.mark.parametrize("side", [90.0, -90.0], ids=["right", "left"])
 def test_route_distance_60m_off_a_leg(leg: int, side: float) -> None:
-    route = Route(WAYPOINTS, PROJECTION)
+    route = FlightPath(WAYPOINTS, PROJECTION)
     p = _off_leg(leg, 60.0, side)
     assert route.distance_m(p.lon, p.lat) == pytest.approx(60.0, rel=0.01)
     assert route.within_m(p.lon, p.lat, 61.0)
@@ -189,12 +196,12 @@ def test_route_distance_60m_off_a_leg(leg: int, side: float) -> None:
 
 @pytest.mark.parametrize("i", range(len(WAYPOINTS)), ids=lambda i: f"waypoint-{i}")
 def test_route_distance_at_a_vertex_is_zero(i: int) -> None:
-    route = Route(WAYPOINTS, PROJECTION)
+    route = FlightPath(WAYPOINTS, PROJECTION)
     assert route.distance_m(*WAYPOINTS[i]) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_route_distance_beyond_the_end_is_to_the_end() -> None:
-    route = Route(WAYPOINTS[:3], PROJECTION)  # an open route: it ends at waypoint 2
+    route = FlightPath(WAYPOINTS[:3], PROJECTION)  # an open route: it ends at waypoint 2
     (lon1, lat1), (lon2, lat2) = WAYPOINTS[1], WAYPOINTS[2]
     azimuth, _, _ = GEOD.inv(lon1, lat1, lon2, lat2)
     beyond = moved(Location(lat2, lon2), azimuth, 250.0)
@@ -202,7 +209,7 @@ def test_route_distance_beyond_the_end_is_to_the_end() -> None:
 
 
 def test_route_of_one_waypoint_is_a_point() -> None:
-    route = Route([WAYPOINTS[0]], PROJECTION)
+    route = FlightPath([WAYPOINTS[0]], PROJECTION)
     there = moved(Location(WAYPOINTS[0][1], WAYPOINTS[0][0]), 30, 400)
     assert route.line.geom_type == "Point"
     assert route.length_m == 0.0
@@ -210,7 +217,7 @@ def test_route_of_one_waypoint_is_a_point() -> None:
 
 
 def test_route_length_is_metres() -> None:
-    route = Route(WAYPOINTS, PROJECTION)
+    route = FlightPath(WAYPOINTS, PROJECTION)
     geodesic = sum(
         GEOD.inv(*WAYPOINTS[i], *WAYPOINTS[i + 1])[2] for i in range(len(WAYPOINTS) - 1)
     )
@@ -225,12 +232,12 @@ def test_route_length_is_metres() -> None:
 )
 def test_route_refuses(waypoints: list[tuple[float, float]], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        Route(waypoints, PROJECTION)
+        FlightPath(waypoints, PROJECTION)
 
 
 def test_route_is_a_frozen_value() -> None:
-    a = Route(WAYPOINTS, PROJECTION)
-    b = Route([tuple(w) for w in WAYPOINTS], Projection.for_area(120.5, 30.0))
+    a = FlightPath(WAYPOINTS, PROJECTION)
+    b = FlightPath([tuple(w) for w in WAYPOINTS], Projection.for_area(120.5, 30.0))
     assert a == b and hash(a) == hash(b)
     assert isinstance(a.waypoints, tuple)
     with pytest.raises(dataclasses.FrozenInstanceError):
