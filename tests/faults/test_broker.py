@@ -31,18 +31,25 @@ def reading(at: datetime) -> bytes:
 
 
 @contextmanager
-def restartable(tmp_path: Path, port: int, persist: bool) -> Iterator[Callable[[], Broker]]:
-    """A broker on a fixed port, started anew by each call (the last one is stopped)."""
+def restartable(tmp_path: Path, port: int, persist: bool, autosave_s: int = 1,
+                kill: bool = False) -> Iterator[Callable[[], Broker]]:
+    """A broker on a fixed port, started anew by each call: the one before is stopped
+    cleanly (SIGTERM: a persisting broker saves), or killed with SIGKILL (it does not)."""
     with broker_dir() as data:
-        extra = persistence_conf(data) if persist else ""
+        extra = persistence_conf(data, autosave_s) if persist else ""
         stack: list[object] = []
+        brokers: list[Broker] = []
 
         def start() -> Broker:
             if stack:
+                if kill and brokers[-1].proc is not None:
+                    brokers[-1].proc.kill()
+                    brokers[-1].proc.wait(timeout=10)
                 stack.pop().__exit__(None, None, None)  # type: ignore[attr-defined]
             cm = run_mosquitto(tmp_path / f"broker-{persist}", extra, port=port)
             broker = cm.__enter__()
             stack.append(cm)
+            brokers.append(broker)
             return broker
 
         try:
@@ -60,13 +67,14 @@ def gaps(svc: ServiceProcess, since: datetime) -> list[dict[str, object]]:
     return list(r.json()["data_gaps"])
 
 
-def away_and_back(service_factory: Factory, tmp_path: Path, persist: bool
+def away_and_back(service_factory: Factory, tmp_path: Path, persist: bool,
+                  autosave_s: int = 1, kill: bool = False
                   ) -> tuple[float, float, list[dict[str, object]]]:
     """Run the service, stop it, send AWAY readings, restart the broker, start the
     service again; how many readings it then had, how many sessions it found lost, and
     the data gaps it recorded."""
     port = free_port()
-    with restartable(tmp_path, port, persist) as start_broker:
+    with restartable(tmp_path, port, persist, autosave_s, kill) as start_broker:
         broker = start_broker()
         svc = service_factory(on=broker).start()
         began = datetime.now(UTC)
@@ -110,3 +118,16 @@ def test_a_broker_that_lost_the_session_is_noticed_and_the_gap_recorded(
     assert lost == 1  # ...but the loss is noticed...
     assert len(found) == 1  # ...and on the record, with its span
     assert float(found[0]["seconds"]) > 0  # type: ignore[arg-type]
+
+
+def test_a_persisting_broker_killed_before_its_save_is_noticed_too(
+    service_factory: Factory, tmp_path: Path
+) -> None:
+    """kill -9 of the broker: what changed since its last save (here: everything, the
+    autosave is an hour away) is gone, our session with it; as without persistence, the
+    loss is counted and on the record."""
+    got, lost, found = away_and_back(service_factory, tmp_path, persist=True,
+                                     autosave_s=3600, kill=True)
+    print(f"\npersisting broker killed -9 before its save: {got - 1:.0f} of {AWAY} readings"
+          f" delivered, sessions lost {lost:.0f}, data gaps {len(found)}")
+    assert (got, lost, len(found)) == (1, 1, 1)
