@@ -55,7 +55,8 @@ class Entry(NamedTuple):
 
 
 class Journal:
-    """The `inputs` table: what the rules engine was fed since its last snapshot."""
+    """The `inputs` table: what the rules engine was fed since its last snapshot, and the
+    last `RECENT_KEPT` entries before it (for ingest's memory)."""
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
@@ -120,7 +121,8 @@ class Recovered:
 
 
 class Checkpoints:
-    """Snapshots of the rules and ingest state, and their rebuilding at start."""
+    """Snapshots of the rule state, and at start the state and ingest's memory rebuilt
+    from the last one and the journal."""
 
     def __init__(self, store: SqliteStore, pipeline: RulesPipeline, ingestor: Ingestor,
                  clock: Callable[[], datetime], keep: int = RECENT_KEPT) -> None:

@@ -1,0 +1,119 @@
+"""The outbox on an in-memory store and a broker that acknowledges when told: what is
+handed when, what is marked sent, what is handed again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dispatch._outbox import Outbox, Publication
+from dispatch._sqlite import SqliteStore
+from dispatch._sqlite_outbox import SqliteOutbox
+
+T0 = datetime(2026, 6, 12, 2, 0, tzinfo=UTC)
+
+
+class Broker:
+    def __init__(self) -> None:
+        self.handed: list[tuple[int, str]] = []  # (mid, topic)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> int:
+        self.handed.append((len(self.handed) + 1, topic))
+        return len(self.handed)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def parts() -> tuple[SqliteStore, Outbox, Broker, Clock]:
+    store, broker, clock = SqliteStore(":memory:"), Broker(), Clock()
+    return store, Outbox(SqliteOutbox(store), clock, broker=broker, window=3,
+                         resend_after_s=60), broker, clock
+
+
+def add(store: SqliteStore, outbox: Outbox, *topics: str) -> None:
+    with store.transaction():
+        outbox.add([Publication(t, b"{}") for t in topics])
+
+
+def test_nothing_is_handed_before_the_commit(parts) -> None:  # type: ignore[no-untyped-def]
+    store, outbox, broker, _ = parts
+    with store.transaction():
+        outbox.add([Publication("a", b"{}")])
+        assert outbox.flush() == 0  # it may yet be rolled back
+    assert broker.handed == []
+    assert outbox.flush() == 1
+    assert broker.handed == [(1, "a")]
+
+
+def test_a_rolled_back_publication_is_never_handed(parts) -> None:  # type: ignore[no-untyped-def]
+    store, outbox, broker, _ = parts
+    with pytest.raises(RuntimeError), store.transaction():
+        outbox.add([Publication("lost", b"{}")])
+        raise RuntimeError("the change failed")
+    assert outbox.flush() == 0 and broker.handed == []
+
+
+def test_acknowledged_rows_are_marked_sent_and_the_rest_wait(parts) -> None:  # type: ignore[no-untyped-def]
+    store, outbox, _broker, _ = parts
+    add(store, outbox, "a", "b")
+    outbox.flush()
+    outbox.acknowledged(1)
+    outbox.acknowledged(99)  # somebody else's message (a dead letter): ignored
+    outbox.flush()
+    assert outbox.table.backlog()[0] == 1  # "b" has no PUBACK yet
+    assert outbox.in_flight() == 1
+
+
+def test_at_most_the_window_is_in_flight(parts) -> None:  # type: ignore[no-untyped-def]
+    store, outbox, broker, _ = parts
+    add(store, outbox, *"abcde")
+    assert outbox.flush() == 3
+    assert outbox.flush() == 0  # the broker has not acknowledged any
+    outbox.acknowledged(1)
+    assert outbox.flush() == 1
+    assert [t for _, t in broker.handed] == ["a", "b", "c", "d"]
+
+
+def test_what_gets_no_puback_is_handed_again_after_a_while(parts) -> None:  # type: ignore[no-untyped-def]
+    store, outbox, broker, clock = parts
+    add(store, outbox, "a")
+    outbox.flush()
+    clock.now += timedelta(seconds=59)
+    assert outbox.flush() == 0
+    clock.now += timedelta(seconds=2)
+    assert outbox.flush() == 1
+    assert [t for _, t in broker.handed] == ["a", "a"]
+    outbox.acknowledged(2)
+    outbox.flush()
+    assert outbox.table.backlog() == (0, None)
+
+
+def test_a_new_process_hands_what_an_old_one_left_unsent(parts) -> None:  # type: ignore[no-untyped-def]
+    store, outbox, _broker, clock = parts
+    add(store, outbox, "a", "b")
+    outbox.flush()
+    outbox.acknowledged(1)
+    outbox.flush()  # "a" sent; "b" handed, but the process dies before its PUBACK
+    again = Broker()
+    restarted = Outbox(SqliteOutbox(store), clock, broker=again)
+    assert restarted.flush() == 1
+    assert again.handed == [(1, "b")]
+
+
+def test_sent_rows_are_pruned_after_a_day(parts) -> None:  # type: ignore[no-untyped-def]
+    store, outbox, _broker, clock = parts
+    add(store, outbox, "a", "b")
+    outbox.flush()
+    outbox.acknowledged(1)
+    outbox.flush()
+    clock.now += timedelta(days=1, seconds=1)
+    assert outbox.prune() == 1  # "a"; "b" is unsent and stays
+    assert outbox.table.backlog()[0] == 1
