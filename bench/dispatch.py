@@ -634,7 +634,9 @@ def _open_loaded(db: Path, args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"{db} holds alerts that are not this benchmark's year")
         console.print(f"loading {args.alerts:,} alerts into {db} ...")
         record = {**want, **load(store, Year(args.alerts, args.seed))}
-        store.save_snapshot(SNAPSHOT, orjson.dumps(record), _now())
+        # kinds are EventKinds (str enums): written as their values
+        store.save_snapshot(SNAPSHOT, orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS),
+                            _now())
         return record
     finally:
         store.close()
