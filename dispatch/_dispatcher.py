@@ -340,6 +340,8 @@ class Dispatcher:
     def _event_publications(
         self, alert: Alert, events: list[Event], after: list[tuple[str, str]]
     ) -> list[Publication]:
+        if self.outbox is None:  # nothing would publish them (a bench, an import)
+            return []
         return [
             self._publication(self.topics.events(alert.id), event_json(e, st, q, self.tz))
             for e, (st, q) in zip(events, after, strict=True)
