@@ -18,7 +18,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
@@ -174,14 +174,8 @@ class Dispatcher:
         silence = self._muting(s, zones, queue, now)
         decided = on_raise(queue, s.severity, s.rule, s.subject,
                            None if silence is None else (silence.id, silence.reason))
-        alert, stored, after = self._fold(alert, decided)
-        out = self._event_publications(alert, stored, after)
-        if silence is None:
-            out.append(self._alert_publication(alert, queue))
-        with self.store.transaction():
-            self.store.create(alert, stored)
-            self._enqueue(out)
-        self._log(alert, stored, after)
+        self._commit(alert, decided, None if silence is not None else (
+            lambda a, _events: [self._alert_publication(a, queue)]), new=True)
         if self.metrics is not None:
             self.metrics.raised.labels(queue, s.kind, str(silence is not None).lower()).inc()
 
@@ -322,17 +316,24 @@ class Dispatcher:
 
     def _commit(
         self, alert: Alert, decided: Decision,
-        extra: Extra | None = None,
+        extra: Extra | None = None, *, new: bool = False,
     ) -> tuple[Alert, list[Event]]:
-        """Fold the decided events into the alert, then store them with the messages that
-        announce them (and `extra`'s, made from the alert after them) in one transaction."""
+        """Fold the decided events into the alert (a `new` one is created), then store them
+        with the messages that announce them (and `extra`'s, made from the alert after
+        them) in one transaction."""
         alert, events, after = self._fold(alert, decided)
-        out = self._event_publications(alert, events, after)
-        if extra is not None and events:
-            out += extra(alert, events)
+        out: list[Publication] = []
+        if self.outbox is not None and events:  # without one, nothing would send them
+            out = self._event_publications(alert, events, after)
+            if extra is not None:
+                out += extra(alert, events)
         with self.store.transaction():
-            self.store.append(alert, events)
-            self._enqueue(out)
+            if new:
+                self.store.create(alert, events)
+            else:
+                self.store.append(alert, events)
+            if self.outbox is not None:
+                self.outbox.add(out)
         self._log(alert, events, after)
         self._flush()
         return alert, events
@@ -340,8 +341,6 @@ class Dispatcher:
     def _event_publications(
         self, alert: Alert, events: list[Event], after: list[tuple[str, str]]
     ) -> list[Publication]:
-        if self.outbox is None:  # nothing would publish them (a bench, an import)
-            return []
         return [
             self._publication(self.topics.events(alert.id), event_json(e, st, q, self.tz))
             for e, (st, q) in zip(events, after, strict=True)
@@ -353,10 +352,6 @@ class Dispatcher:
     @staticmethod
     def _publication(topic: str, body: Mapping[str, Any]) -> Publication:
         return Publication(topic, orjson.dumps(body))
-
-    def _enqueue(self, publications: Sequence[Publication]) -> None:
-        if self.outbox is not None:
-            self.outbox.add(publications)
 
     def _flush(self) -> None:
         """Hand the committed publications to the broker; a failure here delays them (the

@@ -349,12 +349,14 @@ class SqliteStore(FiguresReads):
         found = self.load_snapshot_at(name)
         return None if found is None else found[0]
 
-    def load_snapshot_at(self, name: str) -> tuple[bytes, int] | None:
-        """The snapshot and the journal position it covers."""
+    def load_snapshot_at(self, name: str) -> tuple[bytes, int, datetime] | None:
+        """The snapshot, the journal position it covers and when it was taken."""
         row = self._db.execute(
-            "SELECT data, position FROM snapshots WHERE name = ?", (name,)
+            "SELECT data, position, at FROM snapshots WHERE name = ?", (name,)
         ).fetchone()
-        return None if row is None else (bytes(row[0]), int(row[1]))
+        if row is None:
+            return None
+        return bytes(row[0]), int(row[1]), datetime.fromtimestamp(row[2], self._tz)
 
     # -- health ----------------------------------------------------------------------
 

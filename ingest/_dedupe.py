@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from itertools import islice
 
 
 class Deduplicator:
@@ -22,11 +21,9 @@ class Deduplicator:
     def __len__(self) -> int:
         return len(self._seen)
 
-    def keys(self, last: int | None = None) -> list[Hashable]:
-        """What it remembers (the `last` most recent only, if given), oldest first."""
-        if last is None or last >= len(self._seen):
-            return list(self._seen)
-        return list(islice(reversed(self._seen), last))[::-1]
+    def keys(self) -> list[Hashable]:
+        """What it remembers, oldest first."""
+        return list(self._seen)
 
     def restore(self, keys: list[Hashable]) -> None:
         """Remember `keys` (oldest first, as `keys()` gave them) instead."""

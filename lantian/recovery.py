@@ -149,13 +149,13 @@ class Checkpoints:
         found = self._store.load_snapshot_at(SNAPSHOT_NAME)
         position = 0
         loaded = False
+        last: datetime | None = None
         if found is not None:
-            data, position = found
+            data, position, last = found
             loaded = self._load(data)
-            if not loaded:
-                position = 0  # the state is empty: replay whatever the journal still has
+            if not loaded:  # the state is empty: replay whatever the journal still has
+                position, last = 0, None
         replayed = 0
-        last = self._snapshot_at() if loaded else None
         for entry in self.journal.after(0):
             if entry.id <= position:  # covered by the snapshot: ingest remembers it again
                 if entry.topic is not None and entry.payload is not None:
@@ -170,12 +170,6 @@ class Checkpoints:
                     self._pipeline.replay(record)
             replayed += 1
         return Recovered(loaded, replayed, last)
-
-    def _snapshot_at(self) -> datetime | None:
-        row = self._store.connection.execute(
-            "SELECT at FROM snapshots WHERE name = ?", (SNAPSHOT_NAME,)
-        ).fetchone()
-        return None if row is None else datetime.fromtimestamp(row[0], UTC)
 
     def _load(self, data: bytes) -> bool:
         try:

@@ -14,13 +14,10 @@ def test_it_forgets_the_oldest_first() -> None:
     assert d.keys() == ["c", "d", "a"]
 
 
-@pytest.mark.parametrize(("last", "kept"), [(None, "abcd"), (2, "cd"), (9, "abcd"), (0, "")])
-def test_the_most_recent_keys_round_trip(last: int | None, kept: str) -> None:
-    d = Deduplicator(10)
-    for k in "abcd":
-        d.first_time(k)
+@pytest.mark.parametrize("kept", ["abcd", "cd", ""])
+def test_restored_keys_are_known_again(kept: str) -> None:
     again = Deduplicator(10)
-    again.restore(d.keys(last))
+    again.restore(list(kept))
     assert again.keys() == list(kept)
     assert [again.first_time(k) for k in "abcd"] == [k not in kept for k in "abcd"]
 
