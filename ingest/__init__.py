@@ -9,7 +9,7 @@ from ingest._decode import decode_message
 from ingest._dedupe import Deduplicator
 from ingest._gaps import DataGap, SqliteDataGaps
 from ingest._hj212 import hj212_crc16
-from ingest._ingestor import Ingestor, IngestState, RecordSink
+from ingest._ingestor import Ingestor, RecordSink
 from ingest._metrics import IngestMetrics
 from ingest._mqtt import BrokerSettings, MqttConnection
 from ingest._render import record_as_dict
@@ -29,7 +29,6 @@ __all__ = [
     "Deduplicator",
     "InboundTopics",
     "IngestMetrics",
-    "IngestState",
     "Ingestor",
     "Kind",
     "MqttConnection",

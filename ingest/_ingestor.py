@@ -12,8 +12,7 @@ last snapshot did not cover.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Protocol
 
@@ -41,16 +40,6 @@ class PointSink(Protocol):
 
 class Journal(Protocol):
     def message(self, topic: str, payload: bytes, at: datetime) -> None: ...
-
-
-@dataclass
-class IngestState:
-    """What ingest remembers between messages: the record identities seen (oldest first)
-    and the merged state of each DJI device. It is not snapshotted: after a restart the
-    journal's recent entries, replayed, bring it back (`lantian.recovery`)."""
-
-    seen: list[Hashable] = field(default_factory=list)
-    dji: dict[str, DeviceState] = field(default_factory=dict)
 
 
 RecordSink = Callable[[Record], None]
@@ -88,14 +77,12 @@ class Ingestor:
         self._cap = deadletter_cap
         self._quiet = 0
 
-    @property
-    def state(self) -> IngestState:
-        return IngestState(self._dedupe.keys(), dict(self._dji))
-
-    @state.setter
-    def state(self, state: IngestState) -> None:
-        self._dedupe.restore(state.seen)
-        self._dji = dict(state.dji)
+    def forget(self) -> None:
+        """Forget what was seen (record identities, DJI devices' merged state). Ingest's
+        memory is not snapshotted: after a restart, or a commit that failed, the journal's
+        recent entries replayed through `replay` bring it back (`lantian.recovery`)."""
+        self._dedupe.restore([])
+        self._dji = {}
 
     def handle(self, topic: str, payload: bytes) -> Decoding:
         """Process one message. Never raises for anything the message contains."""

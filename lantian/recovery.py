@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Final, NamedTuple
 
 from dispatch import Outbox, SqliteStore
-from ingest import Ingestor, IngestState
+from ingest import Ingestor
 from lantian.pipeline import RulesPipeline
 from rules import RuleState, SnapshotError, dump_state, load_state
 
@@ -184,7 +184,7 @@ class Checkpoints:
         """Forget the in-memory state and rebuild it from the store: after a transaction
         that could not commit, the memory is ahead of what is durable."""
         self._pipeline.state = RuleState()
-        self._ingestor.state = IngestState()
+        self._ingestor.forget()
         return self.restore()
 
 

@@ -18,7 +18,7 @@ SURFACES = {
     "ingest": [
         "HJ212_DIALECTS", "PAYLOAD_CAP", "BrokerSettings", "DataGap", "DeadLetterLimits",
         "DecodeContext", "Decoded", "Deduplicator", "InboundTopics", "IngestMetrics",
-        "IngestState", "Ingestor", "Kind", "MqttConnection", "RecordSink", "SourceSettings",
+        "Ingestor", "Kind", "MqttConnection", "RecordSink", "SourceSettings",
         "SqliteDataGaps", "SqliteDeadLetters", "TimeSeriesWriter", "decode_message",
         "hj212_crc16", "record_as_dict", "unit_factor",
     ],
