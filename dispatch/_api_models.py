@@ -53,6 +53,11 @@ class ActorBody(BaseModel):
     actor: Name | None = None
 
 
+def actor_of(body: ActorBody | None, default: str) -> str:
+    """Who a step's body says did it, else `default` (the caller)."""
+    return body.actor if body is not None and body.actor else default
+
+
 class VerifyBody(ActorBody):
     drone: Name | None = None  # default: the suggestion
 

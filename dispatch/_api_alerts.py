@@ -1,0 +1,160 @@
+"""The alert routes: the officers' queue and the lifecycle steps they take.
+
+A step the incident's state does not allow is a 409 with the lifecycle's reason; an alert
+of another queue (that this one does not assist) a 403; an unknown one a 404.
+"""
+
+# No `from __future__ import annotations`: FastAPI resolves the parameters at runtime.
+# Every route is `async def`: the dispatcher and the store belong to the event loop alone.
+
+from collections.abc import Callable
+from datetime import tzinfo
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, HTTPException, Query
+
+from dispatch._access import Token
+from dispatch._alert import Alert
+from dispatch._api_models import (
+    ActorBody,
+    AlertList,
+    AlertWithEvents,
+    CloseBody,
+    OnSceneBody,
+    QueueBody,
+    ReopenBody,
+    StepResult,
+    VerifyBody,
+    actor_of,
+    answers,
+)
+from dispatch._api_params import AlertId, QueryName, QueryTime, parse_time
+from dispatch._dispatcher import Dispatcher, NotFound
+from dispatch._guard import Officer
+from dispatch._lifecycle import (
+    Ack,
+    Assist,
+    Close,
+    Command,
+    OnScene,
+    Refused,
+    Reopen,
+    State,
+    Transfer,
+    Verify,
+)
+from dispatch._queries import Queries
+from dispatch._wire import event_json, history_json
+
+#: What a lifecycle step answers, or why it refuses.
+_STEP: Final = answers(StepResult, 400, 403, 404, 409, 413, 422)
+
+
+def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: tzinfo) -> None:
+    def alert_for(alert_id: str, token: Token) -> Alert:
+        try:
+            alert = dispatcher.get(alert_id)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+        check_may_act(alert, token)
+        return alert
+
+    def run(alert_id: str, token: Token, make: Callable[[Alert, str], Command]) -> dict[str, Any]:
+        alert = alert_for(alert_id, token)
+        try:
+            alert, events = dispatcher.act(alert, make(alert, token.name))
+        except Refused as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return {"alert": alert.to_json(tz), "events": [
+            event_json(e, alert.incident.state.value, alert.incident.queue, tz) for e in events
+        ]}
+
+    @router.get("/alerts", response_model=None, responses=answers(AlertList, 403, 422))
+    async def list_alerts(
+        token: Officer,
+        queue: QueryName = None,
+        state: State | None = None,
+        since: QueryTime = None,
+        until: QueryTime = None,
+        zone: QueryName = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        """Alerts newest first. An officer sees their own queue's (and those it assists)."""
+        if token.queue is not None and queue not in (None, token.queue):
+            raise HTTPException(403, f"{token.name} may only list queue {token.queue!r}")
+        queues = [q for q in (queue or token.queue,) if q is not None] or None
+        found = read.alerts(
+            queues=queues, state=state, since=parse_time(since, tz, "since"),
+            until=parse_time(until, tz, "until"), zone=zone, limit=limit,
+        )
+        return {"alerts": [a.to_json(tz) for a in found]}
+
+    @router.get("/alerts/{alert_id}", response_model=None,
+                responses=answers(AlertWithEvents, 403, 404, 422))
+    async def show_alert(alert_id: AlertId, token: Officer) -> dict[str, Any]:
+        try:
+            alert, events = read.alert_with_events(alert_id)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+        check_may_act(alert, token)
+        out = alert.to_json(tz)
+        out["events"] = history_json(alert, events, tz)  # each as it was published
+        return out
+
+    @router.post("/alerts/{alert_id}/ack", response_model=None, responses=_STEP)
+    async def ack(
+        alert_id: AlertId, token: Officer, body: ActorBody | None = None
+    ) -> dict[str, Any]:
+        return run(alert_id, token, lambda a, who: Ack(actor_of(body, who)))
+
+    @router.post("/alerts/{alert_id}/verify", response_model=None, responses=_STEP)
+    async def verify(
+        alert_id: AlertId, token: Officer, body: VerifyBody | None = None
+    ) -> dict[str, Any]:
+        def make(alert: Alert, who: str) -> Command:
+            drone = body.drone if body and body.drone else _suggested(alert)
+            if drone is None:
+                raise HTTPException(422, "no drone given and none was suggested for this alert")
+            return Verify(actor_of(body, who), drone)
+        return run(alert_id, token, make)
+
+    @router.post("/alerts/{alert_id}/on-scene", response_model=None, responses=_STEP)
+    async def on_scene(
+        alert_id: AlertId, token: Officer, body: OnSceneBody | None = None
+    ) -> dict[str, Any]:
+        return run(alert_id, token, lambda a, who: OnScene(actor_of(body, who),
+                                                           body.drone if body else None))
+
+    @router.post("/alerts/{alert_id}/transfer", response_model=None, responses=_STEP)
+    async def transfer(alert_id: AlertId, token: Officer, body: QueueBody) -> dict[str, Any]:
+        return run(alert_id, token, lambda a, who: Transfer(actor_of(body, who), body.queue))
+
+    @router.post("/alerts/{alert_id}/assist", response_model=None, responses=_STEP)
+    async def assist(alert_id: AlertId, token: Officer, body: QueueBody) -> dict[str, Any]:
+        return run(alert_id, token, lambda a, who: Assist(actor_of(body, who), body.queue))
+
+    @router.post("/alerts/{alert_id}/close", response_model=None, responses=_STEP)
+    async def close(alert_id: AlertId, token: Officer, body: CloseBody) -> dict[str, Any]:
+        """Close with a receipt (回执): outcome, note and the officer (`actor`)."""
+        return run(alert_id, token, lambda a, who: Close(actor_of(body, who), body.outcome,
+                                                         body.note))
+
+    @router.post("/alerts/{alert_id}/reopen", response_model=None, responses=_STEP)
+    async def reopen(
+        alert_id: AlertId, token: Officer, body: ReopenBody | None = None
+    ) -> dict[str, Any]:
+        return run(alert_id, token, lambda a, who: Reopen(actor_of(body, who),
+                                                          body.reason if body else ""))
+
+
+def _suggested(alert: Alert) -> str | None:
+    suggestion = alert.description.get("drone_suggestion")
+    return suggestion.get("drone") if isinstance(suggestion, dict) else None
+
+
+def check_may_act(alert: Alert, token: Token) -> None:
+    if not token.may_act_on(alert.incident):
+        raise HTTPException(
+            403, f"alert {alert.id} is in queue {alert.incident.queue!r}; "
+            f"{token.name} acts on {token.queue!r}"
+        )
