@@ -18,10 +18,10 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
@@ -66,6 +66,20 @@ class LifecycleSink(Protocol):
     def incident_closed(self, alert: Alert) -> None: ...
 
 
+class Committed(NamedTuple):
+    """A change as committed: the alert after it, its events, and the state and queue
+    each event left the incident in."""
+
+    alert: Alert
+    events: list[Event]
+    after: list[tuple[str, str]]
+
+
+#: Told of every committed change, after the commit (a live view of the queues). A
+#: listener that raises is logged and counted; the change stays committed.
+Listener = Callable[[Committed], None]
+
+
 class NotFound(LookupError):
     pass
 
@@ -89,6 +103,7 @@ class Dispatcher:
         lifecycle: LifecycleSink | None = None,
         metrics: DispatchMetrics | None = None,
         new_id: Callable[[], str] = new_alert_id,
+        listeners: Sequence[Listener] = (),
     ) -> None:
         self.store = store
         self.router = router
@@ -101,6 +116,7 @@ class Dispatcher:
         self.lifecycle = lifecycle
         self.metrics = metrics
         self.new_id = new_id
+        self.listeners = list(listeners)
 
     # -- from the engine -----------------------------------------------------------------
 
@@ -336,7 +352,15 @@ class Dispatcher:
                 self.outbox.add(out)
         self._log(alert, events, after)
         self._flush()
+        self._tell(Committed(alert, events, after))
         return alert, events
+
+    def _tell(self, change: Committed) -> None:
+        for listener in self.listeners:
+            try:
+                listener(change)
+            except Exception:
+                self._failed("listener", f"a listener failed on alert {change.alert.id}")
 
     def _event_publications(
         self, alert: Alert, events: list[Event], after: list[tuple[str, str]]

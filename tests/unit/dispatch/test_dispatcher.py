@@ -11,7 +11,7 @@ import pytest
 from shapely.geometry import box
 
 from dispatch import AlertTopics, Deadlines, Dispatcher, Route, Router
-from dispatch._dispatcher import NotFound
+from dispatch._dispatcher import Committed, NotFound
 from dispatch._lifecycle import Ack, Close, Outcome, Refused, State, Transfer
 from dispatch._outbox import Outbox
 from dispatch._sqlite import SqliteStore
@@ -257,3 +257,22 @@ def test_prometheus_counts_and_the_open_gauge(clock: Clock, wire: Recorder) -> N
     d.command("a1", Close("o", Outcome.RESOLVED, "done"))
     assert value("lantian_alerts_open", queue="blue_sky", state="acknowledged",
                  muted="false") is None
+
+
+def test_listeners_hear_each_committed_change_and_one_that_fails_breaks_nothing(
+    dispatcher: Dispatcher, wire: Recorder
+) -> None:
+    heard: list[Committed] = []
+
+    def broken(_change: Committed) -> None:
+        raise RuntimeError("a console went away mid-write")
+
+    dispatcher.listeners = [broken, heard.append]
+    dispatcher.receive([signal(Action.RAISE)])
+    alert, _ = dispatcher.command("a1", Ack("li"))
+    assert [[e.kind.value for e in c.events] for c in heard] == [
+        ["raised", "dispatched"], ["acknowledged"]]
+    assert heard[-1].after == [("acknowledged", "blue_sky")]
+    assert heard[-1].alert == alert  # the alert after the change, as stored
+    assert dispatcher.get("a1").incident.state is State.ACKNOWLEDGED
+    assert not dispatcher.healthy()  # the failing listener is counted and shows
