@@ -46,7 +46,7 @@ class RulesPipeline:
 
     def on_record(self, record: Record) -> None:
         try:
-            self.state, signals = evaluate(self.state, record, self.ruleset)
+            self.state, signals = evaluate(self.state, record, self.ruleset, self.clock())
         except Exception:
             # a bug in one rule must not stop the service or lose the other records
             log.exception("rules engine failed on %r", record)

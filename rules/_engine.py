@@ -28,8 +28,12 @@ from rules._state import RuleState
 from rules._suggest import with_suggestions
 
 
-def evaluate(state: RuleState, record: Record, rs: Ruleset) -> tuple[RuleState, list[Signal]]:
-    """Feed one record; the state (updated) and the signals it caused."""
+def evaluate(
+    state: RuleState, record: Record, rs: Ruleset, now: datetime | None = None
+) -> tuple[RuleState, list[Signal]]:
+    """Feed one record; the state (updated) and the signals it caused. `now`, the shell's
+    clock when the record is processed, lets a late record's new alert be suggested the
+    drones as they are now (see `rules._suggest`); without it, as at the record's time."""
     signals: list[Signal]
     if isinstance(record, Reading):
         signals = on_reading(state, record, rs)
@@ -41,7 +45,7 @@ def evaluate(state: RuleState, record: Record, rs: Ruleset) -> tuple[RuleState, 
         signals = list(on_finding(state.findings, record, rs))
     else:  # pragma: no cover - Record is a closed union
         raise TypeError(f"not a record: {record!r}")
-    return state, with_suggestions(state.drones, signals, rs.drones)
+    return state, with_suggestions(state.drones, signals, rs.drones, now)
 
 
 def sweep(state: RuleState, now: datetime, rs: Ruleset) -> tuple[RuleState, list[Signal]]:
@@ -50,4 +54,4 @@ def sweep(state: RuleState, now: datetime, rs: Ruleset) -> tuple[RuleState, list
     for station_id in rs.stations:
         station_site(station_id, rs, sites)
     signals: list[Signal] = list(sweep_no_data(state.no_data, now.timestamp(), rs, sites))
-    return state, with_suggestions(state.drones, signals, rs.drones)
+    return state, with_suggestions(state.drones, signals, rs.drones, now)

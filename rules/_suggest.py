@@ -1,8 +1,13 @@
 """Drone suggestion: a new alert at a place comes with the drone to send there.
 
-The nearest drone whose last fix is at most `max_suggestion_age_s` old at the alert's
-time (ties to the lower id), with the geodesic distance, bearing, compass direction
+The nearest drone whose last fix is at most `max_suggestion_age_s` old when the alert is
+raised (ties to the lower id), with the geodesic distance, bearing, compass direction
 ("S") and an ETA at `cruise_speed_mps`. Alerts about drones themselves get none.
+
+"When the alert is raised" is the shell's clock when it is given (`now`), else the alert's
+own time. They differ for late data (a logger's buffered or back-filled upload): the
+alert is about an hour ago, but the drone to send is where the drones are now, and a fix
+newer than the observation is not from the future, only fresher.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ def suggest(
     book: DroneBook, location: Location, at: datetime, rules: DroneRules
 ) -> DroneSuggestion | None:
     """The drone to send to `location`: the nearest whose last fix is at most
-    `max_suggestion_age_s` old at `at` (ties to the lower id), or None when none is."""
+    `max_suggestion_age_s` old at `at`, the time of raising (ties to the lower id), or
+    None when none is."""
     best: tuple[float, str, float, DronePosition] | None = None
     for drone, state in book.drones.items():
         last = state.last
@@ -51,15 +57,17 @@ def suggest(
 
 
 def with_suggestions(
-    book: DroneBook, signals: list[Signal], rules: DroneRules
+    book: DroneBook, signals: list[Signal], rules: DroneRules, now: datetime | None = None
 ) -> list[Signal]:
-    """`signals`, each new alert about a place (not about a drone) with its suggestion."""
+    """`signals`, each new alert about a place (not about a drone) with its suggestion,
+    judged at `now` (when the alert is raised) or, without it, at the alert's time."""
     for i, s in enumerate(signals):
         if (
             isinstance(s, AlertSignal) and s.action is Action.RAISE and s.location is not None
             and not s.subject.startswith("drone:")
         ):
-            suggestion = suggest(book, s.location, s.at, rules)
+            raised = s.at if now is None else max(s.at, now)
+            suggestion = suggest(book, s.location, raised, rules)
             if suggestion is not None:
                 signals[i] = replace(s, drone_suggestion=suggestion)
     return signals

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from lantian.config import load_settings
 from lantian.pipeline import RulesPipeline
-from rules import AlertSignal, Measurement, Reading, Signal
+from rules import AlertSignal, DronePosition, Location, Measurement, Reading, Signal
 from tests.support import REPO
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -59,3 +59,17 @@ def test_a_failing_sink_is_counted_and_the_next_records_still_flow(
     sink.fail = False
     p.on_record(Reading("KY-CS-001", T0 + timedelta(minutes=3), {"pm10": Measurement(300.0)}))
     assert [s.severity for s in sink.got if isinstance(s, AlertSignal)] == ["critical"]
+
+
+def test_late_readings_are_suggested_the_drone_flying_now() -> None:
+    """The shell hands the rules its clock: an hour-old upload gets today's drone."""
+    now = T0 + timedelta(hours=1)
+    sink = Sink()
+    p = RulesPipeline(RULES, sink, lambda: now, CollectorRegistry())
+    p.on_record(DronePosition("KY-UAV-01", now - timedelta(seconds=30),
+                              Location(30.044, 120.501), 30.0))
+    for r in fumes(3):
+        p.on_record(r)
+    (raised,) = [s for s in sink.got if isinstance(s, AlertSignal)]
+    assert raised.drone_suggestion is not None
+    assert raised.drone_suggestion.drone == "KY-UAV-01"

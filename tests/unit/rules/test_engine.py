@@ -121,6 +121,27 @@ def test_site_pm10_mean_raises_with_zone_grid_evidence_and_drone() -> None:
     assert s.eta_s == pytest.approx(s.distance_m / 10)
 
 
+def test_an_alert_on_late_data_is_suggested_the_drones_as_they_are_now() -> None:
+    """A logger's buffered hour arrives now: the alert is about an hour ago, the drone to
+    send is the one flying now (its fix, newer than the readings, is not from the future)."""
+    rs = ruleset(PM10_15MIN)
+    now = T0 + timedelta(hours=1)
+    drone = DronePosition("KY-UAV-01", now - timedelta(minutes=1), Location(30.044, 120.501), 30.0)
+
+    def raised(clock: datetime | None) -> AlertSignal:
+        state, out = RuleState(), []
+        for r in [drone, *minutes("KY-CS-001", {0: 140, 1: 160, 2: 170})]:
+            state, signals = evaluate(state, r, rs, clock)
+            out += signals
+        (alert,) = [s for s in out if isinstance(s, AlertSignal)]
+        return alert
+
+    suggestion = raised(now).drone_suggestion
+    assert suggestion is not None and suggestion.drone == "KY-UAV-01"
+    # judged at the readings' own time, the fix lies an hour ahead: no suggestion
+    assert raised(None).drone_suggestion is None
+
+
 def test_severity_moves_within_one_alert_and_clears_with_hysteresis() -> None:
     rs = ruleset(replace(PM10_15MIN, window_s=120, min_samples=1))
     values = {0: 200, 1: 200, 2: 300, 3: 300, 4: 300, 5: 200, 6: 200, 7: 140, 8: 140, 9: 100,
