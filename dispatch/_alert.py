@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from dispatch._lifecycle import Incident
@@ -98,6 +98,15 @@ def describe(signal: AlertSignal, tz: tzinfo) -> dict[str, Any]:
         "detail": dict(signal.detail),
         "observed_at": signal.at.astimezone(tz).isoformat(),
     }
+
+
+def lateness(observed: datetime, raised: datetime, late_after: timedelta) -> dict[str, Any]:
+    """How long the data behind an alert took to reach the service (`delay_s`, from the
+    observation to the raise), and whether that makes the alert `late`: a logger's
+    buffered or back-filled upload is raised now about a condition of an hour ago, and an
+    officer must see that before driving out. Fixed at the raise."""
+    delay = max(0.0, (raised - observed).total_seconds())
+    return {"delay_s": round(delay), "late": delay > late_after.total_seconds()}
 
 
 def _location(loc: Location | None) -> dict[str, float] | None:

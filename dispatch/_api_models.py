@@ -181,6 +181,8 @@ class AlertOut(_Open):
     drone_suggestion: DroneSuggestion | None = None
     detail: dict[str, Any] | None = None
     observed_at: str | None = None
+    delay_s: int | None = None
+    late: bool | None = None
     raised_at: str
     queue: str
     assists: list[str]

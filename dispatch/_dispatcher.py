@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, Protocol
 
 import orjson
 
-from dispatch._alert import Alert, describe
+from dispatch._alert import Alert, describe, lateness
 from dispatch._lifecycle import (
     Assist,
     Command,
@@ -104,6 +104,7 @@ class Dispatcher:
         metrics: DispatchMetrics | None = None,
         new_id: Callable[[], str] = new_alert_id,
         listeners: Sequence[Listener] = (),
+        late_after: timedelta = timedelta(minutes=10),
     ) -> None:
         self.store = store
         self.router = router
@@ -117,6 +118,7 @@ class Dispatcher:
         self.metrics = metrics
         self.new_id = new_id
         self.listeners = list(listeners)
+        self.late_after = late_after
 
     # -- from the engine -----------------------------------------------------------------
 
@@ -172,6 +174,9 @@ class Dispatcher:
             if description["drone_suggestion"] is None:
                 # the engine suggests a drone when it raises; an update keeps that one
                 description["drone_suggestion"] = existing.description.get("drone_suggestion")
+            for kept in ("delay_s", "late"):  # how late the raise was stays with the alert
+                if kept in existing.description:
+                    description[kept] = existing.description[kept]
         self._commit(replace(existing, description=description), events)
 
     def _create(self, s: AlertSignal) -> None:
@@ -185,7 +190,8 @@ class Dispatcher:
             incident=Incident(id=self.new_id(), queue=queue, raised_at=now, severity=s.severity),
             rule=s.rule, subject=s.subject, kind=s.kind,
             zone=s.zone.id if s.zone else None, grid=s.grid,
-            ack_by=ack_by, close_by=close_by, description=describe(s, self.tz),
+            ack_by=ack_by, close_by=close_by,
+            description=describe(s, self.tz) | lateness(s.at, now, self.late_after),
         )
         silence = self._muting(s, zones, queue, now)
         decided = on_raise(queue, s.severity, s.rule, s.subject,

@@ -95,6 +95,7 @@ async def serve(
         lifecycle=IncidentPoints(timeseries.write_lines) if timeseries is not None else None,
         metrics=DispatchMetrics(registry, store),
         outbox=outbox,
+        late_after=settings.dispatch.late_after,
     )
     pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry)
 

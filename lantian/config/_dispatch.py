@@ -43,6 +43,7 @@ class TokenSection(Section):
 class DispatchSection(Section):
     default_queue: QueueName = "blue_sky"
     sweep_s: PositiveFloat = 15.0
+    late_after_s: PositiveFloat = 600.0
     queues: dict[QueueName, QueueSection] = {
         "blue_sky": QueueSection(), "law_enforcement": QueueSection(),
     }
@@ -56,6 +57,7 @@ class DispatchSettings:
     queues: Mapping[str, Deadlines]
     tokens: tuple[Token, ...]
     sweep_s: float
+    late_after: timedelta = timedelta(minutes=10)
 
 
 def build_dispatch(
@@ -102,6 +104,7 @@ def build_dispatch(
     return DispatchSettings(
         router=Router(tuple(routes), section.default_queue),
         queues=MappingProxyType(queues), tokens=tuple(tokens), sweep_s=section.sweep_s,
+        late_after=timedelta(seconds=section.late_after_s),
     )
 
 

@@ -276,3 +276,22 @@ def test_listeners_hear_each_committed_change_and_one_that_fails_breaks_nothing(
     assert heard[-1].alert == alert  # the alert after the change, as stored
     assert dispatcher.get("a1").incident.state is State.ACKNOWLEDGED
     assert not dispatcher.healthy()  # the failing listener is counted and shows
+
+
+def test_an_alert_on_late_data_says_how_late_and_keeps_it_through_updates(
+    dispatcher: Dispatcher, clock: Clock
+) -> None:
+    clock.now = T0 + timedelta(hours=2)  # the readings of 10:00 arrive at 12:00
+    dispatcher.receive([signal(Action.RAISE)])
+    alert = dispatcher.get("a1")
+    assert (alert.description["delay_s"], alert.description["late"]) == (7200, True)
+    assert alert.incident.raised_at == clock.now  # deadlines run from the raise
+    dispatcher.receive([signal(Action.UPDATE, value=180.0, at=T0 + timedelta(hours=2))])
+    assert dispatcher.get("a1").description["late"] is True
+
+
+def test_an_alert_on_live_data_is_not_late(dispatcher: Dispatcher, clock: Clock) -> None:
+    clock.now = T0 + timedelta(seconds=3)
+    dispatcher.receive([signal(Action.RAISE)])
+    assert (dispatcher.get("a1").description["delay_s"],
+            dispatcher.get("a1").description["late"]) == (3, False)
