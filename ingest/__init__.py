@@ -17,6 +17,7 @@ from ingest._result import Decoded
 from ingest._timeseries import TimeSeriesWriter
 from ingest._topics import InboundTopics, Kind
 from ingest._units import unit_factor
+from ingest._vendor_json import VendorMapping, VendorMetric
 
 __all__ = [
     "HJ212_DIALECTS",
@@ -37,6 +38,8 @@ __all__ = [
     "SqliteDataGaps",
     "SqliteDeadLetters",
     "TimeSeriesWriter",
+    "VendorMapping",
+    "VendorMetric",
     "decode_message",
     "hj212_crc16",
     "record_as_dict",

@@ -21,6 +21,7 @@ from ingest._lantian_json import (
 from ingest._result import Decoded, DecodeResult, Rejection
 from ingest._topics import InboundTopics, Kind, TopicAddress
 from ingest._validate import validate
+from ingest._vendor_json import decode_vendor
 
 _JSON_DECODERS = {
     Kind.READING: decode_reading,
@@ -74,6 +75,8 @@ def decode_message(
         result = decode_hj212(payload, ctx)
     elif address.kind is Kind.DJI_OSD:
         state, result = decode_dji_osd(address.source, payload, ctx, dji_previous)
+    elif address.kind is Kind.VENDOR:
+        result = decode_vendor(topics.vendor(address.source), topic, payload, ctx)
     else:
         result = _JSON_DECODERS[address.kind](address.source, payload, ctx)
     if isinstance(result, Decoded):

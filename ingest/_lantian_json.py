@@ -95,7 +95,7 @@ _Builder = Callable[[str, _Object, DecodeContext], Decoded]
 
 def _decode(build: _Builder, topic_id: str, payload: bytes, ctx: DecodeContext) -> DecodeResult:
     try:
-        return build(topic_id, _parse_object(payload), ctx)
+        return build(topic_id, parse_object(payload), ctx)
     except BadField as refused:
         return refused.rejection
 
@@ -192,7 +192,7 @@ def _finding(drone: str, obj: _Object, ctx: DecodeContext) -> Decoded:
 # --- the parts payloads share ----------------------------------------------------------
 
 
-def _parse_object(payload: bytes) -> _Object:
+def parse_object(payload: bytes) -> _Object:
     try:
         doc = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:

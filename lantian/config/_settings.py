@@ -29,6 +29,7 @@ from ingest import (
     DeadLetterLimits,
     DecodeContext,
     InboundTopics,
+    Kind,
     SourceSettings,
     unit_factor,
 )
@@ -39,6 +40,7 @@ from lantian.config._geo import load_stations, load_zones
 from lantian.config._masking import SECRET_KEY, mask, secrets_in
 from lantian.config._rules import build_ruleset
 from lantian.config._toml import LantianToml, MqttSection
+from lantian.config._vendors import build_vendors
 from rules import Ruleset, Station, Zone
 
 
@@ -229,7 +231,11 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
         http_port=port,
         log_level=toml.service.log_level,
         broker=broker,
-        topics=InboundTopics(toml.mqtt.topic_prefix, frozenset(toml.ingest.decoders)),
+        topics=InboundTopics(
+            toml.mqtt.topic_prefix, frozenset(toml.ingest.decoders),
+            build_vendors(list(toml.ingest.vendors), where, stations,
+                          Kind.VENDOR in toml.ingest.decoders),
+        ),
         store_path=store_path,
         influx=influx,
         decode=decode,

@@ -15,6 +15,7 @@ from ingest import PAYLOAD_CAP, Kind
 from lantian.config._dispatch import DispatchSection
 from lantian.config._rules import RulesSection
 from lantian.config._schema import PositiveFloat, PositiveInt, Section
+from lantian.config._vendors import VendorSection
 
 
 class ServiceSection(Section):
@@ -67,6 +68,7 @@ class IngestSection(Section):
     dedupe_capacity: PositiveInt = 200_000
     dji: DjiSection = DjiSection()
     deadletters: DeadLettersSection = DeadLettersSection()
+    vendors: Annotated[list[VendorSection], Field(max_length=100)] = []
 
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)  # Kind from str
 

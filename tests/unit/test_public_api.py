@@ -19,7 +19,8 @@ SURFACES = {
         "HJ212_DIALECTS", "PAYLOAD_CAP", "BrokerSettings", "DataGap", "DeadLetterLimits",
         "DecodeContext", "Decoded", "Deduplicator", "InboundTopics", "IngestMetrics",
         "Ingestor", "Kind", "MqttConnection", "RecordSink", "SourceSettings",
-        "SqliteDataGaps", "SqliteDeadLetters", "TimeSeriesWriter", "decode_message",
+        "SqliteDataGaps", "SqliteDeadLetters", "TimeSeriesWriter", "VendorMapping", "VendorMetric",
+        "decode_message",
         "hj212_crc16", "record_as_dict", "unit_factor",
     ],
 }

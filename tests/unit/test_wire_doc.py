@@ -2,6 +2,8 @@
 
 The convention, on the line just before a fenced block of the page:
 
+- `<!-- example: config -->`: the block is TOML that is added to the shipped `config/`
+  for the examples below (a vendor mapping), so it must load;
 - `<!-- example: decode TOPIC -->`: `lantian decode --topic TOPIC` with the shipped
   `config/` accepts the block's text as payload and makes at least one record of it;
 - `<!-- example: reject TOPIC CODE -->`: it rejects it, with that dead-letter code;
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -33,6 +36,7 @@ from dispatch._sqlite_outbox import SqliteOutbox
 from ingest import InboundTopics
 from ingest._deadletters import DeadLetter
 from lantian.cli import main as lantian
+from lantian.config import load_settings
 from rules import Action, AlertSignal, DroneSuggestion, Evidence, Location, Zone
 from tests.support import REPO
 
@@ -66,7 +70,18 @@ def _cases(verb: str) -> list[Any]:
 
 def test_every_json_block_is_a_checked_example() -> None:
     assert [body[:60] for verb, _, body in EXAMPLES if verb == ""] == []
-    assert {verb for verb, _, _ in EXAMPLES} == {"decode", "reject", "publish"}
+    assert {verb for verb, _, _ in EXAMPLES} == {"config", "decode", "reject", "publish"}
+
+
+def _config(tmp_path: Path) -> Path:
+    """The shipped config with the page's config blocks added."""
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "config", config)
+    with (config / "lantian.toml").open("a", encoding="utf-8") as toml:
+        for verb, _, body in EXAMPLES:
+            if verb == "config":
+                toml.write("\n" + body)
+    return config
 
 
 def _decode(topic: str, body: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -74,7 +89,7 @@ def _decode(topic: str, body: str, tmp_path: Path, capsys: pytest.CaptureFixture
     payload = tmp_path / "payload"
     # a text block is one line of the page; on the wire it has no trailing newline
     payload.write_bytes(body.rstrip("\n").encode())
-    status = lantian(["--config", str(REPO / "config"), "decode", "--topic", topic,
+    status = lantian(["--config", str(_config(tmp_path)), "decode", "--topic", topic,
                       "--file", str(payload)])
     out: dict[str, Any] = json.loads(capsys.readouterr().out)
     return status, out
@@ -97,9 +112,10 @@ def test_rejected_examples_are_rejected_with_their_code(
     assert (status, out["rejected"]) == (1, args[1])
 
 
-def test_the_page_covers_every_inbound_topic() -> None:
+def test_the_page_covers_every_inbound_topic(tmp_path: Path) -> None:
     decoded = {args[0] for verb, args, _ in EXAMPLES if verb == "decode"}
-    routes = {InboundTopics().address(topic).kind for topic in decoded}  # type: ignore[union-attr]
+    topics = load_settings(_config(tmp_path)).topics
+    routes = {topics.address(topic).kind for topic in decoded}  # type: ignore[union-attr]
     assert routes == set(InboundTopics().enabled)
     for subscription in InboundTopics().subscriptions():
         assert f"`{subscription}`" in TEXT

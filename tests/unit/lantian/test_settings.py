@@ -78,7 +78,7 @@ TOML_ERRORS = [
      "crc_unpadded, crc_modbus_swapped, length_unpadded, datatime_ms"),
     ('decoders = ["reading",', 'decoders = ["readings",',
      "ingest.decoders.0: Input should be 'reading', 'hj212', 'telemetry', 'mission', "
-     "'finding' or 'dji_osd' (got 'readings')"),
+     "'finding', 'dji_osd' or 'vendor' (got 'readings')"),
     ('url = "sqlite:///var/lantian.sqlite"', 'url = "mysql://x"',
      "store: url: expected sqlite:///path, got 'mysql://x'"),
     ("timezone =", "timezone = = ", "not valid TOML"),
