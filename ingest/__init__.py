@@ -3,7 +3,12 @@
 Nothing outside this package touches paho or a payload format.
 """
 
-from ingest._context import HJ212_DIALECTS, DecodeContext, SourceSettings
+from ingest._context import (
+    HJ212_DIALECTS,
+    HJ212_RETIRED_DIALECTS,
+    DecodeContext,
+    SourceSettings,
+)
 from ingest._deadletters import PAYLOAD_CAP, DeadLetterLimits, SqliteDeadLetters
 from ingest._decode import decode_message
 from ingest._dedupe import Deduplicator
@@ -20,6 +25,7 @@ from ingest._units import unit_factor
 
 __all__ = [
     "HJ212_DIALECTS",
+    "HJ212_RETIRED_DIALECTS",
     "PAYLOAD_CAP",
     "BrokerSettings",
     "DataGap",

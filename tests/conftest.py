@@ -25,10 +25,8 @@ FIXTURE_STATIONS = [
     ("FX-OLD", "LD130133000015", 120.47, 30.04),
 ]
 
-FIXTURE_SOURCES = """
-[sources."FX-GASES"]
-hj212_lenient = ["crc_lowercase"]
-"""
+# No fixture station needs a [sources] entry: FX-GASES's lower-case CRC hex conforms.
+FIXTURE_SOURCES = ""
 
 
 def write_config(

@@ -55,9 +55,10 @@ def lenient(*dialects: str, **unit_factors: float) -> SourceSettings:
     return SourceSettings(unit_factors=unit_factors, hj212_lenient=frozenset(dialects))
 
 
-# What each fixture's device needs. (Several lost their \r\n when copied from logs: that
-# is no dialect on MQTT, where the wire contract makes it optional.)
-FIELD_CTX: Final = context(GASES=lenient("crc_lowercase"))
+# What each fixture's device needs: none needs a dialect now that lower-case CRC hex is
+# accepted as the conforming spelling it is. (Several lost their \r\n when copied from
+# logs: that is no dialect on MQTT, where the wire contract makes it optional.)
+FIELD_CTX: Final = context(GASES=lenient("crc_unpadded"))
 STRICT_CTX: Final = context()
 
 
@@ -221,6 +222,27 @@ DUST_READING: Final = Accepted(
     ("unprefixed_flag",),
 )
 
+# Lower-case CRC hex conforms (HJ 212-2017 Table 2: a hexadecimal integer, of no case):
+# a strict station's packet, with no deviation recorded.
+GASES_READING: Final = Accepted(
+    "GASES",
+    datetime(2019, 10, 12, 13, 37, 10, tzinfo=SHANGHAI),
+    {"co": M(0.0), "no2": M(0.0)},
+    Interval.INSTANT,
+    extras={
+        "a21007-Rtd": "0.033",
+        "a21007-Flag": "N",
+        "a21006-Rtd": "0.036",
+        "a21006-Flag": "N",
+        "a21001-Rtd": "25.40",
+        "a21001-Flag": "N",
+        "a21003-Rtd": "101.94",
+        "a21003-Flag": "N",
+        "a21002-Rtd": "49.20",
+        "a21002-Flag": "N",
+    },
+)
+
 # fixture -> (what a station allowing its dialects gets, what a strict station gets)
 FIXTURE_CASES: Final[dict[str, tuple[Accepted | Rejection, Accepted | Rejection]]] = {
     "ambient-minute-2051": (
@@ -231,31 +253,7 @@ FIXTURE_CASES: Final[dict[str, tuple[Accepted | Rejection, Accepted | Rejection]
         DUST_READING,
         DUST_READING,
     ),
-    "gases-realtime-2011-lowercase-crc": (
-        Accepted(
-            "GASES",
-            datetime(2019, 10, 12, 13, 37, 10, tzinfo=SHANGHAI),
-            {"co": M(0.0), "no2": M(0.0)},
-            Interval.INSTANT,
-            ("crc_lowercase",),
-            extras={
-                "a21007-Rtd": "0.033",
-                "a21007-Flag": "N",
-                "a21006-Rtd": "0.036",
-                "a21006-Flag": "N",
-                "a21001-Rtd": "25.40",
-                "a21001-Flag": "N",
-                "a21003-Rtd": "101.94",
-                "a21003-Flag": "N",
-                "a21002-Rtd": "49.20",
-                "a21002-Flag": "N",
-            },
-        ),
-        Rejection(
-            "hj212_dialect",
-            dialect_reason('CRC hex "cc01" is lower case', "crc_lowercase", station="GASES"),
-        ),
-    ),
+    "gases-realtime-2011-lowercase-crc": (GASES_READING, GASES_READING),
     "std-appendix-a-1062": (
         Rejection("hj212_not_data", "CN 1062 (set real-time interval) is not a data upload"),
         Rejection("hj212_not_data", "CN 1062 (set real-time interval) is not a data upload"),
@@ -399,9 +397,6 @@ class Dialect:
 
 # CRCs: 180.0 -> B8C1 (MODBUS D15B), 197.0 -> 0500 (test_dialect_packets_are_built_as_described).
 DIALECTS: Final = {
-    "crc_lowercase": Dialect(
-        packet(DUST_CP.format(value="180.0"), crc="b8c1"), 'CRC hex "b8c1" is lower case'
-    ),
     "crc_unpadded": Dialect(
         packet(DUST_CP.format(value="197.0"), crc="500"),
         'CRC "500" has 3 hex digits, not 4',
@@ -468,18 +463,55 @@ def test_dialect_allowed_only_for_its_own_station(name: str) -> None:
 
 
 def test_several_dialects_are_named_at_once_with_the_list_to_paste() -> None:
-    payload = packet(DUST_CP.format(value="180.0"), crc="b8c1", end=b"")
+    payload = packet(DUST_CP.format(value="197.0"), crc="500", end=b"")
     assert reject(payload, context(**{"KY-CS-001": lenient("length_unpadded")})) == Rejection(
         "hj212_dialect",
-        dialect_reason('CRC hex "b8c1" is lower case', "crc_lowercase", "length_unpadded"),
+        dialect_reason('CRC "500" has 3 hex digits, not 4', "crc_unpadded", "length_unpadded"),
     )
 
 
 def test_parse_packet_records_every_dialect_in_packet_order() -> None:
-    payload = packet(DUST_CP.format(value="180.0"), length="131", crc="b8c1", end=b"")
+    payload = packet(DUST_CP.format(value="197.0"), length="131", crc="500", end=b"")
     result = parse_packet(payload, ALL_DIALECTS)
     assert isinstance(result, Packet)
-    assert result.deviations == ("length_unpadded", "crc_lowercase")
+    assert result.deviations == ("length_unpadded", "crc_unpadded")
+
+
+# --- CRC hex case: no dialect -------------------------------------------------------------
+
+# Values whose packets' CRCs have hex letters (checked below).
+LOWER_CASE_VALUES: Final = ("180.0", "181.5", "187.0", "64.5", "30.1", "12.0")
+
+
+@pytest.mark.parametrize("value", LOWER_CASE_VALUES)
+def test_lower_case_crc_hex_is_accepted_from_a_strict_station(value: str) -> None:
+    upper = packet(DUST_CP.format(value=value))
+    lower = upper[:-6] + upper[-6:-2].lower() + b"\r\n"
+    assert decode_hj212(lower, STRICT_CTX) == decode_hj212(upper, STRICT_CTX)
+    result = decode_hj212(lower, STRICT_CTX)
+    assert isinstance(result, Decoded)
+    assert result.records[0] == Reading(  # no deviation, nothing to allow
+        "KY-CS-001", TS, {"pm10": M(float(value))}, source="hj212"
+    )
+
+
+def test_lower_case_crc_hex_appears_in_the_cases_above() -> None:
+    letters: set[str] = set()
+    for value in LOWER_CASE_VALUES:
+        letters |= set(f"{hj212_crc16(packet(DUST_CP.format(value=value))[6:-6]):04x}")
+    assert letters & set("abcdef")
+
+
+def test_parse_packet_takes_lower_case_crc_hex_with_no_leniency() -> None:
+    result = parse_packet(packet(DUST_CP.format(value="180.0"), crc="b8c1"), frozenset())
+    assert isinstance(result, Packet)
+    assert result.deviations == ()
+
+
+def test_a_wrong_crc_in_lower_case_is_still_a_crc_mismatch() -> None:
+    assert reject(packet(DUST_CP.format(value="180.0"), crc="b8c2")) == Rejection(
+        "hj212_crc", "CRC mismatch: packet says b8c2, computed B8C1"
+    )
 
 
 @pytest.mark.parametrize(
@@ -489,25 +521,25 @@ def test_parse_packet_records_every_dialect_in_packet_order() -> None:
             frozenset(),
             Rejection(
                 "hj212_dialect",
-                dialect_reason('CRC hex "b8c1" is lower case', "crc_lowercase", station=None),
+                dialect_reason('CRC "500" has 3 hex digits, not 4', "crc_unpadded", station=None),
             ),
         ),
-        (frozenset({"crc_lowercase"}), None),
+        (frozenset({"crc_unpadded"}), None),
     ],
-    ids=["strict", "lower-case-allowed"],
+    ids=["strict", "unpadded-allowed"],
 )
 def test_parse_packet_enforces_the_lenient_set_it_is_given(
     lenient_set: frozenset[str], expected: Rejection | None
 ) -> None:
-    result = parse_packet(DIALECTS["crc_lowercase"].payload, lenient_set)
+    result = parse_packet(DIALECTS["crc_unpadded"].payload, lenient_set)
     if expected is not None:
         assert result == expected
         return
     assert isinstance(result, Packet)
-    assert result.deviations == ("crc_lowercase",)
+    assert result.deviations == ("crc_unpadded",)
     assert result.fields == (
         ("DataTime", "20260612103100"),
-        ("a34002-Rtd", "180.0"),
+        ("a34002-Rtd", "197.0"),
         ("a34002-Flag", "N"),
     )
 
