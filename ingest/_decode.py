@@ -21,6 +21,7 @@ from ingest._lantian_json import (
 from ingest._result import Decoded, DecodeResult, Rejection
 from ingest._topics import InboundTopics, Kind, TopicAddress
 from ingest._validate import validate
+from rules import Record
 
 _JSON_DECODERS = {
     Kind.READING: decode_reading,
@@ -77,8 +78,26 @@ def decode_message(
     else:
         result = _JSON_DECODERS[address.kind](address.source, payload, ctx)
     if isinstance(result, Decoded):
-        for record in result.records:
+        marked: list[Record] | None = None  # rare: copied only when a value is marked
+        odd: list[str] = []
+        for i, record in enumerate(result.records):
             problem = validate(record, now, ctx.max_future)
-            if problem is not None:
+            if problem is None:
+                continue
+            if isinstance(problem, Rejection):
                 return Decoding(address, problem, state)
+            if marked is None:
+                marked = list(result.records)
+            marked[i] = problem.reading
+            odd.extend(problem.odd)
+        if marked is not None:
+            result = Decoded(tuple(marked), _noted(result.note, _implausible_note(odd)))
     return Decoding(address, result, state)
+
+
+def _implausible_note(odd: list[str]) -> str:
+    return "kept, marked implausible and never counted: " + "; ".join(odd)
+
+
+def _noted(note: str, more: str) -> str:
+    return f"{note}; {more}" if note else more

@@ -16,7 +16,8 @@ SURFACES = {
         "SqliteOutbox", "SqliteStore", "Token", "api_router",
     ],
     "ingest": [
-        "HJ212_DIALECTS", "HJ212_RETIRED_DIALECTS", "PAYLOAD_CAP", "BrokerSettings", "DataGap", "DeadLetterLimits",
+        "HJ212_DIALECTS", "HJ212_RETIRED_DIALECTS", "PAYLOAD_CAP", "BrokerSettings", "DataGap",
+        "DeadLetterLimits",
         "DecodeContext", "Decoded", "Deduplicator", "InboundTopics", "IngestMetrics",
         "Ingestor", "Kind", "MqttConnection", "RecordSink", "SourceSettings",
         "SqliteDataGaps", "SqliteDeadLetters", "TimeSeriesWriter", "decode_message",
