@@ -3,6 +3,7 @@ is silent to the no-data rule, though its readings arrive."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from rules import Action, AlertSignal, NoDataRule, Reading, RuleState, evaluate, sweep
@@ -16,7 +17,7 @@ def empty(minute: float) -> Reading:
     return reading("KY-CS-001", minute)
 
 
-def raised(signals: list[object]) -> list[str]:
+def raised(signals: Iterable[object]) -> list[str]:
     return [s.subject for s in signals if isinstance(s, AlertSignal) and s.action is Action.RAISE]
 
 
