@@ -20,7 +20,7 @@ from ingest._lantian_json import (
 )
 from ingest._result import Decoded, DecodeResult, Rejection
 from ingest._topics import InboundTopics, Kind, TopicAddress
-from ingest._validate import validate
+from ingest._validate import Marked, validate
 from rules import Record
 
 _JSON_DECODERS = {
@@ -78,26 +78,27 @@ def decode_message(
     else:
         result = _JSON_DECODERS[address.kind](address.source, payload, ctx)
     if isinstance(result, Decoded):
-        marked: list[Record] | None = None  # rare: copied only when a value is marked
-        odd: list[str] = []
-        for i, record in enumerate(result.records):
+        for record in result.records:
             problem = validate(record, now, ctx.max_future)
-            if problem is None:
-                continue
-            if isinstance(problem, Rejection):
-                return Decoding(address, problem, state)
-            if marked is None:
-                marked = list(result.records)
-            marked[i] = problem.reading
-            odd.extend(problem.odd)
-        if marked is not None:
-            result = Decoded(tuple(marked), _noted(result.note, _implausible_note(odd)))
+            if problem is not None:
+                result = _judged(result, now, ctx) if isinstance(problem, Marked) else problem
+                break
     return Decoding(address, result, state)
 
 
-def _implausible_note(odd: list[str]) -> str:
-    return "kept, marked implausible and never counted: " + "; ".join(odd)
-
-
-def _noted(note: str, more: str) -> str:
-    return f"{note}; {more}" if note else more
+def _judged(decoded: Decoded, now: datetime, ctx: DecodeContext) -> DecodeResult:
+    """The records with their implausible values marked, and a note that says what is odd
+    about each; or the first record's refusal. The rare path: it validates them again."""
+    records: list[Record] = []
+    odd: list[str] = []
+    for record in decoded.records:
+        problem = validate(record, now, ctx.max_future)
+        if isinstance(problem, Rejection):
+            return problem
+        if problem is None:
+            records.append(record)
+            continue
+        records.append(problem.reading)
+        odd.extend(problem.odd)
+    note = "kept, marked implausible and never counted: " + "; ".join(odd)
+    return Decoded(tuple(records), f"{decoded.note}; {note}" if decoded.note else note)

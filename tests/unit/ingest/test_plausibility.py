@@ -188,3 +188,17 @@ def test_the_rules_never_count_a_marked_value() -> None:
     unmarked = replace(reading, values={**reading.values, "pressure": M(0.0)})
     _, signals = evaluate(RuleState(), unmarked, rs)
     assert alerts(signals) == [(Action.RAISE, "low-pressure", "warning")]
+
+
+def test_the_decoders_own_note_is_kept_before_what_is_odd() -> None:
+    payload = b'{"drone": "KY-UAV-01", "ts": "2026-06-12T10:31:00+08:00", "lat": 30.03, ' \
+              b'"lon": 120.5, "pm10": 80, "pressure": 0, "colour": "red"}'
+    result = decode_message("lantian/drones/KY-UAV-01/telemetry", payload, ctx=context(),
+                            topics=InboundTopics(), now=NOW).result
+    assert isinstance(result, Decoded), result
+    [reading] = [r for r in result.records if isinstance(r, Reading)]
+    assert reading.values["pressure"] == X(0.0)
+    assert result.note == (
+        'ignored unknown fields: "colour"; '
+        + ODD + "pressure 0 kPa: the sensor is probably not measuring"
+    )
