@@ -108,6 +108,9 @@ def decode_hj212(payload: bytes, ctx: DecodeContext) -> DecodeResult:
     return Decoded((reading,), "" if values else _no_metrics_note(texts))
 
 
+_CODES_NAMED: Final = 6
+
+
 def _no_metrics_note(extras: dict[str, str]) -> str:
     """Why a data upload gave a reading with no metric: its factor codes, up to a few."""
     codes = list(dict.fromkeys(key.partition("-")[0] for key in extras))
@@ -119,8 +122,6 @@ def _no_metrics_note(extras: dict[str, str]) -> str:
         "rule the station sends no data"
     )
 
-
-_CODES_NAMED: Final = 6
 
 
 def _measurements(

@@ -113,9 +113,9 @@ def what_is_odd(metric: str, m: Measurement) -> str:
     if m.value == 0 and lo > 0:
         return f"{said}: the sensor is probably not measuring"
     if metric == "pressure" and 400 <= m.value <= 1200:
-        return f'{said}: hPa sent as kPa? (units.pressure = "hPa" for this source)'
+        return f"{said}: looks like hPa, not kPa"
     if metric == "pressure" and 40_000 <= m.value <= 120_000:
-        return f'{said}: Pa sent as kPa? (units.pressure = "Pa" for this source)'
+        return f"{said}: looks like Pa, not kPa"
     if m.value < 0 <= lo:
         return f"{said}: negative, which no {metric} can be"
     return f"{said}: outside what any working sensor reads ({lo:g}..{hi:g} {unit})"

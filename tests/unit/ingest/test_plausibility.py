@@ -53,7 +53,7 @@ CASES: Final = {
     "pressure-in-hpa": Case(
         "a01006-Rtd=1004.0",
         {"pressure": X(1004.0)},
-        ODD + 'pressure 1004 kPa: hPa sent as kPa? (units.pressure = "hPa" for this source)',
+        ODD + "pressure 1004 kPa: looks like hPa, not kPa",
     ),
     "pressure-in-hpa-configured": Case(
         "a01006-Rtd=1004.0", {"pressure": M(100.4)}, units={"pressure": 0.1}
@@ -61,7 +61,7 @@ CASES: Final = {
     "pressure-in-pa": Case(
         "a01006-Rtd=101325",
         {"pressure": X(101325.0)},
-        ODD + 'pressure 101325 kPa: Pa sent as kPa? (units.pressure = "Pa" for this source)',
+        ODD + "pressure 101325 kPa: looks like Pa, not kPa",
     ),
     "negative-wind-speed": Case(
         "a01007-Rtd=-2.5", {"wind_speed": X(-2.5)},
