@@ -61,7 +61,7 @@ def lenient(*dialects: str, **unit_factors: float) -> SourceSettings:
 # What each fixture's device needs: none needs a dialect now that lower-case CRC hex is
 # accepted as the conforming spelling it is. (Several lost their \r\n when copied from
 # logs: that is no dialect on MQTT, where the wire contract makes it optional.)
-FIELD_CTX: Final = context(GASES=lenient("crc_unpadded"))
+FIELD_CTX: Final = context()
 STRICT_CTX: Final = context()
 
 
