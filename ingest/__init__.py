@@ -3,7 +3,12 @@
 Nothing outside this package touches paho or a payload format.
 """
 
-from ingest._context import HJ212_DIALECTS, DecodeContext, SourceSettings
+from ingest._context import (
+    HJ212_DIALECTS,
+    HJ212_RETIRED_DIALECTS,
+    DecodeContext,
+    SourceSettings,
+)
 from ingest._deadletters import PAYLOAD_CAP, DeadLetterLimits, SqliteDeadLetters
 from ingest._decode import decode_message
 from ingest._dedupe import Deduplicator
@@ -17,10 +22,10 @@ from ingest._result import Decoded
 from ingest._timeseries import TimeSeriesWriter
 from ingest._topics import InboundTopics, Kind
 from ingest._units import unit_factor
-from ingest._vendor_json import VendorMapping, VendorMetric
 
 __all__ = [
     "HJ212_DIALECTS",
+    "HJ212_RETIRED_DIALECTS",
     "PAYLOAD_CAP",
     "BrokerSettings",
     "DataGap",
@@ -38,8 +43,6 @@ __all__ = [
     "SqliteDataGaps",
     "SqliteDeadLetters",
     "TimeSeriesWriter",
-    "VendorMapping",
-    "VendorMetric",
     "decode_message",
     "hj212_crc16",
     "record_as_dict",

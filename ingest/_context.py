@@ -15,14 +15,24 @@ from zoneinfo import ZoneInfo
 
 from rules import Station
 
-#: The HJ 212 dialect rules a device may be allowed to bend (`hj212_lenient` in config).
+#: The HJ 212 dialect rules a device may be allowed to bend (`hj212_lenient` in config):
+#: each departs from the standard's text (docs/hj212.md has the clauses).
 HJ212_DIALECTS: Final[Mapping[str, str]] = MappingProxyType(
     {
-        "crc_lowercase": "CRC hex digits in lower case",
         "crc_unpadded": "CRC with fewer than 4 hex digits (leading zeros dropped)",
         "crc_modbus_swapped": "CRC-16/MODBUS with its bytes swapped instead of the HJ 212 CRC",
         "length_unpadded": "data length with fewer than 4 digits",
         "datatime_ms": "DataTime with milliseconds (17 digits)",
+    }
+)
+
+#: Names `hj212_lenient` once needed and no longer does, because what they let through
+#: conforms and is accepted from every station: config still takes them, so that a
+#: deployment's file keeps loading, and they change nothing.
+HJ212_RETIRED_DIALECTS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "crc_lowercase": "CRC hex in lower case: HJ 212-2017 Table 2 asks for a 4-digit "
+        "hexadecimal integer and names no case, so it is accepted by default",
     }
 )
 

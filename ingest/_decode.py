@@ -20,8 +20,9 @@ from ingest._lantian_json import (
 )
 from ingest._result import Decoded, DecodeResult, Rejection
 from ingest._topics import InboundTopics, Kind, TopicAddress
-from ingest._validate import validate
+from ingest._validate import Marked, validate
 from ingest._vendor_json import decode_vendor
+from rules import Record
 
 _JSON_DECODERS = {
     Kind.READING: decode_reading,
@@ -83,5 +84,24 @@ def decode_message(
         for record in result.records:
             problem = validate(record, now, ctx.max_future)
             if problem is not None:
-                return Decoding(address, problem, state)
+                result = _judged(result, now, ctx) if isinstance(problem, Marked) else problem
+                break
     return Decoding(address, result, state)
+
+
+def _judged(decoded: Decoded, now: datetime, ctx: DecodeContext) -> DecodeResult:
+    """The records with their implausible values marked, and a note that says what is odd
+    about each; or the first record's refusal. The rare path: it validates them again."""
+    records: list[Record] = []
+    odd: list[str] = []
+    for record in decoded.records:
+        problem = validate(record, now, ctx.max_future)
+        if isinstance(problem, Rejection):
+            return problem
+        if problem is None:
+            records.append(record)
+            continue
+        records.append(problem.reading)
+        odd.extend(problem.odd)
+    note = "kept, marked implausible and never counted: " + "; ".join(odd)
+    return Decoded(tuple(records), f"{decoded.note}; {note}" if decoded.note else note)

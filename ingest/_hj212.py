@@ -7,7 +7,9 @@ through says which rules it bent.
 Checks run in this order, so that the first reason given is the most useful one:
 integrity (length, CRC: until they pass, not even the MN can be trusted), then the header,
 then whose packet it is (MN), then the station's dialects, then what the packet says.
-Plausibility of values is `_validate`'s job, after decoding.
+Plausibility of values is `_validate`'s job, after decoding. A data upload none of whose
+factors maps to a Lantian metric (water, HJ/T 212-2005 flue-gas or vendor codes) is a
+reading with no metrics, its fields kept as extras, and a note that says so.
 
 The parts: `_hj212_crc` (the CRCs), `_hj212_frame` (framing, header and CP fields,
 dialects: `parse_packet`), `_hj212_codes` (what CNs and factor codes mean) and this module
@@ -103,7 +105,23 @@ def decode_hj212(payload: bytes, ctx: DecodeContext) -> DecodeResult:
         extras=MappingProxyType(texts),
         deviations=tuple(deviations),
     )
-    return Decoded((reading,))
+    return Decoded((reading,), "" if values else _no_metrics_note(texts))
+
+
+_CODES_NAMED: Final = 6
+
+
+def _no_metrics_note(extras: dict[str, str]) -> str:
+    """Why a data upload gave a reading with no metric: its factor codes, up to a few."""
+    codes = list(dict.fromkeys(key.partition("-")[0] for key in extras))
+    named = ", ".join(clip(code, 12) for code in codes[:_CODES_NAMED])
+    if len(codes) > _CODES_NAMED:
+        named += f" and {len(codes) - _CODES_NAMED} more"
+    return (
+        f"no factor maps to a Lantian metric ({named}): kept as extras; to the no-data "
+        "rule the station sends no data"
+    )
+
 
 
 def _measurements(

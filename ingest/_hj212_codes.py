@@ -1,5 +1,8 @@
 """The HJ 212 codes Lantian reads: which CNs are data uploads and of what interval, the
 names of the others, and which factor codes are Lantian metrics, by value field.
+
+Noise (LA, Leq) comes as `-Rtd` in real-time data, and in interval data both as the
+standard's `-Data` (HJ 212-2017 C.26-C.28) and as the `-Avg` some devices send.
 """
 
 from __future__ import annotations
@@ -66,6 +69,10 @@ def _value_fields(interval: Interval) -> dict[str, _Factor]:
         fields[f"{code}-Avg"] = _Factor(metric, None, low, high, flag)
         if interval is Interval.MINUTE:  # minute data sent as -Rtd: a known dialect
             fields[f"{code}-Rtd"] = _Factor(metric, f"{code}-Avg", low, high, flag)
+        if metric == "noise":
+            # The standard's noise interval data (C.26-C.28) is `Leq-Data`, not -Avg;
+            # devices send both spellings, and the first one sent is taken.
+            fields[f"{code}-Data"] = _Factor(metric, None, None, None, flag)
     return fields
 
 

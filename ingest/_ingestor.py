@@ -25,7 +25,8 @@ from ingest._metrics import IngestMetrics
 from ingest._ratelimit import TokenBucket
 from ingest._result import Decoded, Rejection
 from ingest._topics import InboundTopics, Kind
-from rules import Record
+from ingest._without_metrics import ReadingsWithoutMetrics
+from rules import Reading, Record
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class Ingestor:
         self._live = live_deadletters or TokenBucket(rate=50, burst=500)
         self._cap = deadletter_cap
         self._quiet = 0
+        self._without_metrics = ReadingsWithoutMetrics(self.metrics)
 
     def forget(self) -> None:
         """Forget what was seen (record identities, DJI devices' merged state). Ingest's
@@ -102,6 +104,8 @@ class Ingestor:
             self.journal.message(topic, payload, now)
         for record in fresh:
             m.count(m.records, type(record).__name__)
+            if type(record) is Reading and not record.values:
+                self._without_metrics.saw(record.station, result.note)
             if self._timeseries is not None:
                 self._timeseries.write(record)
             self._records(record)

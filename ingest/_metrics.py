@@ -32,6 +32,11 @@ class IngestMetrics:
         self.records = Counter(
             "lantian_records", "Records handed to the rules engine", ["type"], registry=r
         )
+        self.readings_without_metrics = Counter(
+            "lantian_readings_without_metrics", "Readings that carry no Lantian metric "
+            "(every factor code unmapped), by station: no data to the no-data rule",
+            ["station"], registry=r,
+        )
         self.points_written = Counter(
             "lantian_influx_points_written", "Points the time-series server accepted", registry=r
         )

@@ -3,18 +3,33 @@
 Decoders check shape and type; this checks sense, the same way for every source, after
 units are converted. Only valid (flag N) values are range-checked: a value flagged T
 ("above the instrument's upper limit") or D (fault) is kept as the device sent it.
+
+Plausibility is judged per value. A reading's particulates are what it is for: if one of
+them is implausible, the device or its configured unit is wrong and the whole reading is
+refused. Any other implausible value (a dust monitor's pressure sensor reading 0 kPa) is
+kept, marked `IMPLAUSIBLE_FLAG` in place of its N, and the rest of the reading goes on:
+like any flag but N, the mark keeps the value out of every rule, and the time series
+stores it among the flagged values.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Final
 
 from ingest._result import Rejection
-from rules import METRIC_UNITS, DronePosition, Finding, Mission, Reading, Record
+from rules import METRIC_UNITS, DronePosition, Finding, Measurement, Mission, Reading, Record
+
+#: The flag Lantian gives a value no working instrument produces. Not an HJ 212 data flag
+#: (those are single capital letters, Table 8), so it can be neither sent nor mistaken for one.
+IMPLAUSIBLE_FLAG: Final = "implausible"
+
+#: Metrics whose implausible value refuses the whole reading: what a dust reading is for.
+PARTICULATES: Final = frozenset({"tsp", "pm10", "pm25", "pm1"})
 
 #: metric -> (lowest, highest) plausible value in Lantian units
 PLAUSIBLE: Final[Mapping[str, tuple[float, float]]] = MappingProxyType(
@@ -48,7 +63,16 @@ def _check_time(ts: datetime, now: datetime, max_future: timedelta) -> Rejection
     return None
 
 
-def _check_reading(r: Reading) -> Rejection | None:
+@dataclass(frozen=True, slots=True)
+class Marked:
+    """A reading kept with its implausible values marked; `odd` says, per value, what is odd."""
+
+    reading: Reading
+    odd: tuple[str, ...]
+
+
+def _check_reading(r: Reading) -> Rejection | Marked | None:
+    implausible: list[str] | None = None  # rare: built only when needed
     for metric, m in r.values.items():
         if not math.isfinite(m.value):
             return Rejection("not_finite", f"{metric} value is {m.value!r}, not a finite number")
@@ -61,13 +85,40 @@ def _check_reading(r: Reading) -> Rejection | None:
         if not m.valid:
             continue
         lo, hi = PLAUSIBLE[metric]
-        if not lo <= m.value <= hi:
+        if lo <= m.value <= hi:
+            continue
+        if metric in PARTICULATES:
             return Rejection(
                 "implausible",
                 f"{metric} = {m.value:g} {METRIC_UNITS[metric]} is outside the plausible range "
                 f"{lo:g}..{hi:g}: a wrong unit in config, or a faulty instrument",
             )
-    return None
+        if implausible is None:
+            implausible = []
+        implausible.append(metric)
+    if implausible is None:
+        return None
+    values = dict(r.values)
+    for metric in implausible:
+        values[metric] = values[metric]._replace(flag=IMPLAUSIBLE_FLAG)
+    marked = replace(r, values=MappingProxyType(values))
+    return Marked(marked, tuple(what_is_odd(metric, r.values[metric]) for metric in implausible))
+
+
+def what_is_odd(metric: str, m: Measurement) -> str:
+    """What an implausible value most likely means, in the operator's words."""
+    unit = METRIC_UNITS[metric]
+    lo, hi = PLAUSIBLE[metric]
+    said = f"{metric} {m.value:g} {unit}"
+    if m.value == 0 and lo > 0:
+        return f"{said}: the sensor is probably not measuring"
+    if metric == "pressure" and 400 <= m.value <= 1200:
+        return f"{said}: looks like hPa, not kPa"
+    if metric == "pressure" and 40_000 <= m.value <= 120_000:
+        return f"{said}: looks like Pa, not kPa"
+    if m.value < 0 <= lo:
+        return f"{said}: negative, which no {metric} can be"
+    return f"{said}: outside what any working sensor reads ({lo:g}..{hi:g} {unit})"
 
 
 def _check_position(p: DronePosition) -> Rejection | None:
@@ -84,8 +135,9 @@ def _check_position(p: DronePosition) -> Rejection | None:
     return None
 
 
-def validate(record: Record, now: datetime, max_future: timedelta) -> Rejection | None:
-    """None if the record is plausible, else the first thing wrong with it."""
+def validate(record: Record, now: datetime, max_future: timedelta) -> Rejection | Marked | None:
+    """None if the record is plausible; the reading with its implausible values marked,
+    when the reading can go on without them; else the first thing wrong with it."""
     if isinstance(record, Reading):
         return _check_time(record.ts, now, max_future) or _check_reading(record)
     if isinstance(record, DronePosition):

@@ -6,6 +6,11 @@ record. The first current reading ends it. "Current" matters: a station back-fil
 night's data after an outage is still not reporting now, so a record older than the limit
 at the last sweep does not end the alert (it would be raised again at the next sweep).
 No data neither raises nor clears pollution alerts; their windows simply see no samples.
+
+Data means a metric: a reading that carries none (a station whose every factor code maps
+to no Lantian metric: water codes, HJ/T 212-2005 flue-gas codes, a vendor's own) shows the
+station talking but measuring nothing the rules watch, so it neither resets the clock nor
+ends the alert (`rules._readings` does not call `seen` for it).
 """
 
 from __future__ import annotations

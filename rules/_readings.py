@@ -33,7 +33,9 @@ def on_reading(state: RuleState, reading: Reading, rs: Ruleset) -> list[Signal]:
         change = maintenance(state.maintenance, reading)
         if change is not None:
             out.append(change)
-    ended = seen(state.no_data, site, t, rs)
+    # A reading with no metric (every factor unmapped) is no data for the no-data rule,
+    # which watches whether a station measures anything, not whether it talks.
+    ended = seen(state.no_data, site, t, rs) if reading.values else None
     if ended is not None:
         out.append(ended)
     feed_background(th.hourly, reading, t, rs)

@@ -23,12 +23,13 @@ FIXTURE_STATIONS = [
     ("FX-GASES", "Y80110010000010", 120.49, 30.05),
     ("FX-STD", "010000A8900016F000169DC0", 120.48, 30.03),
     ("FX-OLD", "LD130133000015", 120.47, 30.04),
+    ("FX-NOISE-LA", "ZX00001", 120.46, 30.05),
+    ("FX-NOISE-LEQ", "010AQMS01000GD0201804060", 120.45, 30.04),
+    ("FX-WATER", "81733553213013", 120.44, 30.03),
 ]
 
-FIXTURE_SOURCES = """
-[sources."FX-GASES"]
-hj212_lenient = ["crc_lowercase"]
-"""
+# No fixture station needs a [sources] entry: FX-GASES's lower-case CRC hex conforms.
+FIXTURE_SOURCES = ""
 
 
 def write_config(

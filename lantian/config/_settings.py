@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from ingest import (
     HJ212_DIALECTS,
+    HJ212_RETIRED_DIALECTS,
     BrokerSettings,
     DeadLetterLimits,
     DecodeContext,
@@ -143,14 +144,14 @@ def _sources(toml: LantianToml, where: str) -> dict[str, SourceSettings]:
             except ValueError as exc:
                 raise ConfigError(where, f"sources.{sid}.units.{metric}", str(exc)) from exc
         for dialect in src.hj212_lenient:
-            if dialect not in HJ212_DIALECTS:
+            if dialect not in HJ212_DIALECTS and dialect not in HJ212_RETIRED_DIALECTS:
                 raise ConfigError(
                     where, f"sources.{sid}.hj212_lenient",
                     f"unknown dialect {dialect!r}; known: {', '.join(HJ212_DIALECTS)}",
                 )
         out[sid] = SourceSettings(
             unit_factors=MappingProxyType(factors),
-            hj212_lenient=frozenset(src.hj212_lenient),
+            hj212_lenient=frozenset(src.hj212_lenient).difference(HJ212_RETIRED_DIALECTS),
             gcj02=src.crs == "gcj02",
         )
     return out

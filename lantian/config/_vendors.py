@@ -23,7 +23,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from ingest import VendorMapping, VendorMetric, unit_factor
+from ingest import unit_factor
+from ingest.vendors import VendorMapping, VendorMetric
 from lantian.config._errors import ConfigError
 from lantian.config._schema import Section
 from rules import METRIC_UNITS, Station

@@ -8,7 +8,7 @@ sees each message as fresh.
 
 - Dust monitors KY-CS-001..003 send HJ 212-2017 real-time data (CN 2011) with particulates
   in mg/m³, as the shipped `[sources]` declare; KY-CS-003's logger writes its CRC in
-  lower-case hex (allowed for it by `hj212_lenient`). KY-CS-004, the ambient stations and
+  lower-case hex (which conforms, and every station may send). KY-CS-004, the ambient stations and
   the road station send Lantian JSON in µg/m³.
 - The drone KY-UAV-01 reports from its dock every minute; for a flight it first publishes the
   mission (so the rules hold the route it will keep to), then a position every 3 s, and a

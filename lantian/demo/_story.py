@@ -66,7 +66,7 @@ class StationSpec:
     offset_s: float  # loggers are not synchronised: each reports at its own second
     baseline: Mapping[str, float]
     noise: float = 0.06  # relative standard deviation of particulates and gases
-    #: KY-CS-003's data logger writes its CRC in lower-case hex (and config allows it)
+    #: KY-CS-003's data logger writes its CRC in lower-case hex (conforming: no config needed)
     lowercase_crc: bool = False
 
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,6 +51,51 @@ def test_decode_explains_a_rejection_with_status_1(cfg: Path) -> None:
         "kind": "hj212", "rejected": "hj212_crc",
         "reason": "CRC mismatch: packet says 4980, computed 3C00",
     }
+
+
+def decode_fixture(cfg: Path, name: str) -> dict[str, Any]:
+    done = lantian("--config", str(cfg), "decode", "--topic", "lantian/sensors/x/hj212",
+                   "--file", str(FIXTURES / "hj212" / f"{name}.hj212"))
+    assert done.returncode == 0, done.stderr
+    out: dict[str, Any] = json.loads(done.stdout)
+    return out
+
+
+def test_decode_takes_a_lower_case_crc_with_no_leniency(cfg: Path) -> None:
+    # write_config gives FX-GASES no [sources] entry
+    out = decode_fixture(cfg, "gases-realtime-2011-lowercase-crc")
+    [record] = out["records"]
+    assert record["station"] == "FX-GASES"
+    assert "deviations" not in record or record["deviations"] == []
+    assert "note" not in out
+
+
+def test_decode_shows_an_implausible_value_marked_and_says_what_is_odd(cfg: Path) -> None:
+    out = decode_fixture(cfg, "noise-leq-realtime-2011-low-pressure")
+    [record] = out["records"]
+    assert record["values"]["pressure"] == {"value": 30.4, "flag": "implausible"}
+    assert record["values"]["noise"] == {"value": 60.97, "flag": "N"}
+    assert out["note"] == (
+        "kept, marked implausible and never counted: pressure 30.4 kPa: outside what any "
+        "working sensor reads (40..120 kPa)"
+    )
+
+
+def test_decode_says_when_no_factor_maps_to_a_metric(cfg: Path) -> None:
+    out = decode_fixture(cfg, "water-realtime-2011-unmapped")
+    [record] = out["records"]
+    assert (record["station"], record["values"]) == ("FX-WATER", {})
+    assert record["extras"]["w01018-Rtd"] == "194.200"
+    assert out["note"] == (
+        "no factor maps to a Lantian metric (w00000, w21001, w21011, w21003, w01018, "
+        "w01001): kept as extras; to the no-data rule the station sends no data"
+    )
+
+
+def test_decode_reads_real_time_noise(cfg: Path) -> None:
+    out = decode_fixture(cfg, "noise-la-realtime-2011")
+    [record] = out["records"]
+    assert record["values"]["noise"] == {"value": 66.8, "flag": "N"}
 
 
 def test_decode_of_a_dock_says_why_there_is_no_record(cfg: Path) -> None:

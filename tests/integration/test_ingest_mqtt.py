@@ -57,8 +57,10 @@ def test_json_reading_becomes_a_record_once(broker: Broker, service: RunningServ
         ("ambient-minute-2051.hj212", "FX-AMBIENT", "pm10", 31.0),
         ("dust-realtime-2011.hj212", "FX-DUST", "tsp", 92.0),
         ("gases-realtime-2011-lowercase-crc.hj212", "FX-GASES", "co", 0.0),
+        ("noise-la-realtime-2011.hj212", "FX-NOISE-LA", "noise", 66.8),
+        ("noise-leq-realtime-2011-low-pressure.hj212", "FX-NOISE-LEQ", "noise", 60.97),
     ],
-    ids=["ambient-minute", "dust-realtime", "gases-lowercase-crc"],
+    ids=["ambient-minute", "dust-realtime", "gases-lowercase-crc", "noise-la", "noise-leq"],
 )
 def test_hj212_fixtures_are_accepted(
     broker: Broker, service: RunningService, fixture: str, station: str, metric: str,
@@ -68,6 +70,20 @@ def test_hj212_fixtures_are_accepted(
     got = wait_until(lambda: _readings(service, station), what=f"a reading from {station}")
     assert got[0].source == "hj212"
     assert got[0].values[metric].value == pytest.approx(value)
+
+
+def test_a_station_sending_only_unmapped_codes_is_counted_and_its_readings_go_on(
+    broker: Broker, service: RunningService
+) -> None:
+    raw = (FIXTURES / "hj212" / "water-realtime-2011-unmapped.hj212").read_bytes()
+    broker.pub("lantian/sensors/FX-WATER/hj212", raw)
+    got = wait_until(lambda: _readings(service, "FX-WATER"), what="the reading")
+    assert got[0].values == {} and got[0].extras["w01018-Rtd"] == "194.200"
+    wait_until(
+        lambda: 'lantian_readings_without_metrics_total{station="FX-WATER"} 1.0'
+        in httpx.get(f"{service.base_url}/metrics").text,
+        what="the reading without metrics to be counted",
+    )
 
 
 @pytest.mark.parametrize(

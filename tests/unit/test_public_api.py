@@ -16,13 +16,14 @@ SURFACES = {
         "SqliteOutbox", "SqliteStore", "Token", "api_router",
     ],
     "ingest": [
-        "HJ212_DIALECTS", "PAYLOAD_CAP", "BrokerSettings", "DataGap", "DeadLetterLimits",
+        "HJ212_DIALECTS", "HJ212_RETIRED_DIALECTS", "PAYLOAD_CAP", "BrokerSettings", "DataGap",
+        "DeadLetterLimits",
         "DecodeContext", "Decoded", "Deduplicator", "InboundTopics", "IngestMetrics",
         "Ingestor", "Kind", "MqttConnection", "RecordSink", "SourceSettings",
-        "SqliteDataGaps", "SqliteDeadLetters", "TimeSeriesWriter", "VendorMapping", "VendorMetric",
-        "decode_message",
+        "SqliteDataGaps", "SqliteDeadLetters", "TimeSeriesWriter", "decode_message",
         "hj212_crc16", "record_as_dict", "unit_factor",
     ],
+    "ingest.vendors": ["VendorMapping", "VendorMetric"],
 }
 
 

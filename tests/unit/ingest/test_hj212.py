@@ -42,6 +42,9 @@ STATIONS: Final = {
         _station("GASES", "Y80110010000010"),
         _station("STD", "010000A8900016F000169DC0"),
         _station("OLD", "LD130133000015"),
+        _station("NOISE-LA", "ZX00001"),
+        _station("NOISE-LEQ", "010AQMS01000GD0201804060"),
+        _station("WATER", "81733553213013"),
         _station("KY-CS-001", "33060300KY0001"),
     )
 }
@@ -55,9 +58,10 @@ def lenient(*dialects: str, **unit_factors: float) -> SourceSettings:
     return SourceSettings(unit_factors=unit_factors, hj212_lenient=frozenset(dialects))
 
 
-# What each fixture's device needs. (Several lost their \r\n when copied from logs: that
-# is no dialect on MQTT, where the wire contract makes it optional.)
-FIELD_CTX: Final = context(GASES=lenient("crc_lowercase"))
+# What each fixture's device needs: none needs a dialect now that lower-case CRC hex is
+# accepted as the conforming spelling it is. (Several lost their \r\n when copied from
+# logs: that is no dialect on MQTT, where the wire contract makes it optional.)
+FIELD_CTX: Final = context()
 STRICT_CTX: Final = context()
 
 
@@ -181,6 +185,10 @@ class Accepted:
     interval: Interval
     deviations: tuple[str, ...] = ()
     extras: Mapping[str, str] = field(default_factory=dict)
+    note: str = ""
+
+    def decoded(self) -> Decoded:
+        return Decoded((self.reading(),), self.note)
 
     def reading(self) -> Reading:
         return Reading(
@@ -221,6 +229,91 @@ DUST_READING: Final = Accepted(
     ("unprefixed_flag",),
 )
 
+# Lower-case CRC hex conforms (HJ 212-2017 Table 2: a hexadecimal integer, of no case):
+# a strict station's packet, with no deviation recorded.
+GASES_READING: Final = Accepted(
+    "GASES",
+    datetime(2019, 10, 12, 13, 37, 10, tzinfo=SHANGHAI),
+    {"co": M(0.0), "no2": M(0.0)},
+    Interval.INSTANT,
+    extras={
+        "a21007-Rtd": "0.033",
+        "a21007-Flag": "N",
+        "a21006-Rtd": "0.036",
+        "a21006-Flag": "N",
+        "a21001-Rtd": "25.40",
+        "a21001-Flag": "N",
+        "a21003-Rtd": "101.94",
+        "a21003-Flag": "N",
+        "a21002-Rtd": "49.20",
+        "a21002-Flag": "N",
+    },
+)
+
+# Noise, one real packet per way Lantian reads it in real-time data (LA-Rtd, Leq-Rtd).
+NOISE_LA_READING: Final = Accepted(
+    "NOISE-LA",
+    datetime(2019, 10, 18, 10, 49, tzinfo=SHANGHAI),
+    {
+        "pm10": M(30),
+        "pm25": M(25),
+        "temp": M(13.5),
+        "rh": M(43.8),
+        "wind_dir": M(30),
+        "wind_speed": M(3.5),
+        "tsp": M(132),
+        "noise": M(66.8),
+    },
+    Interval.INSTANT,
+)
+
+# Its pressure, 30.4 kPa, is implausible: the decoder takes it as sent, and
+# decode_message marks it (test_plausibility.py).
+NOISE_LEQ_READING: Final = Accepted(
+    "NOISE-LEQ",
+    datetime(2018, 9, 14, 9, 6, tzinfo=SHANGHAI),
+    {
+        "tsp": M(67.04),
+        "pm25": M(39.6),
+        "pm10": M(53),
+        "noise": M(60.97),
+        "wind_speed": M(0),
+        "wind_dir": M(335),
+        "pressure": M(30.4),
+    },
+    Interval.INSTANT,
+    extras={"B00008-Rtd": "51.3", "B00008-Flag": "N", "B00009-Rtd": "99.3", "B00009-Flag": "N"},
+)
+
+# Water codes only: a reading with no metrics, and a note that says so.
+WATER_READING: Final = Accepted(
+    "WATER",
+    datetime(2021, 3, 20, 1, 34, tzinfo=SHANGHAI),
+    {},
+    Interval.INSTANT,
+    extras={
+        "w00000-Rtd": "181.682",
+        "w00000-Flag": "N",
+        "w21001-SampleTime": "20210320005400",
+        "w21001-Rtd": "45.160",
+        "w21001-Flag": "N",
+        "w21011-SampleTime": "20210320013400",
+        "w21011-Rtd": "1.970",
+        "w21011-Flag": "N",
+        "w21003-SampleTime": "20210320013400",
+        "w21003-Rtd": "53.131",
+        "w21003-Flag": "N",
+        "w01018-SampleTime": "20210320013400",
+        "w01018-Rtd": "194.200",
+        "w01018-Flag": "N",
+        "w01001-SampleTime": "20210320013406",
+        "w01001-Rtd": "7.496",
+        "w01001-Flag": "N",
+    },
+    note="no factor maps to a Lantian metric (w00000, w21001, w21011, w21003, w01018, w01001): "
+    "kept as extras; to the no-data rule the station sends no data",
+)
+
 # fixture -> (what a station allowing its dialects gets, what a strict station gets)
 FIXTURE_CASES: Final[dict[str, tuple[Accepted | Rejection, Accepted | Rejection]]] = {
     "ambient-minute-2051": (
@@ -231,31 +324,10 @@ FIXTURE_CASES: Final[dict[str, tuple[Accepted | Rejection, Accepted | Rejection]
         DUST_READING,
         DUST_READING,
     ),
-    "gases-realtime-2011-lowercase-crc": (
-        Accepted(
-            "GASES",
-            datetime(2019, 10, 12, 13, 37, 10, tzinfo=SHANGHAI),
-            {"co": M(0.0), "no2": M(0.0)},
-            Interval.INSTANT,
-            ("crc_lowercase",),
-            extras={
-                "a21007-Rtd": "0.033",
-                "a21007-Flag": "N",
-                "a21006-Rtd": "0.036",
-                "a21006-Flag": "N",
-                "a21001-Rtd": "25.40",
-                "a21001-Flag": "N",
-                "a21003-Rtd": "101.94",
-                "a21003-Flag": "N",
-                "a21002-Rtd": "49.20",
-                "a21002-Flag": "N",
-            },
-        ),
-        Rejection(
-            "hj212_dialect",
-            dialect_reason('CRC hex "cc01" is lower case', "crc_lowercase", station="GASES"),
-        ),
-    ),
+    "gases-realtime-2011-lowercase-crc": (GASES_READING, GASES_READING),
+    "noise-la-realtime-2011": (NOISE_LA_READING, NOISE_LA_READING),
+    "noise-leq-realtime-2011-low-pressure": (NOISE_LEQ_READING, NOISE_LEQ_READING),
+    "water-realtime-2011-unmapped": (WATER_READING, WATER_READING),
     "std-appendix-a-1062": (
         Rejection("hj212_not_data", "CN 1062 (set real-time interval) is not a data upload"),
         Rejection("hj212_not_data", "CN 1062 (set real-time interval) is not a data upload"),
@@ -286,7 +358,7 @@ def test_fixture_for_a_station_allowing_its_dialects(name: str) -> None:
     if isinstance(expected, Rejection):
         assert result == expected
         return
-    assert result == Decoded((expected.reading(),))
+    assert result == expected.decoded()
     assert isinstance(result, Decoded)
     (reading,) = result.records
     assert isinstance(reading, Reading)
@@ -298,7 +370,7 @@ def test_fixture_for_a_strict_station(name: str) -> None:
     expected = FIXTURE_CASES[name][1]
     result = decode_hj212(fixture(name), STRICT_CTX)
     if isinstance(expected, Accepted):
-        assert result == Decoded((expected.reading(),))
+        assert result == expected.decoded()
     else:
         assert result == expected
 
@@ -373,7 +445,9 @@ def test_2005_style_packet_keeps_its_old_codes_as_extras() -> None:
                     "060-Flag": "N",
                 },
             ),
-        )
+        ),
+        "no factor maps to a Lantian metric (B01, 011, 060): kept as extras; to the no-data "
+        "rule the station sends no data",
     )
 
 
@@ -399,9 +473,6 @@ class Dialect:
 
 # CRCs: 180.0 -> B8C1 (MODBUS D15B), 197.0 -> 0500 (test_dialect_packets_are_built_as_described).
 DIALECTS: Final = {
-    "crc_lowercase": Dialect(
-        packet(DUST_CP.format(value="180.0"), crc="b8c1"), 'CRC hex "b8c1" is lower case'
-    ),
     "crc_unpadded": Dialect(
         packet(DUST_CP.format(value="197.0"), crc="500"),
         'CRC "500" has 3 hex digits, not 4',
@@ -468,18 +539,55 @@ def test_dialect_allowed_only_for_its_own_station(name: str) -> None:
 
 
 def test_several_dialects_are_named_at_once_with_the_list_to_paste() -> None:
-    payload = packet(DUST_CP.format(value="180.0"), crc="b8c1", end=b"")
+    payload = packet(DUST_CP.format(value="197.0"), crc="500", end=b"")
     assert reject(payload, context(**{"KY-CS-001": lenient("length_unpadded")})) == Rejection(
         "hj212_dialect",
-        dialect_reason('CRC hex "b8c1" is lower case', "crc_lowercase", "length_unpadded"),
+        dialect_reason('CRC "500" has 3 hex digits, not 4', "crc_unpadded", "length_unpadded"),
     )
 
 
 def test_parse_packet_records_every_dialect_in_packet_order() -> None:
-    payload = packet(DUST_CP.format(value="180.0"), length="131", crc="b8c1", end=b"")
+    payload = packet(DUST_CP.format(value="197.0"), length="131", crc="500", end=b"")
     result = parse_packet(payload, ALL_DIALECTS)
     assert isinstance(result, Packet)
-    assert result.deviations == ("length_unpadded", "crc_lowercase")
+    assert result.deviations == ("length_unpadded", "crc_unpadded")
+
+
+# --- CRC hex case: no dialect -------------------------------------------------------------
+
+# Values whose packets' CRCs have hex letters (checked below).
+LOWER_CASE_VALUES: Final = ("180.0", "181.5", "187.0", "64.5", "30.1", "12.0")
+
+
+@pytest.mark.parametrize("value", LOWER_CASE_VALUES)
+def test_lower_case_crc_hex_is_accepted_from_a_strict_station(value: str) -> None:
+    upper = packet(DUST_CP.format(value=value))
+    lower = upper[:-6] + upper[-6:-2].lower() + b"\r\n"
+    assert decode_hj212(lower, STRICT_CTX) == decode_hj212(upper, STRICT_CTX)
+    result = decode_hj212(lower, STRICT_CTX)
+    assert isinstance(result, Decoded)
+    assert result.records[0] == Reading(  # no deviation, nothing to allow
+        "KY-CS-001", TS, {"pm10": M(float(value))}, source="hj212"
+    )
+
+
+def test_lower_case_crc_hex_appears_in_the_cases_above() -> None:
+    letters: set[str] = set()
+    for value in LOWER_CASE_VALUES:
+        letters |= set(f"{hj212_crc16(packet(DUST_CP.format(value=value))[6:-6]):04x}")
+    assert letters & set("abcdef")
+
+
+def test_parse_packet_takes_lower_case_crc_hex_with_no_leniency() -> None:
+    result = parse_packet(packet(DUST_CP.format(value="180.0"), crc="b8c1"), frozenset())
+    assert isinstance(result, Packet)
+    assert result.deviations == ()
+
+
+def test_a_wrong_crc_in_lower_case_is_still_a_crc_mismatch() -> None:
+    assert reject(packet(DUST_CP.format(value="180.0"), crc="b8c2")) == Rejection(
+        "hj212_crc", "CRC mismatch: packet says b8c2, computed B8C1"
+    )
 
 
 @pytest.mark.parametrize(
@@ -489,25 +597,25 @@ def test_parse_packet_records_every_dialect_in_packet_order() -> None:
             frozenset(),
             Rejection(
                 "hj212_dialect",
-                dialect_reason('CRC hex "b8c1" is lower case', "crc_lowercase", station=None),
+                dialect_reason('CRC "500" has 3 hex digits, not 4', "crc_unpadded", station=None),
             ),
         ),
-        (frozenset({"crc_lowercase"}), None),
+        (frozenset({"crc_unpadded"}), None),
     ],
-    ids=["strict", "lower-case-allowed"],
+    ids=["strict", "unpadded-allowed"],
 )
 def test_parse_packet_enforces_the_lenient_set_it_is_given(
     lenient_set: frozenset[str], expected: Rejection | None
 ) -> None:
-    result = parse_packet(DIALECTS["crc_lowercase"].payload, lenient_set)
+    result = parse_packet(DIALECTS["crc_unpadded"].payload, lenient_set)
     if expected is not None:
         assert result == expected
         return
     assert isinstance(result, Packet)
-    assert result.deviations == ("crc_lowercase",)
+    assert result.deviations == ("crc_unpadded",)
     assert result.fields == (
         ("DataTime", "20260612103100"),
-        ("a34002-Rtd", "180.0"),
+        ("a34002-Rtd", "197.0"),
         ("a34002-Flag", "N"),
     )
 
@@ -555,6 +663,41 @@ SAYS: Final = {
     ),
     "day-avg": Says(
         "DataTime=20260612103100;a34004-Avg=35,a34004-Flag=N", cn="2031", values={"pm25": M(35)}
+    ),
+    # Noise interval data as the standard writes it (C.26-C.28: -Data, with percentiles);
+    # no real packet found, so built here.
+    "noise-minute-leq-data": Says(
+        "DataTime=20260612103100;L10-Data=62.1;L50-Data=58.3;L90-Data=55.0;LMx-Data=70.2;"
+        "LMn-Data=51.8;Leq-Data=59.9",
+        cn="2051",
+        values={"noise": M(59.9)},
+        extras={
+            "L10-Data": "62.1",
+            "L50-Data": "58.3",
+            "L90-Data": "55.0",
+            "LMx-Data": "70.2",
+            "LMn-Data": "51.8",
+        },
+    ),
+    "noise-hour-la-data-flagged": Says(
+        "DataTime=20260612103100;LA-Data=61.5,LA-Flag=M", cn="2061", values={"noise": M(61.5, "M")}
+    ),
+    # ... and as some devices write it: -Min/-Avg/-Max, like any factor.
+    "noise-hour-la-avg": Says(
+        "DataTime=20260612103100;LA-Min=42.5,LA-Avg=46.3,LA-Max=51.6,LA-Flag=N",
+        cn="2061",
+        values={"noise": Measurement(46.3, "N", 42.5, 51.6)},
+    ),
+    "noise-both-spellings-first-wins": Says(
+        "DataTime=20260612103100;Leq-Data=59.9;LA-Avg=46.3",
+        cn="2061",
+        values={"noise": M(59.9)},
+        extras={"LA-Avg": "46.3"},
+    ),
+    "noise-data-is-no-real-time-field": Says(
+        "DataTime=20260612103100;LA-Rtd=62.5;Leq-Data=59.9",
+        values={"noise": M(62.5)},
+        extras={"Leq-Data": "59.9"},
     ),
     "minute-rtd-is-a-known-dialect": Says(
         "DataTime=20260612103100;a34002-Rtd=187,a34002-Flag=N",
@@ -671,6 +814,24 @@ def test_data_packet_becomes_a_reading(name: str) -> None:
     # equal mappings in any order would pass above; the packet's order is kept
     assert list(reading.values) == list(case.values)
     assert list(reading.extras) == list(case.extras)
+
+
+def test_a_reading_with_no_metrics_names_its_codes_up_to_six() -> None:
+    codes = ["w00000", "w01001", "w01018", "w21003", "w21011", "w21001", "w01009", "w01010"]
+    cp = "DataTime=20260612103100;" + ";".join(f"{c}-Rtd=1.5,{c}-Flag=N" for c in codes)
+    result = decode_hj212(packet(cp), STRICT_CTX)
+    assert isinstance(result, Decoded)
+    assert result.records[0].values == {}  # type: ignore[union-attr]
+    assert result.note == (
+        "no factor maps to a Lantian metric (w00000, w01001, w01018, w21003, w21011, w21001 "
+        "and 2 more): kept as extras; to the no-data rule the station sends no data"
+    )
+
+
+def test_a_reading_with_a_metric_has_no_note() -> None:
+    result = decode_hj212(packet("DataTime=20260612103100;w00000-Rtd=1;a34002-Rtd=80"), STRICT_CTX)
+    assert isinstance(result, Decoded)
+    assert result.note == ""
 
 
 def test_utf8_length_counts_bytes_not_characters() -> None:

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest import DecodeContext, Decoded, InboundTopics, Kind, VendorMapping, VendorMetric
+from ingest import DecodeContext, Decoded, InboundTopics, Kind
 from ingest import decode_message as decode
 from ingest._result import Rejection
+from ingest.vendors import VendorMapping, VendorMetric
 from rules import Location, Reading, Station
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -85,6 +85,7 @@ def test_the_demo_monitors_packets_decode_as_the_service_decodes_them(lowercase:
     result = decode_hj212(packet, ctx)
     assert isinstance(result, Decoded), result
     [reading] = result.records
-    assert reading.station == "KY-CS-003"  # lenient about lower-case CRCs in config/
+    assert reading.station == "KY-CS-003"
+    assert reading.deviations == ()  # lower-case CRC hex conforms: nothing to allow
     assert {k: v.value for k, v in reading.values.items()} == {"pm10": 187.0, "tsp": 320.0}
     assert reading.ts == RAISED.replace(microsecond=0)

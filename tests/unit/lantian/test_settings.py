@@ -52,6 +52,15 @@ def test_environment_overrides(cfg: Path) -> None:
     assert s.admin_token == "adm"
 
 
+def test_a_retired_dialect_name_still_loads_and_changes_nothing(cfg: Path) -> None:
+    # crc_lowercase conforms (docs/hj212.md) and is accepted from every station: a config
+    # written when it needed naming must keep loading.
+    _edit_toml(cfg, '[sources."KY-CS-004"]',
+               'hj212_lenient = ["crc_lowercase", "crc_unpadded"]\n[sources."KY-CS-004"]')
+    s = load_settings(cfg)
+    assert s.decode.source("KY-CS-003").hj212_lenient == frozenset({"crc_unpadded"})
+
+
 def _edit_toml(cfg: Path, old: str, new: str) -> None:
     p = cfg / "lantian.toml"
     text = p.read_text()
@@ -73,8 +82,8 @@ TOML_ERRORS = [
      'units = { tsp = "mg/m3", pm10 = "ppm", pm25 = "mg/m3" }',
      "sources.KY-CS-001.units.pm10: unit 'ppm' is not accepted for pm10; "
      "use one of ug/m3, mg/m3, ng/m3"),
-    ('hj212_lenient = ["crc_lowercase"]', 'hj212_lenient = ["lowercase"]',
-     "sources.KY-CS-003.hj212_lenient: unknown dialect 'lowercase'; known: crc_lowercase, "
+    ('[sources."KY-CS-004"]', 'hj212_lenient = ["lowercase"]\n[sources."KY-CS-004"]',
+     "sources.KY-CS-003.hj212_lenient: unknown dialect 'lowercase'; known: "
      "crc_unpadded, crc_modbus_swapped, length_unpadded, datatime_ms"),
     ('decoders = ["reading",', 'decoders = ["readings",',
      "ingest.decoders.0: Input should be 'reading', 'hj212', 'telemetry', 'mission', "
