@@ -28,6 +28,7 @@ from dispatch import (
     Queries,
     SqliteOutbox,
     SqliteStore,
+    StreamHub,
     api_router,
 )
 from ingest import (
@@ -96,6 +97,8 @@ async def serve(
         metrics=DispatchMetrics(registry, store),
         outbox=outbox,
     )
+    stream = StreamHub(settings.tz)  # the consoles' live view of every committed change
+    dispatcher.listeners.append(stream.tell)
     pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry)
 
     def on_record(record: Record) -> None:
@@ -201,7 +204,7 @@ async def serve(
              "seconds": round(g.seconds, 3), "reason": g.reason}
             for g in gaps.overlapping(since, until)
         ],
-        queries=Queries(store, settings.tz), silences=store,
+        queries=Queries(store, settings.tz), silences=store, stream=stream,
     ))
     server = uvicorn.Server(
         uvicorn.Config(
@@ -226,6 +229,7 @@ async def serve(
         scheduler.shutdown(wait=False)
         await mqtt.stop()
         checkpoints.save()
+        stream.close()  # the server waits for open responses: end the live streams
         server.should_exit = True
         await asyncio.gather(http_task, return_exceptions=True)
         if timeseries is not None:
