@@ -43,6 +43,7 @@ from ingest import (
     TimeSeriesWriter,
 )
 from lantian.config import Settings
+from lantian.console import map_view, mount_console
 from lantian.http import create_app
 from lantian.pipeline import RulesPipeline
 from lantian.recovery import Burst, Checkpoints
@@ -205,7 +206,11 @@ async def serve(
             for g in gaps.overlapping(since, until)
         ],
         queries=Queries(store, settings.tz), silences=store, stream=stream,
+        map_view=map_view(
+            settings.zones, settings.stations, settings.decode.dji_aircraft.values(),
+            settings.dispatch.queues, lambda: pipeline.state, clock, settings.tz),
     ))
+    mount_console(app)
     server = uvicorn.Server(
         uvicorn.Config(
             app, host=settings.http_host, port=settings.http_port, log_level="warning",
