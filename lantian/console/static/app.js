@@ -41,6 +41,7 @@ function setLive(up) {
   const el = document.getElementById("live");
   el.className = `live ${up ? "on" : "off"}`;
   el.textContent = t(up ? "live" : "offline");
+  el.hidden = !mayRead(ctx.me);  // no stream for who may not read alerts
 }
 
 function route() {

@@ -23,6 +23,16 @@ function centroid(zone) {
   return { lon: ring.reduce((a, p) => a + p[0], 0) / n, lat: ring.reduce((a, p) => a + p[1], 0) / n };
 }
 
+/** A zone's extent (degrees²): the larger are drawn first, so the smaller stay visible. */
+function area(zone) {
+  const ring = zone.rings[0] ?? [];
+  let twice = 0;
+  for (let i = 1; i < ring.length; i += 1) {
+    twice += ring[i - 1][0] * ring[i][1] - ring[i][0] * ring[i - 1][1];
+  }
+  return Math.abs(twice / 2);
+}
+
 export function mapView(main, ctx) {
   const holder = h("div", { class: "map" });
   main.append(h("h1", null, t("map")), holder);
@@ -39,7 +49,7 @@ export function mapView(main, ctx) {
     holder.replaceChildren(
       s("svg", { viewBox: `0 0 ${W} ${p.height.toFixed(0)}`, class: "mapsvg", role: "img",
         "aria-label": t("map") },
-      map.zones.map((z) => s("g", { class: `zone ${z.kind}`, "data-zone": z.id },
+      [...map.zones].sort((a, b) => area(b) - area(a)).map((z) => s("g", { class: `zone ${z.kind}`, "data-zone": z.id },
         z.rings.map((r) => s("polygon", { points: r.map(([lon, lat]) => pt(lon, lat)).join(" ") })),
         s("title", null, `${z.name} (${z.kind})`))),
       map.stations.map((st) => {
