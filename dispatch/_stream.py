@@ -38,7 +38,9 @@ from dispatch._wire import event_json
 #: this covers far more than a browser's reconnect takes.
 RING: Final = 2000
 #: The frames one subscriber may have waiting; past that it is too slow and is dropped.
-BACKLOG: Final = 500
+#: As many as the ring: an SLA sweep escalating a whole board at once is a burst, not a
+#: slow client. A waiting frame is a reference to the entry's, so this costs little.
+BACKLOG: Final = RING
 
 
 class Viewer(Protocol):
@@ -50,12 +52,13 @@ class Viewer(Protocol):
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One committed change as the stream keeps it: the incident after it (to decide who
-    may hear it), the queues it left, and its `event: alert` payload, encoded once."""
+    may hear it), the queues it left, and its `event: alert` frame, encoded once for
+    every subscriber."""
 
     n: int
     incident: Incident
     left: tuple[str, ...]
-    payload: bytes
+    frame: bytes
 
 
 def frame(event_id: str, event: str, data: bytes) -> bytes:
@@ -63,25 +66,25 @@ def frame(event_id: str, event: str, data: bytes) -> bytes:
     return b"id: %s\nevent: %s\ndata: %s\n\n" % (event_id.encode(), event.encode(), data)
 
 
-def entry_of(n: int, change: Committed, tz: tzinfo) -> Entry:
+def entry_of(n: int, event_id: str, change: Committed, tz: tzinfo) -> Entry:
     alert = change.alert
     events = [event_json(e, state, queue, tz)
               for e, (state, queue) in zip(change.events, change.after, strict=True)]
     left = tuple(str(e.data["from"]) for e in change.events
                  if e.kind is EventKind.TRANSFERRED and "from" in e.data)
     payload = orjson.dumps({"alert": alert.to_json(tz), "events": events})
-    return Entry(n, alert.incident, left, payload)
+    return Entry(n, alert.incident, left, frame(event_id, "alert", payload))
 
 
-def heard_as(entry: Entry, viewer: Viewer) -> tuple[str, bytes] | None:
-    """What `viewer` hears of `entry`: the alert, that it is gone from their queue, or
-    nothing."""
+def heard_as(entry: Entry, event_id: str, viewer: Viewer) -> bytes | None:
+    """The frame `viewer` hears of `entry`: the alert, that it is gone from their queue,
+    or nothing."""
     if viewer.may_act_on(entry.incident):
-        return "alert", entry.payload
+        return entry.frame
     for queue in entry.left:
         if viewer.may_act_on(replace(entry.incident, queue=queue, assists=())):
             gone = {"id": entry.incident.id, "queue": entry.incident.queue}
-            return "gone", orjson.dumps(gone)
+            return frame(event_id, "gone", orjson.dumps(gone))
     return None
 
 
@@ -132,11 +135,12 @@ class StreamHub:
         if not change.events:
             return
         self.count += 1
-        entry = entry_of(self.count, change, self.tz)
+        event_id = self.event_id(self.count)
+        entry = entry_of(self.count, event_id, change, self.tz)
         self.entries.append(entry)
         for sub in list(self.subscribers):
-            heard = heard_as(entry, sub.viewer)
-            if heard is not None and not sub.offer(frame(self.event_id(entry.n), *heard)):
+            heard = heard_as(entry, event_id, sub.viewer)
+            if heard is not None and not sub.offer(heard):
                 self.subscribers.discard(sub)
                 self.dropped += 1
 
@@ -146,14 +150,15 @@ class StreamHub:
         sub = Subscription(viewer, self.backlog)
         now = self.event_id(self.count)
         missed = self.since(last_event_id) if last_event_id else []
-        if missed is None:
+        replay = [f for f in (heard_as(e, self.event_id(e.n), viewer) for e in missed or [])
+                  if f is not None]
+        if missed is None or len(replay) >= self.backlog:  # reloading is quicker then
             sub.offer(frame(now, "reset", b'{"reason": "missed changes: reload the board"}'))
+            replay = []
         elif not last_event_id:
             sub.offer(frame(now, "hello", b"{}"))
-        for entry in missed or []:
-            heard = heard_as(entry, viewer)
-            if heard is not None and not sub.offer(frame(self.event_id(entry.n), *heard)):
-                return sub  # more missed than a stream may hold: it ends, then reset
+        for data in replay:
+            sub.offer(data)
         if self.closed:
             sub.end()
         else:

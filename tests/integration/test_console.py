@@ -38,7 +38,8 @@ pytestmark = pytest.mark.integration
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+        "--disable-component-update", "--no-first-run",
+        "--autoplay-policy=no-user-gesture-required"]
 SHOTS = REPO / "docs" / "screenshots"
 WAIT = 15_000  # ms: the longest any live change may take to show in a test
 

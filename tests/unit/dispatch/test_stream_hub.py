@@ -109,3 +109,11 @@ def test_close_ends_every_stream_and_every_later_one() -> None:
         assert [e for _, e, _ in drain(hub.subscribe(BLUE))] == ["hello", "end"]
         assert hub.subscribers == set()
     asyncio.run(run())
+
+
+def test_a_reconnect_that_missed_more_than_a_stream_holds_is_told_to_reset() -> None:
+    hub = StreamHub(UTC, boot="b1", ring=20, backlog=4)
+    for n in range(6):
+        hub.tell(change(f"A{n}"))
+    assert [e for _, e, _ in drain(hub.subscribe(BLUE, "b1-0"))] == ["reset"]
+    assert [e for _, e, _ in drain(hub.subscribe(BLUE, "b1-3"))] == ["alert"] * 3
