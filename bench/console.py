@@ -218,8 +218,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     table.add_row("baseline: that board, polling /api/alerts every 1 s",
                   str(len(stream["poll"])), *_ms(stream["poll"]))
     console.print(table)
-    p95 = percentile(sorted(alone["sse"] + stream["sse"]), 95)
-    console.print(f"SSE p95 {1000 * p95:,.0f} ms over both: "
+    p95 = max(percentile(sorted(alone["sse"]), 95), percentile(sorted(stream["sse"]), 95))
+    console.print(f"SSE p95 {1000 * p95:,.0f} ms (the worse phase): "
                   f"{'under' if p95 < 1 else 'OVER'} the 1 s target; streams ended early: "
                   f"{alone['dropped'] + stream['dropped']}")
     if not args.no_json:
