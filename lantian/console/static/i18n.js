@@ -33,6 +33,7 @@ const WORDS = {
     minutes: "分钟", read_only: "只读", no_alerts: "暂无告警", reset: "已重新同步",
     seconds_ago: "秒前", minutes_ago: "分钟前", hours_ago: "小时前", days_ago: "天前",
     evidence_media: "证据材料", finding: "发现", confidence: "置信度",
+    officer: "值班员", supervisor: "值班长", admin: "管理员",
   },
   en: {
     brand: "Lantian console", loading: "Loading…", offline: "offline", live: "live",
@@ -67,6 +68,7 @@ const WORDS = {
     minutes: "min", read_only: "read-only", no_alerts: "no alerts", reset: "resynchronised",
     seconds_ago: "s ago", minutes_ago: "min ago", hours_ago: "h ago", days_ago: "d ago",
     evidence_media: "Evidence", finding: "finding", confidence: "confidence",
+    officer: "duty officer", supervisor: "supervisor", admin: "admin",
   },
 };
 
