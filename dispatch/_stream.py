@@ -24,11 +24,14 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import tzinfo
 from typing import Final, Protocol
 
 import orjson
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from dispatch._dispatcher import Committed
 from dispatch._lifecycle import EventKind, Incident
@@ -113,8 +116,9 @@ class Subscription:
             self.frames.put_nowait(None)
 
 
-class StreamHub:
-    """The dispatcher's listener (`tell`) and the streams' source (`subscribe`)."""
+class StreamHub(Collector):
+    """The dispatcher's listener (`tell`) and the streams' source (`subscribe`); as a
+    Prometheus collector, the consoles connected and those dropped for falling behind."""
 
     def __init__(self, tz: tzinfo, *, ring: int = RING, backlog: int = BACKLOG,
                  boot: str | None = None) -> None:
@@ -179,6 +183,13 @@ class StreamHub:
 
     def unsubscribe(self, sub: Subscription) -> None:
         self.subscribers.discard(sub)
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        yield GaugeMetricFamily("lantian_stream_consoles", "Live streams (/api/stream) open",
+                                value=len(self.subscribers))
+        yield CounterMetricFamily(
+            "lantian_stream_dropped", "Live streams ended because the console fell "
+            f"{self.backlog} changes behind", value=self.dropped)
 
     def close(self) -> None:
         """End every stream (the service is stopping: the HTTP server waits for them)."""

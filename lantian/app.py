@@ -100,6 +100,7 @@ async def serve(
     )
     stream = StreamHub(settings.tz)  # the consoles' live view of every committed change
     dispatcher.listeners.append(stream.tell)
+    registry.register(stream)
     pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry)
 
     def on_record(record: Record) -> None:

@@ -49,6 +49,8 @@ def test_the_queue_hears_every_change_and_the_other_queue_only_once_called_in(
     with listening(d, BLUE_SKY) as blue, listening(d, LAW) as law, \
             listening(d, ADMIN) as admin:
         assert [e.event for e in blue.events] == ["hello"]
+        metrics = httpx.get(f"{d.url}/metrics").text
+        assert "lantian_stream_consoles 3.0" in metrics, metrics
         d.fume("KY-CS-001")
         raised = wait_until(lambda: alerts_heard(blue), what="the raise on the stream")
         alert = raised[0]["alert"]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from prometheus_client import CollectorRegistry
 
 from dispatch._access import Role, Token
 from dispatch._alert import Alert
@@ -88,6 +89,10 @@ def test_a_slow_subscriber_is_dropped_and_the_others_go_on() -> None:
     frames = drain(slow)
     assert len(frames) == 5 and frames[-1][1] == "end"  # what it had, then the end
     assert quick in hub.subscribers and not quick.dropped
+    registry = CollectorRegistry()
+    registry.register(hub)
+    assert registry.get_sample_value("lantian_stream_consoles") == 1
+    assert registry.get_sample_value("lantian_stream_dropped_total") == 1
 
 
 def test_a_change_without_events_is_not_news() -> None:
