@@ -52,8 +52,8 @@ def api_router(
     state, which dispatch does not hold); `data_gaps` the spans in which messages may
     have been lost before they reached the service (ingest's). `queries` answers the
     reads and `silences` keeps the silences (the store, in the service); `stream` (the
-    dispatcher's listener) serves the live changes at `/api/stream`; `map_view` the console's map
-    (`/api/map`)."""
+    dispatcher's listener) serves the live changes at `/api/stream`; `map_view` builds
+    the console's map (`/api/map`)."""
     router = APIRouter(
         prefix="/api", route_class=authenticated_route(tokens),
         # declares the scheme on every operation for /docs and generated clients; the

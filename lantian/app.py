@@ -232,10 +232,10 @@ async def serve(
         if http_task.done():
             http_task.result()  # the HTTP server died on its own: say why
     finally:
+        stream.close()  # the server waits for open responses: end the live streams
         scheduler.shutdown(wait=False)
         await mqtt.stop()
         checkpoints.save()
-        stream.close()  # the server waits for open responses: end the live streams
         server.should_exit = True
         await asyncio.gather(http_task, return_exceptions=True)
         if timeseries is not None:
