@@ -122,3 +122,25 @@ def test_a_reconnect_that_missed_more_than_a_stream_holds_is_told_to_reset() -> 
         hub.tell(change(f"A{n}"))
     assert [e for _, e, _ in drain(hub.subscribe(BLUE, "b1-0"))] == ["reset"]
     assert [e for _, e, _ in drain(hub.subscribe(BLUE, "b1-3"))] == ["alert"] * 3
+
+
+def test_the_route_frames_retry_then_heartbeats_on_silence_then_ends_on_close() -> None:
+    from dispatch._api_stream import _frames
+
+    async def run() -> list[bytes]:
+        hub = StreamHub(UTC, boot="b1")
+        sub = hub.subscribe(BLUE)
+        frames = _frames(hub, sub, heartbeat_s=0.01)
+        got = [await anext(frames), await anext(frames), await anext(frames)]
+        hub.tell(change("A1"))
+        got.append(await anext(frames))
+        hub.close()
+        got += [f async for f in frames]
+        assert sub not in hub.subscribers
+        return got
+
+    retry, hello, idle, alert = asyncio.run(run())
+    assert retry == b"retry: 1000\n\n"
+    assert hello.startswith(b"id: b1-0\nevent: hello\n")
+    assert idle == b": keep-alive\n\n"
+    assert alert.startswith(b"id: b1-1\nevent: alert\ndata: {")
