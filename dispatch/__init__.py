@@ -14,6 +14,7 @@ from dispatch._sla import Deadlines
 from dispatch._sqlite import SqliteStore
 from dispatch._sqlite_outbox import SqliteOutbox
 from dispatch._sqlite_rows import ROWS_SKIPPED
+from dispatch._stream import StreamHub
 from dispatch._wire import AlertTopics
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Router",
     "SqliteOutbox",
     "SqliteStore",
+    "StreamHub",
     "Token",
     "api_router",
 ]

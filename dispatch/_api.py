@@ -30,24 +30,30 @@ from fastapi import APIRouter, Security
 
 from dispatch._access import Token
 from dispatch._api_alerts import alert_routes
+from dispatch._api_map import MapView, map_routes
 from dispatch._api_models import BEARER, errors
 from dispatch._api_reports import CoverageReport, DataGaps, report_routes
 from dispatch._api_silences import silence_routes
+from dispatch._api_stream import stream_routes
 from dispatch._dispatcher import Clock, Dispatcher
 from dispatch._guard import authenticated_route
 from dispatch._queries import Queries
 from dispatch._silences import SilenceBook
+from dispatch._stream import StreamHub
 
 
 def api_router(
     dispatcher: Dispatcher, tokens: Sequence[Token], tz: tzinfo, clock: Clock,
     coverage: CoverageReport | None = None,
     data_gaps: DataGaps | None = None, *, queries: Queries, silences: SilenceBook,
+    stream: StreamHub | None = None, map_view: MapView | None = None,
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
     state, which dispatch does not hold); `data_gaps` the spans in which messages may
     have been lost before they reached the service (ingest's). `queries` answers the
-    reads and `silences` keeps the silences (the store, in the service)."""
+    reads and `silences` keeps the silences (the store, in the service); `stream` (the
+    dispatcher's listener) serves the live changes at `/api/stream`; `map_view` builds
+    the console's map (`/api/map`)."""
     router = APIRouter(
         prefix="/api", route_class=authenticated_route(tokens),
         # declares the scheme on every operation for /docs and generated clients; the
@@ -57,4 +63,8 @@ def api_router(
     alert_routes(router, dispatcher, queries, tz)
     report_routes(router, queries, tz, clock, coverage, data_gaps)
     silence_routes(router, queries, silences, dispatcher.queues, tz, clock)
+    if stream is not None:
+        stream_routes(router, stream)
+    if map_view is not None:
+        map_routes(router, map_view)
     return router

@@ -28,6 +28,7 @@ from dispatch import (
     Queries,
     SqliteOutbox,
     SqliteStore,
+    StreamHub,
     api_router,
 )
 from ingest import (
@@ -42,6 +43,7 @@ from ingest import (
     TimeSeriesWriter,
 )
 from lantian.config import Settings
+from lantian.console import map_view, mount_console
 from lantian.http import create_app
 from lantian.pipeline import RulesPipeline
 from lantian.recovery import Burst, Checkpoints
@@ -97,6 +99,9 @@ async def serve(
         outbox=outbox,
         late_after=settings.dispatch.late_after,
     )
+    stream = StreamHub(settings.tz)  # the consoles' live view of every committed change
+    dispatcher.listeners.append(stream.tell)
+    registry.register(stream)
     pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry)
 
     def on_record(record: Record) -> None:
@@ -202,8 +207,12 @@ async def serve(
              "seconds": round(g.seconds, 3), "reason": g.reason}
             for g in gaps.overlapping(since, until)
         ],
-        queries=Queries(store, settings.tz), silences=store,
+        queries=Queries(store, settings.tz), silences=store, stream=stream,
+        map_view=map_view(
+            settings.zones, settings.stations, settings.decode.dji_aircraft.values(),
+            settings.dispatch.queues, lambda: pipeline.state, clock, settings.tz),
     ))
+    mount_console(app)
     server = uvicorn.Server(
         uvicorn.Config(
             app, host=settings.http_host, port=settings.http_port, log_level="warning",
@@ -224,6 +233,7 @@ async def serve(
         if http_task.done():
             http_task.result()  # the HTTP server died on its own: say why
     finally:
+        stream.close()  # the server waits for open responses: end the live streams
         scheduler.shutdown(wait=False)
         await mqtt.stop()
         checkpoints.save()

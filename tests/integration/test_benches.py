@@ -21,6 +21,7 @@ SMALL = {
     "geofence": ["--zones", "50", "--points", "100", "--runs", "1", "--sample", "100",
                  "--batch", "10"],
     "dispatch": ["--alerts", "300", "--runs", "1", "--commands", "30"],
+    "console": ["--alerts", "50", "--clients", "2", "--samples", "2", "--paints", "1"],
     "ingest": ["--n", "2000", "--runs", "1", "--duration", "1", "--durable", "--manual-ack"],
 }
 

@@ -13,7 +13,7 @@ SURFACES = {
     "dispatch": [
         "ROWS_SKIPPED", "AlertTopics", "Clock", "Deadlines", "DispatchMetrics", "Dispatcher",
         "IncidentPoints", "Outbox", "OutboxBacklog", "Queries", "Role", "Route", "Router",
-        "SqliteOutbox", "SqliteStore", "Token", "api_router",
+        "SqliteOutbox", "SqliteStore", "StreamHub", "Token", "api_router",
     ],
     "ingest": [
         "HJ212_DIALECTS", "HJ212_RETIRED_DIALECTS", "PAYLOAD_CAP", "BrokerSettings", "DataGap",
