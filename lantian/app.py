@@ -28,6 +28,7 @@ from dispatch import (
     Queries,
     SqliteOutbox,
     SqliteStore,
+    SqliteUsers,
     api_router,
 )
 from ingest import (
@@ -202,6 +203,8 @@ async def serve(
             for g in gaps.overlapping(since, until)
         ],
         queries=Queries(store, settings.tz), silences=store,
+        # named users: managed with `lantian users`, also while this runs
+        users=SqliteUsers(store), sessions=settings.sessions,
     ))
     server = uvicorn.Server(
         uvicorn.Config(

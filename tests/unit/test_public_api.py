@@ -13,7 +13,8 @@ SURFACES = {
     "dispatch": [
         "ROWS_SKIPPED", "AlertTopics", "Clock", "Deadlines", "DispatchMetrics", "Dispatcher",
         "IncidentPoints", "Outbox", "OutboxBacklog", "Queries", "Role", "Route", "Router",
-        "SqliteOutbox", "SqliteStore", "Token", "api_router",
+        "SessionPolicy", "SqliteOutbox", "SqliteStore", "SqliteUsers", "Token", "UserAdmin",
+        "UserRefused", "api_router",
     ],
     "ingest": [
         "HJ212_DIALECTS", "PAYLOAD_CAP", "BrokerSettings", "DataGap", "DeadLetterLimits",

@@ -52,7 +52,7 @@ def create(book: Book, token: Token, **given: object) -> Silence:
     ("token", "given", "reason", "message"),
     [
         (NORTH, {"queue": "south"}, "forbidden", "li may only silence queue 'north'"),
-        (BUREAU, {}, "forbidden", "bureau may only silence queue None"),
+        (BUREAU, {}, "forbidden", "bureau may only silence no queue"),
         # the queue is checked before the window, the window before the matchers
         (ADMIN, {"queue": "west", "ends_at": NOW}, "invalid", "queue: no queue 'west'"),
         (NORTH, {"ends_at": NOW, "stations": []}, "invalid", "ends_at must be after starts_at"),
