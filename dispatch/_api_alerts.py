@@ -159,5 +159,5 @@ def check_may_act(alert: Alert, token: Grants) -> None:
     if not token.may_act_on(alert.incident):
         raise HTTPException(
             403, f"alert {alert.id} is in queue {alert.incident.queue!r}; "
-            f"{token.name} acts on {', '.join(sorted(token.queues)) or 'no queue'}"
+            f"{token.name} acts on {', '.join(map(repr, sorted(token.queues))) or 'no queue'}"
         )
