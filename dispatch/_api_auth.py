@@ -1,5 +1,5 @@
 """Signing in and out of the console, and who one is: `/auth/login`, `/auth/logout`,
-`/api/me` (the contract with the console: docs/api.md, "Users and sign-in").
+`/api/me` (the contract with the console: docs/dispatch.md, "Sign-in").
 
 `POST /auth/login` takes a user name and password (JSON, or an HTML form's fields),
 checks the password against its argon2 hash and, if right, starts a server-side session:

@@ -92,7 +92,7 @@ class SilenceBody(ActorBody):
 class Problem(_Closed):
     """Every refusal: 401, 403, 404, 409, 413, and the API's own 422s."""
 
-    detail: str = Field(examples=["a valid bearer token is required"])
+    detail: str = Field(examples=["a valid bearer token or session is required"])
 
 
 class FieldIssue(_Open):

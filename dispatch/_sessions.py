@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-#: The cookies and header of the contract with the console (docs/api.md, "Sign-in").
+#: The cookies and header of the contract with the console (docs/dispatch.md, "Sign-in").
 SESSION_COOKIE: Final = "lantian_session"
 CSRF_COOKIE: Final = "lantian_csrf"
 CSRF_HEADER: Final = "x-csrf-token"

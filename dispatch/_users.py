@@ -104,8 +104,9 @@ class Passwords:
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
         self._hasher = hasher or PasswordHasher()
         # checked against when the user is unknown, so that an unknown name costs what a
-        # wrong password does, and timing does not tell which names exist
-        self._decoy = self._hasher.hash(secrets.token_urlsafe(16))
+        # wrong password does, and timing does not tell which names exist (made on first
+        # need: `lantian users` never checks a password)
+        self._decoy: str | None = None
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
@@ -113,8 +114,11 @@ class Passwords:
     def check(self, stored: str | None, password: str) -> bool:
         """Whether `password` is the one `stored` hashes (None: no such user, or one
         without a password: always False, at the same cost)."""
+        if stored is None and self._decoy is None:
+            self._decoy = self._hasher.hash(secrets.token_urlsafe(16))
         try:
-            return self._hasher.verify(stored or self._decoy, password) and stored is not None
+            return self._hasher.verify(stored or self._decoy or "", password) and (
+                stored is not None)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 

@@ -203,11 +203,11 @@ def test_the_other_lifecycle_steps_go_through_the_api(office: Office) -> None:
 def test_a_wrong_or_missing_token_exits_1_with_the_api_message(office: Office) -> None:
     wrong = office.cli("alerts", "list", token="not-a-token")
     assert (wrong.returncode, wrong.stdout) == (1, "")
-    assert wrong.stderr == "lantian: a valid bearer token is required (HTTP 401)\n"
+    assert wrong.stderr == "lantian: a valid bearer token or session is required (HTTP 401)\n"
 
     missing = office.cli("alerts", "list", token=None)
     assert missing.returncode == 1
-    assert missing.stderr == ("lantian: a valid bearer token is required (HTTP 401); "
+    assert missing.stderr == ("lantian: a valid bearer token or session is required (HTTP 401); "
                               "give --token or set LANTIAN_TOKEN\n")
 
     bureau = office.cli("alerts", "list", "--token", BUREAU, token=None)
