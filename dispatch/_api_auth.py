@@ -45,7 +45,8 @@ WRONG: Final = "wrong user name or password"
 
 
 class LoginBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # a login form may carry more fields (its button, where to go next): not refused
+    model_config = ConfigDict(extra="ignore")
 
     username: Annotated[str, Field(min_length=1, max_length=64)]
     password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD)]

@@ -214,7 +214,8 @@ def test_a_browser_session_with_its_cookies_csrf_and_logout(
 def test_an_html_form_signs_in_too(office: tuple[Deployment, dict[str, Any]]) -> None:
     d, _ = office
     with httpx.Client(base_url=d.url) as browser:
-        r = browser.post("/auth/login", data={"username": "zhao", "password": PASSWORD})
+        r = browser.post("/auth/login", data={"username": "zhao", "password": PASSWORD,
+                                              "submit": "登录"})  # a form's button too
         assert r.status_code == 200, r.text
         assert browser.get("/api/me").json()["role"] == "supervisor"
         bad = browser.post("/auth/login", content=b"\xff\xfe", headers={
