@@ -139,6 +139,8 @@ def create_silence(
     in this order, the first failure refused: the caller may manage the queue's
     silences, the queue exists, the window is within bounds (`window_problem`), there is
     at least one matcher."""
+    if queue is None and len(token.queues) > 1:
+        raise SilenceRefused("invalid", f"queue: {token.name} works {_their(token)}; name one")
     queue = queue if queue is not None else token.queue
     if not token.may_manage_silence(queue):
         raise SilenceRefused("forbidden", f"{token.name} may only silence {_their(token)}")
