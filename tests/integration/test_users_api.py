@@ -218,10 +218,20 @@ def test_an_html_form_signs_in_too(office: tuple[Deployment, dict[str, Any]]) ->
                                               "submit": "登录"})  # a form's button too
         assert r.status_code == 200, r.text
         assert browser.get("/api/me").json()["role"] == "supervisor"
-        bad = browser.post("/auth/login", content=b"\xff\xfe", headers={
-            "Content-Type": "application/x-www-form-urlencoded"})
-        assert (bad.status_code, bad.json()) == (
-            422, {"detail": "a user name and a password are required"})
+        hostile: list[dict[str, Any]] = [
+            {"content": b"\xff\xfe", "headers": {
+                "Content-Type": "application/x-www-form-urlencoded"}},
+            {"content": b"a=1&" * 20, "headers": {
+                "Content-Type": "application/x-www-form-urlencoded"}},
+            {"content": b"[1, 2]"}, {"content": b"{"}, {"content": b""},
+            {"json": {"username": "x" * 65, "password": PASSWORD}},
+            {"json": {"username": "zhao", "password": "p" * 257}},
+            {"json": {"username": "zhao"}}, {"json": {"username": ["zhao"], "password": "x"}},
+        ]
+        for request in hostile:
+            bad = browser.post("/auth/login", **request)
+            assert (bad.status_code, bad.json()) == (
+                422, {"detail": "a user name and a password are required"}), request
 
 
 def test_an_expired_session_or_a_disabled_user_is_refused(
