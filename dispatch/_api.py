@@ -1,7 +1,9 @@
 """The HTTP API for duty officers and the environment bureau (mounted on the service's
 one port by the composition root).
 
-Every route names who may call it. A missing or unknown token is 401 (answered before
+Every route names who may call it: a configured token, a named user's personal token
+or a signed-in browser (`dispatch._guard`; signing in: `dispatch._api_auth`). A missing
+or unknown credential is 401 (answered before
 the request's body is read, `dispatch._guard`), a known token asking for what its role
 does not allow is 403, an unknown alert 404, a lifecycle step that does not apply 409 with
 the reason, a malformed request 422 saying which field: never a silent success. Every
@@ -30,16 +32,19 @@ from fastapi import APIRouter, Security
 
 from dispatch._access import Token
 from dispatch._api_alerts import alert_routes
+from dispatch._api_auth import auth_router, logout_route, me_route
 from dispatch._api_map import MapView, map_routes
 from dispatch._api_models import BEARER, errors
 from dispatch._api_reports import CoverageReport, DataGaps, report_routes
 from dispatch._api_silences import silence_routes
 from dispatch._api_stream import stream_routes
 from dispatch._dispatcher import Clock, Dispatcher
-from dispatch._guard import authenticated_route
+from dispatch._guard import Gate, authenticated_route
 from dispatch._queries import Queries
+from dispatch._sessions import SessionPolicy
 from dispatch._silences import SilenceBook
 from dispatch._stream import StreamHub
+from dispatch._users import Passwords, UserBook
 
 
 def api_router(
@@ -47,24 +52,39 @@ def api_router(
     coverage: CoverageReport | None = None,
     data_gaps: DataGaps | None = None, *, queries: Queries, silences: SilenceBook,
     stream: StreamHub | None = None, map_view: MapView | None = None,
+    users: UserBook | None = None, passwords: Passwords | None = None,
+    sessions: SessionPolicy | None = None,
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
     state, which dispatch does not hold); `data_gaps` the spans in which messages may
     have been lost before they reached the service (ingest's). `queries` answers the
     reads and `silences` keeps the silences (the store, in the service); `stream` (the
     dispatcher's listener) serves the live changes at `/api/stream`; `map_view` builds
-    the console's map (`/api/map`)."""
-    router = APIRouter(
-        prefix="/api", route_class=authenticated_route(tokens),
+    the console's map (`/api/map`). With `users` (the store's), named users sign in with
+    personal tokens and browser sessions (`/auth/login`, `/auth/logout`), under
+    `sessions`' rules; without, only `tokens`."""
+    gate = Gate(tokens, users, clock)
+    api = APIRouter(
+        prefix="/api", route_class=authenticated_route(gate),
         # declares the scheme on every operation for /docs and generated clients; the
         # check itself is the route class's, from the headers, before the body is read
         dependencies=[Security(BEARER)], responses=errors(401),
     )
-    alert_routes(router, dispatcher, queries, tz)
-    report_routes(router, queries, tz, clock, coverage, data_gaps)
-    silence_routes(router, queries, silences, dispatcher.queues, tz, clock)
+    me_route(api)
+    alert_routes(api, dispatcher, queries, tz)
+    report_routes(api, queries, tz, clock, coverage, data_gaps)
+    silence_routes(api, queries, silences, dispatcher.queues, tz, clock)
     if stream is not None:
-        stream_routes(router, stream)
+        stream_routes(api, stream)
     if map_view is not None:
-        map_routes(router, map_view)
+        map_routes(api, map_view)
+    router = APIRouter()
+    router.include_router(api)
+    if users is not None:
+        router.include_router(auth_router(
+            users, passwords or Passwords(), clock, sessions or SessionPolicy()))
+        signed_in = APIRouter(prefix="/auth", route_class=authenticated_route(gate),
+                              tags=["sign-in"])
+        logout_route(signed_in, users)
+        router.include_router(signed_in)
     return router

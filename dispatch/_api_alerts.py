@@ -13,7 +13,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, HTTPException, Query
 
-from dispatch._access import Token
+from dispatch._access import Grants
 from dispatch._alert import Alert
 from dispatch._api_models import (
     ActorBody,
@@ -25,7 +25,6 @@ from dispatch._api_models import (
     ReopenBody,
     StepResult,
     VerifyBody,
-    actor_of,
     answers,
 )
 from dispatch._api_params import AlertId, QueryName, QueryTime, parse_time
@@ -51,7 +50,7 @@ _STEP: Final = answers(StepResult, 400, 403, 404, 409, 413, 422)
 
 
 def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: tzinfo) -> None:
-    def alert_for(alert_id: str, token: Token) -> Alert:
+    def alert_for(alert_id: str, token: Grants) -> Alert:
         try:
             alert = dispatcher.get(alert_id)
         except NotFound as exc:
@@ -59,7 +58,7 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
         check_may_act(alert, token)
         return alert
 
-    def run(alert_id: str, token: Token, make: Callable[[Alert, str], Command]) -> dict[str, Any]:
+    def run(alert_id: str, token: Grants, make: Callable[[Alert, str], Command]) -> dict[str, Any]:
         alert = alert_for(alert_id, token)
         try:
             alert, events = dispatcher.act(alert, make(alert, token.name))
@@ -79,10 +78,14 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
         zone: QueryName = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
-        """Alerts newest first. An officer sees their own queue's (and those it assists)."""
-        if token.queue is not None and queue not in (None, token.queue):
-            raise HTTPException(403, f"{token.name} may only list queue {token.queue!r}")
-        queues = [q for q in (queue or token.queue,) if q is not None] or None
+        """Alerts newest first. An officer sees their own queues' (and those they assist);
+        a supervisor and an admin every queue's."""
+        queues: list[str] | None = [queue] if queue is not None else None
+        if not token.sees_every_queue():
+            if queue is not None and queue not in token.queues:
+                raise HTTPException(403, f"{token.name} may only list queues "
+                                    f"{', '.join(sorted(token.queues))}")
+            queues = queues or sorted(token.queues)
         found = read.alerts(
             queues=queues, state=state, since=parse_time(since, tz, "since"),
             until=parse_time(until, tz, "until"), zone=zone, limit=limit,
@@ -105,7 +108,7 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
     async def ack(
         alert_id: AlertId, token: Officer, body: ActorBody | None = None
     ) -> dict[str, Any]:
-        return run(alert_id, token, lambda a, who: Ack(actor_of(body, who)))
+        return run(alert_id, token, lambda a, who: Ack(who))
 
     @router.post("/alerts/{alert_id}/verify", response_model=None, responses=_STEP)
     async def verify(
@@ -115,35 +118,35 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
             drone = body.drone if body and body.drone else _suggested(alert)
             if drone is None:
                 raise HTTPException(422, "no drone given and none was suggested for this alert")
-            return Verify(actor_of(body, who), drone)
+            return Verify(who, drone)
         return run(alert_id, token, make)
 
     @router.post("/alerts/{alert_id}/on-scene", response_model=None, responses=_STEP)
     async def on_scene(
         alert_id: AlertId, token: Officer, body: OnSceneBody | None = None
     ) -> dict[str, Any]:
-        return run(alert_id, token, lambda a, who: OnScene(actor_of(body, who),
+        return run(alert_id, token, lambda a, who: OnScene(who,
                                                            body.drone if body else None))
 
     @router.post("/alerts/{alert_id}/transfer", response_model=None, responses=_STEP)
     async def transfer(alert_id: AlertId, token: Officer, body: QueueBody) -> dict[str, Any]:
-        return run(alert_id, token, lambda a, who: Transfer(actor_of(body, who), body.queue))
+        return run(alert_id, token, lambda a, who: Transfer(who, body.queue))
 
     @router.post("/alerts/{alert_id}/assist", response_model=None, responses=_STEP)
     async def assist(alert_id: AlertId, token: Officer, body: QueueBody) -> dict[str, Any]:
-        return run(alert_id, token, lambda a, who: Assist(actor_of(body, who), body.queue))
+        return run(alert_id, token, lambda a, who: Assist(who, body.queue))
 
     @router.post("/alerts/{alert_id}/close", response_model=None, responses=_STEP)
     async def close(alert_id: AlertId, token: Officer, body: CloseBody) -> dict[str, Any]:
-        """Close with a receipt (回执): outcome, note and the officer (`actor`)."""
-        return run(alert_id, token, lambda a, who: Close(actor_of(body, who), body.outcome,
+        """Close with a receipt (回执): outcome, note and the officer (the caller)."""
+        return run(alert_id, token, lambda a, who: Close(who, body.outcome,
                                                          body.note))
 
     @router.post("/alerts/{alert_id}/reopen", response_model=None, responses=_STEP)
     async def reopen(
         alert_id: AlertId, token: Officer, body: ReopenBody | None = None
     ) -> dict[str, Any]:
-        return run(alert_id, token, lambda a, who: Reopen(actor_of(body, who),
+        return run(alert_id, token, lambda a, who: Reopen(who,
                                                           body.reason if body else ""))
 
 
@@ -152,9 +155,9 @@ def _suggested(alert: Alert) -> str | None:
     return suggestion.get("drone") if isinstance(suggestion, dict) else None
 
 
-def check_may_act(alert: Alert, token: Token) -> None:
+def check_may_act(alert: Alert, token: Grants) -> None:
     if not token.may_act_on(alert.incident):
         raise HTTPException(
             403, f"alert {alert.id} is in queue {alert.incident.queue!r}; "
-            f"{token.name} acts on {token.queue!r}"
+            f"{token.name} acts on {', '.join(map(repr, sorted(token.queues))) or 'no queue'}"
         )

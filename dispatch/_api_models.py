@@ -46,16 +46,13 @@ Names = Annotated[list[Name], Field(max_length=1000)]
 Text = Annotated[str, Field(max_length=2000)]
 
 class ActorBody(BaseModel):
-    """A lifecycle step's body: who did it (default: the token's name)."""
+    """A lifecycle step's body. Who did it is always the authenticated caller: `actor` is
+    accepted from older clients, and ignored."""
 
     model_config = ConfigDict(extra="forbid")
 
-    actor: Name | None = None
-
-
-def actor_of(body: ActorBody | None, default: str) -> str:
-    """Who a step's body says did it, else `default` (the caller)."""
-    return body.actor if body is not None and body.actor else default
+    actor: Name | None = Field(None, description="ignored: the actor of every event is the "
+                               "authenticated user (or configured token)", deprecated=True)
 
 
 class VerifyBody(ActorBody):
@@ -95,7 +92,7 @@ class SilenceBody(ActorBody):
 class Problem(_Closed):
     """Every refusal: 401, 403, 404, 409, 413, and the API's own 422s."""
 
-    detail: str = Field(examples=["a valid bearer token is required"])
+    detail: str = Field(examples=["a valid bearer token or session is required"])
 
 
 class FieldIssue(_Open):
@@ -369,15 +366,17 @@ class SilenceList(_Closed):
 #: by itself (`dispatch._guard` has answered 401 before any dependency runs).
 BEARER: Final = HTTPBearer(
     auto_error=False, scheme_name="bearer",
-    description="An API token of config's [[dispatch.tokens]]: an officer's, the bureau's "
-    "or an admin's.",
+    description="A personal API token (`lantian users token USER`) or one of config's "
+    "[[dispatch.tokens]]: an officer's, the bureau's or an admin's. A signed-in browser "
+    "sends its session cookie instead (and `X-CSRF-Token` on a change).",
 )
 
 #: What each refusal means, for the documentation.
 _WHY: Final = {
     400: "a body that cannot be parsed as its content type says",
-    401: "no bearer token, or not one of ours",
-    403: "the token's role or queue does not allow it",
+    401: "no bearer token or session, or not one of ours (or expired)",
+    403: "the caller's role or queues do not allow it; or a session's request that"
+    " changes state without its CSRF token",
     404: "no such alert, silence or report",
     409: "the lifecycle step does not apply to the alert as it is; the reason says why",
     413: "the request body is over the service's limit",

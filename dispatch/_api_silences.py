@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from fastapi import APIRouter, HTTPException
 
-from dispatch._api_models import SilenceBody, SilenceList, SilenceOut, actor_of, answers
+from dispatch._api_models import SilenceBody, SilenceList, SilenceOut, answers
 from dispatch._api_params import SilenceId
 from dispatch._dispatcher import Clock
 from dispatch._guard import Officer
@@ -49,7 +49,7 @@ def silence_routes(
             silence = create_silence(
                 book, token, queues=queues, now=clock(), tz=tz,
                 starts_at=body.starts_at, ends_at=body.ends_at, reason=body.reason,
-                author=actor_of(body, token.name), queue=body.queue, stations=body.stations,
+                author=token.name, queue=body.queue, stations=body.stations,
                 zones=body.zones, rules=body.rules,
             )
         except SilenceRefused as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, tzinfo
 
-from dispatch._access import Token
+from dispatch._access import Grants
 from dispatch._alert import Alert
 from dispatch._dispatcher import NotFound
 from dispatch._figures import GroupBy, ResponseTimes, response_times_of
@@ -57,7 +57,7 @@ class Queries:
         closed, still_open = self._store.closed_rows(start, end), self._store.open_rows(end)
         return monthly_report(month, closed, still_open, self._tz)
 
-    def silences_for(self, token: Token, active_at: datetime | None = None) -> list[Silence]:
+    def silences_for(self, token: Grants, active_at: datetime | None = None) -> list[Silence]:
         """The silences `token` may see (its queue's and the global ones), or of those the
         ones in force at `active_at`."""
         return [s for s in self._store.silences(active_at=active_at)

@@ -1,6 +1,6 @@
 """The alert store's schema: the migrations that build it, in order, and their applying.
 
-Schema (version 3; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
+Schema (version 4; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
 
     alerts       the projection, one row an alert: id (UNIQUE), rule, subject, kind, queue,
                  assists (JSON list), state, severity, zone, grid, raised_at,
@@ -31,6 +31,13 @@ Schema (version 3; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
                  may have been lost at the broker (`ingest._gaps`)
     labels       (version 2) id INTEGER PRIMARY KEY, text UNIQUE: the kinds, queues,
                  zones, grids, states, outcomes and escalations `metric` refers to by id
+    users        (version 4) username PRIMARY KEY, display_name, role, queues (JSON
+                 list), password_hash (argon2), token_digest (UNIQUE: SHA-256 of the
+                 personal token), created_at, disabled_at
+    sessions     (version 4) digest (SHA-256 of the session id) PRIMARY KEY, username,
+                 csrf, created_at, expires_at: signed-in browsers
+    login_failures (version 4) key ("user:NAME" or "addr:ADDRESS") PRIMARY KEY,
+                 failures, since, locked_until: the slow-down of password guessing
 
 The partial unique index `alerts_open_rule_subject` on (rule, subject) WHERE state !=
 'closed' is what keeps one open alert per condition, whoever writes. The covering indexes
@@ -130,6 +137,23 @@ ALTER TABLE dead_letters ADD COLUMN payload_sha256 TEXT;
 CREATE TABLE data_gaps (
     id INTEGER PRIMARY KEY, started_at REAL NOT NULL, ended_at REAL NOT NULL,
     reason TEXT NOT NULL
+);
+""",
+    # named users (`dispatch._sqlite_users`): only digests of their tokens and session
+    # ids are kept, and argon2 hashes of their passwords
+    """
+CREATE TABLE users (
+    username TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL,
+    queues TEXT NOT NULL, password_hash TEXT, token_digest TEXT UNIQUE,
+    created_at REAL NOT NULL, disabled_at REAL
+);
+CREATE TABLE sessions (
+    digest TEXT PRIMARY KEY, username TEXT NOT NULL REFERENCES users (username),
+    csrf TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL
+);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+CREATE TABLE login_failures (
+    key TEXT PRIMARY KEY, failures INTEGER NOT NULL, since REAL, locked_until REAL
 );
 """,
 )

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Final, Literal, Protocol
 
-from dispatch._access import Token
+from dispatch._access import Grants
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,19 +128,22 @@ class SilenceRefused(Exception):
 
 
 def create_silence(
-    book: SilenceBook, token: Token, *, queues: Collection[str], now: datetime, tz: tzinfo,
+    book: SilenceBook, token: Grants, *, queues: Collection[str], now: datetime, tz: tzinfo,
     ends_at: datetime, reason: str, author: str, starts_at: datetime | None = None,
     queue: str | None = None, stations: Iterable[str] = (), zones: Iterable[str] = (),
     rules: Iterable[str] = (),
 ) -> Silence:
-    """Keep and return a new silence. `queue` None means the token's own (an officer's
-    queue; an admin's None: every queue's); `queues` are the queues that exist; times
-    without an offset are in `tz`. Checked in this order, the first failure refused:
-    the token may manage the queue's silences, the queue exists, the window is within
-    bounds (`window_problem`), there is at least one matcher."""
+    """Keep and return a new silence. `queue` None means the caller's own (an officer's one
+    queue; an admin's None: every queue's; an officer of several queues names one);
+    `queues` are the queues that exist; times without an offset are in `tz`. Checked
+    in this order, the first failure refused: the caller may manage the queue's
+    silences, the queue exists, the window is within bounds (`window_problem`), there is
+    at least one matcher."""
+    if queue is None and len(token.queues) > 1:
+        raise SilenceRefused("invalid", f"queue: {token.name} works {_their(token)}; name one")
     queue = queue if queue is not None else token.queue
     if not token.may_manage_silence(queue):
-        raise SilenceRefused("forbidden", f"{token.name} may only silence queue {token.queue!r}")
+        raise SilenceRefused("forbidden", f"{token.name} may only silence {_their(token)}")
     if queue is not None and queue not in queues:
         raise SilenceRefused("invalid", f"queue: no queue {queue!r}")
     starts = _aware(starts_at, tz) if starts_at else now
@@ -163,7 +166,7 @@ def create_silence(
     return silence
 
 
-def end_silence(book: SilenceBook, silence_id: str, token: Token, now: datetime) -> Silence:
+def end_silence(book: SilenceBook, silence_id: str, token: Grants, now: datetime) -> Silence:
     """End a silence at `now`: an officer their queue's, an admin any."""
     found = next((s for s in book.silences() if s.id == silence_id), None)
     if found is None:
@@ -172,12 +175,20 @@ def end_silence(book: SilenceBook, silence_id: str, token: Token, now: datetime)
         whose = "global" if found.queue is None else f"queue {found.queue!r}'s"
         raise SilenceRefused(
             "forbidden", f"silence {silence_id} is {whose}; "
-            f"{token.name} may only end queue {token.queue!r}'s"
+            f"{token.name} may only end those of {_their(token)}"
         )
     ended = book.end_silence(silence_id, now, token.name)
     if ended is None:  # ended by someone else between the look-up and now
         raise SilenceRefused("unknown", f"no silence {silence_id!r}")
     return ended
+
+
+def _their(who: Grants) -> str:
+    """The queues a caller's silences may be of, for a refusal."""
+    names = sorted(who.queues)
+    if not names:
+        return "no queue"
+    return f"queue{'s' if len(names) > 1 else ''} {', '.join(map(repr, names))}"
 
 
 def _aware(at: datetime, tz: tzinfo) -> datetime:

@@ -28,6 +28,7 @@ from dispatch import (
     Queries,
     SqliteOutbox,
     SqliteStore,
+    SqliteUsers,
     StreamHub,
     api_router,
 )
@@ -211,6 +212,8 @@ async def serve(
         map_view=map_view(
             settings.zones, settings.stations, settings.decode.dji_aircraft.values(),
             settings.dispatch.queues, lambda: pipeline.state, clock, settings.tz),
+        # named users: managed with `lantian users`, also while this runs
+        users=SqliteUsers(store), sessions=settings.sessions,
     ))
     mount_console(app)
     server = uvicorn.Server(

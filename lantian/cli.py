@@ -1,5 +1,6 @@
-"""The `lantian` command: run the service, check its config, decode a payload, and work
-the running service's alerts and reports over its HTTP API."""
+"""The `lantian` command: run the service, check its config, decode a payload, manage
+the named users (`lantian.users`), and work the running service's alerts and reports over
+its HTTP API."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import orjson
 # The client commands (`alerts`, `report`) are lantian.client's; the demo is lantian.demo's.
 from lantian.client import ServiceError, UsageError, add_client_commands
 from lantian.config import ConfigError, config_dir
+from lantian.users import add_user_commands
 
 if TYPE_CHECKING:
     from lantian.config import Settings
@@ -132,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     # the demo's own parser takes its arguments (see main), so its imports wait until it runs
     demo.set_defaults(func=cmd_demo, demo_args=[])
     add_client_commands(sub)
+    add_user_commands(sub, _load)
     return p
 
 

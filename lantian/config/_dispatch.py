@@ -36,7 +36,7 @@ class RouteSection(Section):
 class TokenSection(Section):
     name: Annotated[str, Field(min_length=1)]
     token: Annotated[str, Field(min_length=16)]
-    role: Literal["officer", "bureau", "admin"]
+    role: Literal["officer", "supervisor", "bureau", "admin"]
     queue: QueueName | None = None
 
 

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
+from dispatch import SessionPolicy
 from ingest import (
     HJ212_DIALECTS,
     HJ212_RETIRED_DIALECTS,
@@ -76,6 +77,7 @@ class Settings:
     dispatch: DispatchSettings
     admin_token: str | None
     deadletters: DeadLetterLimits
+    sessions: SessionPolicy
 
 
 def _parse_broker_url(url: str, mqtt: MqttSection, where: str) -> BrokerSettings:
@@ -250,5 +252,12 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
         deadletters=DeadLetterLimits(
             payload_cap_bytes=dl.payload_cap_bytes, max_count=dl.max_count,
             max_age_days=dl.max_age_days,
+        ),
+        sessions=SessionPolicy(
+            lifetime=timedelta(hours=toml.auth.session_hours),
+            max_failures=toml.auth.max_failures,
+            window=timedelta(seconds=toml.auth.failure_window_s),
+            lockout=timedelta(seconds=toml.auth.lockout_s),
+            secure_cookies=toml.auth.secure_cookies,
         ),
     )

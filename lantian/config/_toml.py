@@ -36,6 +36,17 @@ class MqttSection(Section):
     reconnect_max_s: PositiveFloat = 60.0
 
 
+class AuthSection(Section):
+    """Browser sessions and the slow-down of password guessing (`dispatch._sessions`)."""
+
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12.0
+    #: Secure cookies even when the request came over http (TLS ends at a proxy)
+    secure_cookies: bool = False
+    max_failures: Annotated[int, Field(ge=1, le=1000)] = 5
+    failure_window_s: PositiveInt = 900
+    lockout_s: PositiveInt = 300
+
+
 class StoreSection(Section):
     url: str = "sqlite:///var/lantian.sqlite"
 
@@ -88,6 +99,7 @@ class LantianToml(Section):
     service: ServiceSection = ServiceSection()
     mqtt: MqttSection = MqttSection()
     store: StoreSection = StoreSection()
+    auth: AuthSection = AuthSection()
     influx: InfluxSection = InfluxSection()
     ingest: IngestSection = IngestSection()
     sources: dict[str, SourceSection] = {}

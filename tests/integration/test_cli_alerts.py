@@ -40,13 +40,26 @@ class Office(Deployment):
     def alert_for(self, station: str) -> dict[str, Any]:
         return self.open_alert(station)
 
+    def user(self, name: str, display_name: str, queue: str = "blue_sky") -> str:
+        """A named officer added with `lantian users` (while the service runs), and
+        their personal token."""
+        added = lantian("--config", str(self.config), "users", "add", name, "--role",
+                        "officer", "--queue", queue, "--name", display_name,
+                        stdin="correct horse battery\n")
+        assert added.returncode == 0, added.stderr
+        made = lantian("--config", str(self.config), "users", "token", name)
+        assert made.returncode == 0, made.stderr
+        return made.stdout.strip()
+
     def cli(self, *args: str, token: str | None = BLUE_SKY) -> subprocess.CompletedProcess[str]:
         """`lantian --config <this office> ...`: the URL comes from the config dir, the
         token from $LANTIAN_TOKEN, as an officer would set them up."""
         return lantian("--config", str(self.config), *args, token=token)
 
 
-def lantian(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+def lantian(
+    *args: str, token: str | None = None, stdin: str = "",
+) -> subprocess.CompletedProcess[str]:
     # the caller's own LANTIAN_* and colour settings must not leak into what is tested
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("LANTIAN_") and k not in ("FORCE_COLOR", "COLUMNS")}
@@ -54,7 +67,7 @@ def lantian(*args: str, token: str | None = None) -> subprocess.CompletedProcess
         env["LANTIAN_TOKEN"] = token
     return subprocess.run(
         [sys.executable, "-m", "lantian", *args], capture_output=True, text=True,
-        encoding="utf-8", cwd=REPO, env=env, timeout=60,
+        encoding="utf-8", cwd=REPO, env=env, timeout=60, input=stdin,
     )
 
 
@@ -135,8 +148,10 @@ def test_ack_then_close_changes_the_state_and_ack_after_close_is_refused(
     office.fume("KY-CS-001")
     aid = office.alert_for("KY-CS-001")["id"]
 
+    li, wang = office.user("li", "李值班"), office.user("wang", "王执法")
     office.clock.advance(minutes=3)
-    done = office.cli("alerts", "ack", aid, "--actor", "李值班")
+    # each officer signs with their own token: what --actor says is ignored
+    done = office.cli("alerts", "ack", aid, "--actor", "someone else", token=li)
     assert (done.returncode, done.stdout) == (
         0, f"alert {aid}: acknowledged (state acknowledged, queue blue_sky)\n"), done.stderr
     shown = json.loads(office.cli("alerts", "show", aid, "--json").stdout)
@@ -148,17 +163,17 @@ def test_ack_then_close_changes_the_state_and_ack_after_close_is_refused(
     office.clock.advance(minutes=17)
     note = "现场洒水降尘 [已覆盖裸土]"  # brackets: rich markup must not eat them
     done = office.cli("alerts", "close", aid, "--outcome", "resolved", "--note", note,
-                      "--actor", "王执法")
+                      token=wang)
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"alert {aid}: closed (state closed, queue blue_sky)\n"
     shown = json.loads(office.cli("alerts", "show", aid, "--json").stdout)
     assert (shown["state"], shown["receipt"]) == (
-        "closed", {"outcome": "resolved", "note": note, "officer": "王执法"})
+        "closed", {"outcome": "resolved", "note": note, "officer": "wang"})
     human = office.cli("alerts", "show", aid).stdout
-    assert shown_fields(human)["receipt"] == f"resolved by 王执法: {note}"
+    assert shown_fields(human)["receipt"] == f"resolved by wang: {note}"
     assert [row[3:5] for row in event_rows(human)] == [
-        ["raised", "rules"], ["dispatched", "system"], ["acknowledged", "李值班"],
-        ["closed", "王执法"],
+        ["raised", "rules"], ["dispatched", "system"], ["acknowledged", "li"],
+        ["closed", "wang"],
     ]
 
     refused = office.cli("alerts", "ack", aid)
@@ -188,11 +203,11 @@ def test_the_other_lifecycle_steps_go_through_the_api(office: Office) -> None:
 def test_a_wrong_or_missing_token_exits_1_with_the_api_message(office: Office) -> None:
     wrong = office.cli("alerts", "list", token="not-a-token")
     assert (wrong.returncode, wrong.stdout) == (1, "")
-    assert wrong.stderr == "lantian: a valid bearer token is required (HTTP 401)\n"
+    assert wrong.stderr == "lantian: a valid bearer token or session is required (HTTP 401)\n"
 
     missing = office.cli("alerts", "list", token=None)
     assert missing.returncode == 1
-    assert missing.stderr == ("lantian: a valid bearer token is required (HTTP 401); "
+    assert missing.stderr == ("lantian: a valid bearer token or session is required (HTTP 401); "
                               "give --token or set LANTIAN_TOKEN\n")
 
     bureau = office.cli("alerts", "list", "--token", BUREAU, token=None)

@@ -57,13 +57,14 @@ def test_the_story_from_reading_to_receipt(deployment: Deployment, broker: Broke
     assert on_scene[0]["actor"] == "drone:KY-UAV-01"
 
     d.clock.advance(minutes=12)  # 20 minutes after the raise
+    # the body's actor is ignored: the receipt is the authenticated caller's
     r = d.post(aid, "close", LAW, {"actor": "王执法", "outcome": "resolved",
                                    "note": "现场洒水降尘，责令覆盖裸土"})
     assert r.status_code == 200, r.text
     closed = r.json()["alert"]
     assert closed["state"] == "closed"
     assert closed["receipt"] == {"outcome": "resolved", "note": "现场洒水降尘，责令覆盖裸土",
-                                 "officer": "王执法"}
+                                 "officer": "law-enforcement duty officer (demo)"}
     kinds = [e["kind"] for e in d.alert(aid)["events"]]
     assert kinds == ["raised", "dispatched", "acknowledged", "verifying", "assist",
                      "on_scene", "closed"]

@@ -41,6 +41,8 @@ def test_every_operation_documents_the_shape_of_its_success(spec: dict[str, Any]
         successes = {code: r for code, r in op["responses"].items() if code.startswith("2")}
         schemas = [media.get("schema") for r in successes.values()
                    for media in r.get("content", {}).values()]
+        if set(successes) == {"204"} and not schemas:
+            continue  # no content is its shape (signing out)
         if not schemas or not all(schemas):
             untyped.append(name)
     assert len(operations(spec)) >= 18
@@ -101,6 +103,7 @@ def test_refusals_are_documented_with_the_detail_model(
 
 
 def test_every_api_operation_documents_401_and_403(spec: dict[str, Any]) -> None:
+    # who one is: any caller the API admits may ask it, so it has no 403
     missing = [name for name, op in operations(spec).items() if " /api/" in name
-               and not {"401", "403"} <= op["responses"].keys()]
+               and name != "GET /api/me" and not {"401", "403"} <= op["responses"].keys()]
     assert missing == []

@@ -13,7 +13,8 @@ SURFACES = {
     "dispatch": [
         "ROWS_SKIPPED", "AlertTopics", "Clock", "Deadlines", "DispatchMetrics", "Dispatcher",
         "IncidentPoints", "Outbox", "OutboxBacklog", "Queries", "Role", "Route", "Router",
-        "SqliteOutbox", "SqliteStore", "StreamHub", "Token", "api_router",
+        "SessionPolicy", "SqliteOutbox", "SqliteStore", "SqliteUsers", "StreamHub", "Token",
+        "UserAdmin", "UserRefused", "api_router",
     ],
     "ingest": [
         "HJ212_DIALECTS", "HJ212_RETIRED_DIALECTS", "PAYLOAD_CAP", "BrokerSettings", "DataGap",

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dispatch._access import Role, Token
+from dispatch._access import Grants, Role, Token
 from dispatch._silences import Silence, SilenceRefused, create_silence, end_silence
+from dispatch._users import User
 
 NOW = datetime(2026, 6, 12, 2, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -40,7 +41,7 @@ class Book:
         return list(self.kept.values())
 
 
-def create(book: Book, token: Token, **given: object) -> Silence:
+def create(book: Book, token: Grants, **given: object) -> Silence:
     args: dict[str, object] = {
         "ends_at": NOW + timedelta(hours=2), "reason": "calibration", "author": token.name,
         "stations": ["S1"],
@@ -52,7 +53,7 @@ def create(book: Book, token: Token, **given: object) -> Silence:
     ("token", "given", "reason", "message"),
     [
         (NORTH, {"queue": "south"}, "forbidden", "li may only silence queue 'north'"),
-        (BUREAU, {}, "forbidden", "bureau may only silence queue None"),
+        (BUREAU, {}, "forbidden", "bureau may only silence no queue"),
         # the queue is checked before the window, the window before the matchers
         (ADMIN, {"queue": "west", "ends_at": NOW}, "invalid", "queue: no queue 'west'"),
         (NORTH, {"ends_at": NOW, "stations": []}, "invalid", "ends_at must be after starts_at"),
@@ -112,3 +113,12 @@ def test_ending_an_unknown_silence_is_unknown() -> None:
     with pytest.raises(SilenceRefused, match="no silence 'nope'") as refused:
         end_silence(Book(), "nope", ADMIN, NOW)
     assert refused.value.reason == "unknown"
+
+
+def test_an_officer_of_several_queues_names_the_queue_of_a_silence() -> None:
+    chen = User("chen", Role.OFFICER, frozenset({"north", "south"}))
+    with pytest.raises(SilenceRefused) as refused:
+        create(Book(), chen)
+    assert (refused.value.reason, str(refused.value)) == (
+        "invalid", "queue: chen works queues 'north', 'south'; name one")
+    assert create(Book(), chen, queue="south").queue == "south"

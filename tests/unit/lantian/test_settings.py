@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dispatch import SessionPolicy
 from lantian.config import ConfigError, load_settings
 from tests.support import REPO
 
@@ -178,3 +180,20 @@ def test_bad_geojson_names_file_feature_and_problem(
     with pytest.raises(ConfigError) as err:
         load_settings(cfg)
     assert str(err.value) == f"{cfg / name}: {message}"
+
+
+def test_the_auth_table_sets_the_session_policy(cfg: Path) -> None:
+    assert load_settings(cfg).sessions == SessionPolicy()
+    with (cfg / "lantian.toml").open("a") as toml:
+        toml.write("\n[auth]\nsession_hours = 8\nsecure_cookies = true\nmax_failures = 3\n"
+                   "failure_window_s = 60\nlockout_s = 600\n")
+    assert load_settings(cfg).sessions == SessionPolicy(
+        lifetime=timedelta(hours=8), max_failures=3, window=timedelta(seconds=60),
+        lockout=timedelta(seconds=600), secure_cookies=True)
+
+
+def test_a_bad_auth_value_names_its_key(cfg: Path) -> None:
+    with (cfg / "lantian.toml").open("a") as toml:
+        toml.write("\n[auth]\nsession_hours = 0\n")
+    with pytest.raises(ConfigError, match=r"lantian.toml: auth.session_hours: "):
+        load_settings(cfg)
