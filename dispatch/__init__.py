@@ -4,14 +4,17 @@ to the receipt, SLA escalation, silences, the store, response-time metrics and r
 
 from dispatch._access import Role, Token
 from dispatch._api import api_router
+from dispatch._deliveries import DeliveryWorker, Notifier
 from dispatch._dispatcher import Clock, Dispatcher
 from dispatch._monitoring import DispatchMetrics, OutboxBacklog
+from dispatch._notify import Channel
 from dispatch._outbox import Outbox
 from dispatch._points import IncidentPoints
 from dispatch._queries import Queries
 from dispatch._routing import Route, Router
 from dispatch._sla import Deadlines
 from dispatch._sqlite import SqliteStore
+from dispatch._sqlite_deliveries import SqliteDeliveries
 from dispatch._sqlite_outbox import SqliteOutbox
 from dispatch._sqlite_rows import ROWS_SKIPPED
 from dispatch._wire import AlertTopics
@@ -19,17 +22,21 @@ from dispatch._wire import AlertTopics
 __all__ = [
     "ROWS_SKIPPED",
     "AlertTopics",
+    "Channel",
     "Clock",
     "Deadlines",
+    "DeliveryWorker",
     "DispatchMetrics",
     "Dispatcher",
     "IncidentPoints",
+    "Notifier",
     "Outbox",
     "OutboxBacklog",
     "Queries",
     "Role",
     "Route",
     "Router",
+    "SqliteDeliveries",
     "SqliteOutbox",
     "SqliteStore",
     "Token",

@@ -31,6 +31,7 @@ from fastapi import APIRouter, Security
 from dispatch._access import Token
 from dispatch._api_alerts import alert_routes
 from dispatch._api_models import BEARER, errors
+from dispatch._api_notify import NotificationView, notification_routes
 from dispatch._api_reports import CoverageReport, DataGaps, report_routes
 from dispatch._api_silences import silence_routes
 from dispatch._dispatcher import Clock, Dispatcher
@@ -43,6 +44,7 @@ def api_router(
     dispatcher: Dispatcher, tokens: Sequence[Token], tz: tzinfo, clock: Clock,
     coverage: CoverageReport | None = None,
     data_gaps: DataGaps | None = None, *, queries: Queries, silences: SilenceBook,
+    notifications: NotificationView | None = None,
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
     state, which dispatch does not hold); `data_gaps` the spans in which messages may
@@ -57,4 +59,5 @@ def api_router(
     alert_routes(router, dispatcher, queries, tz)
     report_routes(router, queries, tz, clock, coverage, data_gaps)
     silence_routes(router, queries, silences, dispatcher.queues, tz, clock)
+    notification_routes(router, notifications, tz)
     return router

@@ -66,6 +66,14 @@ class LifecycleSink(Protocol):
     def incident_closed(self, alert: Alert) -> None: ...
 
 
+class NotificationLog(Protocol):
+    """Where the notifications of events are recorded, in their transaction
+    (`dispatch._deliveries.Notifier`)."""
+
+    def record(self, alert: Alert, events: list[Event], after: list[tuple[str, str]]
+               ) -> None: ...
+
+
 class Committed(NamedTuple):
     """A change as committed: the alert after it, its events, and the state and queue
     each event left the incident in."""
@@ -104,6 +112,7 @@ class Dispatcher:
         metrics: DispatchMetrics | None = None,
         new_id: Callable[[], str] = new_alert_id,
         listeners: Sequence[Listener] = (),
+        notifications: NotificationLog | None = None,
     ) -> None:
         self.store = store
         self.router = router
@@ -117,6 +126,7 @@ class Dispatcher:
         self.metrics = metrics
         self.new_id = new_id
         self.listeners = list(listeners)
+        self.notifications = notifications
 
     # -- from the engine -----------------------------------------------------------------
 
@@ -350,6 +360,8 @@ class Dispatcher:
                 self.store.append(alert, events)
             if self.outbox is not None:
                 self.outbox.add(out)
+            if self.notifications is not None and events:
+                self.notifications.record(alert, events, after)
         self._log(alert, events, after)
         self._flush()
         self._tell(Committed(alert, events, after))

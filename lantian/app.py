@@ -9,7 +9,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import uvicorn
@@ -20,12 +20,15 @@ from dispatch import (
     ROWS_SKIPPED,
     AlertTopics,
     Clock,
+    DeliveryWorker,
     Dispatcher,
     DispatchMetrics,
     IncidentPoints,
+    Notifier,
     Outbox,
     OutboxBacklog,
     Queries,
+    SqliteDeliveries,
     SqliteOutbox,
     SqliteStore,
     api_router,
@@ -85,6 +88,14 @@ async def serve(
             batch_size=ix.batch_size, flush_interval_ms=ix.flush_interval_ms,
             max_pending=ix.max_pending_points,
         )
+    # notifications: recorded with their events, delivered by a task of their own
+    notify = settings.notify
+    deliveries = SqliteDeliveries(store)
+    worker = DeliveryWorker(
+        deliveries, notify.channels, clock, tz=settings.tz, timeout_s=notify.timeout_s,
+        retry_first=notify.retry_first, retry_max=notify.retry_max,
+        dead_after=notify.dead_after, registry=registry,
+    ) if notify.channels else None
     dispatcher = Dispatcher(
         store=store,
         router=settings.dispatch.router,
@@ -95,6 +106,9 @@ async def serve(
         lifecycle=IncidentPoints(timeseries.write_lines) if timeseries is not None else None,
         metrics=DispatchMetrics(registry, store),
         outbox=outbox,
+        notifications=Notifier(deliveries, notify.channels, settings.tz, notify.console_url,
+                               clock) if worker is not None else None,
+        listeners=[worker.wake] if worker is not None else (),
     )
     pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry)
 
@@ -182,6 +196,8 @@ async def serve(
     # marks what the broker acknowledged as sent, hands over what waits; prunes the sent
     every(outbox.flush, seconds=1, id="outbox-flush")
     every(outbox.prune, hours=1, id="outbox-prune")
+    every(lambda: deliveries.prune(clock() - timedelta(days=7)), hours=1,
+          id="notifications-prune")
     every(functools.partial(_log_quiet_deadletters, ingestor), minutes=1,
           id="deadletters-summary")
     every(lambda: deadletters.prune(clock()), minutes=10, id="deadletters-prune",
@@ -191,7 +207,8 @@ async def serve(
         registry,
         {"broker_connected": mqtt.connected.is_set, "store_writable": store.writable},
         degraded={"raise_path": dispatcher.healthy}
-        | ({"timeseries": timeseries.healthy} if timeseries is not None else {}),
+        | ({"timeseries": timeseries.healthy} if timeseries is not None else {})
+        | ({"notifications": worker.healthy} if worker is not None else {}),
     )
     app.include_router(api_router(
         dispatcher, settings.dispatch.tokens, settings.tz, clock, coverage=pipeline.coverage,
@@ -201,7 +218,7 @@ async def serve(
              "seconds": round(g.seconds, 3), "reason": g.reason}
             for g in gaps.overlapping(since, until)
         ],
-        queries=Queries(store, settings.tz), silences=store,
+        queries=Queries(store, settings.tz), silences=store, notifications=worker,
     ))
     server = uvicorn.Server(
         uvicorn.Config(
@@ -213,6 +230,8 @@ async def serve(
     http_task = asyncio.create_task(server.serve(), name="http")
     await mqtt.start()
     scheduler.start()
+    # what an earlier run recorded and never delivered goes first
+    delivering = asyncio.create_task(worker.run(), name="notifications") if worker else None
     try:
         if ready is not None:
             await _wait_ready(server, mqtt, http_task)
@@ -224,6 +243,10 @@ async def serve(
             http_task.result()  # the HTTP server died on its own: say why
     finally:
         scheduler.shutdown(wait=False)
+        if delivering is not None and worker is not None:
+            delivering.cancel()
+            await asyncio.gather(delivering, return_exceptions=True)
+            await worker.close()
         await mqtt.stop()
         checkpoints.save()
         server.should_exit = True

@@ -11,8 +11,9 @@ import pytest
 
 SURFACES = {
     "dispatch": [
-        "ROWS_SKIPPED", "AlertTopics", "Clock", "Deadlines", "DispatchMetrics", "Dispatcher",
-        "IncidentPoints", "Outbox", "OutboxBacklog", "Queries", "Role", "Route", "Router",
+        "ROWS_SKIPPED", "AlertTopics", "Channel", "Clock", "Deadlines", "DeliveryWorker",
+        "DispatchMetrics", "Dispatcher", "IncidentPoints", "Notifier", "Outbox",
+        "OutboxBacklog", "Queries", "Role", "Route", "Router", "SqliteDeliveries",
         "SqliteOutbox", "SqliteStore", "Token", "api_router",
     ],
     "ingest": [

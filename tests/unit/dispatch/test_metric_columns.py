@@ -273,7 +273,8 @@ def test_migrating_a_version_1_database_fills_metric(
     store.close()
     db = sqlite3.connect(path)  # back to what version 1 wrote
     db.executescript(
-        "DROP TABLE outbox; DROP TABLE inputs; ALTER TABLE snapshots DROP COLUMN position;"
+        "DROP TABLE notifications;"  # the notifications' version
+        " DROP TABLE outbox; DROP TABLE inputs; ALTER TABLE snapshots DROP COLUMN position;"
         " DROP TABLE dead_letters; DROP TABLE data_gaps;"
         " DROP INDEX alerts_raised_at_metric; DROP INDEX alerts_open_metric;"
         " DROP INDEX alerts_closed_metric; ALTER TABLE alerts DROP COLUMN metric;"
