@@ -16,7 +16,7 @@ digest message rather than dropped or sent into the robot's throttle.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Final, Literal, NamedTuple
 
@@ -53,8 +53,8 @@ class Channel:
 
     name: str
     kind: ChannelKind
-    url: str
-    secret: str | None = None
+    url: str = field(repr=False)  # it holds the robot's token or key
+    secret: str | None = field(default=None, repr=False)
     queues: frozenset[str] = frozenset()  # empty: every queue
     events: frozenset[str] = DEFAULT_EVENTS
     mention_mobiles: tuple[str, ...] = ()
