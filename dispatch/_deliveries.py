@@ -193,7 +193,8 @@ class DeliveryWorker:
         except (httpx.HTTPError, OSError) as exc:
             outcome = Outcome("retry", f"{type(exc).__name__}: {exc}")
         else:
-            self._sent[channel.name].append(now)
+            if status < 500:  # the robot took it in: it counts towards its minute
+                self._sent[channel.name].append(now)
             outcome = classify(channel, status, body)
         return await self._settle(channel, rows, outcome)
 
