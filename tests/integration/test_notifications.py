@@ -10,6 +10,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -224,3 +225,35 @@ def test_a_channel_that_never_answers_delays_no_other_nor_the_raise(
             assert pending(d)["down"][0] == 2
         finally:
             d.service.stop()
+
+
+def test_a_channel_down_for_an_hour_delays_no_other_and_gives_up_visibly(
+    tmp_path: Path, broker: Broker, clock: FakeClock, receivers: Receivers
+) -> None:
+    receivers.secrets = {"/dingtalk/blue": ROBOT_SECRET}
+    nobody = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens: connection refused
+    d = start(tmp_path, broker, clock, "".join([
+        channel("blue", "dingtalk", receivers.url("/dingtalk/blue"), ROBOT_SECRET),
+        channel("down", "webhook", nobody),
+    ]))
+
+    def robot_heard(station: str) -> bool:
+        return any(station in m.json["markdown"]["text"] for m in receivers.to("/dingtalk/blue"))
+
+    try:
+        d.fume("KY-CS-001")
+        wait_until(lambda: robot_heard("KY-CS-001"), what="the robot, first alert")
+
+        def an_hour_later() -> bool:  # a minute of the clock a poll, while the worker retries
+            clock.advance(seconds=60)
+            return pending(d)["down"] == (0, 1)
+
+        wait_until(an_hour_later, timeout=30, what="the down channel giving the first up")
+        assert clock() - T0 >= timedelta(hours=1)
+        d.fume("KY-CS-002")
+        wait_until(lambda: robot_heard("KY-CS-002"), what="the robot, an hour on")
+        assert pending(d)["down"] == (1, 1)  # the new one waits its turn, the old one is dead
+        assert httpx.get(f"{d.url}/healthz").json()["checks"]["notifications"] is False
+        assert metric(d, "lantian_notifications_pending", channel="down") == 1
+    finally:
+        d.service.stop()
