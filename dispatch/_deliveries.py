@@ -159,6 +159,7 @@ class DeliveryWorker:
         """One round for a channel: send what is due and may go now; how many rows were
         settled (delivered or dead)."""
         channel = self.channels[name]
+        await self._outside_transaction()  # rows an open burst wrote may yet roll back
         now = self.clock()
         rows = [r for r in self.table.due(name, now) if r.id not in self._delivered]
         self._forget_marked()

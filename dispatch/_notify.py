@@ -67,7 +67,7 @@ class Channel:
     def wants(self, alert: Alert, event: Event, queue: str) -> bool:
         """Whether this channel hears of `event` of `alert`, whose incident it left in
         `queue`. A muted alert's raise is not announced (the silence says why); an assist
-        or a transfer is heard by the queue called in as well."""
+        is heard by the queue called in as well, a transfer by the queue it left."""
         name = event_name(event)
         if name is None or name not in self.events:
             return False
@@ -75,7 +75,8 @@ class Channel:
             return False
         if not self.queues:
             return True
-        involved = {queue, alert.incident.queue, str(event.data.get("queue", ""))}
+        involved = {queue, alert.incident.queue, str(event.data.get("queue", "")),
+                    str(event.data.get("from", ""))}  # a transfer: the queue it left too
         return bool(self.queues & involved)
 
 
@@ -119,8 +120,10 @@ def notice(alert: Alert, event: Event, state: str, queue: str, tz: tzinfo,
     if name == "escalated":
         stage = str(event.data.get("stage", ""))
         lines.append(f"- 升级：{_STAGE_ZH.get(stage, stage)}")
-    elif name in ("assist", "transfer"):
-        lines.append(f"- 由 {event.actor} 转至 {event.data.get('queue', queue)}")
+    elif name == "assist":
+        lines.append(f"- {event.actor} 请 {event.data.get('queue', queue)} 协助")
+    elif name == "transfer":
+        lines.append(f"- {event.actor} 由 {event.data.get('from', '')} 转派至 {queue}")
     elif name == "closed":
         outcome = str(event.data.get("outcome", ""))
         lines.append(f"- 办结：{_OUTCOME_ZH.get(outcome, outcome)}，{event.actor}")

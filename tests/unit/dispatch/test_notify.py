@@ -247,3 +247,17 @@ def test_no_minute_ever_carries_more_than_the_limit() -> None:
         window = [t for t in sent if now - timedelta(minutes=1) < t <= now]
         assert len(window) <= 20
     assert covered == set(range(900)) and not pending
+
+
+def test_a_transfer_is_heard_by_the_queue_it_left_and_the_one_it_went_to() -> None:
+    moved = event(EventKind.TRANSFERRED, 3, queue="law_enforcement", **{"from": "blue_sky"})
+    moved = Event(moved.alert_id, moved.seq, moved.kind, moved.at, "李值班", moved.data)
+    blue = Channel("blue", "dingtalk", "https://d.example/", queues=frozenset({"blue_sky"}),
+                   events=frozenset({"transfer"}))
+    law = Channel("law", "wecom", "https://w.example/", queues=frozenset({"law_enforcement"}),
+                  events=frozenset({"transfer"}))
+    after = alert("law_enforcement")
+    assert blue.wants(after, moved, "law_enforcement")
+    assert law.wants(after, moved, "law_enforcement")
+    n = notice(after, moved, "dispatched", "law_enforcement", SH, "")
+    assert "李值班 由 blue_sky 转派至 law_enforcement" in n.text
