@@ -34,6 +34,8 @@ from dispatch._alert import Alert
 from dispatch._channels import Message, Outcome, Request, classify, request
 from dispatch._lifecycle import Event
 from dispatch._notify import (
+    RATE_WINDOW,
+    ROBOT_PER_MINUTE,
     Backoff,
     Channel,
     ChannelBacklog,
@@ -140,7 +142,15 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """Deliver until cancelled, every channel on its own."""
+        self._recall_last_minute()
         await asyncio.gather(*(self._run_channel(c) for c in self.channels.values()))
+
+    def _recall_last_minute(self) -> None:
+        """A robot's minute goes on across a restart: what an earlier run sent in it counts."""
+        now = self.clock()
+        for name, sent in self._sent.items():
+            for at in self.table.sent_since(name, now - RATE_WINDOW)[-ROBOT_PER_MINUTE:]:
+                sent.append(datetime.fromtimestamp(at, UTC))
 
     async def _run_channel(self, channel: Channel) -> None:
         wake = self._wake[channel.name]

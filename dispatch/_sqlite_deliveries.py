@@ -106,6 +106,15 @@ class SqliteDeliveries:
         ).fetchall()
         return [ChannelBacklog(c, int(p), o, int(d), e) for c, p, o, d, e in rows]
 
+    def sent_since(self, channel: str, since: datetime) -> list[float]:
+        """When the channel's rows delivered since `since` were (epoch s): a digest's rows
+        each count, which overstates what the robot received, never understates it."""
+        rows = self._store.connection.execute(
+            "SELECT done_at FROM notifications WHERE state = 'sent' AND channel = ?"
+            " AND done_at > ? ORDER BY done_at", (channel, ts(since)),
+        ).fetchall()
+        return [float(t) for (t,) in rows]
+
     def dead_since(self, since: datetime) -> int:
         (n,) = self._store.connection.execute(
             "SELECT count(*) FROM notifications WHERE state = 'dead' AND done_at >= ?",

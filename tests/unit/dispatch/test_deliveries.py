@@ -216,3 +216,24 @@ async def test_a_hanging_channel_delays_no_other(store: SqliteStore, clock: Cloc
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
     assert {r[2] for r in rows(store)} == {"sent"}
+
+
+@on_a_loop
+async def test_a_robots_minute_goes_on_across_a_restart(store: SqliteStore, clock: Clock) -> None:
+    d = dispatcher_with(store, clock, ROBOT)
+    d.receive([signal(Action.RAISE, subject=f"station:S{i:02d}") for i in range(15)])
+    sender = Sender()
+    await worker(store, clock, sender, ROBOT).deliver_due("robot")
+    assert len(sender.requests) == 15
+    d.receive([signal(Action.RAISE, subject=f"station:T{i:02d}") for i in range(10)])
+    restarted = worker(store, clock, sender, ROBOT, poll_s=0.01)
+    running = asyncio.create_task(restarted.run())
+    try:
+        async with asyncio.timeout(10):
+            while len(sender.requests) < 20:
+                await asyncio.sleep(0.01)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert len(sender.requests) == 20  # 15 before, 4 and a digest of 6 after: 20 a minute
+    assert "6 条告警通知" in orjson.loads(sender.requests[-1].content)["markdown"]["text"]
