@@ -247,7 +247,7 @@ class DeliveryWorker:
         """Marks are written outside a burst's open transaction (which may yet roll
         back); bursts are short and never span an await, so this is a turn or two."""
         while self.table.in_transaction:
-            await asyncio.sleep(0)
+            await asyncio.sleep(0.01)
 
 
 def _message(row: Delivery) -> Message:
