@@ -187,9 +187,9 @@ class DeliveryWorker:
     def _forget_marked(self) -> None:
         """Write the marks a failure left unwritten (the rows were filtered out above)."""
         if self._delivered and not self.table.in_transaction:
-            pending = list(self._delivered)
-            self._delivered.clear()
-            self.table.mark_sent(pending, self.clock())
+            marked = list(self._delivered)
+            self.table.mark_sent(marked, self.clock())  # if this fails, they stay remembered
+            self._delivered.difference_update(marked)
 
     def _digest(self, rows: list[Delivery]) -> Message:
         notices = [Notice(r.message_id, "", "", r.title, r.text, {}) for r in rows]

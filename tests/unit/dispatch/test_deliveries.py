@@ -237,3 +237,23 @@ async def test_a_robots_minute_goes_on_across_a_restart(store: SqliteStore, cloc
         await asyncio.gather(running, return_exceptions=True)
     assert len(sender.requests) == 20  # 15 before, 4 and a digest of 6 after: 20 a minute
     assert "6 条告警通知" in orjson.loads(sender.requests[-1].content)["markdown"]["text"]
+
+
+@on_a_loop
+async def test_a_delivery_whose_mark_failed_is_not_sent_again(
+    store: SqliteStore, clock: Clock
+) -> None:
+    dispatcher_with(store, clock, HOOK).receive([signal(Action.RAISE)])
+    sender = Sender()
+    w = worker(store, clock, sender, HOOK)
+    store.connection.execute("CREATE TRIGGER no_marks BEFORE UPDATE ON notifications"
+                             " BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    with pytest.raises(Exception, match="disk full"):
+        await w.deliver_due("hook")  # delivered; the mark fails
+    with pytest.raises(Exception, match="disk full"):
+        await w.deliver_due("hook")  # the mark fails again; nothing is sent
+    store.connection.execute("DROP TRIGGER no_marks")
+    clock.now += timedelta(minutes=5)
+    await w.deliver_due("hook")
+    assert len(sender.requests) == 1
+    assert rows(store) == [("hook", "a1.1", "sent", 1)]
