@@ -11,15 +11,11 @@ from dispatch._outbox import Outbox
 from dispatch._points import IncidentPoints
 from dispatch._queries import Queries
 from dispatch._routing import Route, Router
-from dispatch._sessions import SessionPolicy
 from dispatch._sla import Deadlines
 from dispatch._sqlite import SqliteStore
 from dispatch._sqlite_outbox import SqliteOutbox
 from dispatch._sqlite_rows import ROWS_SKIPPED
-from dispatch._sqlite_users import SqliteUsers
 from dispatch._stream import StreamHub
-from dispatch._user_admin import UserAdmin
-from dispatch._users import UserRefused
 from dispatch._wire import AlertTopics
 
 __all__ = [
@@ -36,13 +32,9 @@ __all__ = [
     "Role",
     "Route",
     "Router",
-    "SessionPolicy",
     "SqliteOutbox",
     "SqliteStore",
-    "SqliteUsers",
     "StreamHub",
     "Token",
-    "UserAdmin",
-    "UserRefused",
     "api_router",
 ]

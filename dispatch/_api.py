@@ -35,6 +35,7 @@ from dispatch._api_alerts import alert_routes
 from dispatch._api_auth import auth_router, logout_route, me_route
 from dispatch._api_map import MapView, map_routes
 from dispatch._api_models import BEARER, errors
+from dispatch._api_notify import NotificationView, notification_routes
 from dispatch._api_reports import CoverageReport, DataGaps, report_routes
 from dispatch._api_silences import silence_routes
 from dispatch._api_stream import stream_routes
@@ -54,6 +55,7 @@ def api_router(
     stream: StreamHub | None = None, map_view: MapView | None = None,
     users: UserBook | None = None, passwords: Passwords | None = None,
     sessions: SessionPolicy | None = None,
+    notifications: NotificationView | None = None,
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
     state, which dispatch does not hold); `data_gaps` the spans in which messages may
@@ -78,6 +80,7 @@ def api_router(
         stream_routes(api, stream)
     if map_view is not None:
         map_routes(api, map_view)
+    notification_routes(api, notifications, tz)
     router = APIRouter()
     router.include_router(api)
     if users is not None:

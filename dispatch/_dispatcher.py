@@ -66,6 +66,14 @@ class LifecycleSink(Protocol):
     def incident_closed(self, alert: Alert) -> None: ...
 
 
+class NotificationLog(Protocol):
+    """Where the notifications of events are recorded, in their transaction
+    (`dispatch._deliveries.Notifier`)."""
+
+    def record(self, alert: Alert, events: list[Event], after: list[tuple[str, str]]
+               ) -> None: ...
+
+
 class Committed(NamedTuple):
     """A change as committed: the alert after it, its events, and the state and queue
     each event left the incident in."""
@@ -105,6 +113,7 @@ class Dispatcher:
         new_id: Callable[[], str] = new_alert_id,
         listeners: Sequence[Listener] = (),
         late_after: timedelta = timedelta(minutes=10),
+        notifications: NotificationLog | None = None,
     ) -> None:
         self.store = store
         self.router = router
@@ -119,6 +128,7 @@ class Dispatcher:
         self.new_id = new_id
         self.listeners = list(listeners)
         self.late_after = late_after
+        self.notifications = notifications
 
     # -- from the engine -----------------------------------------------------------------
 
@@ -356,6 +366,8 @@ class Dispatcher:
                 self.store.append(alert, events)
             if self.outbox is not None:
                 self.outbox.add(out)
+            if self.notifications is not None and events:
+                self.notifications.record(alert, events, after)
         self._log(alert, events, after)
         self._flush()
         self._tell(Committed(alert, events, after))

@@ -1,6 +1,6 @@
 """The alert store's schema: the migrations that build it, in order, and their applying.
 
-Schema (version 4; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
+Schema (version 5; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
 
     alerts       the projection, one row an alert: id (UNIQUE), rule, subject, kind, queue,
                  assists (JSON list), state, severity, zone, grid, raised_at,
@@ -29,6 +29,11 @@ Schema (version 4; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
                  payload_sha256: every rejected message (`ingest._deadletters`)
     data_gaps    (version 3) id, started_at, ended_at, reason: spans in which messages
                  may have been lost at the broker (`ingest._gaps`)
+    notifications (version 5) id, channel, message_id (UNIQUE per channel), alert_id,
+                 event, title, text, body, created_at, attempts, next_at, state
+                 (pending, sent, dead), done_at, last_error: every notification to a
+                 DingTalk/WeCom robot or webhook, written in the transaction of its event
+                 (`dispatch._deliveries`)
     labels       (version 2) id INTEGER PRIMARY KEY, text UNIQUE: the kinds, queues,
                  zones, grids, states, outcomes and escalations `metric` refers to by id
     users        (version 4) username PRIMARY KEY, display_name, role, queues (JSON
@@ -155,6 +160,21 @@ CREATE INDEX sessions_expires_at ON sessions (expires_at);
 CREATE TABLE login_failures (
     key TEXT PRIMARY KEY, failures INTEGER NOT NULL, since REAL, locked_until REAL
 );
+""",
+    # notifications to people and platforms (see `dispatch._deliveries`): a row a channel
+    # and event, written in the event's transaction; AUTOINCREMENT as for the outbox
+    """
+CREATE TABLE notifications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, message_id TEXT NOT NULL,
+    alert_id TEXT NOT NULL, event TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL,
+    body BLOB NOT NULL, created_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL, state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'sent', 'dead')),
+    done_at REAL, last_error TEXT, UNIQUE (channel, message_id)
+);
+CREATE INDEX notifications_due ON notifications (channel, next_at, id)
+    WHERE state = 'pending';
+CREATE INDEX notifications_done ON notifications (state, done_at) WHERE state != 'pending';
 """,
 )
 

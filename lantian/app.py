@@ -9,7 +9,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import uvicorn
@@ -28,10 +28,11 @@ from dispatch import (
     Queries,
     SqliteOutbox,
     SqliteStore,
-    SqliteUsers,
     StreamHub,
     api_router,
 )
+from dispatch.notify import DeliveryWorker, Notifier, SqliteDeliveries
+from dispatch.users import SqliteUsers
 from ingest import (
     DataGap,
     Deduplicator,
@@ -88,6 +89,14 @@ async def serve(
             batch_size=ix.batch_size, flush_interval_ms=ix.flush_interval_ms,
             max_pending=ix.max_pending_points,
         )
+    # notifications: recorded with their events, delivered by a task of their own
+    notify = settings.notify
+    deliveries = SqliteDeliveries(store)
+    worker = DeliveryWorker(
+        deliveries, notify.channels, clock, tz=settings.tz, timeout_s=notify.timeout_s,
+        retry_first=notify.retry_first, retry_max=notify.retry_max,
+        dead_after=notify.dead_after, registry=registry,
+    ) if notify.channels else None
     dispatcher = Dispatcher(
         store=store,
         router=settings.dispatch.router,
@@ -99,6 +108,9 @@ async def serve(
         metrics=DispatchMetrics(registry, store),
         outbox=outbox,
         late_after=settings.dispatch.late_after,
+        notifications=Notifier(deliveries, notify.channels, settings.tz, notify.console_url,
+                               clock) if worker is not None else None,
+        listeners=[worker.wake] if worker is not None else (),
     )
     stream = StreamHub(settings.tz)  # the consoles' live view of every committed change
     dispatcher.listeners.append(stream.tell)
@@ -189,6 +201,8 @@ async def serve(
     # marks what the broker acknowledged as sent, hands over what waits; prunes the sent
     every(outbox.flush, seconds=1, id="outbox-flush")
     every(outbox.prune, hours=1, id="outbox-prune")
+    every(lambda: deliveries.prune(clock() - timedelta(days=7)), hours=1,
+          id="notifications-prune")
     every(functools.partial(_log_quiet_deadletters, ingestor), minutes=1,
           id="deadletters-summary")
     every(lambda: deadletters.prune(clock()), minutes=10, id="deadletters-prune",
@@ -198,7 +212,8 @@ async def serve(
         registry,
         {"broker_connected": mqtt.connected.is_set, "store_writable": store.writable},
         degraded={"raise_path": dispatcher.healthy}
-        | ({"timeseries": timeseries.healthy} if timeseries is not None else {}),
+        | ({"timeseries": timeseries.healthy} if timeseries is not None else {})
+        | ({"notifications": worker.healthy} if worker is not None else {}),
     )
     app.include_router(api_router(
         dispatcher, settings.dispatch.tokens, settings.tz, clock, coverage=pipeline.coverage,
@@ -209,6 +224,7 @@ async def serve(
             for g in gaps.overlapping(since, until)
         ],
         queries=Queries(store, settings.tz), silences=store, stream=stream,
+        notifications=worker,
         map_view=map_view(
             settings.zones, settings.stations, settings.decode.dji_aircraft.values(),
             settings.dispatch.queues, lambda: pipeline.state, clock, settings.tz),
@@ -226,6 +242,8 @@ async def serve(
     http_task = asyncio.create_task(server.serve(), name="http")
     await mqtt.start()
     scheduler.start()
+    # what an earlier run recorded and never delivered goes first
+    delivering = asyncio.create_task(worker.run(), name="notifications") if worker else None
     try:
         if ready is not None:
             await _wait_ready(server, mqtt, http_task)
@@ -238,6 +256,10 @@ async def serve(
     finally:
         stream.close()  # the server waits for open responses: end the live streams
         scheduler.shutdown(wait=False)
+        if delivering is not None and worker is not None:
+            delivering.cancel()
+            await asyncio.gather(delivering, return_exceptions=True)
+            await worker.close()
         await mqtt.stop()
         checkpoints.save()
         server.should_exit = True

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 import orjson
 
 if TYPE_CHECKING:
-    from dispatch import UserAdmin
+    from dispatch.users import UserAdmin
     from lantian.config import Settings
 
 #: More than any password the policy allows: a longer line is refused, not cut.
@@ -59,7 +59,7 @@ def _run(
     command: Callable[[UserAdmin, argparse.Namespace], int],
 ) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        from dispatch import UserRefused
+        from dispatch.users import UserRefused
 
         with _admin(load(args.config)) as admin:
             try:
@@ -72,7 +72,8 @@ def _run(
 
 @contextmanager
 def _admin(settings: Settings) -> Iterator[UserAdmin]:
-    from dispatch import SqliteStore, UserAdmin
+    from dispatch import SqliteStore
+    from dispatch.users import UserAdmin
 
     store = SqliteStore(settings.store_path, tz=settings.tz)
     try:
@@ -82,7 +83,7 @@ def _admin(settings: Settings) -> Iterator[UserAdmin]:
 
 
 def _add(admin: UserAdmin, args: argparse.Namespace) -> int:
-    from dispatch import UserRefused
+    from dispatch.users import UserRefused
 
     password = _read_password()
     if password is None:
@@ -131,13 +132,13 @@ def _read_password() -> str | None:
     if sys.stdin.isatty():
         first = getpass.getpass("password: ")
         if first != getpass.getpass("again: "):
-            from dispatch import UserRefused
+            from dispatch.users import UserRefused
 
             raise UserRefused("the two passwords differ")
         return first
     line = sys.stdin.readline(_MAX_LINE + 1)
     if len(line) > _MAX_LINE:
-        from dispatch import UserRefused
+        from dispatch.users import UserRefused
 
         raise UserRefused("the password line is too long")
     password = line.removesuffix("\n").removesuffix("\r")

@@ -41,4 +41,24 @@ def apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
             if not isinstance(table, dict):
                 raise ConfigError("lantian.toml", section, "expected a table")
             table[key] = env[var]
+    apply_notify_env(raw, env)  # LANTIAN_NOTIFY_<CHANNEL>_URL / _SECRET
     return raw
+
+
+def env_name(channel: str, what: str) -> str:
+    """The variable holding a notification channel's URL or SECRET."""
+    return f"LANTIAN_NOTIFY_{channel.upper().replace('-', '_')}_{what}"
+
+
+def apply_notify_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    """Write LANTIAN_NOTIFY_<NAME>_URL / _SECRET into the channels of `raw`."""
+    notify = raw.get("notify")
+    channels = notify.get("channels") if isinstance(notify, dict) else None
+    if not isinstance(channels, list):
+        return
+    for ch in channels:
+        if isinstance(ch, dict) and isinstance(ch.get("name"), str):
+            for what, key in (("URL", "url"), ("SECRET", "secret")):
+                value = env.get(env_name(ch["name"], what))
+                if value:
+                    ch[key] = value

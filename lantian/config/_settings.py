@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
-from dispatch import SessionPolicy
+from dispatch.users import SessionPolicy
 from ingest import (
     HJ212_DIALECTS,
     HJ212_RETIRED_DIALECTS,
@@ -40,6 +40,7 @@ from lantian.config._env import ENV_VARS, apply_env
 from lantian.config._errors import ConfigError
 from lantian.config._geo import load_stations, load_zones
 from lantian.config._masking import SECRET_KEY, mask, secrets_in
+from lantian.config._notify import NotifySettings, build_notify, notify_secrets
 from lantian.config._rules import build_ruleset
 from lantian.config._toml import LantianToml, MqttSection
 from lantian.config._vendors import build_vendors
@@ -78,6 +79,7 @@ class Settings:
     admin_token: str | None
     deadletters: DeadLetterLimits
     sessions: SessionPolicy
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
 
 def _parse_broker_url(url: str, mqtt: MqttSection, where: str) -> BrokerSettings:
@@ -166,8 +168,10 @@ def load_settings(config_dir: Path, env: Mapping[str, str] | None = None) -> Set
     try:
         return _load_settings(config_dir, env)
     except ConfigError as exc:
-        secrets = [*secrets_in(_raw_or_nothing(config_dir / "lantian.toml")),
-                   *secrets_in({k: env[k] for k in ENV_VARS if k in env})]
+        raw = _raw_or_nothing(config_dir / "lantian.toml")
+        secrets = [*secrets_in(raw), *notify_secrets(raw),
+                   *secrets_in({k: env[k] for k in ENV_VARS if k in env}),
+                   *(v for k, v in env.items() if k.startswith("LANTIAN_NOTIFY_"))]
         # `from None`: the original, unmasked message must not ride along as the cause
         raise ConfigError(
             mask(exc.where, secrets), mask(exc.key, secrets), mask(exc.problem, secrets)
@@ -227,6 +231,7 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
                        ix.max_pending_points)
         if ix.url else None
     )
+    dispatch = build_dispatch(toml.dispatch, where, env.get("LANTIAN_ADMIN_TOKEN") or None)
     return Settings(
         config_dir=config_dir,
         tz=tz,
@@ -247,7 +252,7 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
         zones=MappingProxyType(zones),
         rules=build_ruleset(toml.rules, where, tz, MappingProxyType(stations), zones),
         rules_sweep_s=toml.rules.sweep_s,
-        dispatch=build_dispatch(toml.dispatch, where, env.get("LANTIAN_ADMIN_TOKEN") or None),
+        dispatch=dispatch,
         admin_token=env.get("LANTIAN_ADMIN_TOKEN") or None,
         deadletters=DeadLetterLimits(
             payload_cap_bytes=dl.payload_cap_bytes, max_count=dl.max_count,
@@ -260,4 +265,5 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
             lockout=timedelta(seconds=toml.auth.lockout_s),
             secure_cookies=toml.auth.secure_cookies,
         ),
+        notify=build_notify(toml.notify, where, dispatch.queues),
     )

@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field
 
 from ingest import PAYLOAD_CAP, Kind
 from lantian.config._dispatch import DispatchSection
+from lantian.config._notify import NotifySection
 from lantian.config._rules import RulesSection
 from lantian.config._schema import PositiveFloat, PositiveInt, Section
 from lantian.config._vendors import VendorSection
@@ -106,3 +107,4 @@ class LantianToml(Section):
     geo: GeoSection = GeoSection()
     rules: RulesSection = RulesSection()
     dispatch: DispatchSection = DispatchSection()
+    notify: NotifySection = NotifySection()

@@ -15,8 +15,9 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from dispatch import SqliteStore, UserAdmin
+from dispatch import SqliteStore
 from dispatch._users import Passwords
+from dispatch.users import UserAdmin
 from tests.integration.conftest import ADMIN, BLUE_SKY, Deployment, start_deployment
 from tests.support import Broker
 

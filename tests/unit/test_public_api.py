@@ -13,9 +13,10 @@ SURFACES = {
     "dispatch": [
         "ROWS_SKIPPED", "AlertTopics", "Clock", "Deadlines", "DispatchMetrics", "Dispatcher",
         "IncidentPoints", "Outbox", "OutboxBacklog", "Queries", "Role", "Route", "Router",
-        "SessionPolicy", "SqliteOutbox", "SqliteStore", "SqliteUsers", "StreamHub", "Token",
-        "UserAdmin", "UserRefused", "api_router",
+        "SqliteOutbox", "SqliteStore", "StreamHub", "Token", "api_router",
     ],
+    "dispatch.notify": ["Channel", "DeliveryWorker", "Notifier", "SqliteDeliveries"],
+    "dispatch.users": ["SessionPolicy", "SqliteUsers", "UserAdmin", "UserRefused"],
     "ingest": [
         "HJ212_DIALECTS", "HJ212_RETIRED_DIALECTS", "PAYLOAD_CAP", "BrokerSettings", "DataGap",
         "DeadLetterLimits",

@@ -70,7 +70,7 @@ def _cases(verb: str) -> list[Any]:
 
 def test_every_json_block_is_a_checked_example() -> None:
     assert [body[:60] for verb, _, body in EXAMPLES if verb == ""] == []
-    assert {verb for verb, _, _ in EXAMPLES} == {"config", "decode", "reject", "publish"}
+    assert {verb for verb, _, _ in EXAMPLES} == {"config", "decode", "reject", "publish", "webhook"}
 
 
 def _config(tmp_path: Path) -> Path:
@@ -201,3 +201,44 @@ def test_outbound_examples_have_the_fields_the_code_publishes(
             if isinstance(value, dict) and isinstance(example[key], dict) \
                     and key not in _FREE_FORM:
                 assert sorted(example[key]) == sorted(value), key
+
+
+# -- the webhook notification: what the code sends a webhook channel for a raise
+
+def _webhook_body() -> dict[str, Any]:
+    from dispatch._deliveries import Notifier
+    from dispatch._notify import Channel
+    from dispatch._sqlite_deliveries import SqliteDeliveries
+
+    store = SqliteStore(":memory:", tz=SH)
+    site = Zone("cs-01", "工地", "construction_site", box(120.50, 30.02, 120.51, 30.03),
+                "KY-G-022")
+    Dispatcher(
+        store=store, router=Router((), "blue_sky"), queues={"blue_sky": Deadlines()},
+        topics=AlertTopics("lantian"), clock=lambda: T0, tz=SH, new_id=lambda: "a1",
+        notifications=Notifier(SqliteDeliveries(store),
+                               [Channel("hook", "webhook", "https://x.example/")], SH,
+                               "https://console.example", lambda: T0),
+    ).receive([AlertSignal(
+        action=Action.RAISE, rule="site-pm10-15min", kind="dust_exceedance",
+        subject="station:KY-CS-001", at=T0, severity="major",
+        location=Location(30.0278, 120.5026), zone=site, zones=(site,), grid="KY-G-022",
+        metric="pm10", value=170.0, threshold=150.0, window_s=900,
+        evidence=Evidence(readings=((T0, 170.0),)),
+        drone_suggestion=DroneSuggestion("KY-UAV-01", 1810.0, 178.0, "S", 181.0, T0,
+                                         Location(30.044, 120.501)),
+    )])
+    (body,) = store.connection.execute("SELECT body FROM notifications").fetchone()
+    out: dict[str, Any] = orjson.loads(body)
+    return out
+
+
+@pytest.mark.parametrize(("args", "body"), _cases("webhook"))
+def test_the_webhook_example_has_the_fields_the_code_sends(args: list[str], body: str) -> None:
+    example, real = json.loads(body), _webhook_body()
+    assert sorted(example) == sorted(real)
+    for key in real:
+        assert f"`{key}`" in TEXT, f"field {key!r} is not described"
+    for part in ("alert", "event"):
+        assert sorted(example[part]) == sorted(real[part]), part
+    assert example["alert"]["drone_suggestion"] == real["alert"]["drone_suggestion"]

@@ -273,7 +273,8 @@ def test_migrating_a_version_1_database_fills_metric(
     store.close()
     db = sqlite3.connect(path)  # back to what version 1 wrote
     db.executescript(
-        "DROP TABLE sessions; DROP TABLE login_failures; DROP TABLE users;"  # version 4's
+        "DROP TABLE notifications;"  # the notifications' version
+        " DROP TABLE sessions; DROP TABLE login_failures; DROP TABLE users;"  # the users'
         " DROP TABLE outbox; DROP TABLE inputs; ALTER TABLE snapshots DROP COLUMN position;"
         " DROP TABLE dead_letters; DROP TABLE data_gaps;"
         " DROP INDEX alerts_raised_at_metric; DROP INDEX alerts_open_metric;"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from dispatch import SqliteStore, UserAdmin, UserRefused
+from dispatch import SqliteStore
 from dispatch._access import Role, token_digest
 from dispatch._sessions import (
     Session,
@@ -22,6 +22,7 @@ from dispatch._sessions import (
 )
 from dispatch._sqlite_users import SqliteUsers
 from dispatch._users import Passwords, User
+from dispatch.users import UserAdmin, UserRefused
 
 T = datetime(2026, 6, 12, 2, 0, tzinfo=UTC)
 POLICY = SessionPolicy(max_failures=3, window=timedelta(minutes=10),

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dispatch import SessionPolicy
+from dispatch.users import SessionPolicy
 from lantian.config import ConfigError, load_settings
 from tests.support import REPO
 
