@@ -5,6 +5,7 @@ to the receipt, SLA escalation, silences, the store, response-time metrics and r
 from dispatch._access import Role, Token
 from dispatch._api import api_router
 from dispatch._dispatcher import Clock, Dispatcher
+from dispatch._gazetteer import Gazetteer, Outline, Spot
 from dispatch._monitoring import DispatchMetrics, OutboxBacklog
 from dispatch._outbox import Outbox
 from dispatch._points import IncidentPoints
@@ -23,13 +24,16 @@ __all__ = [
     "Deadlines",
     "DispatchMetrics",
     "Dispatcher",
+    "Gazetteer",
     "IncidentPoints",
     "Outbox",
     "OutboxBacklog",
+    "Outline",
     "Queries",
     "Role",
     "Route",
     "Router",
+    "Spot",
     "SqliteOutbox",
     "SqliteStore",
     "Token",

@@ -283,8 +283,13 @@ class ReportItem(_Closed):
     id: str
     kind: str
     queue: str
+    queue_name: str = Field(description="config's name of the queue, else its id")
     zone: str | None
+    zone_name: str | None = Field(description="config's name of the zone, else its id")
     grid: str | None
+    grid_name: str | None = Field(description="config's name of the grid, else its id")
+    subject: str | None = Field(description='what the alert is about: "station:KY-CS-001"')
+    subject_name: str | None = Field(description="the station's name, for a station")
     state: State
     raised_at: str
     close_by: str
@@ -294,6 +299,22 @@ class ReportItem(_Closed):
     outcome: Outcome | None
     escalated: list[str]
     overdue: bool
+    closed_by: str | None = Field(description="the officer of the receipt (回执)")
+    note: str | None = Field(description="the receipt's text")
+
+
+class DayCount(_Closed):
+    day: str
+    raised: int
+    closed: int
+
+
+class SiteCount(_Closed):
+    zone: str
+    zone_name: str
+    closed: int
+    carried_over: int
+    total: int
 
 
 class ReportSummary(_Closed):
@@ -312,8 +333,10 @@ class MonthlyReport(_Closed):
     start: str
     end: str
     summary: ReportSummary
-    closed: list[ReportItem]
-    carried_over: list[ReportItem]
+    carried_over: list[ReportItem] = Field(description="置顶: oldest first")
+    closed: list[ReportItem] = Field(description="销号: by time closed")
+    trend: list[DayCount] = Field(description="each local day: raised and closed")
+    top_sites: list[SiteCount] = Field(description="the zones with the most items")
     data_gaps: list[DataGap] | None = Field(
         default=None, description="where the month's figures may be incomplete"
     )

@@ -12,8 +12,8 @@ import pytest
 SURFACES = {
     "dispatch": [
         "ROWS_SKIPPED", "AlertTopics", "Clock", "Deadlines", "DispatchMetrics", "Dispatcher",
-        "IncidentPoints", "Outbox", "OutboxBacklog", "Queries", "Role", "Route", "Router",
-        "SqliteOutbox", "SqliteStore", "Token", "api_router",
+        "Gazetteer", "IncidentPoints", "Outbox", "OutboxBacklog", "Outline", "Queries", "Role",
+        "Route", "Router", "Spot", "SqliteOutbox", "SqliteStore", "Token", "api_router",
     ],
     "ingest": [
         "HJ212_DIALECTS", "PAYLOAD_CAP", "BrokerSettings", "DataGap", "DeadLetterLimits",
