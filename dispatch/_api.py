@@ -34,6 +34,7 @@ from dispatch._api_models import BEARER, errors
 from dispatch._api_reports import CoverageReport, DataGaps, report_routes
 from dispatch._api_silences import silence_routes
 from dispatch._dispatcher import Clock, Dispatcher
+from dispatch._gazetteer import NO_NAMES, Gazetteer
 from dispatch._guard import authenticated_route
 from dispatch._queries import Queries
 from dispatch._silences import SilenceBook
@@ -43,11 +44,13 @@ def api_router(
     dispatcher: Dispatcher, tokens: Sequence[Token], tz: tzinfo, clock: Clock,
     coverage: CoverageReport | None = None,
     data_gaps: DataGaps | None = None, *, queries: Queries, silences: SilenceBook,
+    names: Gazetteer = NO_NAMES,
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
     state, which dispatch does not hold); `data_gaps` the spans in which messages may
     have been lost before they reached the service (ingest's). `queries` answers the
-    reads and `silences` keeps the silences (the store, in the service)."""
+    reads and `silences` keeps the silences (the store, in the service). `names` are
+    config's names of zones, grids and stations, which the bureau's reports print."""
     router = APIRouter(
         prefix="/api", route_class=authenticated_route(tokens),
         # declares the scheme on every operation for /docs and generated clients; the
@@ -55,6 +58,6 @@ def api_router(
         dependencies=[Security(BEARER)], responses=errors(401),
     )
     alert_routes(router, dispatcher, queries, tz)
-    report_routes(router, queries, tz, clock, coverage, data_gaps)
+    report_routes(router, queries, tz, clock, coverage, data_gaps, names)
     silence_routes(router, queries, silences, dispatcher.queues, tz, clock)
     return router

@@ -411,6 +411,20 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
             for code in codes}
 
 
+def formats(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """The 200 of a report route answering `model` as JSON, or as CSV, XLSX or HTML
+    (`format=`)."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {200: {
+        "model": model,
+        "description": " ".join((model.__doc__ or "the report").split())
+        + " (`format=csv|xlsx|html`: as CSV, an Excel workbook, a printable page)",
+        "content": {"text/csv": {"schema": {"type": "string"}},
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": binary,
+                    "text/html": {"schema": {"type": "string"}}},
+    }}
+
+
 def answers(
     model: type[BaseModel], *refusals: int, status: int = 200
 ) -> dict[int | str, dict[str, Any]]:

@@ -17,7 +17,7 @@ formatted, never recomputed: what the page says, the API's JSON says.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -187,7 +187,21 @@ def _rows(items: Sequence[dict[str, Any]], carried: bool) -> str:
     return "\n".join(out)
 
 
-def monthly_html(report: MonthlyReport, names: Gazetteer = NO_NAMES) -> str:
+def _gaps(gaps: Sequence[Mapping[str, Any]]) -> str:
+    if not gaps:
+        return ""
+    spans = "；".join(f"{when(g['started_at'])} 至 {when(g['ended_at'])}（{esc(g['reason'])}）"
+                     for g in gaps[:20])
+    more = f" 等 {len(gaps)} 段" if len(gaps) > 20 else ""
+    return f'<p class="late">数据可能不完整：{spans}{more}。</p>'
+
+
+def monthly_html(
+    report: MonthlyReport, names: Gazetteer = NO_NAMES,
+    gaps: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    """The page of `report`; `gaps` are the month's data gaps (the API's JSON), where its
+    figures may be incomplete."""
     data = to_json(report, names)
     s = data["summary"]
     cards = "".join(f'<div class="card">{esc(label)}<b>{s[key]}</b></div>'
@@ -206,6 +220,7 @@ def monthly_html(report: MonthlyReport, names: Gazetteer = NO_NAMES) -> str:
     body = f"""<p>{esc(report.start.strftime("%Y-%m-%d"))} 至 {esc(report.end.strftime(
         "%Y-%m-%d"))}（不含）· 本地时间 {esc(report.start.strftime("UTC%z"))}</p>
 <div class="cards">{cards}</div>
+{_gaps(gaps)}
 <h2>办结用时与 30 分钟线</h2>
 <figure>{close_chart(data["closed"], days)}</figure>
 <h2>每日趋势</h2>

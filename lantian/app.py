@@ -43,6 +43,7 @@ from ingest import (
 )
 from lantian.config import Settings
 from lantian.http import create_app
+from lantian.names import gazetteer_of
 from lantian.pipeline import RulesPipeline
 from lantian.recovery import Burst, Checkpoints
 from rules import Record
@@ -201,7 +202,7 @@ async def serve(
              "seconds": round(g.seconds, 3), "reason": g.reason}
             for g in gaps.overlapping(since, until)
         ],
-        queries=Queries(store, settings.tz), silences=store,
+        queries=Queries(store, settings.tz), silences=store, names=gazetteer_of(settings),
     ))
     server = uvicorn.Server(
         uvicorn.Config(
