@@ -97,7 +97,11 @@ def close_chart(items: Sequence[dict[str, Any]], days: Sequence[str]) -> str:
         figures.append((values[max(-(-50 * n // 100), 1) - 1],
                         values[max(-(-90 * n // 100), 1) - 1]) if n else None)
     highest = max((f[1] for f in figures if f), default=0.0)
-    chart = Chart(760, 260, nice_top(max(highest, TARGET_S / 60 * 1.5)))
+    # the axis stops at 4× the target: one day closed after a weekend must not flatten
+    # the 30-minute line; a bar over the top is cut and says its value
+    cap = TARGET_S / 60 * 4
+    chart = Chart(760, 270, cap if highest > cap else nice_top(max(highest, TARGET_S / 40)),
+                  top=34)
     chart.y_axis(unit="")
     step = chart.plot_w / max(len(days), 1)
     for i, (d, f) in enumerate(zip(days, figures, strict=True)):
@@ -111,6 +115,8 @@ def close_chart(items: Sequence[dict[str, Any]], days: Sequence[str]) -> str:
         chart.rect(x + step * 0.2, chart.y(p90), step * 0.6,
                    chart.y(0) - chart.y(p90), colour + "99",
                    f"{d}: P90 {p90:.1f} 分钟, 中位数 {median:.1f} 分钟")
+        if p90 > chart.y_top:
+            chart.text(x + step / 2, chart.top - 3, f"{p90:.0f}", size=8, colour=RED)
         chart.add(f'<circle cx="{x + step / 2:.1f}" cy="{chart.y(median):.1f}" r="3"'
                   ' fill="#222"/>')
     y30 = chart.y(TARGET_S / 60)
@@ -124,7 +130,7 @@ def close_chart(items: Sequence[dict[str, Any]], days: Sequence[str]) -> str:
 
 def trend_chart(trend: Sequence[dict[str, Any]]) -> str:
     highest = max((max(d["raised"], d["closed"]) for d in trend), default=0)
-    chart = Chart(760, 230, nice_top(max(highest, 1)))
+    chart = Chart(760, 230, nice_top(max(highest, 5)))  # 5: whole numbers on the axis
     chart.y_axis()
     step = chart.plot_w / max(len(trend), 1)
     for i, d in enumerate(trend):

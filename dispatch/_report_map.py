@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from dispatch._gazetteer import Gazetteer, Outline
-from dispatch._svg import BLUE, RED, Chart, esc
+from dispatch._svg import RED, Chart, esc
 
 #: face, edge of a zone by kind; an unknown kind is grey.
 _STYLE: Final = {
@@ -78,7 +78,6 @@ def map_sketch(names: Gazetteer, counts: Mapping[str, int], width: float = 760) 
         chart.add(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{RED}"'
                   f' fill-opacity="0.35" stroke="{RED}"><title>{esc(names.zone(zone))}:'
                   f" {n}</title></circle>")
-        chart.text(x, y + 4, n, size=11, colour="#7a0000", bold=True)
-        chart.text(x + r + 3, y + 4, names.zone(zone), anchor="start", size=10,
-                   colour=BLUE)
+        chart.text(x + r + 3, y + 4, f"{names.zone(zone)}（{n}）", anchor="start", size=11,
+                   colour="#7a0000", bold=True)
     return chart.svg("地图示意：区域、监测点与本期告警")
