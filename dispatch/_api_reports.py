@@ -4,12 +4,18 @@ The figures and the monthly report come in the bureau's formats (`format=`): the
 CSV (one table), XLSX (the workbook it files) and HTML (the page it prints). A format
 not in the list is a 422 naming those that are, never a silent JSON. Files are sent as
 attachments named after what they hold (`lantian-monthly-2026-06.xlsx`), the HTML page
-inline. XLSX and HTML read at most `MAX_DAYS` of figures: a page or a workbook is a
-document someone reads, and JSON and CSV are there for more.
+inline. XLSX and HTML read at most `MAX_DAYS` of figures, and a monthly workbook lists
+at most `MAX_XLSX_ITEMS` alerts (openpyxl writes ~2,000 rows a second): a page or a
+workbook is a document someone reads, and JSON and CSV are there for more; the HTML
+page lists a bounded number of rows itself (`dispatch._report_html.MAX_ROWS`).
+
+Rendering is a pure function of the report, run on a worker thread: a workbook of ten
+thousand rows takes seconds, and the event loop carries the MQTT traffic meanwhile.
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the parameters at runtime.
 
+import asyncio
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Annotated, Any, Final, Literal
@@ -49,6 +55,8 @@ Format = Literal["json", "csv", "xlsx", "html"]
 XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: The longest period the XLSX and HTML figures cover.
 MAX_DAYS: Final = 366
+#: The most alerts a monthly workbook lists (about five seconds of openpyxl).
+MAX_XLSX_ITEMS: Final = 10_000
 
 
 def document(body: str | bytes, format: str, name: str) -> Response:
@@ -92,9 +100,11 @@ def report_routes(
             return PlainTextResponse(metrics_csv(results), media_type="text/csv", headers={
                 "Content-Disposition": f"attachment; filename={name}.csv"})
         if format == "xlsx":
-            return document(figures_xlsx(results, start, end, group_by, names), format, name)
+            return document(await asyncio.to_thread(
+                figures_xlsx, results, start, end, group_by, names), format, name)
         if format == "html":
-            return document(figures_html(results, start, end, group_by, names), format, name)
+            return document(await asyncio.to_thread(
+                figures_html, results, start, end, group_by, names), format, name)
         return {"since": start.isoformat(), "until": end.isoformat(),
                 "group_by": group_by.value, "groups": metrics_json(results)}
 
@@ -114,12 +124,17 @@ def report_routes(
         report = read.monthly_report(month, start, end)
         name = f"lantian-monthly-{month}"
         if format == "csv":
-            return document(report_csv(report, names), format, name)
+            return document(await asyncio.to_thread(report_csv, report, names), format, name)
         if format == "xlsx":
-            return document(monthly_xlsx(report, names), format, name)
+            items = report.summary.closed + report.summary.carried_over
+            if items > MAX_XLSX_ITEMS:
+                raise HTTPException(422, f"{month} has {items} alerts; format=xlsx lists at "
+                                    f"most {MAX_XLSX_ITEMS}: use format=csv or json")
+            return document(await asyncio.to_thread(monthly_xlsx, report, names), format, name)
         gaps = data_gaps(start, end) if data_gaps is not None else None
         if format == "html":
-            return document(monthly_html(report, names, gaps or ()), format, name)
+            return document(await asyncio.to_thread(monthly_html, report, names, gaps or ()),
+                            format, name)
         out = report_json(report, names)
         if gaps is not None:  # the hours whose figures may be incomplete
             out["data_gaps"] = gaps
