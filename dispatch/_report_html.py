@@ -102,7 +102,7 @@ def close_chart(items: Sequence[dict[str, Any]], days: Sequence[str]) -> str:
     cap = TARGET_S / 60 * 4
     chart = Chart(760, 270, cap if highest > cap else nice_top(max(highest, TARGET_S / 40)),
                   top=34)
-    chart.y_axis(unit="")
+    chart.y_axis(ticks=4 if chart.y_top == cap else 5)  # at the cap: 30, 60, 90, 120
     step = chart.plot_w / max(len(days), 1)
     for i, (d, f) in enumerate(zip(days, figures, strict=True)):
         x = chart.x(0) + i * step

@@ -78,6 +78,9 @@ def map_sketch(names: Gazetteer, counts: Mapping[str, int], width: float = 760) 
         chart.add(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{RED}"'
                   f' fill-opacity="0.35" stroke="{RED}"><title>{esc(names.zone(zone))}:'
                   f" {n}</title></circle>")
-        chart.text(x + r + 3, y + 4, f"{names.zone(zone)}（{n}）", anchor="start", size=11,
-                   colour="#7a0000", bold=True)
+        label = f"{names.zone(zone)}（{n}）"
+        # a label that would leave the sketch on the right goes left of its circle
+        right = x + r + 3 + 12 * len(label) <= width
+        chart.text(x + r + 3 if right else x - r - 3, y + 4, label,
+                   anchor="start" if right else "end", size=11, colour="#7a0000", bold=True)
     return chart.svg("地图示意：区域、监测点与本期告警")
