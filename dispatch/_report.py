@@ -19,6 +19,14 @@ the next month's 1st in the given timezone:
   say when, so a carried-over alert escalated after the month shows it too.
 - **summary**: closed, closed within SLA (closed items not overdue), carried over, carried
   over and overdue, escalated (items of either list escalated at any stage), muted.
+- **receipts** (`with_receipts`): each item's subject and, when it is closed, who closed it
+  and the receipt's text, which the metric rows do not carry (the store's `receipts`).
+- **trend** (`daily_trend`): each local day of the month, the items of either list raised
+  that day and the closed items closed that day.
+- **top sites** (`top_sites`): the zones with the most items of either list.
+
+`to_json` names the ids by a `Gazetteer`; the other formats render that JSON
+(`dispatch._report_csv`, `_report_xlsx`, `_report_html`).
 """
 
 from __future__ import annotations

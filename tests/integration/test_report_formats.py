@@ -11,6 +11,7 @@ import io
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -211,6 +212,9 @@ def test_the_page_renders_in_chromium_with_the_chinese_names(
 ) -> None:
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: scripts/test installs Debian's chromium")
+    fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True)
+    if not fonts.stdout.strip():  # the page would render, its screenshot show boxes
+        pytest.fail("no Chinese font for Chromium: scripts/test installs fonts-wqy-microhei")
     page_html = get(office, "html").text
     shot = artefacts(tmp_path_factory) / "monthly-report-2026-06.png"
     requested: list[str] = []
