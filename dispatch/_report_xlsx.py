@@ -82,7 +82,17 @@ def _cell(sheet: Any, value: Any, fmt: str | None = None, bold: bool = False) ->
     return cell
 
 
-def _value(item: dict[str, Any], key: str, how: str) -> Any:
+def _text(sheet: Any, value: Any) -> Any:
+    """A text as text: openpyxl stores a string starting with "=" as a formula, and a
+    receipt's note is what an officer typed (=HYPERLINK(...) would run in Excel)."""
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+def _value(sheet: Any, item: dict[str, Any], key: str, how: str) -> Any:
     # plain values, no styled cell each: openpyxl gives a datetime its date format by
     # itself, and a styled cell a row costs ten times the time (32 s for June's 74,000)
     value = item[key]
@@ -98,7 +108,7 @@ def _value(item: dict[str, Any], key: str, how: str) -> Any:
         return "是" if value else "否"
     if how == "list":
         return "、".join(value) or None
-    return value
+    return _text(sheet, value)
 
 
 def _items(book: Workbook, title: str, items: Sequence[dict[str, Any]]) -> None:
@@ -109,7 +119,7 @@ def _items(book: Workbook, title: str, items: Sequence[dict[str, Any]]) -> None:
     sheet.freeze_panes = "A2"
     sheet.append([_cell(sheet, h, bold=True) for h, _, _ in ITEM_COLUMNS])
     for item in items:
-        sheet.append([_value(item, key, how) for _, key, how in ITEM_COLUMNS])
+        sheet.append([_value(sheet, item, key, how) for _, key, how in ITEM_COLUMNS])
 
 
 def _bytes(book: Workbook) -> bytes:
@@ -133,8 +143,8 @@ def monthly_xlsx(report: MonthlyReport, names: Gazetteer = NO_NAMES) -> bytes:
     sheet.append([_cell(sheet, h, bold=True) for h in ("告警最多的站点", "区域编号", "销号",
                                                        "置顶", "合计")])
     for site in data["top_sites"]:
-        sheet.append([site["zone_name"], site["zone"], site["closed"], site["carried_over"],
-                      site["total"]])
+        sheet.append([_text(sheet, site["zone_name"]), _text(sheet, site["zone"]),
+                      site["closed"], site["carried_over"], site["total"]])
     sheet.append([])
     sheet.append([_cell(sheet, h, bold=True) for h in ("日期", "发现", "销号")])
     for day in data["trend"]:
@@ -173,7 +183,7 @@ def figures_xlsx(
     sheet.append([_cell(sheet, h, bold=True) for h in header])
     for g in figures_json(results):
         sheet.append([
-            group_name(g["group"], group_by, names), g["group"],
+            _text(sheet, group_name(g["group"], group_by, names)), _text(sheet, g["group"]),
             *(g[key] for _, key in FIGURE_COLUMNS),
             *(_cell(sheet, minutes(g["time_to_ack"][k]), _MINUTES) for _, k in STATS_COLUMNS),
             *(_cell(sheet, minutes(g["time_to_close"][k]), _MINUTES) for _, k in STATS_COLUMNS),

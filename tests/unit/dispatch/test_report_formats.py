@@ -119,6 +119,15 @@ def test_hostile_text_is_escaped() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+def test_a_note_that_looks_like_a_formula_stays_text_in_the_workbook() -> None:
+    note = '=HYPERLINK("http://evil.example/","点此")'
+    r = with_receipts(report("2026-06"), {"jun-fast": Receipt("station:S", "=1+1", note)})
+    book = openpyxl.load_workbook(io.BytesIO(monthly_xlsx(r, Gazetteer(zones={"z1": "=z"}))))
+    row = next(r for r in book["销号"].iter_rows() if r[0].value == "jun-fast")
+    cells = {c.value: c.data_type for c in row if isinstance(c.value, str)}
+    assert cells[note] == "s" and cells["=1+1"] == "s" and cells["=z"] == "s"
+
+
 def test_long_lists_print_bounded_and_say_so() -> None:
     rows = [metric_row(f"a{i:04d}", "2026-06-02 08:00", closed="2026-06-02 08:10")
             for i in range(MAX_ROWS + 7)]
