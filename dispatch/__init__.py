@@ -6,6 +6,7 @@ and who may do which of it (named users, their tokens and browser sessions).
 from dispatch._access import Role, Token
 from dispatch._api import api_router
 from dispatch._dispatcher import Clock, Dispatcher
+from dispatch._gazetteer import Gazetteer, Outline, Spot
 from dispatch._monitoring import DispatchMetrics, OutboxBacklog
 from dispatch._outbox import Outbox
 from dispatch._points import IncidentPoints
@@ -25,13 +26,16 @@ __all__ = [
     "Deadlines",
     "DispatchMetrics",
     "Dispatcher",
+    "Gazetteer",
     "IncidentPoints",
     "Outbox",
     "OutboxBacklog",
+    "Outline",
     "Queries",
     "Role",
     "Route",
     "Router",
+    "Spot",
     "SqliteOutbox",
     "SqliteStore",
     "StreamHub",

@@ -40,6 +40,7 @@ from dispatch._api_reports import CoverageReport, DataGaps, report_routes
 from dispatch._api_silences import silence_routes
 from dispatch._api_stream import stream_routes
 from dispatch._dispatcher import Clock, Dispatcher
+from dispatch._gazetteer import NO_NAMES, Gazetteer
 from dispatch._guard import Gate, authenticated_route
 from dispatch._queries import Queries
 from dispatch._sessions import SessionPolicy
@@ -56,6 +57,7 @@ def api_router(
     users: UserBook | None = None, passwords: Passwords | None = None,
     sessions: SessionPolicy | None = None,
     notifications: NotificationView | None = None,
+    names: Gazetteer = NO_NAMES,
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
     state, which dispatch does not hold); `data_gaps` the spans in which messages may
@@ -64,7 +66,8 @@ def api_router(
     dispatcher's listener) serves the live changes at `/api/stream`; `map_view` builds
     the console's map (`/api/map`). With `users` (the store's), named users sign in with
     personal tokens and browser sessions (`/auth/login`, `/auth/logout`), under
-    `sessions`' rules; without, only `tokens`."""
+    `sessions`' rules; without, only `tokens`. `names` are config's names of zones, grids
+    and stations, which the bureau's reports print."""
     gate = Gate(tokens, users, clock)
     api = APIRouter(
         prefix="/api", route_class=authenticated_route(gate),
@@ -74,7 +77,7 @@ def api_router(
     )
     me_route(api)
     alert_routes(api, dispatcher, queries, tz)
-    report_routes(api, queries, tz, clock, coverage, data_gaps)
+    report_routes(api, queries, tz, clock, coverage, data_gaps, names)
     silence_routes(api, queries, silences, dispatcher.queues, tz, clock)
     if stream is not None:
         stream_routes(api, stream)

@@ -282,8 +282,13 @@ class ReportItem(_Closed):
     id: str
     kind: str
     queue: str
+    queue_name: str = Field(description="config's name of the queue, else its id")
     zone: str | None
+    zone_name: str | None = Field(description="config's name of the zone, else its id")
     grid: str | None
+    grid_name: str | None = Field(description="config's name of the grid, else its id")
+    subject: str | None = Field(description='what the alert is about: "station:KY-CS-001"')
+    subject_name: str | None = Field(description="the station's name, for a station")
     state: State
     raised_at: str
     close_by: str
@@ -293,6 +298,22 @@ class ReportItem(_Closed):
     outcome: Outcome | None
     escalated: list[str]
     overdue: bool
+    closed_by: str | None = Field(description="the officer of the receipt (回执)")
+    note: str | None = Field(description="the receipt's text")
+
+
+class DayCount(_Closed):
+    day: str
+    raised: int
+    closed: int
+
+
+class SiteCount(_Closed):
+    zone: str
+    zone_name: str
+    closed: int
+    carried_over: int
+    total: int
 
 
 class ReportSummary(_Closed):
@@ -311,8 +332,10 @@ class MonthlyReport(_Closed):
     start: str
     end: str
     summary: ReportSummary
-    closed: list[ReportItem]
-    carried_over: list[ReportItem]
+    carried_over: list[ReportItem] = Field(description="置顶: oldest first")
+    closed: list[ReportItem] = Field(description="销号: by time closed")
+    trend: list[DayCount] = Field(description="each local day: raised and closed")
+    top_sites: list[SiteCount] = Field(description="the zones with the most items")
     data_gaps: list[DataGap] | None = Field(
         default=None, description="where the month's figures may be incomplete"
     )
@@ -387,6 +410,20 @@ _WHY: Final = {
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": Invalid if code == 422 else Problem, "description": _WHY[code]}
             for code in codes}
+
+
+def formats(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """The 200 of a report route answering `model` as JSON, or as CSV, XLSX or HTML
+    (`format=`)."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {200: {
+        "model": model,
+        "description": " ".join((model.__doc__ or "the report").split())
+        + " (`format=csv|xlsx|html`: as CSV, an Excel workbook, a printable page)",
+        "content": {"text/csv": {"schema": {"type": "string"}},
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": binary,
+                    "text/html": {"schema": {"type": "string"}}},
+    }}
 
 
 def answers(

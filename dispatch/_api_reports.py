@@ -1,24 +1,49 @@
-"""The bureau's routes: response-time figures, the monthly report, data gaps, coverage."""
+"""The bureau's routes: response-time figures, the monthly report, data gaps, coverage.
+
+The figures and the monthly report come in the bureau's formats (`format=`): the JSON,
+CSV (one table), XLSX (the workbook it files) and HTML (the page it prints). A format
+not in the list is a 422 naming those that are, never a silent JSON. Files are sent as
+attachments named after what they hold (`lantian-monthly-2026-06.xlsx`), the HTML page
+inline. XLSX and HTML read at most `MAX_DAYS` of figures, and a monthly workbook lists
+at most `MAX_XLSX_ITEMS` alerts (openpyxl writes ~2,000 rows a second): a page or a
+workbook is a document someone reads, and JSON and CSV are there for more; the HTML
+page lists a bounded number of rows itself (`dispatch._report_html.MAX_ROWS`).
+
+Rendering is a pure function of the report, run on a worker thread: a workbook of ten
+thousand rows takes seconds, and the event loop carries the MQTT traffic meanwhile.
+"""
 
 # No `from __future__ import annotations`: FastAPI resolves the parameters at runtime.
 
+import asyncio
 from collections.abc import Callable
-from datetime import date, datetime, tzinfo
-from typing import Annotated, Any, Literal
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse, Response
 
-from dispatch._api_models import Coverage, DataGapList, MonthlyReport, ResponseTimes, answers
+from dispatch._api_models import (
+    Coverage,
+    DataGapList,
+    MonthlyReport,
+    ResponseTimes,
+    answers,
+    formats,
+)
 from dispatch._api_params import RequiredTime, check_year, parse_period
 from dispatch._dispatcher import Clock
 from dispatch._figures import GroupBy
 from dispatch._figures import to_csv as metrics_csv
 from dispatch._figures import to_json as metrics_json
+from dispatch._gazetteer import Gazetteer
 from dispatch._guard import Bureau
 from dispatch._queries import Queries
 from dispatch._report import month_bounds
 from dispatch._report import to_json as report_json
+from dispatch._report_csv import to_csv as report_csv
+from dispatch._report_html import figures_html, monthly_html
+from dispatch._report_xlsx import figures_xlsx, monthly_xlsx
 
 #: The data gaps overlapping [since, until), as JSON-ready dicts.
 DataGaps = Callable[[datetime, datetime], list[dict[str, Any]]]
@@ -26,47 +51,93 @@ DataGaps = Callable[[datetime, datetime], list[dict[str, Any]]]
 #: The daily patrol coverage report of a local day.
 CoverageReport = Callable[[date], dict[str, Any]]
 
+Format = Literal["json", "csv", "xlsx", "html"]
+XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: The longest period the XLSX and HTML figures cover.
+MAX_DAYS: Final = 366
+#: The most alerts a monthly workbook lists (about five seconds of openpyxl).
+MAX_XLSX_ITEMS: Final = 10_000
+
+
+def document(body: str | bytes, format: str, name: str) -> Response:
+    """A rendered report as a file: its media type, and attached under `name` (inline
+    for a page a browser shows)."""
+    media = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX,
+             "html": "text/html; charset=utf-8"}[format]
+    if isinstance(body, str):
+        # the BOM: Excel opens a CSV as UTF-8 only with one, and the names are Chinese
+        body = ("\ufeff" if format == "csv" else "") + body
+    how = "inline" if format == "html" else "attachment"
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f"{how}; filename={name}.{format}"})
+
 
 def report_routes(
     router: APIRouter, read: Queries, tz: tzinfo, clock: Clock,
-    coverage: CoverageReport | None, data_gaps: DataGaps | None,
+    coverage: CoverageReport | None, data_gaps: DataGaps | None, names: Gazetteer,
 ) -> None:
     @router.get(
         "/metrics/response-times", response_model=None,
-        responses=answers(ResponseTimes, 403, 422) | {200: {
-            "model": ResponseTimes, "description": "the figures (`format=csv`: as CSV)",
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-        }},
+        responses=answers(ResponseTimes, 403, 422) | formats(ResponseTimes),
     )
     async def metrics(
         token: Bureau,
         since: RequiredTime,
         until: RequiredTime,
         group_by: GroupBy = GroupBy.QUEUE,
-        format: Literal["json", "csv"] = "json",
+        format: Format = "json",
     ) -> Response | dict[str, Any]:
         """Response times of the alerts raised in [since, until), by the definitions in
-        the README ("Response-time metrics")."""
+        the README ("Response-time metrics"); `format=xlsx|html` for at most 366 days."""
         start, end = parse_period(since, until, tz)
+        if format in ("xlsx", "html") and end - start > timedelta(days=MAX_DAYS):
+            raise HTTPException(422, f"format={format} covers at most {MAX_DAYS} days; "
+                                "use json or csv for a longer period")
         results = read.response_times(start, end, group_by, now=clock())
+        name = f"lantian-response-times-{start:%Y-%m-%d}-{end:%Y-%m-%d}"
         if format == "csv":
-            return PlainTextResponse(metrics_csv(results), media_type="text/csv")
+            # as before: RFC 4180 without a BOM (ids only, no names)
+            return PlainTextResponse(metrics_csv(results), media_type="text/csv", headers={
+                "Content-Disposition": f"attachment; filename={name}.csv"})
+        if format == "xlsx":
+            return document(await asyncio.to_thread(
+                figures_xlsx, results, start, end, group_by, names), format, name)
+        if format == "html":
+            return document(await asyncio.to_thread(
+                figures_html, results, start, end, group_by, names), format, name)
         return {"since": start.isoformat(), "until": end.isoformat(),
                 "group_by": group_by.value, "groups": metrics_json(results)}
 
     @router.get("/reports/monthly", response_model=None,
-                responses=answers(MonthlyReport, 403, 422))
+                responses=answers(MonthlyReport, 403, 422) | formats(MonthlyReport))
     async def monthly(
-        token: Bureau, month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]
-    ) -> dict[str, Any]:
+        token: Bureau, month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")],
+        format: Format = "json",
+    ) -> Response | dict[str, Any]:
+        """The monthly report (月报): carried over (置顶) and closed (销号) with config's
+        names and the receipts, the trend by day and the sites with the most alerts."""
         try:
             start, end = month_bounds(month, tz)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
         check_year(start.year, "month")
-        out = report_json(read.monthly_report(month, start, end))
-        if data_gaps is not None:  # the hours whose figures may be incomplete
-            out["data_gaps"] = data_gaps(start, end)
+        report = read.monthly_report(month, start, end)
+        name = f"lantian-monthly-{month}"
+        if format == "csv":
+            return document(await asyncio.to_thread(report_csv, report, names), format, name)
+        if format == "xlsx":
+            items = report.summary.closed + report.summary.carried_over
+            if items > MAX_XLSX_ITEMS:
+                raise HTTPException(422, f"{month} has {items} alerts; format=xlsx lists at "
+                                    f"most {MAX_XLSX_ITEMS}: use format=csv or json")
+            return document(await asyncio.to_thread(monthly_xlsx, report, names), format, name)
+        gaps = data_gaps(start, end) if data_gaps is not None else None
+        if format == "html":
+            return document(await asyncio.to_thread(monthly_html, report, names, gaps or ()),
+                            format, name)
+        out = report_json(report, names)
+        if gaps is not None:  # the hours whose figures may be incomplete
+            out["data_gaps"] = gaps
         return out
 
     @router.get("/reports/data-gaps", response_model=None,

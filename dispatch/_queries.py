@@ -16,7 +16,7 @@ from dispatch._alert import Alert
 from dispatch._dispatcher import NotFound
 from dispatch._figures import GroupBy, ResponseTimes, response_times_of
 from dispatch._lifecycle import Event, State
-from dispatch._report import MonthlyReport, monthly_report
+from dispatch._report import MonthlyReport, monthly_report, with_receipts
 from dispatch._silences import Silence
 from dispatch._store import AlertStore
 
@@ -55,7 +55,9 @@ class Queries:
     def monthly_report(self, month: str, start: datetime, end: datetime) -> MonthlyReport:
         """The report of `month` ("YYYY-MM"), whose bounds are [start, end)."""
         closed, still_open = self._store.closed_rows(start, end), self._store.open_rows(end)
-        return monthly_report(month, closed, still_open, self._tz)
+        report = monthly_report(month, closed, still_open, self._tz)
+        ids = [i.id for i in (*report.carried_over, *report.closed)]
+        return with_receipts(report, self._store.receipts(ids))
 
     def silences_for(self, token: Grants, active_at: datetime | None = None) -> list[Silence]:
         """The silences `token` may see (its queue's and the global ones), or of those the

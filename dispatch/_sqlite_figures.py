@@ -28,6 +28,7 @@ from typing import Final
 from dispatch._figures import MetricColumns, MetricRow, metric_columns
 from dispatch._gcpause import gc_paused
 from dispatch._metric_blob import PACKED, metric_columns_of, metric_row, metric_rows_of
+from dispatch._report import Receipt
 from dispatch._sqlite_rows import ts
 
 #: MetricRow's fields but `muted`, which SQLite can only give as an int (see `_metric`).
@@ -36,6 +37,7 @@ METRIC_COLS: Final = (
     " close_by, outcome, escalated"
 )
 OPEN: Final = "state != 'closed'"  # spelled as in the partial indexes, so they are used
+_CHUNK: Final = 500  # ids a statement: under SQLite's limit of bound parameters
 
 
 class FiguresReads:
@@ -91,6 +93,19 @@ class FiguresReads:
             return None if first is None or second is None else first + second
         packed = b"" if packed is None else bytes(packed)
         return packed if len(packed) == n * PACKED.itemsize else None
+
+    def receipts(self, ids: Sequence[str]) -> dict[str, Receipt]:
+        """The subject and receipt of each alert of `ids` that exists, by id."""
+        out: dict[str, Receipt] = {}
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i:i + _CHUNK]
+            rows = self._db.execute(
+                "SELECT id, subject, officer, note FROM alerts"
+                f" WHERE id IN ({','.join('?' * len(chunk))})", chunk,
+            )
+            out.update((id_, Receipt(subject, officer, note or None))
+                       for id_, subject, officer, note in rows)
+        return out
 
     def _labels_by_id(self) -> list[str]:
         """labels.text by id ("" for an id not in use)."""

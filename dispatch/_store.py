@@ -3,7 +3,7 @@ interfaces, each as small as what uses it.
 
 - `AlertLog`: alerts with their append-only event logs (the dispatcher, the API's reads).
 - `SilenceBook`: silences (muting, the API).
-- `FiguresSource`: the alerts as the bureau's figures read them (`dispatch._figures`,
+- `FiguresSource`: the alerts as the bureau's figures and reports read them (`dispatch._figures`,
   `dispatch._report`).
 - `Snapshots`: opaque state kept across restarts (the rules engine's).
 - `DispatchStore`: the first two, which the dispatcher needs.
@@ -24,6 +24,7 @@ from typing import Protocol
 from dispatch._alert import Alert
 from dispatch._figures import MetricColumns, MetricRow
 from dispatch._lifecycle import Event, State
+from dispatch._report import Receipt
 from dispatch._silences import SilenceBook
 
 
@@ -72,6 +73,9 @@ class FiguresSource(Protocol):
 
     def closed_rows(self, since: datetime, until: datetime) -> list[MetricRow]:
         """Alerts closed in [since, until)."""
+
+    def receipts(self, ids: Sequence[str]) -> dict[str, Receipt]:
+        """The subject and receipt of each of these alerts that exists, by id."""
 
 
 class Snapshots(Protocol):

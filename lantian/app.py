@@ -47,6 +47,7 @@ from ingest import (
 from lantian.config import Settings
 from lantian.console import map_view, mount_console
 from lantian.http import create_app
+from lantian.names import gazetteer_of
 from lantian.pipeline import RulesPipeline
 from lantian.recovery import Burst, Checkpoints
 from rules import Record
@@ -230,6 +231,7 @@ async def serve(
             settings.dispatch.queues, lambda: pipeline.state, clock, settings.tz),
         # named users: managed with `lantian users`, also while this runs
         users=SqliteUsers(store), sessions=settings.sessions,
+        names=gazetteer_of(settings),
     ))
     mount_console(app)
     server = uvicorn.Server(

@@ -13,7 +13,7 @@ from lantian.client._alerts import (
     lifecycle_command,
     no_body,
 )
-from lantian.client._reports import cmd_report_monthly, cmd_report_response_times
+from lantian.client._reports import FORMATS, cmd_report_monthly, cmd_report_response_times
 
 #: The API's vocabulary for the choices of the options. Spelled out rather than taken from
 #: dispatch's enums, whose import is what lantian.cli's lazy imports avoid; a test
@@ -76,10 +76,17 @@ def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 
     report = sub.add_parser("report", help="the bureau's figures from the running service")
     r = report.add_subparsers(dest="report_command", required=True, metavar="COMMAND")
-    monthly = r.add_parser("monthly", parents=[conn], help="closed and carried-over alerts")
+    document = argparse.ArgumentParser(add_help=False)
+    document.add_argument("--format", choices=FORMATS,
+                          help="the API's report as this format, byte for byte (xlsx: the "
+                               "workbook, html: the printable page)")
+    document.add_argument("--out", metavar="FILE",
+                          help="write it to FILE (needed for xlsx; default: stdout)")
+    monthly = r.add_parser("monthly", parents=[conn, document],
+                           help="closed and carried-over alerts")
     monthly.add_argument("--month", required=True, help="YYYY-MM")
     monthly.set_defaults(func=cmd_report_monthly)
-    times = r.add_parser("response-times", parents=[api],
+    times = r.add_parser("response-times", parents=[api, document],
                          help="time to acknowledge and close, SLA attainment")
     times.add_argument("--since", required=True, help="raised at or after (ISO 8601, local)")
     times.add_argument("--until", required=True, help="raised before (ISO 8601, local)")

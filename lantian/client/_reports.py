@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
+import httpx
 from rich.text import Text
 
-from lantian.client._api import connect
+from lantian.client._api import UsageError, connect
 from lantian.client._render import cell, emit, new_table, print_json, when
 
 
@@ -26,8 +28,41 @@ def _duration(seconds: Any) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+#: The API's report formats (`format=`); the ones a terminal can show.
+FORMATS: Final = ("json", "csv", "xlsx", "html")
+TEXT_FORMATS: Final = ("json", "csv", "html")
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    """Before asking the service: a binary format needs a file to go to."""
+    fmt = getattr(args, "format", None)
+    if fmt is not None and fmt not in TEXT_FORMATS and args.out is None:
+        raise UsageError(f"--format {fmt} is a binary file: give --out FILE to write it")
+
+
+def _deliver(response: httpx.Response, out: str | None) -> int:
+    """The bytes the API gave, to `out` or (text) to stdout, unchanged."""
+    if out is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(response.content)
+        return 0
+    path = Path(out)
+    try:
+        path.write_bytes(response.content)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: {exc.strerror or exc}") from exc
+    print(f"wrote {path} ({len(response.content)} bytes)", file=sys.stderr)
+    return 0
+
+
 def cmd_report_monthly(args: argparse.Namespace) -> int:
+    _check_out(args)
     api = connect(args)
+    if args.format is not None:
+        params = {"month": args.month, "format": args.format}
+        return _deliver(api.get("/api/reports/monthly", params), args.out)
+    if args.out is not None:
+        raise UsageError("--out needs --format json|csv|xlsx|html")
     report = api.json(api.get("/api/reports/monthly", {"month": args.month}))
     if args.json:
         print_json(report)
@@ -71,9 +106,15 @@ def cmd_report_monthly(args: argparse.Namespace) -> int:
 
 
 def cmd_report_response_times(args: argparse.Namespace) -> int:
+    _check_out(args)
     api = connect(args)
     params = {"since": args.since, "until": args.until, "group_by": args.group_by,
               "format": "csv" if args.csv else "json"}
+    if args.format is not None:
+        params["format"] = args.format
+        return _deliver(api.get("/api/metrics/response-times", params), args.out)
+    if args.out is not None:
+        raise UsageError("--out needs --format json|csv|xlsx|html")
     response = api.get("/api/metrics/response-times", params)
     if args.csv:
         # the API's RFC 4180 text, byte for byte (CRLF line ends included)

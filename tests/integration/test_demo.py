@@ -132,6 +132,17 @@ def test_the_html_report_has_the_chart_map_and_figures(demo: DemoRun) -> None:
         assert f"<td>{name}</td><td>{g['count']}</td><td>{g['closed']}</td>" in page
 
 
+def test_the_services_own_report_pages_are_beside_it(demo: DemoRun) -> None:
+    page = (demo.out / "index.html").read_text(encoding="utf-8")
+    monthly = (demo.out / "monthly-2026-06.html").read_text(encoding="utf-8")
+    assert 'href="monthly-2026-06.html"' in page
+    assert "2026-06 扬尘告警处置月报" in monthly
+    assert "鉴湖路南侧住宅项目工地" in monthly  # the story's site (cs-01), by config's name
+    times = (demo.out / "response-times-2026-06-12.html").read_text(encoding="utf-8")
+    total = next(g for g in demo.report()["metrics"]["groups"] if g["group"] == "(all)")
+    assert f"<td>合计</td><td class='n'>{total['count']}</td>" in times
+
+
 def test_lantian_demo_is_a_subcommand_of_the_cli() -> None:
     import subprocess
     import sys

@@ -12,8 +12,9 @@ import pytest
 SURFACES = {
     "dispatch": [
         "ROWS_SKIPPED", "AlertTopics", "Clock", "Deadlines", "DispatchMetrics", "Dispatcher",
-        "IncidentPoints", "Outbox", "OutboxBacklog", "Queries", "Role", "Route", "Router",
-        "SqliteOutbox", "SqliteStore", "StreamHub", "Token", "api_router",
+        "Gazetteer", "IncidentPoints", "Outbox", "OutboxBacklog", "Outline", "Queries", "Role",
+        "Route", "Router", "Spot", "SqliteOutbox", "SqliteStore", "StreamHub", "Token",
+        "api_router",
     ],
     "dispatch.notify": ["Channel", "DeliveryWorker", "Notifier", "SqliteDeliveries"],
     "dispatch.users": ["SessionPolicy", "SqliteUsers", "UserAdmin", "UserRefused"],

@@ -9,7 +9,19 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dispatch._figures import MetricRow
-from dispatch._report import MonthlyReport, Summary, month_bounds, monthly_report, to_json
+from dispatch._gazetteer import Gazetteer
+from dispatch._report import (
+    MonthlyReport,
+    Receipt,
+    SiteCount,
+    Summary,
+    daily_trend,
+    month_bounds,
+    monthly_report,
+    to_json,
+    top_sites,
+    with_receipts,
+)
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -182,30 +194,79 @@ def test_the_stores_own_selection() -> None:
     assert monthly_report("2026-06", closed, still_open, SH) == report("2026-06")
 
 
+NAMES = Gazetteer(zones={"z1": "鉴湖路南侧住宅项目工地", "g1": "网格 001"},
+                  stations={"KY-CS-001": "cs-01 扬尘监测点"}, queues={"blue_sky": "蓝天办"})
+
+
 def test_json() -> None:
     rows = [row("a", "2026-06-02 08:00", closed="2026-06-02 08:20:00.06", escalated="ack"),
             row("b", "2026-06-30 23:50")]
-    assert to_json(report("2026-06", rows)) == {
+    receipts = {"a": Receipt("station:KY-CS-001", "王警官", "已洒水降尘"),
+                "b": Receipt("drone:KY-UAV-01", None, None)}
+    out = to_json(with_receipts(report("2026-06", rows), receipts), NAMES)
+    trend = out.pop("trend")
+    assert out == {
         "month": "2026-06", "start": "2026-06-01T00:00:00+08:00",
         "end": "2026-07-01T00:00:00+08:00",
         "summary": {"closed": 1, "closed_within_sla": 1, "carried_over": 1,
                     "carried_over_overdue": 0, "escalated": 1, "muted": 0},
+        "carried_over": [{
+            "id": "b", "kind": "dust", "queue": "blue_sky", "queue_name": "蓝天办",
+            "zone": "z1", "zone_name": "鉴湖路南侧住宅项目工地", "grid": "g1",
+            "grid_name": "网格 001", "subject": "drone:KY-UAV-01",
+            "subject_name": "drone:KY-UAV-01",
+            "state": "acknowledged", "raised_at": "2026-06-30T23:50:00+08:00",
+            "close_by": "2026-07-01T00:20:00+08:00", "closed_at": None,
+            "time_to_close": None, "age_at_month_end": 600.0, "outcome": None,
+            "escalated": [], "overdue": False, "closed_by": None, "note": None,
+        }],
         "closed": [{
-            "id": "a", "kind": "dust", "queue": "blue_sky", "zone": "z1", "grid": "g1",
+            "id": "a", "kind": "dust", "queue": "blue_sky", "queue_name": "蓝天办",
+            "zone": "z1", "zone_name": "鉴湖路南侧住宅项目工地", "grid": "g1",
+            "grid_name": "网格 001", "subject": "station:KY-CS-001",
+            "subject_name": "cs-01 扬尘监测点",
             "state": "closed", "raised_at": "2026-06-02T08:00:00+08:00",
             "close_by": "2026-06-02T08:30:00+08:00",
             "closed_at": "2026-06-02T08:20:00.060000+08:00", "time_to_close": 1200.1,
             "age_at_month_end": None, "outcome": "resolved", "escalated": ["ack"],
-            "overdue": False,
+            "overdue": False, "closed_by": "王警官", "note": "已洒水降尘",
         }],
-        "carried_over": [{
-            "id": "b", "kind": "dust", "queue": "blue_sky", "zone": "z1", "grid": "g1",
-            "state": "acknowledged", "raised_at": "2026-06-30T23:50:00+08:00",
-            "close_by": "2026-07-01T00:20:00+08:00", "closed_at": None,
-            "time_to_close": None, "age_at_month_end": 600.0, "outcome": None,
-            "escalated": [], "overdue": False,
-        }],
+        "top_sites": [{"zone": "z1", "zone_name": "鉴湖路南侧住宅项目工地", "closed": 1,
+                       "carried_over": 1, "total": 2}],
     }
+    assert len(trend) == 30
+    assert trend[1] == {"day": "2026-06-02", "raised": 1, "closed": 1}
+    assert trend[29] == {"day": "2026-06-30", "raised": 1, "closed": 0}
+    assert sum(d["raised"] for d in trend) == 2
+
+
+def test_unknown_ids_print_as_themselves() -> None:
+    out = to_json(report("2026-06", [row("a", "2026-06-02 08:00")]))
+    item = out["carried_over"][0]
+    assert (item["zone_name"], item["grid_name"], item["queue_name"]) == ("z1", "g1",
+                                                                          "blue_sky")
+    assert (item["subject"], item["closed_by"], item["note"]) == (None, None, None)
+
+
+def test_a_reopened_alert_shows_no_old_receipt() -> None:
+    r = with_receipts(report("2026-06"), {"reopened": Receipt("station:X", "李", "旧回执")})
+    item = next(i for i in r.carried_over if i.id == "reopened")
+    assert (item.subject, item.closed_by, item.note) == ("station:X", None, None)
+
+
+def test_trend_and_sites_count_by_hand() -> None:
+    r = report("2026-06")
+    trend = {d.day.isoformat(): (d.raised, d.closed) for d in daily_trend(r)}
+    # raised in June, of either list: jun-fast 2, jun-late 4, jun-open 5, reopened 6,
+    # jun-jul 10, jun-eve/edge-jun/edge-jul 30 (muted ones are in neither list)
+    assert {d: n for d, (n, _) in trend.items() if n} == {
+        "2026-06-02": 1, "2026-06-04": 1, "2026-06-05": 1, "2026-06-06": 1,
+        "2026-06-10": 1, "2026-06-30": 3}
+    # closed in June: may-jun 3, jun-fast 2, jun-late 4, edge-jun 30
+    assert {d: n for d, (_, n) in trend.items() if n} == {
+        "2026-06-02": 1, "2026-06-03": 1, "2026-06-04": 1, "2026-06-30": 1}
+    assert top_sites(r) == [SiteCount("z1", 4, 5)]
+    assert top_sites(r, 0) == []
 
 
 @pytest.mark.parametrize(
