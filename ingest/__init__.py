@@ -1,4 +1,5 @@
-"""The wire: MQTT bytes in, typed records (or dead letters with a reason) out.
+"""The wire: MQTT messages and HJ 212 data loggers' TCP streams in, typed records (or
+dead letters with a reason) out.
 
 Nothing outside this package touches paho or a payload format.
 """
@@ -9,6 +10,7 @@ from ingest._decode import decode_message
 from ingest._dedupe import Deduplicator
 from ingest._gaps import DataGap, SqliteDataGaps
 from ingest._hj212 import hj212_crc16
+from ingest._hj212_server import Hj212Server, Hj212TcpSettings
 from ingest._ingestor import Ingestor, RecordSink
 from ingest._metrics import IngestMetrics
 from ingest._mqtt import BrokerSettings, MqttConnection
@@ -27,6 +29,8 @@ __all__ = [
     "DecodeContext",
     "Decoded",
     "Deduplicator",
+    "Hj212Server",
+    "Hj212TcpSettings",
     "InboundTopics",
     "IngestMetrics",
     "Ingestor",

@@ -33,6 +33,7 @@ from dispatch import (
 from ingest import (
     DataGap,
     Deduplicator,
+    Hj212Server,
     IngestMetrics,
     Ingestor,
     MqttConnection,
@@ -42,6 +43,7 @@ from ingest import (
     TimeSeriesWriter,
 )
 from lantian.config import Settings
+from lantian.hj212_api import loggers_router
 from lantian.http import create_app
 from lantian.pipeline import RulesPipeline
 from lantian.recovery import Burst, Checkpoints
@@ -128,6 +130,13 @@ async def serve(
         except Exception:  # a bug must cost one message, not the burst it came in
             log.exception("ingest failed on a message from %s", topic)
 
+    # data loggers over TCP: each read's packets committed like a burst before answered
+    hj212 = (
+        Hj212Server(settings.hj212_tcp, ingestor, begin=burst.begin, commit=burst.end,
+                    clock=clock, registry=registry)
+        if settings.hj212_tcp is not None else None
+    )
+
     def sweep_rules() -> None:
         with store.transaction():
             now = clock()
@@ -203,6 +212,8 @@ async def serve(
         ],
         queries=Queries(store, settings.tz), silences=store,
     ))
+    if hj212 is not None:
+        app.include_router(loggers_router(hj212, settings.dispatch.tokens, settings.tz))
     server = uvicorn.Server(
         uvicorn.Config(
             app, host=settings.http_host, port=settings.http_port, log_level="warning",
@@ -212,6 +223,8 @@ async def serve(
     )
     http_task = asyncio.create_task(server.serve(), name="http")
     await mqtt.start()
+    if hj212 is not None:
+        await hj212.start()
     scheduler.start()
     try:
         if ready is not None:
@@ -224,6 +237,8 @@ async def serve(
             http_task.result()  # the HTTP server died on its own: say why
     finally:
         scheduler.shutdown(wait=False)
+        if hj212 is not None:
+            await hj212.stop()
         await mqtt.stop()
         checkpoints.save()
         server.should_exit = True

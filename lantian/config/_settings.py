@@ -28,6 +28,7 @@ from ingest import (
     BrokerSettings,
     DeadLetterLimits,
     DecodeContext,
+    Hj212TcpSettings,
     InboundTopics,
     SourceSettings,
     unit_factor,
@@ -38,7 +39,7 @@ from lantian.config._errors import ConfigError
 from lantian.config._geo import load_stations, load_zones
 from lantian.config._masking import SECRET_KEY, mask, secrets_in
 from lantian.config._rules import build_ruleset
-from lantian.config._toml import LantianToml, MqttSection
+from lantian.config._toml import Hj212TcpSection, LantianToml, MqttSection
 from rules import Ruleset, Station, Zone
 
 
@@ -73,6 +74,8 @@ class Settings:
     dispatch: DispatchSettings
     admin_token: str | None
     deadletters: DeadLetterLimits
+    #: the TCP listener for HJ 212 data loggers; None: off
+    hj212_tcp: Hj212TcpSettings | None = None
 
 
 def _parse_broker_url(url: str, mqtt: MqttSection, where: str) -> BrokerSettings:
@@ -107,6 +110,32 @@ def _parse_hostport(value: str, where: str, key: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(where, key, f"expected host:port, got {value!r}")
     return host.strip("[]"), int(port)
+
+
+def _hj212_tcp(
+    section: Hj212TcpSection, stations: Mapping[str, Station], where: str, listen_where: str
+) -> Hj212TcpSettings | None:
+    if not section.listen:
+        return None
+    host, port = _parse_hostport(section.listen, listen_where, "hj212_tcp.listen")
+    backfill = {}
+    for sid, bf in section.backfill.items():
+        station = stations.get(sid)
+        if station is None:
+            raise ConfigError(where, f"hj212_tcp.backfill.{sid}", "no such station")
+        if not station.mn:
+            raise ConfigError(where, f"hj212_tcp.backfill.{sid}",
+                              "the station has no HJ 212 \"mn\" in the stations file")
+        backfill[sid] = Hj212TcpSettings.Backfill(
+            bf.cn, timedelta(seconds=bf.min_gap_s), timedelta(seconds=bf.max_span_s)
+        )
+    return Hj212TcpSettings(
+        host=host, port=port, idle_timeout_s=section.idle_timeout_s,
+        max_frame_bytes=section.max_frame_bytes, max_connections=section.max_connections,
+        max_bytes_per_s=section.max_bytes_per_s, burst_bytes=section.burst_bytes,
+        max_junk_bytes=section.max_junk_bytes, write_timeout_s=section.write_timeout_s,
+        backfill=MappingProxyType(backfill),
+    )
 
 
 def _store_path(url: str, where: str) -> Path:
@@ -243,5 +272,9 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
         deadletters=DeadLetterLimits(
             payload_cap_bytes=dl.payload_cap_bytes, max_count=dl.max_count,
             max_age_days=dl.max_age_days,
+        ),
+        hj212_tcp=_hj212_tcp(
+            toml.hj212_tcp, stations, where,
+            "LANTIAN_HJ212_LISTEN" if env.get("LANTIAN_HJ212_LISTEN") else where,
         ),
     )

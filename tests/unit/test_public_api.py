@@ -17,7 +17,8 @@ SURFACES = {
     ],
     "ingest": [
         "HJ212_DIALECTS", "PAYLOAD_CAP", "BrokerSettings", "DataGap", "DeadLetterLimits",
-        "DecodeContext", "Decoded", "Deduplicator", "InboundTopics", "IngestMetrics",
+        "DecodeContext", "Decoded", "Deduplicator", "Hj212Server", "Hj212TcpSettings",
+        "InboundTopics", "IngestMetrics",
         "Ingestor", "Kind", "MqttConnection", "RecordSink", "SourceSettings",
         "SqliteDataGaps", "SqliteDeadLetters", "TimeSeriesWriter", "decode_message",
         "hj212_crc16", "record_as_dict", "unit_factor",
