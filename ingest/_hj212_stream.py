@@ -144,7 +144,12 @@ def _end(buf: bytearray, max_frame: int) -> int | None:
     while digits < 6 and digits < len(buf) and 48 <= buf[digits] <= 57:
         digits += 1
     crc_end = digits + int(buf[2:digits]) + 4  # where the declared length puts the CRC's end
-    crc_ok = crc_end <= len(buf) and _HEX.issuperset(buf[crc_end - 4 : crc_end])
+    # an honest length ends the segment with the "&&" closing CP, then 4 hex digits
+    crc_ok = (
+        crc_end <= len(buf)
+        and buf[crc_end - 6 : crc_end - 4] == b"&&"
+        and _HEX.issuperset(buf[crc_end - 4 : crc_end])
+    )
     if ends:
         end = min(ends)
         if crc_ok and crc_end < end - (2 if end == crlf + 2 else 0):
