@@ -108,9 +108,9 @@ class FrameSplitter:
         if end is None:
             if len(buf) <= self.max_frame:
                 return False
-            out.append(_junk(bytes(buf), f"a packet over {self.max_frame} bytes (no end"
-                             " found): dropped to its end"))
-            buf.clear()
+            out.append(_junk(bytes(buf[: self.max_frame + 1]), f"a packet over"
+                             f" {self.max_frame} bytes (no end found): dropped to its end"))
+            del buf[:2]  # its "##": what follows is searched for its end, then dropped
             self._skipping = True
             return True
         out.append(Frame(bytes(buf[:end])))

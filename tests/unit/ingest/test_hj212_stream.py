@@ -114,3 +114,9 @@ def test_an_unfinished_packet_at_close_is_junk() -> None:
 def test_max_frame_must_hold_a_packet(max_frame: int) -> None:
     with pytest.raises(ValueError, match="max_frame"):
         FrameSplitter(max_frame)
+
+
+def test_an_oversized_frame_read_whole_with_the_next_packet_keeps_the_next() -> None:
+    s = FrameSplitter(max_frame=1024)
+    out = s.feed(b"##0400QN=1;" + b"A" * 5000 + b"&&ABCD\r\n" + packet(1))
+    assert frames(out) == [packet(1)] and len(junk(out)) == 1
