@@ -93,9 +93,10 @@ class Logger:
 
 
 async def upload_hour(port: int, mn: str, start: datetime, latencies: list[float],
-                      minutes: int = 60) -> int:
+                      minutes: int = 60, hold: asyncio.Event | None = None) -> int:
     """One logger's hour of minute data, each upload waiting for its 9014 (as loggers
-    do); the answers' latencies (s) are appended. Returns the answers received."""
+    do); the answers' latencies (s) are appended. Returns the answers received. With
+    `hold`, the connection stays open until it is set."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     got = 0
     try:
@@ -107,6 +108,8 @@ async def upload_hour(port: int, mn: str, start: datetime, latencies: list[float
             latencies.append(time.perf_counter() - sent)
             if b"CN=9014" in answer and parsed(answer).qn == parsed(packet).qn:
                 got += 1
+        if hold is not None:
+            await hold.wait()
     finally:
         writer.close()
         await writer.wait_closed()
