@@ -128,10 +128,14 @@ class Hj212Server:
         return port
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._connected, self.settings.host, self.settings.port, limit=_READ,
-            reuse_address=True,
-        )
+        try:
+            self._server = await asyncio.start_server(
+                self._connected, self.settings.host, self.settings.port, limit=_READ,
+                reuse_address=True,
+            )
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot listen for HJ 212 data loggers on"
+                          f" {self.settings.host}:{self.settings.port}: {exc.strerror}") from exc
         log.info("listening for HJ 212 data loggers on %s:%d", self.settings.host, self.port)
 
     async def stop(self) -> None:
@@ -185,7 +189,14 @@ class Hj212Server:
                 pieces = splitter.feed(data)
                 if not pieces:
                     continue
-                out = self._process(session, pieces)
+                try:
+                    out = self._process(session, pieces)
+                except Exception:  # not durable: no answer, and the logger sends again
+                    why = "not_committed"
+                    log.exception("could not commit the packets from %s (MN %s): closing"
+                                  " without answers, the logger will send them again",
+                                  peer, session.mn)
+                    break
                 if session.junk_bytes > s.max_junk_bytes:
                     why = "too_much_junk"
                     log.warning("closing %s (MN %s): over %d bytes of junk", peer,

@@ -221,10 +221,10 @@ async def serve(
             lifespan="off", access_log=False, log_config=None,
         )
     )
+    if hj212 is not None:  # listening before /healthz answers
+        await hj212.start()
     http_task = asyncio.create_task(server.serve(), name="http")
     await mqtt.start()
-    if hj212 is not None:
-        await hj212.start()
     scheduler.start()
     try:
         if ready is not None:
