@@ -80,7 +80,8 @@ class BackfillSection(Section):
 class Hj212TcpSection(Section):
     listen: str = ""  # host:port; empty: no listener
     idle_timeout_s: PositiveFloat = 600.0
-    max_frame_bytes: Annotated[int, Field(ge=64, le=2 + 4 + 9999 + 4 + 2)] = 2 + 4 + 9999 + 4 + 2
+    # at most what HJ 212 framing can express: ##, 4 digits, 9999, CRC, CRLF
+    max_frame_bytes: Annotated[int, Field(ge=64, le=10_011)] = 10_011
     max_connections: PositiveInt = 5000
     max_bytes_per_s: PositiveFloat = 20_000.0
     burst_bytes: PositiveInt = 1 << 20
