@@ -8,13 +8,14 @@ message on MQTT takes, `Ingestor.handle`, as if published on its station's `hj21
 per station, units, flags, dedupe on (station, interval, DataTime), journal and dead
 letters, with the peer's address in a dead letter's reason.
 
-A read's packets are processed inside one store transaction (`begin` ... `commit`,
-handed in by the composition root), and the answers go out only after the commit: a
-9014 means the packet's effect is durable. A crash or a lost connection before it leaves
-the logger without its answer, so it sends the packet again, and dedupe absorbs it. A
-packet that cannot be framed or fails its CRC gets no answer (the logger's resend may
-arrive intact); one that is refused for what it says is answered once its dead letter is
-stored, since sending it again would change nothing.
+A read's packets are processed inside a store transaction (`begin` ... `commit`, handed
+in by the composition root; the reads of one turn of the event loop share one), and the
+answers go out only after the commit: a 9014 means the packet's effect is durable. A
+crash or a lost connection before it leaves the logger without its answer, so it sends
+the packet again, and dedupe absorbs it. A packet that cannot be framed or fails its CRC
+gets no answer (the logger's resend may arrive intact); one that is refused for what it
+says is answered once its dead letter is stored, since sending it again would change
+nothing.
 
 What a logger sends that is not data: an HJ 212-2025 heartbeat (9015) or a clock
 request (1013) gets 9013 when it asks for an answer; the logger's answers to our
@@ -118,6 +119,7 @@ class Hj212Server:
         self.metrics = TcpMetrics(self.loggers, registry)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._batch: list[tuple[LoggerSession, list[Piece], asyncio.Future[list[bytes]]]] = []
         self._qn_last = ""
 
     @property
@@ -190,7 +192,7 @@ class Hj212Server:
                 if not pieces:
                     continue
                 try:
-                    out = self._process(session, pieces)
+                    out = await self._durably(session, pieces)
                 except Exception:  # not durable: no answer, and the logger sends again
                     why = "not_committed"
                     log.exception("could not commit the packets from %s (MN %s): closing"
@@ -221,28 +223,56 @@ class Hj212Server:
                 leftover = splitter.close()
                 if leftover:
                     with contextlib.suppress(Exception):
-                        self._process(session, leftover)
+                        self._commit_now([(session, leftover)])
             self.loggers.close(session)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    def _process(self, session: LoggerSession, pieces: list[Piece]) -> list[bytes]:
-        """Ingest a read's packets in one transaction; the answers to send once it is
-        committed (if the commit fails, this raises and nothing is answered)."""
-        out: list[bytes] = []
+    async def _durably(self, session: LoggerSession, pieces: list[Piece]) -> list[bytes]:
+        """Ingest a read's pieces; the answers to send, once the transaction holding
+        their effect committed (raises, and nothing is to be answered, if it did not).
+
+        The reads that complete in one turn of the event loop share one transaction
+        (group commit, run on the next turn): with a thousand loggers a commit each
+        would be most of the work, and none of them waits longer for it."""
+        future: asyncio.Future[list[bytes]] = asyncio.get_running_loop().create_future()
+        if not self._batch:
+            asyncio.get_running_loop().call_soon(self._commit_batch)
+        self._batch.append((session, pieces, future))
+        return await future
+
+    def _commit_batch(self) -> None:
+        batch, self._batch = self._batch, []
+        try:
+            outs = self._commit_now([(session, pieces) for session, pieces, _ in batch])
+        except Exception as exc:
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, _, future), out in zip(batch, outs, strict=True):
+            if not future.done():  # its connection may have been cancelled meanwhile
+                future.set_result(out)
+
+    def _commit_now(self, reads: list[tuple[LoggerSession, list[Piece]]]) -> list[list[bytes]]:
+        """Ingest `reads` in one transaction; each read's answers, once it committed."""
+        outs: list[list[bytes]] = []
         self._begin()
         try:
-            for piece in pieces:
-                if isinstance(piece, Junk):
-                    self._junk(session, piece)
-                else:
-                    out.extend(self._packet(session, piece))
+            for session, pieces in reads:
+                out: list[bytes] = []
+                for piece in pieces:
+                    if isinstance(piece, Junk):
+                        self._junk(session, piece)
+                    else:
+                        out.extend(self._packet(session, piece))
+                outs.append(out)
         finally:
             self._commit()
-        if out:
+        for (session, _), out in zip(reads, outs, strict=True):
             session.answers += len(out)
-        return out
+        return outs
 
     def _topic(self, source: str) -> str:
         return f"{self._ingestor.topics.prefix}/sensors/{source}/hj212"
