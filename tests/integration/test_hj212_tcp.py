@@ -14,9 +14,19 @@ import httpx
 import pytest
 
 from ingest import hj212_crc16
+from lantian.config import load_settings
 from rules import Interval, Reading
+from tests.conftest import RunningService, shipped_rules, write_config
 from tests.hj212_logger import Logger, command, parsed, upload
-from tests.integration.conftest import BLUE_SKY, T0, Deployment, start_deployment
+from tests.integration.conftest import (
+    ADMIN,
+    ADMIN_TOKEN,
+    BLUE_SKY,
+    T0,
+    Deployment,
+    FakeClock,
+    start_deployment,
+)
 from tests.support import Broker, free_port, wait_until
 
 pytestmark = pytest.mark.integration
@@ -241,3 +251,43 @@ def test_an_idle_logger_is_disconnected(tmp_path: Path, broker: Broker) -> None:
         assert wait_until(lambda: metric(dep, 'lantian_hj212_closed_total{why="idle"}') >= 1)
     finally:
         dep.service.stop()
+
+
+def test_a_logger_gone_silent_raises_no_data_like_any_source(
+    tmp_path: Path, broker: Broker
+) -> None:
+    """Its station's no-data clock runs from its last packet over TCP: it stays quiet
+    while stations never heard from are already late, and is raised once it is too."""
+    rules = (shipped_rules()
+             .replace("\n[rules]\n", "\n[rules]\nsweep_s = 0.2\n", 1)
+             .replace("by_kind = { construction_site = 600, road = 600 }",
+                      "by_kind = { construction_site = 600, road = 600, test = 120 }", 1))
+    tcp_port = free_port()
+    config = write_config(
+        tmp_path / "config", broker_url=broker.url, http_port=free_port(),
+        store=tmp_path / "lantian.sqlite",
+        extra=rules + f'\n[hj212_tcp]\nlisten = "127.0.0.1:{tcp_port}"\n',
+    )
+    clock = FakeClock(T0)
+    svc = RunningService(load_settings(config, {"LANTIAN_ADMIN_TOKEN": ADMIN_TOKEN}),
+                         clock).start()
+
+    def no_data(station: str) -> bool:
+        alerts = httpx.get(f"{svc.base_url}/api/alerts", headers=ADMIN).json()["alerts"]
+        return any(a["subject"] == f"station:{station}" and a["kind"] == "no_data"
+                   for a in alerts)
+
+    try:
+        heard = clock.advance(seconds=100)
+        logger = Logger(tcp_port)
+        packet = upload(DUST, heard, 30.0, cn="2011")
+        logger.send(packet)
+        check_answer(logger.answers(1)[0], packet)
+        logger.close()
+        clock.advance(seconds=50)  # never-heard stations: 150 s; FX-DUST: 50 s
+        wait_until(lambda: no_data("FX-GASES"), what="a never-heard station's no-data")
+        assert not no_data("FX-DUST")
+        clock.advance(seconds=100)  # FX-DUST silent for 150 s over TCP
+        wait_until(lambda: no_data("FX-DUST"), what="the silent logger's no-data alert")
+    finally:
+        svc.stop()
