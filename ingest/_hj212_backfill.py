@@ -2,10 +2,10 @@
 
 A logger keeps its minute and hourly data, and the platform side of HJ 212 may ask for a
 span of it (CN 2051 / 2061 with `BeginTime` and `EndTime`, C.20-C.23). When a logger
-whose station has a policy reconnects, and the newest data it sent before (with that
-CN) is older than `min_gap`, the span from just after that data to now is asked for, at
-most `max_span` of it (the newest part: what an alert would still care about). The data
-comes back as ordinary uploads, deduplicated against what already arrived.
+whose station has a policy reconnects, and the station's newest record is older than
+`min_gap`, the span from just after it to now is asked for, at most `max_span` of it (the
+newest part: what an alert would still care about). The data comes back as ordinary
+uploads, deduplicated against what already arrived.
 
 Pure: the policy, the newest data time and now in; the span to ask for out.
 """

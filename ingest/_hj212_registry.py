@@ -1,6 +1,7 @@
 """The data loggers connected over TCP, by MN: who is on the line now, since when, from
 where, and how their packets fared; and, beyond a connection's life, the newest data
-time each logger sent, which is what a back-fill after a gap starts from.
+time each logger sent (where a back-fill's gap starts when the server is not handed the
+rules state's newer knowledge).
 
 One `LoggerSession` per TCP connection. Its MN is learned from its first packet whose
 header could be read; a logger that reconnects before its old connection timed out shows

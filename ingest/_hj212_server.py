@@ -108,13 +108,18 @@ class Hj212Server:
         clock: Callable[[], datetime],
         registry: CollectorRegistry | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        newest: Callable[[str], datetime | None] | None = None,
     ) -> None:
+        """`newest(station)`: the time of the station's newest record from any source,
+        where a back-fill's gap starts (the service passes the rules state's, which
+        survives a restart); without it, the newest data this listener saw."""
         self.settings = settings
         self._ingestor = ingestor
         self._begin = begin
         self._commit = commit
         self._clock = clock
         self._monotonic = monotonic
+        self._newest = newest
         self.loggers = LoggerRegistry()
         self.metrics = TcpMetrics(self.loggers, registry)
         self._server: asyncio.Server | None = None
@@ -344,7 +349,9 @@ class Hj212Server:
         if policy is None:
             return []
         mn = header["MN"]
-        span = backfill_span(policy, self.loggers.newest(mn, policy.cn), now)
+        newest = (self._newest(session.station) if self._newest is not None
+                  else self.loggers.newest(mn, policy.cn))
+        span = backfill_span(policy, newest, now)
         if span is None:
             return []
         tz = self._ingestor.ctx.tz

@@ -133,7 +133,7 @@ async def serve(
     # data loggers over TCP: each read's packets committed like a burst before answered
     hj212 = (
         Hj212Server(settings.hj212_tcp, ingestor, begin=burst.begin, commit=burst.end,
-                    clock=clock, registry=registry)
+                    clock=clock, registry=registry, newest=pipeline.last_seen)
         if settings.hj212_tcp is not None else None
     )
 

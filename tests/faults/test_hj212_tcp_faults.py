@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from tests.faults.conftest import ServiceProcess
-from tests.hj212_logger import Logger, parsed, upload
+from tests.hj212_logger import TZ, Logger, parsed, upload
 from tests.support import free_port, wait_until
 
 Factory = Callable[..., ServiceProcess]
@@ -91,3 +91,32 @@ def test_no_answer_while_the_store_cannot_commit_then_the_resend_counts_once(
     wait_until(lambda: svc.metric("lantian_records_total", type="Reading") == 1,
                what="the resend processed")
     assert svc.metric("lantian_records_duplicate_total", kind="hj212") == 0
+
+
+def test_backfill_after_kill_9_starts_where_the_data_stopped(
+    service_factory: Factory,
+) -> None:
+    """The gap is judged from the station's newest record, which the journal brings
+    back after a kill: the logger's reconnection after the restart asks for the gap."""
+    port = free_port()
+    svc = service_factory(
+        tcp(port) + '[hj212_tcp.backfill."FX-DUST"]\ncn = "2051"\nmin_gap_s = 300\n'
+    ).start()
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    old = upload(DUST, now - timedelta(minutes=30), 40.0)
+    logger = connect(port)
+    logger.send(old)
+    assert [parsed(a).cn for a in logger.answers(1)] == ["9014"]  # no gap known yet
+    logger.close()
+    svc.kill()
+    svc.start()
+    logger = connect(port)
+    try:
+        logger.send(upload(DUST, now, 41.0))
+        answer, request = (parsed(a) for a in logger.answers(2))
+        assert answer.cn == "9014" and request.cn == "2051"
+        begin = dict(request.fields)["BeginTime"]
+        expected = (now - timedelta(minutes=29)).astimezone(TZ).strftime("%Y%m%d%H%M%S")
+        assert begin == expected
+    finally:
+        logger.close()
