@@ -11,6 +11,9 @@ connection sending `--minutes` minute uploads (Flag=5). Cases, round-robin per r
 - *TCP, AWAIT 9014*: each logger waits for the answer to an upload before sending the
   next, as loggers do; packets/s over all, and the answer's latency from the logger's
   write to the answer read back (p50, p99, max);
+- *TCP, PACED*: the same, at `--rate` packets/s offered by all loggers together, evenly
+  spread: the answer's latency when the port is not saturated (loggers send once a
+  minute: 1,000 of them offer 17 packets/s);
 - *TCP, PIPELINED*: each logger writes all its uploads at once, then reads the answers:
   what the port takes when loggers resend a backlog after an outage;
 - *BASELINE, NO TCP*: the same packets through the same `Ingestor.handle`, committed one
@@ -62,7 +65,7 @@ def stations(n: int) -> list[Station]:
 
 
 async def _logger(port: int, i: int, start: datetime, minutes: int, pipelined: bool,
-                  latencies: list[float]) -> int:
+                  latencies: list[float], every: float = 0.0, offset: float = 0.0) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     packets = [upload(mn(i), start + timedelta(minutes=m), 40.0 + m % 50) for m in range(minutes)]
     answered = 0
@@ -76,7 +79,10 @@ async def _logger(port: int, i: int, start: datetime, minutes: int, pipelined: b
         # the answer's QN checked as bytes: parsing it here would make this process,
         # not the platform, what is measured
         qns = [b"QN=%s;" % (parsed(p).qn or "").encode() for p in packets]
-        for packet, qn in zip(packets, qns, strict=True):
+        first = time.perf_counter() + offset
+        for k, (packet, qn) in enumerate(zip(packets, qns, strict=True)):
+            if every:  # paced: upload k at its slot, whenever the last answer came
+                await asyncio.sleep(max(0.0, first + k * every - time.perf_counter()))
             sent = time.perf_counter()
             writer.write(packet)
             answer = await asyncio.wait_for(reader.readuntil(b"\r\n"), 120)
@@ -87,13 +93,16 @@ async def _logger(port: int, i: int, start: datetime, minutes: int, pipelined: b
     return answered
 
 
-async def _loggers(port: int, n: int, start: datetime, minutes: int, pipelined: bool) -> dict[
-    str, object
-]:
+async def _loggers(port: int, n: int, start: datetime, minutes: int, pipelined: bool,
+                   rate: float = 0.0) -> dict[str, object]:
+    """`rate`: packets/s offered by all loggers together, evenly spread (0: as fast as
+    the answers come)."""
     latencies: list[float] = []
+    every = n / rate if rate else 0.0
     t0 = time.perf_counter()
     answered = await asyncio.gather(*(
-        _logger(port, i, start, minutes, pipelined, latencies) for i in range(n)))
+        _logger(port, i, start, minutes, pipelined, latencies, every, i * every / n)
+        for i in range(n)))
     elapsed = time.perf_counter() - t0
     latencies.sort()
     return {"answered": sum(answered), "elapsed": elapsed,
@@ -125,12 +134,12 @@ class Platform:
 
 
 async def _tcp_case(platform: Platform, n: int, minutes: int, start: datetime,
-                    pipelined: bool) -> dict[str, object]:
+                    pipelined: bool, rate: float = 0.0) -> dict[str, object]:
     before = platform.records
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.hj212_tcp", "--client", str(platform.server.port),
         "--loggers", str(n), "--minutes", str(minutes), "--start", start.isoformat(),
-        *(["--pipelined"] if pipelined else []),
+        *(["--pipelined"] if pipelined else []), "--rate", str(rate),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await proc.communicate()  # the loop serves the loggers meanwhile
@@ -160,23 +169,25 @@ def _baseline(platform: Platform, n: int, minutes: int, start: datetime) -> floa
 
 
 async def _platform(args: argparse.Namespace) -> dict[str, list[dict[str, float]]]:
-    results: dict[str, list[dict[str, float]]] = {"await": [], "pipelined": [], "baseline": []}
+    results: dict[str, list[dict[str, float]]] = {
+        "await": [], "paced": [], "pipelined": [], "baseline": []}
     with tempfile.TemporaryDirectory() as tmp:
         platform = Platform(args.loggers, Path(tmp) / "bench.sqlite")
         await platform.server.start()
         try:
             # each case a span of its own: nothing is a duplicate of an earlier one
             span = timedelta(minutes=args.minutes)
-            first = datetime.now(UTC) - span * (3 * args.runs + 2)
+            first = datetime.now(UTC) - span * (4 * args.runs + 2)
             for run in range(args.runs):
-                for k, case in enumerate(("await", "pipelined", "baseline")):
-                    start = first + span * (3 * run + k)
+                for k, case in enumerate(results):
+                    start = first + span * (4 * run + k)
                     if case == "baseline":
                         rate = _baseline(platform, args.loggers, args.minutes, start)
                         results[case].append({"rate": rate})
                         continue
                     r = await _tcp_case(platform, args.loggers, args.minutes, start,
-                                        case == "pipelined")
+                                        case == "pipelined",
+                                        args.rate if case == "paced" else 0.0)
                     rate = args.loggers * args.minutes / float(str(r["elapsed"]))
                     results[case].append({"rate": rate, "p50_ms": float(str(r["p50_ms"])),
                                           "p99_ms": float(str(r["p99_ms"])),
@@ -193,16 +204,18 @@ def _table(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
     for col in ("case", "packets/s", "9014 p50 ms", "9014 p99 ms", "9014 max ms", "vs baseline"):
         table.add_column(col, justify="left" if col == "case" else "right")
     base = sorted(r["rate"] for r in results["baseline"])[len(results["baseline"]) // 2]
-    names = {"await": "TCP, AWAIT 9014", "pipelined": "TCP, PIPELINED",
-             "baseline": "BASELINE, NO TCP (Ingestor + commit)"}
+    names = {"await": "TCP, AWAIT 9014", "paced": f"TCP, PACED {args.rate:,.0f}/s",
+             "pipelined": "TCP, PIPELINED", "baseline": "BASELINE, NO TCP (Ingestor + commit)"}
     for case, runs in results.items():
-        latency = case == "await"
+        latency = case in ("await", "paced")
         table.add_row(
             names[case], spread([r["rate"] for r in runs]),
             spread([r["p50_ms"] for r in runs], "{:.1f}") if latency else "",
             spread([r["p99_ms"] for r in runs], "{:.1f}") if latency else "",
             spread([r["max_ms"] for r in runs], "{:.1f}") if latency else "",
-            spread([r["rate"] / base * 100 for r in runs], "{:.0f} %"),
+            # the paced rate is the offered one: no ratio to speak of
+            "" if case == "paced" else spread([r["rate"] / base * 100 for r in runs],
+                                              "{:.0f} %"),
         )
     return table
 
@@ -213,6 +226,8 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--loggers", type=int, default=200, help="TCP connections at once")
     p.add_argument("--minutes", type=int, default=60, help="uploads per logger per case")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--rate", type=float, default=500.0,
+                   help="packets/s all loggers offer together in the PACED case")
     p.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
     p.add_argument("--client", type=int, help=argparse.SUPPRESS)  # the loggers' process
     p.add_argument("--start", help=argparse.SUPPRESS)
@@ -225,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.client is not None:
         result = asyncio.run(_loggers(args.client, args.loggers,
                                       datetime.fromisoformat(args.start), args.minutes,
-                                      args.pipelined))
+                                      args.pipelined, args.rate))
         print(json.dumps(result))
         return
     info = machine_info()
