@@ -25,7 +25,7 @@ from __future__ import annotations
 # pool, and the store, the dispatcher and the rule state belong to the event loop alone
 # (docs/architecture.md, "One process, one event loop"); two requests on two threads
 # broke each other's transactions on the one SQLite connection.
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import tzinfo
 
 from fastapi import APIRouter, Security
@@ -58,6 +58,7 @@ def api_router(
     sessions: SessionPolicy | None = None,
     notifications: NotificationView | None = None,
     names: Gazetteer = NO_NAMES,
+    more_routes: Sequence[Callable[[APIRouter], None]] = (),
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
     state, which dispatch does not hold); `data_gaps` the spans in which messages may
@@ -67,7 +68,8 @@ def api_router(
     the console's map (`/api/map`). With `users` (the store's), named users sign in with
     personal tokens and browser sessions (`/auth/login`, `/auth/logout`), under
     `sessions`' rules; without, only `tokens`. `names` are config's names of zones, grids
-    and stations, which the bureau's reports print."""
+    and stations, which the bureau's reports print. `more_routes` add the composition
+    root's own reads (another package's state) behind the same gate."""
     gate = Gate(tokens, users, clock)
     api = APIRouter(
         prefix="/api", route_class=authenticated_route(gate),
@@ -84,6 +86,8 @@ def api_router(
     if map_view is not None:
         map_routes(api, map_view)
     notification_routes(api, notifications, tz)
+    for add in more_routes:
+        add(api)
     router = APIRouter()
     router.include_router(api)
     if users is not None:

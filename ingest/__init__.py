@@ -1,4 +1,5 @@
-"""The wire: MQTT bytes in, typed records (or dead letters with a reason) out.
+"""The wire: MQTT messages and HJ 212 data loggers' TCP streams in, typed records (or
+dead letters with a reason) out.
 
 Nothing outside this package touches paho or a payload format.
 """

@@ -86,8 +86,10 @@ class Ingestor:
         self._dedupe.restore([])
         self._dji = {}
 
-    def handle(self, topic: str, payload: bytes) -> Decoding:
-        """Process one message. Never raises for anything the message contains."""
+    def handle(self, topic: str, payload: bytes, *, origin: str | None = None) -> Decoding:
+        """Process one message. Never raises for anything the message contains.
+        `origin` (where it came from, when not from the broker: "tcp 10.0.0.7:50123")
+        is added to a dead letter's reason."""
         now = self._clock()
         outcome = self._decode(topic, payload, now)
         kind = outcome.kind
@@ -96,7 +98,8 @@ class Ingestor:
         result = outcome.result
         if not isinstance(result, Decoded):
             m.count(m.rejected, kind, result.code)
-            self._dead_letter(DeadLetter(topic, result.code, result.reason, payload, now))
+            reason = result.reason if origin is None else f"{result.reason} (from {origin})"
+            self._dead_letter(DeadLetter(topic, result.code, reason, payload, now))
             return outcome
         m.count(m.decoded, kind)
         fresh = self._fresh(result.records, kind)
@@ -144,6 +147,12 @@ class Ingestor:
         if outcome.dji_state is not None and outcome.address is not None:
             self._dji[outcome.address.source] = outcome.dji_state
         return outcome
+
+    def dead_letter(self, topic: str, kind: Kind, code: str, reason: str, payload: bytes) -> None:
+        """Dead-letter bytes that never became a message to decode (junk between HJ 212
+        packets on a TCP stream), counted and kept like a rejected message."""
+        self.metrics.count(self.metrics.rejected, kind.value, code)
+        self._dead_letter(DeadLetter(topic, code, reason, payload, self._clock()))
 
     def _dead_letter(self, letter: DeadLetter) -> None:
         """Stored always; logged and published live within the rate of `live_deadletters`:

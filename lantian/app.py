@@ -44,8 +44,10 @@ from ingest import (
     SqliteDeadLetters,
     TimeSeriesWriter,
 )
+from ingest.hj212_tcp import Hj212Server
 from lantian.config import Settings
 from lantian.console import map_view, mount_console
+from lantian.hj212_api import loggers_routes
 from lantian.http import create_app
 from lantian.names import gazetteer_of
 from lantian.pipeline import RulesPipeline
@@ -148,6 +150,13 @@ async def serve(
         except Exception:  # a bug must cost one message, not the burst it came in
             log.exception("ingest failed on a message from %s", topic)
 
+    # data loggers over TCP: each read's packets committed like a burst before answered
+    hj212 = (
+        Hj212Server(settings.hj212_tcp, ingestor, begin=burst.begin, commit=burst.end,
+                    clock=clock, registry=registry, newest=pipeline.last_seen)
+        if settings.hj212_tcp is not None else None
+    )
+
     def sweep_rules() -> None:
         with store.transaction():
             now = clock()
@@ -232,6 +241,7 @@ async def serve(
         # named users: managed with `lantian users`, also while this runs
         users=SqliteUsers(store), sessions=settings.sessions,
         names=gazetteer_of(settings),
+        more_routes=[loggers_routes(hj212, settings.tz)] if hj212 is not None else (),
     ))
     mount_console(app)
     server = uvicorn.Server(
@@ -241,6 +251,8 @@ async def serve(
             lifespan="off", access_log=False, log_config=None,
         )
     )
+    if hj212 is not None:  # listening before /healthz answers
+        await hj212.start()
     http_task = asyncio.create_task(server.serve(), name="http")
     await mqtt.start()
     scheduler.start()
@@ -258,6 +270,8 @@ async def serve(
     finally:
         stream.close()  # the server waits for open responses: end the live streams
         scheduler.shutdown(wait=False)
+        if hj212 is not None:
+            await hj212.stop()
         if delivering is not None and worker is not None:
             delivering.cancel()
             await asyncio.gather(delivering, return_exceptions=True)

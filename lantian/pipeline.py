@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter
@@ -67,6 +67,12 @@ class RulesPipeline:
 
     def replay_sweep(self, at: datetime) -> None:
         self.state, _ = sweep(self.state, at, self.ruleset)
+
+    def last_seen(self, station: str) -> datetime | None:
+        """The time of the station's newest record (kept for the no-data rule, so it
+        survives a restart with the rest of the state); None if never heard from."""
+        t = self.state.no_data.last_seen.get(station)
+        return None if t is None else datetime.fromtimestamp(t, UTC)
 
     def _deliver(self, signals: list[Signal]) -> None:
         if not signals:

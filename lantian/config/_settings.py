@@ -35,6 +35,7 @@ from ingest import (
     SourceSettings,
     unit_factor,
 )
+from ingest.hj212_tcp import Hj212TcpSettings
 from lantian.config._dispatch import DispatchSettings, build_dispatch
 from lantian.config._env import ENV_VARS, apply_env
 from lantian.config._errors import ConfigError
@@ -42,7 +43,7 @@ from lantian.config._geo import load_stations, load_zones
 from lantian.config._masking import SECRET_KEY, mask, secrets_in
 from lantian.config._notify import NotifySettings, build_notify, notify_secrets
 from lantian.config._rules import build_ruleset
-from lantian.config._toml import LantianToml, MqttSection
+from lantian.config._toml import Hj212TcpSection, LantianToml, MqttSection
 from lantian.config._vendors import build_vendors
 from rules import Ruleset, Station, Zone
 
@@ -80,6 +81,8 @@ class Settings:
     deadletters: DeadLetterLimits
     sessions: SessionPolicy
     notify: NotifySettings = field(default_factory=NotifySettings)
+    #: the TCP listener for HJ 212 data loggers; None: off
+    hj212_tcp: Hj212TcpSettings | None = None
 
 
 def _parse_broker_url(url: str, mqtt: MqttSection, where: str) -> BrokerSettings:
@@ -114,6 +117,32 @@ def _parse_hostport(value: str, where: str, key: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(where, key, f"expected host:port, got {value!r}")
     return host.strip("[]"), int(port)
+
+
+def _hj212_tcp(
+    section: Hj212TcpSection, stations: Mapping[str, Station], where: str, listen_where: str
+) -> Hj212TcpSettings | None:
+    if not section.listen:
+        return None
+    host, port = _parse_hostport(section.listen, listen_where, "hj212_tcp.listen")
+    backfill = {}
+    for sid, bf in section.backfill.items():
+        station = stations.get(sid)
+        if station is None:
+            raise ConfigError(where, f"hj212_tcp.backfill.{sid}", "no such station")
+        if not station.mn:
+            raise ConfigError(where, f"hj212_tcp.backfill.{sid}",
+                              "the station has no HJ 212 \"mn\" in the stations file")
+        backfill[sid] = Hj212TcpSettings.Backfill(
+            bf.cn, timedelta(seconds=bf.min_gap_s), timedelta(seconds=bf.max_span_s)
+        )
+    return Hj212TcpSettings(
+        host=host, port=port, idle_timeout_s=section.idle_timeout_s,
+        max_frame_bytes=section.max_frame_bytes, max_connections=section.max_connections,
+        max_bytes_per_s=section.max_bytes_per_s, burst_bytes=section.burst_bytes,
+        max_junk_bytes=section.max_junk_bytes, write_timeout_s=section.write_timeout_s,
+        backfill=MappingProxyType(backfill),
+    )
 
 
 def _store_path(url: str, where: str) -> Path:
@@ -266,4 +295,8 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
             secure_cookies=toml.auth.secure_cookies,
         ),
         notify=build_notify(toml.notify, where, dispatch.queues),
+        hj212_tcp=_hj212_tcp(
+            toml.hj212_tcp, stations, where,
+            "LANTIAN_HJ212_LISTEN" if env.get("LANTIAN_HJ212_LISTEN") else where,
+        ),
     )

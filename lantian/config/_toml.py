@@ -85,6 +85,25 @@ class IngestSection(Section):
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)  # Kind from str
 
 
+class BackfillSection(Section):
+    cn: Literal["2051", "2061"] = "2051"  # minute or hourly data
+    min_gap_s: PositiveInt = 300
+    max_span_s: PositiveInt = 86_400
+
+
+class Hj212TcpSection(Section):
+    listen: str = ""  # host:port; empty: no listener
+    idle_timeout_s: PositiveFloat = 600.0
+    # at most what HJ 212 framing can express: ##, 4 digits, 9999, CRC, CRLF
+    max_frame_bytes: Annotated[int, Field(ge=64, le=10_011)] = 10_011
+    max_connections: PositiveInt = 5000
+    max_bytes_per_s: PositiveFloat = 20_000.0
+    burst_bytes: PositiveInt = 1 << 20
+    max_junk_bytes: PositiveInt = 1 << 16
+    write_timeout_s: PositiveFloat = 30.0
+    backfill: dict[str, BackfillSection] = {}
+
+
 class SourceSection(Section):
     units: dict[str, str] = {}
     hj212_lenient: list[str] = []
@@ -103,6 +122,7 @@ class LantianToml(Section):
     auth: AuthSection = AuthSection()
     influx: InfluxSection = InfluxSection()
     ingest: IngestSection = IngestSection()
+    hj212_tcp: Hj212TcpSection = Hj212TcpSection()
     sources: dict[str, SourceSection] = {}
     geo: GeoSection = GeoSection()
     rules: RulesSection = RulesSection()

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.integration
 
 SMALL = {
     "hj212": ["--n", "200", "--runs", "1"],
+    "hj212_tcp": ["--loggers", "20", "--minutes", "5", "--runs", "1"],
     "rules": ["--stations", "50", "--zones", "50", "--readings", "500", "--runs", "1",
               "--points", "100"],
     "geofence": ["--zones", "50", "--points", "100", "--runs", "1", "--sample", "100",

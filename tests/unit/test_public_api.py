@@ -26,6 +26,7 @@ SURFACES = {
         "SqliteDataGaps", "SqliteDeadLetters", "TimeSeriesWriter", "decode_message",
         "hj212_crc16", "record_as_dict", "unit_factor",
     ],
+    "ingest.hj212_tcp": ["Hj212Server", "Hj212TcpSettings"],
     "ingest.vendors": ["VendorMapping", "VendorMetric"],
 }
 
