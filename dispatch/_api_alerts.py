@@ -9,12 +9,14 @@ of another queue (that this one does not assist) a 403; an unknown one a 404.
 
 from collections.abc import Callable
 from datetime import tzinfo
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
 from fastapi import APIRouter, HTTPException, Query
+from starlette.responses import Response
 
 from dispatch._access import Grants
 from dispatch._alert import Alert
+from dispatch._api_answer import answer
 from dispatch._api_models import (
     ActorBody,
     AlertList,
@@ -58,15 +60,15 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
         check_may_act(alert, token)
         return alert
 
-    def run(alert_id: str, token: Grants, make: Callable[[Alert, str], Command]) -> dict[str, Any]:
+    def run(alert_id: str, token: Grants, make: Callable[[Alert, str], Command]) -> Response:
         alert = alert_for(alert_id, token)
         try:
             alert, events = dispatcher.act(alert, make(alert, token.name))
         except Refused as exc:
             raise HTTPException(409, str(exc)) from exc
-        return {"alert": alert.to_json(tz), "events": [
+        return answer({"alert": alert.to_json(tz), "events": [
             event_json(e, alert.incident.state.value, alert.incident.queue, tz) for e in events
-        ]}
+        ]})
 
     @router.get("/alerts", response_model=None, responses=answers(AlertList, 403, 422))
     async def list_alerts(
@@ -77,7 +79,7 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
         until: QueryTime = None,
         zone: QueryName = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Alerts newest first. An officer sees their own queues' (and those they assist);
         a supervisor and an admin every queue's."""
         queues: list[str] | None = [queue] if queue is not None else None
@@ -90,11 +92,11 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
             queues=queues, state=state, since=parse_time(since, tz, "since"),
             until=parse_time(until, tz, "until"), zone=zone, limit=limit,
         )
-        return {"alerts": [a.to_json(tz) for a in found]}
+        return answer({"alerts": [a.to_json(tz) for a in found]})
 
     @router.get("/alerts/{alert_id}", response_model=None,
                 responses=answers(AlertWithEvents, 403, 404, 422))
-    async def show_alert(alert_id: AlertId, token: Officer) -> dict[str, Any]:
+    async def show_alert(alert_id: AlertId, token: Officer) -> Response:
         try:
             alert, events = read.alert_with_events(alert_id)
         except NotFound as exc:
@@ -102,18 +104,18 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
         check_may_act(alert, token)
         out = alert.to_json(tz)
         out["events"] = history_json(alert, events, tz)  # each as it was published
-        return out
+        return answer(out)
 
     @router.post("/alerts/{alert_id}/ack", response_model=None, responses=_STEP)
     async def ack(
         alert_id: AlertId, token: Officer, body: ActorBody | None = None
-    ) -> dict[str, Any]:
+    ) -> Response:
         return run(alert_id, token, lambda a, who: Ack(who))
 
     @router.post("/alerts/{alert_id}/verify", response_model=None, responses=_STEP)
     async def verify(
         alert_id: AlertId, token: Officer, body: VerifyBody | None = None
-    ) -> dict[str, Any]:
+    ) -> Response:
         def make(alert: Alert, who: str) -> Command:
             drone = body.drone if body and body.drone else _suggested(alert)
             if drone is None:
@@ -124,20 +126,20 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
     @router.post("/alerts/{alert_id}/on-scene", response_model=None, responses=_STEP)
     async def on_scene(
         alert_id: AlertId, token: Officer, body: OnSceneBody | None = None
-    ) -> dict[str, Any]:
+    ) -> Response:
         return run(alert_id, token, lambda a, who: OnScene(who,
                                                            body.drone if body else None))
 
     @router.post("/alerts/{alert_id}/transfer", response_model=None, responses=_STEP)
-    async def transfer(alert_id: AlertId, token: Officer, body: QueueBody) -> dict[str, Any]:
+    async def transfer(alert_id: AlertId, token: Officer, body: QueueBody) -> Response:
         return run(alert_id, token, lambda a, who: Transfer(who, body.queue))
 
     @router.post("/alerts/{alert_id}/assist", response_model=None, responses=_STEP)
-    async def assist(alert_id: AlertId, token: Officer, body: QueueBody) -> dict[str, Any]:
+    async def assist(alert_id: AlertId, token: Officer, body: QueueBody) -> Response:
         return run(alert_id, token, lambda a, who: Assist(who, body.queue))
 
     @router.post("/alerts/{alert_id}/close", response_model=None, responses=_STEP)
-    async def close(alert_id: AlertId, token: Officer, body: CloseBody) -> dict[str, Any]:
+    async def close(alert_id: AlertId, token: Officer, body: CloseBody) -> Response:
         """Close with a receipt (回执): outcome, note and the officer (the caller)."""
         return run(alert_id, token, lambda a, who: Close(who, body.outcome,
                                                          body.note))
@@ -145,7 +147,7 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
     @router.post("/alerts/{alert_id}/reopen", response_model=None, responses=_STEP)
     async def reopen(
         alert_id: AlertId, token: Officer, body: ReopenBody | None = None
-    ) -> dict[str, Any]:
+    ) -> Response:
         return run(alert_id, token, lambda a, who: Reopen(who,
                                                           body.reason if body else ""))
 

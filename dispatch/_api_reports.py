@@ -23,6 +23,7 @@ from typing import Annotated, Any, Final, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse, Response
 
+from dispatch._api_answer import answer
 from dispatch._api_models import (
     Coverage,
     DataGapList,
@@ -86,7 +87,7 @@ def report_routes(
         until: RequiredTime,
         group_by: GroupBy = GroupBy.QUEUE,
         format: Format = "json",
-    ) -> Response | dict[str, Any]:
+    ) -> Response:
         """Response times of the alerts raised in [since, until), by the definitions in
         the README ("Response-time metrics"); `format=xlsx|html` for at most 366 days."""
         start, end = parse_period(since, until, tz)
@@ -105,15 +106,15 @@ def report_routes(
         if format == "html":
             return document(await asyncio.to_thread(
                 figures_html, results, start, end, group_by, names), format, name)
-        return {"since": start.isoformat(), "until": end.isoformat(),
-                "group_by": group_by.value, "groups": metrics_json(results)}
+        return answer({"since": start.isoformat(), "until": end.isoformat(),
+                       "group_by": group_by.value, "groups": metrics_json(results)})
 
     @router.get("/reports/monthly", response_model=None,
                 responses=answers(MonthlyReport, 403, 422) | formats(MonthlyReport))
     async def monthly(
         token: Bureau, month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")],
         format: Format = "json",
-    ) -> Response | dict[str, Any]:
+    ) -> Response:
         """The monthly report (月报): carried over (置顶) and closed (销号) with config's
         names and the receipts, the trend by day and the sites with the most alerts."""
         try:
@@ -138,7 +139,7 @@ def report_routes(
         out = report_json(report, names)
         if gaps is not None:  # the hours whose figures may be incomplete
             out["data_gaps"] = gaps
-        return out
+        return answer(out)
 
     @router.get("/reports/data-gaps", response_model=None,
                 responses=answers(DataGapList, 403, 422))
@@ -146,17 +147,17 @@ def report_routes(
         token: Bureau,
         since: RequiredTime,
         until: RequiredTime,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Spans in which messages may have been lost at the broker (it lost the
         service's session), overlapping [since, until)."""
         start, end = parse_period(since, until, tz)
-        return {"data_gaps": [] if data_gaps is None else data_gaps(start, end)}
+        return answer({"data_gaps": [] if data_gaps is None else data_gaps(start, end)})
 
     @router.get("/reports/coverage", response_model=None,
                 responses=answers(Coverage, 403, 404, 422))
     async def patrol_coverage(
         token: Bureau, day: Annotated[str, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")]
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Which patrol areas, communities and land-use plots each drone visited on a
         local day (kept for `rules.drones.coverage_days` days)."""
         if coverage is None:
@@ -166,4 +167,4 @@ def report_routes(
         except ValueError as exc:
             raise HTTPException(422, f"day: not a date: {day!r}") from exc
         check_year(when.year, "day")
-        return coverage(when)
+        return answer(coverage(when))

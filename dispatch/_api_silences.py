@@ -11,7 +11,9 @@ from datetime import tzinfo
 from typing import Any, Final
 
 from fastapi import APIRouter, HTTPException
+from starlette.responses import Response
 
+from dispatch._api_answer import answer
 from dispatch._api_models import SilenceBody, SilenceList, SilenceOut, answers
 from dispatch._api_params import SilenceId
 from dispatch._dispatcher import Clock
@@ -35,14 +37,14 @@ def silence_routes(
     tz: tzinfo, clock: Clock,
 ) -> None:
     @router.get("/silences", response_model=None, responses=answers(SilenceList, 403, 422))
-    async def list_silences(token: Officer, active: bool = False) -> dict[str, Any]:
+    async def list_silences(token: Officer, active: bool = False) -> Response:
         """The silences an officer's queue is under: its own and the global ones."""
         found = read.silences_for(token, active_at=clock() if active else None)
-        return {"silences": [_silence_json(s, tz) for s in found]}
+        return answer({"silences": [_silence_json(s, tz) for s in found]})
 
     @router.post("/silences", status_code=201, response_model=None,
                  responses=answers(SilenceOut, 400, 403, 413, 422, status=201))
-    async def add_silence(token: Officer, body: SilenceBody) -> dict[str, Any]:
+    async def add_silence(token: Officer, body: SilenceBody) -> Response:
         """A silence of the officer's queue (`queue` may only name it); an admin's mutes
         every queue's alerts, or the named queue's."""
         try:
@@ -54,17 +56,17 @@ def silence_routes(
             )
         except SilenceRefused as exc:
             raise HTTPException(_REFUSED[exc.reason], str(exc)) from exc
-        return _silence_json(silence, tz)
+        return answer(_silence_json(silence, tz), 201)
 
     @router.delete("/silences/{silence_id}", response_model=None,
                    responses=answers(SilenceOut, 403, 404, 422))
-    async def end_silence(silence_id: SilenceId, token: Officer) -> dict[str, Any]:
+    async def end_silence(silence_id: SilenceId, token: Officer) -> Response:
         """Ends a silence now: an officer their queue's, an admin any."""
         try:
             ended = end_silence_now(book, silence_id, token, clock())
         except SilenceRefused as exc:
             raise HTTPException(_REFUSED[exc.reason], str(exc)) from exc
-        return _silence_json(ended, tz)
+        return answer(_silence_json(ended, tz))
 
 
 def _silence_json(s: Silence, tz: tzinfo) -> dict[str, Any]:
