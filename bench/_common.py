@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ingest import DecodeContext
-from rules import Location, Station
+from rules.records import Location, Station
 
 RESULTS_DIR: Final = Path(__file__).resolve().parent / "results"
 

@@ -18,7 +18,7 @@ from dispatch._sqlite import SqliteStore
 from ingest import BrokerSettings, InboundTopics, Ingestor, MqttConnection
 from ingest._deadletters import MemoryDeadLetters
 from lantian.recovery import Journal
-from rules import Reading, Record
+from rules.records import Reading, Record
 from tests.support import Broker
 
 

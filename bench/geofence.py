@@ -37,9 +37,9 @@ import shapely
 from rich.table import Table
 
 from bench._common import console, machine_info, print_header, spread, write_results
-from rules import Zone
 from rules._zone_index import ZoneIndex
 from rules._zones import specificity
+from rules.geo import Zone
 
 SINGLE_TARGET = 200_000  # lookups/s, one at a time
 BATCH_TARGET = 1_000_000  # points/s, batched

@@ -33,7 +33,7 @@ from ingest import DecodeContext, Decoded, InboundTopics, decode_message, hj212_
 from ingest._decode import Decoding
 from ingest._hj212 import decode_hj212
 from ingest._lantian_json import decode_reading  # the JSON decoder alone, as decode_hj212 is
-from rules import Location, Reading, Station
+from rules.records import Location, Reading, Station
 from tests.support import FIXTURES
 
 TARGET = 50_000  # packets/s

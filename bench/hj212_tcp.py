@@ -48,7 +48,7 @@ from ingest import InboundTopics, Ingestor
 from ingest._deadletters import MemoryDeadLetters
 from ingest.hj212_tcp import Hj212Server, Hj212TcpSettings
 from lantian.recovery import Journal
-from rules import Location, Record, Station
+from rules.records import Location, Record, Station
 from tests.hj212_logger import parsed, upload
 
 

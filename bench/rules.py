@@ -31,22 +31,10 @@ from rich.table import Table
 
 from bench import geofence
 from bench._common import console, machine_info, print_header, spread, write_results
-from rules import (
-    Aggregate,
-    Direction,
-    Level,
-    Location,
-    Measurement,
-    Reading,
-    Ruleset,
-    RuleState,
-    Selector,
-    Station,
-    ThresholdRule,
-    Trigger,
-    ZoneIndex,
-    evaluate,
-)
+from rules import RuleState, evaluate
+from rules.geo import ZoneIndex
+from rules.records import Location, Measurement, Reading, Station
+from rules.settings import Aggregate, Direction, Level, Ruleset, Selector, ThresholdRule, Trigger
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 6, 12, 6, 0, tzinfo=SH)

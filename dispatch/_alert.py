@@ -13,7 +13,9 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from dispatch._lifecycle import Incident
-from rules import AlertSignal, Location, Zone
+from rules.geo import Zone
+from rules.records import Location
+from rules.signals import AlertSignal
 
 
 @dataclass(frozen=True, slots=True)

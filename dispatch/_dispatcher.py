@@ -48,7 +48,7 @@ from dispatch._silences import MAINTENANCE_AUTHOR, UNTIL_ENDED, Silence, muting
 from dispatch._sla import Deadlines, deadlines_for, overdue
 from dispatch._store import DispatchStore
 from dispatch._wire import AlertTopics, escalation_json, event_json
-from rules import Action, AlertSignal, Maintenance, Signal, ZoneEvent
+from rules.signals import Action, AlertSignal, Maintenance, Signal, ZoneEvent
 
 Clock = Callable[[], datetime]
 #: How long after a failure on the raise path `healthy()` says False.

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from rules import Station
+from rules.records import Station
 
 #: The HJ 212 dialect rules a device may be allowed to bend (`hj212_lenient` in config):
 #: each departs from the standard's text (docs/hj212.md has the clauses).

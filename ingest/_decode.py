@@ -22,7 +22,7 @@ from ingest._result import Decoded, DecodeResult, Rejection
 from ingest._topics import InboundTopics, Kind, TopicAddress
 from ingest._validate import Marked, validate
 from ingest._vendor_json import decode_vendor
-from rules import Record
+from rules.records import Record
 
 _JSON_DECODERS = {
     Kind.READING: decode_reading,

@@ -24,7 +24,7 @@ import orjson
 from ingest._context import DecodeContext
 from ingest._gcj02 import to_wgs84
 from ingest._result import Decoded, Rejection
-from rules import DronePosition, Location
+from rules.records import DronePosition, Location
 
 DeviceKind = Literal["aircraft", "dock"]
 

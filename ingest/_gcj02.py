@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Final
 
-from rules import Location
+from rules.records import Location
 
 _A: Final = 6378245.0  # Krasovsky 1940 semi-major axis, m
 _EE: Final = 0.00669342162296594323  # Krasovsky 1940 first eccentricity squared

@@ -38,7 +38,7 @@ from ingest._hj212_frame import (
     split_packet,
 )
 from ingest._result import Decoded, DecodeResult, Rejection
-from rules import VALID_FLAG, Interval, Measurement, Reading
+from rules.records import VALID_FLAG, Interval, Measurement, Reading
 
 __all__ = ["Packet", "decode_hj212", "hj212_crc16", "modbus_crc16", "parse_packet"]
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
-from rules import Interval
+from rules.records import Interval
 
 __all__ = ["CN_NAMES", "INTERVALS", "VALUE_FIELDS"]
 

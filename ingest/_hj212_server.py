@@ -51,7 +51,7 @@ from ingest._hj212_stream import MAX_FRAME, Frame, FrameSplitter, Junk, Piece
 from ingest._ingestor import Ingestor
 from ingest._result import Decoded
 from ingest._topics import Kind
-from rules import Reading
+from rules.records import Reading
 
 __all__ = ["Hj212Server", "Hj212TcpSettings"]
 

@@ -26,7 +26,7 @@ from ingest._ratelimit import TokenBucket
 from ingest._result import Decoded, Rejection
 from ingest._topics import InboundTopics, Kind
 from ingest._without_metrics import ReadingsWithoutMetrics
-from rules import Reading, Record
+from rules.records import Reading, Record
 
 log = logging.getLogger(__name__)
 

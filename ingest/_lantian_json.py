@@ -37,7 +37,7 @@ from ingest._json_fields import (
     wrong_type,
 )
 from ingest._result import Decoded, DecodeResult
-from rules import (
+from rules.records import (
     METRIC_UNITS,
     VALID_FLAG,
     DronePosition,

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from rules import Record
+from rules.records import Record
 
 
 def _plain(value: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rules import Record
+from rules.records import Record
 
 
 @dataclass(frozen=True, slots=True)

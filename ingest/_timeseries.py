@@ -49,7 +49,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 from reactivex.scheduler import ThreadPoolScheduler
 
 from ingest._metrics import IngestMetrics
-from rules import DronePosition, Reading, Record
+from rules.records import DronePosition, Reading, Record
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from rules import METRIC_UNITS
+from rules.records import METRIC_UNITS
 
 # Spellings devices and config files use, folded to one canonical name.
 _ALIASES: Final = {

@@ -22,7 +22,15 @@ from types import MappingProxyType
 from typing import Final
 
 from ingest._result import Rejection
-from rules import METRIC_UNITS, DronePosition, Finding, Measurement, Mission, Reading, Record
+from rules.records import (
+    METRIC_UNITS,
+    DronePosition,
+    Finding,
+    Measurement,
+    Mission,
+    Reading,
+    Record,
+)
 
 #: The flag Lantian gives a value no working instrument produces. Not an HJ 212 data flag
 #: (those are single capital letters, Table 8), so it can be neither sent nor mistaken for one.

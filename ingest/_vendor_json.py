@@ -26,7 +26,7 @@ from ingest._context import DecodeContext
 from ingest._json_fields import BadField, JsonObject, as_number, describe, quoted, wrong_type
 from ingest._lantian_json import parse_object
 from ingest._result import Decoded, DecodeResult
-from rules import Measurement, Reading
+from rules.records import Measurement, Reading
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 

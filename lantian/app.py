@@ -52,7 +52,7 @@ from lantian.http import create_app
 from lantian.names import gazetteer_of
 from lantian.pipeline import RulesPipeline
 from lantian.recovery import Burst, Checkpoints
-from rules import Record
+from rules.records import Record
 
 log = logging.getLogger("lantian")
 

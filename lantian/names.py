@@ -9,7 +9,8 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from dispatch import Gazetteer, Outline, Spot
 from lantian.config import Settings
-from rules import Station, Zone
+from rules.geo import Zone
+from rules.records import Station
 
 
 def _rings(zone: Zone) -> tuple[tuple[tuple[float, float], ...], ...]:

@@ -12,7 +12,10 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter
 
-from rules import AlertSignal, Record, Ruleset, RuleState, Signal, coverage, evaluate, sweep
+from rules import RuleState, coverage, evaluate, sweep
+from rules.records import Record
+from rules.settings import Ruleset
+from rules.signals import AlertSignal, Signal
 
 log = logging.getLogger("lantian.rules")
 

@@ -13,7 +13,7 @@ import pytest
 
 from lantian.app import serve, system_clock
 from lantian.config import Settings, load_settings
-from rules import Record
+from rules.records import Record
 from tests.support import REPO, Broker, Victoria, free_port, run_mosquitto, run_victoria
 
 #: Stations for the public HJ 212 fixtures, whose MNs are not in the demo geography.

@@ -14,7 +14,7 @@ from pydantic import Field
 from dispatch import Deadlines, Role, Route, Router, Token
 from lantian.config._errors import ConfigError
 from lantian.config._schema import PositiveFloat, PositiveInt, Section
-from rules import ZONE_KINDS
+from rules.geo import ZONE_KINDS
 
 QueueName = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")

@@ -17,7 +17,8 @@ import shapely
 from shapely.geometry import shape
 
 from lantian.config._errors import ConfigError
-from rules import ZONE_KINDS, Location, Station, Zone
+from rules.geo import ZONE_KINDS, Zone
+from rules.records import Location, Station
 
 
 def _features(path: Path) -> list[dict[str, Any]]:

@@ -16,26 +16,22 @@ from pydantic import Field, model_validator
 
 from lantian.config._errors import ConfigError
 from lantian.config._schema import NonNegativeFloat, PositiveFloat, PositiveInt, Section
-from rules import (
+from rules.aqi import AqiEdition
+from rules.geo import ZONE_KINDS, Zone, ZoneIndex
+from rules.records import METRIC_UNITS, Interval, Station
+from rules.settings import (
     AQI_METRIC,
-    METRIC_UNITS,
-    ZONE_KINDS,
     Aggregate,
-    AqiEdition,
     DailyLimit,
     Direction,
     DroneRules,
     FindingRules,
-    Interval,
     Level,
     NoDataRule,
     Ruleset,
     Selector,
-    Station,
     ThresholdRule,
     Trigger,
-    Zone,
-    ZoneIndex,
 )
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]

@@ -45,7 +45,9 @@ from lantian.config._notify import NotifySettings, build_notify, notify_secrets
 from lantian.config._rules import build_ruleset
 from lantian.config._toml import Hj212TcpSection, LantianToml, MqttSection
 from lantian.config._vendors import build_vendors
-from rules import Ruleset, Station, Zone
+from rules.geo import Zone
+from rules.records import Station
+from rules.settings import Ruleset
 
 
 @dataclass(frozen=True, slots=True)

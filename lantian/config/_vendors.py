@@ -27,7 +27,7 @@ from ingest import unit_factor
 from ingest.vendors import VendorMapping, VendorMetric
 from lantian.config._errors import ConfigError
 from lantian.config._schema import Section
-from rules import METRIC_UNITS, Station
+from rules.records import METRIC_UNITS, Station
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 

@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from rules import RuleState, Station, Zone
+from rules import RuleState
+from rules.geo import Zone
+from rules.records import Station
 
 #: A drone's track on the map: its most recent points (the rules keep a bounded deque).
 TRACK_POINTS: Final = 200

@@ -28,7 +28,8 @@ import orjson
 from ingest import hj212_crc16
 from lantian.demo import _story as story
 from lantian.demo._sim import Scheduler
-from rules import Location, distance_bearing
+from rules.geo import distance_bearing
+from rules.records import Location
 
 Send = Callable[[str, bytes], None]
 

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from lantian.app import serve
 from lantian.config import Settings
-from rules import Record
+from rules.records import Record
 
 
 class ServiceThread:

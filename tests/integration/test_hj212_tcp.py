@@ -15,7 +15,7 @@ import pytest
 
 from ingest import hj212_crc16
 from lantian.config import load_settings
-from rules import Interval, Reading
+from rules.records import Interval, Reading
 from tests.conftest import RunningService, shipped_rules, write_config
 from tests.hj212_logger import Logger, command, parsed, upload
 from tests.integration.conftest import (

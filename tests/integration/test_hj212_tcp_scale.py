@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from lantian.config import load_settings
-from rules import Reading
+from rules.records import Reading
 from tests.conftest import RunningService, shipped_rules, write_config
 from tests.hj212_logger import upload_hour
 from tests.integration.conftest import ADMIN_TOKEN, BLUE_SKY, T0, FakeClock

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from ingest import PAYLOAD_CAP
-from rules import DronePosition, Interval, Reading
+from rules.records import DronePosition, Interval, Reading
 from tests.conftest import RunningService
 from tests.support import FIXTURES, Broker, wait_until
 

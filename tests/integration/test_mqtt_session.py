@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from lantian.config import load_settings
-from rules import Reading
+from rules.records import Reading
 from tests.conftest import RunningService, write_config
 from tests.support import Broker, free_port, run_mosquitto, wait_until
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from lantian.config import load_settings
-from rules import Reading
+from rules.records import Reading
 from tests.conftest import RunningService, shipped_rules, write_config
 from tests.support import REPO, Broker, free_port, wait_until
 

@@ -37,7 +37,9 @@ from ingest import InboundTopics
 from ingest._deadletters import DeadLetter
 from lantian.cli import main as lantian
 from lantian.config import load_settings
-from rules import Action, AlertSignal, DroneSuggestion, Evidence, Location, Zone
+from rules.geo import Zone
+from rules.records import Location
+from rules.signals import Action, AlertSignal, DroneSuggestion, Evidence
 from tests.support import REPO
 
 DOC: Final = REPO / "docs" / "wire.md"

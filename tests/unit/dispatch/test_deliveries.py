@@ -21,7 +21,7 @@ from dispatch._lifecycle import Ack, Close, Outcome
 from dispatch._notify import Channel
 from dispatch._sqlite import SqliteStore
 from dispatch._sqlite_deliveries import SqliteDeliveries
-from rules import Action
+from rules.signals import Action
 from tests.unit.dispatch.test_dispatcher import SH, SUGGESTION, Clock, signal
 
 ROBOT = Channel("robot", "dingtalk", "http://robot.test/send?access_token=t", "SECx",

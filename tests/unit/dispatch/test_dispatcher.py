@@ -16,16 +16,9 @@ from dispatch._lifecycle import Ack, Close, Outcome, Refused, State, Transfer
 from dispatch._outbox import Outbox
 from dispatch._sqlite import SqliteStore
 from dispatch._sqlite_outbox import SqliteOutbox
-from rules import (
-    Action,
-    AlertSignal,
-    DroneSuggestion,
-    Evidence,
-    Location,
-    Maintenance,
-    Zone,
-    ZoneEvent,
-)
+from rules.geo import Zone
+from rules.records import Location
+from rules.signals import Action, AlertSignal, DroneSuggestion, Evidence, Maintenance, ZoneEvent
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 6, 12, 7, 1, tzinfo=SH)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from ingest import DecodeContext, Decoded, InboundTopics, decode_message
 from ingest._dji import DeviceState
 from ingest._result import Rejection
-from rules import Location, Station
+from rules.records import Location, Station
 
 NOW = datetime(2026, 6, 12, 3, 0, tzinfo=UTC)
 CTX = DecodeContext(

@@ -16,7 +16,7 @@ from ingest._context import DecodeContext, SourceSettings
 from ingest._dji import DeviceState, decode_dji_osd
 from ingest._gcj02 import wgs84_to_gcj02
 from ingest._result import Decoded, Rejection
-from rules import DronePosition
+from rules.records import DronePosition
 from tests.support import FIXTURES as REPO_FIXTURES
 
 FIXTURES = REPO_FIXTURES / "dji"

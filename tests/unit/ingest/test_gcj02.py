@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest._gcj02 import gcj02_to_wgs84, out_of_china, to_wgs84, wgs84_to_gcj02
-from rules import Location
+from rules.records import Location
 
 
 def haversine_m(a: tuple[float, float], b: tuple[float, float]) -> float:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from ingest._context import HJ212_DIALECTS, DecodeContext, SourceSettings
 from ingest._hj212 import Packet, decode_hj212, hj212_crc16, modbus_crc16, parse_packet
 from ingest._result import Decoded, Rejection
-from rules import Interval, Location, Measurement, Reading, Station
+from rules.records import Interval, Location, Measurement, Reading, Station
 from tests.support import FIXTURES as REPO_FIXTURES
 
 FIXTURES: Final = REPO_FIXTURES / "hj212"

@@ -12,7 +12,7 @@ import pytest
 from ingest import DecodeContext, Deduplicator, InboundTopics, Ingestor, Kind
 from ingest._deadletters import PUBLISH_PAYLOAD_LIMIT, DeadLetter, MemoryDeadLetters
 from ingest._topics import TopicAddress
-from rules import Location, Reading, Record, Station
+from rules.records import Location, Reading, Record, Station
 
 NOW = datetime(2026, 6, 12, 3, 0, tzinfo=UTC)
 CTX = DecodeContext(stations={"S1": Station("S1", "S1", "construction_site", Location(30, 120))})

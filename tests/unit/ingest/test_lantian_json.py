@@ -25,7 +25,7 @@ from ingest._lantian_json import (
 )
 from ingest._result import Decoded, DecodeResult, Rejection
 from ingest._validate import validate
-from rules import (
+from rules.records import (
     METRIC_UNITS,
     DronePosition,
     Finding,

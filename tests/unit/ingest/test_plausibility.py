@@ -14,7 +14,7 @@ from ingest import Decoded, InboundTopics, decode_message
 from ingest._result import Rejection
 from ingest._timeseries import to_lines
 from ingest._validate import IMPLAUSIBLE_FLAG
-from rules import Measurement, Reading
+from rules.records import Measurement, Reading
 from tests.unit.ingest.test_hj212 import context, fixture, lenient, packet
 
 NOW: Final = datetime(2026, 6, 12, 3, 0, tzinfo=UTC)
@@ -170,7 +170,9 @@ def test_a_json_reading_is_judged_the_same_way() -> None:
 def test_the_rules_never_count_a_marked_value() -> None:
     from dataclasses import replace
 
-    from rules import Action, Direction, Level, RuleState, ThresholdRule, Trigger, evaluate
+    from rules import RuleState, evaluate
+    from rules.settings import Direction, Level, ThresholdRule, Trigger
+    from rules.signals import Action
     from tests.unit.rules.test_engine import alerts, ruleset
 
     rule = ThresholdRule(

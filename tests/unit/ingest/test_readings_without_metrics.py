@@ -11,7 +11,7 @@ import pytest
 from ingest import Decoded, Deduplicator, InboundTopics, IngestMetrics, Ingestor
 from ingest._deadletters import MemoryDeadLetters
 from ingest._without_metrics import OTHER, ReadingsWithoutMetrics
-from rules import Reading, Record
+from rules.records import Reading, Record
 from tests.unit.ingest.test_hj212 import context, fixture, packet
 
 NOW = datetime(2026, 6, 12, 3, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from ingest import DecodeContext, Decoded, InboundTopics, Kind
 from ingest import decode_message as decode
 from ingest._result import Rejection
 from ingest.vendors import VendorMapping, VendorMetric
-from rules import Location, Reading, Station
+from rules.records import Location, Reading, Station
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 6, 12, 3, 0, tzinfo=UTC)

@@ -10,7 +10,8 @@ from prometheus_client import CollectorRegistry
 
 from lantian.config import load_settings
 from lantian.pipeline import RulesPipeline
-from rules import AlertSignal, DronePosition, Location, Measurement, Reading, Signal
+from rules.records import DronePosition, Location, Measurement, Reading
+from rules.signals import AlertSignal, Signal
 from tests.support import REPO
 
 SH = ZoneInfo("Asia/Shanghai")

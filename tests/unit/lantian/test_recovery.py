@@ -16,7 +16,8 @@ from ingest._deadletters import MemoryDeadLetters
 from lantian.config import load_settings
 from lantian.pipeline import RulesPipeline
 from lantian.recovery import SNAPSHOT_NAME, Checkpoints
-from rules import AlertSignal, Record, Signal
+from rules.records import Record
+from rules.signals import AlertSignal, Signal
 from tests.support import REPO
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -10,34 +10,23 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from lantian.config import load_stations, load_zones
-from rules import (
-    Action,
+from rules import RuleState, evaluate, sweep
+from rules.aqi import AqiEdition
+from rules.geo import ZoneIndex
+from rules.records import DronePosition, Finding, Interval, Location, Measurement, Reading, Record
+from rules.settings import (
     Aggregate,
-    AlertSignal,
-    AqiEdition,
     DailyLimit,
     Direction,
-    DronePosition,
-    Finding,
     FindingRules,
-    Interval,
     Level,
-    Location,
-    Maintenance,
-    Measurement,
     NoDataRule,
-    Reading,
-    Record,
     Ruleset,
-    RuleState,
     Selector,
-    Signal,
     ThresholdRule,
     Trigger,
-    ZoneIndex,
-    evaluate,
-    sweep,
 )
+from rules.signals import Action, AlertSignal, Maintenance, Signal
 from tests.support import REPO
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -12,7 +12,6 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from rules import Location
 from rules._geodesy import (
     COMPASS_POINTS,
     FlightPath,
@@ -21,6 +20,7 @@ from rules._geodesy import (
     distance_bearing,
     utm_epsg,
 )
+from rules.records import Location
 from tests.support import FIXTURES
 
 GEOD = Geod(ellps="WGS84")

@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from rules import Action, AlertSignal, NoDataRule, Reading, RuleState, evaluate, sweep
+from rules import RuleState, evaluate, sweep
+from rules.records import Reading
+from rules.settings import NoDataRule
+from rules.signals import Action, AlertSignal
 from tests.unit.rules.test_engine import PM10_15MIN, T0, alerts, reading, ruleset
 
 RS = ruleset(PM10_15MIN, no_data=NoDataRule(after_s=900))

@@ -18,41 +18,34 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules import (
-    Action,
-    Aggregate,
-    AlertSignal,
-    AqiEdition,
-    DailyLimit,
-    Direction,
+from rules import RuleState, SnapshotError, dump_state, evaluate, load_state, sweep
+from rules._snapshot import FORMAT
+from rules.aqi import AqiEdition
+from rules.geo import ZoneIndex
+from rules.records import (
     DronePosition,
-    DroneRules,
     Finding,
-    FindingRules,
     Interval,
-    Level,
     Location,
-    Maintenance,
     Measurement,
     Mission,
-    NoDataRule,
     Reading,
     Record,
+)
+from rules.settings import (
+    Aggregate,
+    DailyLimit,
+    Direction,
+    DroneRules,
+    FindingRules,
+    Level,
+    NoDataRule,
     Ruleset,
-    RuleState,
     Selector,
-    Signal,
-    SnapshotError,
     ThresholdRule,
     Trigger,
-    ZoneEvent,
-    ZoneIndex,
-    dump_state,
-    evaluate,
-    load_state,
-    sweep,
 )
-from rules._snapshot import FORMAT
+from rules.signals import Action, AlertSignal, Maintenance, Signal, ZoneEvent
 from tests.unit.rules.test_drones import PATROL_AM
 from tests.unit.rules.test_engine import PM10_15MIN, SH, STATIONS, T0, ZONES
 

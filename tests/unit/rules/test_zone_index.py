@@ -19,10 +19,10 @@ from pyproj import Geod
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from rules import Zone
 from rules._geodesy import Projection
 from rules._zone_index import ZoneIndex
 from rules._zones import specificity
+from rules.geo import Zone
 from tests.support import REPO
 
 GEOD = Geod(ellps="WGS84")
