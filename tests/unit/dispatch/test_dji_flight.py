@@ -17,8 +17,8 @@ from dispatch._dji_flight import (
     read_reply,
     service_request,
 )
-from dispatch._lifecycle import EventKind, Incident, State, apply, on_flight
 from dispatch._lifecycle import Event as LogEvent
+from dispatch._lifecycle import EventKind, Incident, State, apply, on_flight
 
 DOCK = DockFlight("7CTDM3D00BVY4B", "KY-UAV-01", enabled=True, height_m=120.0, max_speed=12)
 
