@@ -8,15 +8,21 @@ stores (the alert's location) plus the dock's configured height. The dock answer
 the flight on `events` (`takeoff_to_point_progress`, `fly_to_point_progress`); an event
 with `need_reply: 1` is answered on `events_reply`.
 
-Checked against DJI's Cloud API demo (cloud-sdk, `control` package): the progress
+Checked against DJI's Cloud API demo (cloud-sdk, `control`, `device` and `wayline`
+packages, read as Java classes; the JSON names are their snake_case): the request fields
+and bounds (`max_speed` an integer 1..15, `security_takeoff_height` 20..1500,
+`commander_flight_height` 2..3000, `flight_id`/`fly_to_id` without `.` `_` `/` and the
+like, which a UUID satisfies; `commander_flight_mode` is required), the enum values sent
+(`rth_mode` 1 preset height, `rc_lost_action` 2 return home, `commander_mode_lost_action`
+1 do the RC-lost action, `commander_flight_mode` 1 fly at the set height), the progress
 events' fields (`result`, `status`, `flight_id` for take-off / `fly_to_id` for fly-to,
 `remaining_distance` m, `remaining_time` s) and the take-off statuses (`task_ready`,
 `wayline_progress`, `wayline_ok`, `wayline_failed`, `wayline_cancel`, `task_finish`).
-Taken from the research notes and NOT checked here: the request fields' exact spelling
-beyond the demo's class names, the `rth_mode`/`rc_lost_action`/`commander_mode_lost_action`
-enum values chosen below (1 preset height, 2 return home, 1 exit and return home), and
-whether a take-off's `wayline_ok` means "at the target" (we record it as `arrived`, as
-for fly-to; `task_finish` also counts as arrived) rather than "airborne".
+NOT checked: whether the progress fields sit in `data` or `data.output` (both are read),
+the meaning of the device's error codes (the code is recorded as it comes), and whether a
+take-off's `wayline_ok` means "at the target" (recorded as `arrived`, as for fly-to;
+`task_finish` also counts as arrived) rather than "airborne"; nothing here was tried on
+a real dock.
 """
 
 from __future__ import annotations
@@ -48,8 +54,8 @@ class DockFlight:
     drone: str  # the Lantian drone id of its aircraft
     enabled: bool = False
     height_m: float = 100.0  # target height above the WGS-84 ellipsoid
-    max_speed: float = 10.0
-    security_takeoff_height: float = 30.0  # relative to the dock
+    max_speed: int = 10  # m/s; DJI takes an integer 1..15
+    security_takeoff_height: float = 30.0  # relative to the dock, 20..1500
     rth_altitude: float = 100.0  # relative to the dock
     commander_flight_height: float = 80.0  # relative to the dock
     progress_every_s: float = 30.0  # at most one progress event per flight this often
@@ -77,7 +83,7 @@ def service_request(dock: DockFlight, lat: float, lon: float, *, in_dock: bool |
             "target_latitude": lat, "target_longitude": lon, "target_height": dock.height_m,
             "security_takeoff_height": dock.security_takeoff_height,
             "rth_altitude": dock.rth_altitude, "rth_mode": 1, "rc_lost_action": 2,
-            "commander_mode_lost_action": 1,
+            "commander_mode_lost_action": 1, "commander_flight_mode": 1,
             "commander_flight_height": dock.commander_flight_height,
             "max_speed": dock.max_speed, "flight_id": bid,
         }

@@ -70,10 +70,10 @@ class DjiFlightSection(Section):
     enabled: bool = False
     aircraft: Annotated[str, Field(min_length=1, max_length=64)]
     height_m: Annotated[float, Field(ge=2, le=1500)] = 100.0
-    max_speed: Annotated[float, Field(gt=0, le=15)] = 10.0
-    security_takeoff_height: Annotated[float, Field(ge=2, le=1500)] = 30.0
+    max_speed: Annotated[int, Field(ge=1, le=15)] = 10
+    security_takeoff_height: Annotated[float, Field(ge=20, le=1500)] = 30.0
     rth_altitude: Annotated[float, Field(ge=2, le=1500)] = 100.0
-    commander_flight_height: Annotated[float, Field(ge=2, le=1500)] = 80.0
+    commander_flight_height: Annotated[float, Field(ge=2, le=3000)] = 80.0
     progress_every_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
 
 

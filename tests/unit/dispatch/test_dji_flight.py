@@ -35,7 +35,9 @@ def test_a_docked_drone_takes_off_to_the_point() -> None:
         30.0278, 120.5026, 120.0)
     assert (data["max_speed"], data["flight_id"]) == (12, "b-1")
     assert {"security_takeoff_height", "rth_altitude", "rth_mode", "rc_lost_action",
-            "commander_mode_lost_action", "commander_flight_height"} <= data.keys()
+            "commander_mode_lost_action", "commander_flight_mode",
+            "commander_flight_height"} <= data.keys()
+    assert isinstance(data["max_speed"], int)
 
 
 def test_an_unknown_dock_state_also_takes_off() -> None:
@@ -47,7 +49,7 @@ def test_an_airborne_drone_flies_to_the_point() -> None:
     r = service_request(DOCK, 30.0278, 120.5026, in_dock=False, bid="b-2", tid="t-2", now_ms=1)
     data = orjson.loads(r.payload)["data"]
     assert r.method == "fly_to_point"
-    assert data == {"fly_to_id": "b-2", "max_speed": 12.0, "points": [
+    assert data == {"fly_to_id": "b-2", "max_speed": 12, "points": [
         {"latitude": 30.0278, "longitude": 120.5026, "height": 120.0}]}
 
 

@@ -38,7 +38,7 @@ max_speed = 12
 """)
     dock = load_settings(cfg).flights["7CTDM3D00BVY4B"]
     assert (dock.drone, dock.enabled, dock.height_m, dock.max_speed) == (
-        "KY-UAV-01", True, 120.5, 12.0)
+        "KY-UAV-01", True, 120.5, 12)
     assert dock.progress_every_s == 30.0
 
 
@@ -46,6 +46,9 @@ max_speed = 12
     ('aircraft = "NOPE"', 'ingest.dji.flights."7CTDM3D00BVY4B".aircraft: \'NOPE\' is not in'),
     ('aircraft = "1581F5BKD225D00BP891"\nmax_speed = 16', "max_speed"),
     ('aircraft = "1581F5BKD225D00BP891"\nheight_m = 1', "height_m"),
+    ('aircraft = "1581F5BKD225D00BP891"\nmax_speed = 7.5', "max_speed"),
+    ('aircraft = "1581F5BKD225D00BP891"\nsecurity_takeoff_height = 10',
+     "security_takeoff_height"),
     ('aircraft = "1581F5BKD225D00BP891"\nenabld = true', "enabld"),
 ])
 def test_a_bad_dock_names_the_key(cfg: Path, body: str, message: str) -> None:
