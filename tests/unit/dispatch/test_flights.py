@@ -160,3 +160,20 @@ def test_only_enabled_docks_are_subscribed(p: Parts) -> None:
                                          f"thing/product/{DOCK}/events"]
     assert p.flights.wants(f"thing/product/{DOCK}/osd")
     assert not p.flights.wants("thing/product/OFF/services_reply")
+
+
+def test_an_alert_without_a_location_is_not_flown_to(p: Parts) -> None:
+    p.dispatcher.receive([signal(Action.RAISE, location=None)])
+    p.dispatcher.command("a1", Verify("li", "KY-UAV-01"))
+    assert p.requests() == []
+    [event] = p.flight_events()
+    assert (event["status"], event["reason"]) == ("not_sent", "the alert has no location")
+
+
+def test_a_progress_event_that_needs_no_answer_gets_none(p: Parts) -> None:
+    p.raise_and_verify()
+    body = progress("wayline_progress")
+    del body["need_reply"]
+    p.dock_says("events", body)
+    assert [t for t, _ in p.wire.sent if t.endswith("/events_reply")] == []
+    assert [e["status"] for e in p.flight_events()] == ["requested", "progress"]
