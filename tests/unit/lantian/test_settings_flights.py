@@ -3,6 +3,7 @@ enabled, and every dock and aircraft named must be configured under `[ingest.dji
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -63,3 +64,13 @@ def test_an_unknown_dock_is_refused(cfg: Path) -> None:
     _append(cfg, '[ingest.dji.flights."OTHER"]\naircraft = "1581F5BKD225D00BP891"\n')
     with pytest.raises(ConfigError, match=r"'OTHER' is not in \[ingest.dji\] docks"):
         load_settings(cfg)
+
+
+def test_the_readme_example_loads(cfg: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"```toml\n(\[ingest\.dji\]\n.*?)```", readme, re.DOTALL)
+    assert found is not None, "the README's DJI dock example is gone"
+    toml = cfg / "lantian.toml"
+    toml.write_text(re.sub(r"(?ms)^\[ingest\.dji\]\n.*?^docks = .*?\n", found[1],
+                           toml.read_text(), count=1))
+    assert load_settings(cfg).flights["7CTDM3D00BVY4B"].enabled
