@@ -35,6 +35,7 @@ from dispatch._lifecycle import (
     OnScene,
     Refused,
     Transfer,
+    Verify,
     apply,
     decide,
     on_evidence,
@@ -72,6 +73,13 @@ class NotificationLog(Protocol):
 
     def record(self, alert: Alert, events: list[Event], after: list[tuple[str, str]]
                ) -> None: ...
+
+
+class FlightPlanner(Protocol):
+    """Who turns "send a drone" into a real flight (`dispatch._flights.Flights`): the
+    events and the messages to commit with the step; ([], []) leaves it a record."""
+
+    def plan(self, alert: Alert, drone: str) -> tuple[Decision, list[Publication]]: ...
 
 
 class Committed(NamedTuple):
@@ -114,6 +122,7 @@ class Dispatcher:
         listeners: Sequence[Listener] = (),
         late_after: timedelta = timedelta(minutes=10),
         notifications: NotificationLog | None = None,
+        flights: FlightPlanner | None = None,
     ) -> None:
         self.store = store
         self.router = router
@@ -129,6 +138,7 @@ class Dispatcher:
         self.listeners = list(listeners)
         self.late_after = late_after
         self.notifications = notifications
+        self.flights = flights
 
     # -- from the engine -----------------------------------------------------------------
 
@@ -287,10 +297,23 @@ class Dispatcher:
 
             def extra(a: Alert, _events: list[Event]) -> list[Publication]:
                 return [self._alert_publication(a, queue)]
+        if isinstance(command, Verify) and self.flights is not None:
+            flight, requests = self.flights.plan(alert, command.drone)
+            decided = [*decided, *flight]
+
+            def extra(_a: Alert, _events: list[Event]) -> list[Publication]:
+                return requests
         alert, events = self._commit(alert, decided, extra)
         if not alert.incident.open and self.lifecycle is not None:
             self.lifecycle.incident_closed(alert)
         return alert, events
+
+    def record(self, alert_id: str, decided: Decision,
+               publications: list[Publication] | None = None) -> None:
+        """Commit events that move nothing (a dock's word on a flight) with `publications`.
+        Raises NotFound."""
+        extra = None if not publications else (lambda _a, _e: publications)
+        self._commit(self.get(alert_id), decided, extra)
 
     # -- from the clock ------------------------------------------------------------------
 

@@ -71,6 +71,7 @@ class EventKind(StrEnum):
     UPDATED = "updated"  # the condition changed severity, or was raised again
     CLEARED = "cleared"  # the condition ended (the incident stays open for the officers)
     EVIDENCE = "evidence"  # a drone's finding at the incident's zone
+    FLIGHT = "flight"  # a dock's drone sent: requested, accepted, refused, progress, arrived
 
 
 _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
@@ -280,6 +281,12 @@ def on_signal(incident: Incident, cleared: bool, raised_again: bool, severity: s
 def on_evidence(drone: str | None, finding: Mapping[str, Any]) -> Decision:
     """A drone's finding where the incident is: "the drone saw it on video"."""
     return [Change(EventKind.EVIDENCE, drone or "drone", finding)]
+
+
+def on_flight(dock: str, data: Mapping[str, Any]) -> Decision:
+    """What a DJI dock said of the flight it was asked for. Informational: the drone's
+    position entering the zone (the rules) is what puts the incident on scene."""
+    return [Change(EventKind.FLIGHT, f"dock:{dock}", data)]
 
 
 def apply(incident: Incident, event: Event) -> Incident:

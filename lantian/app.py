@@ -31,6 +31,7 @@ from dispatch import (
     StreamHub,
     api_router,
 )
+from dispatch.flights import Flights
 from dispatch.notify import DeliveryWorker, Notifier, SqliteDeliveries
 from dispatch.users import SqliteUsers
 from ingest import (
@@ -100,6 +101,8 @@ async def serve(
         retry_first=notify.retry_first, retry_max=notify.retry_max,
         dead_after=notify.dead_after, registry=registry,
     ) if notify.channels else None
+    # "send a drone" flies the drones of enabled DJI docks (off unless configured)
+    flights = Flights(settings.flights, store, outbox, clock, registry=registry)
     dispatcher = Dispatcher(
         store=store,
         router=settings.dispatch.router,
@@ -114,7 +117,13 @@ async def serve(
         notifications=Notifier(deliveries, notify.channels, settings.tz, notify.console_url,
                                clock) if worker is not None else None,
         listeners=[worker.wake] if worker is not None else (),
+        flights=flights,
     )
+    flights.recorder = dispatcher
+    restored = flights.restore()
+    if flights.docks:
+        log.info("DJI flights enabled for docks %s; %d flights of open alerts followed",
+                 ", ".join(sorted(flights.docks)), restored)
     stream = StreamHub(settings.tz)  # the consoles' live view of every committed change
     dispatcher.listeners.append(stream.tell)
     registry.register(stream)
@@ -145,6 +154,14 @@ async def serve(
 
     def on_message(topic: str, payload: bytes) -> None:
         burst.begin()
+        dock_says = flights.wants(topic)
+        try:
+            if dock_says:  # a dock's reply or event is dispatch's; its OSD is both's
+                flights.handle(topic, payload)
+        except Exception:
+            log.exception("flights failed on a message from %s", topic)
+        if dock_says and not topic.endswith("/osd"):
+            return
         try:
             ingestor.handle(topic, payload)
         except Exception:  # a bug must cost one message, not the burst it came in
@@ -182,7 +199,7 @@ async def serve(
 
     mqtt = MqttConnection(
         settings.broker,
-        settings.topics.subscriptions(),
+        settings.topics.subscriptions() + flights.subscriptions(),
         on_message=on_message,
         on_connected_change=connected_change,
         registry=registry,

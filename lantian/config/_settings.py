@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
+from dispatch.flights import DockFlight
 from dispatch.users import SessionPolicy
 from ingest import (
     HJ212_DIALECTS,
@@ -43,7 +44,7 @@ from lantian.config._geo import load_stations, load_zones
 from lantian.config._masking import SECRET_KEY, mask, secrets_in
 from lantian.config._notify import NotifySettings, build_notify, notify_secrets
 from lantian.config._rules import build_ruleset
-from lantian.config._toml import Hj212TcpSection, LantianToml, MqttSection
+from lantian.config._toml import DjiSection, Hj212TcpSection, LantianToml, MqttSection
 from lantian.config._vendors import build_vendors
 from rules.geo import Zone
 from rules.records import Station
@@ -85,6 +86,8 @@ class Settings:
     notify: NotifySettings = field(default_factory=NotifySettings)
     #: the TCP listener for HJ 212 data loggers; None: off
     hj212_tcp: Hj212TcpSettings | None = None
+    #: DJI docks whose drone "send a drone" flies, by dock serial number
+    flights: Mapping[str, DockFlight] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def _parse_broker_url(url: str, mqtt: MqttSection, where: str) -> BrokerSettings:
@@ -301,4 +304,28 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
             toml.hj212_tcp, stations, where,
             "LANTIAN_HJ212_LISTEN" if env.get("LANTIAN_HJ212_LISTEN") else where,
         ),
+        flights=_flights(dji, where),
     )
+
+
+def _flights(dji: DjiSection, where: str) -> Mapping[str, DockFlight]:
+    """The docks "send a drone" may fly: each a configured dock with a configured aircraft."""
+    out = {}
+    for sn, f in dji.flights.items():
+        key = f'ingest.dji.flights."{sn}"'
+        if sn not in dji.docks:
+            raise ConfigError(where, key, f"{sn!r} is not in [ingest.dji] docks")
+        drone = dji.aircraft.get(f.aircraft)
+        if drone is None:
+            raise ConfigError(where, f"{key}.aircraft",
+                              f"{f.aircraft!r} is not in [ingest.dji] aircraft")
+        out[sn] = DockFlight(
+            dock=sn, drone=drone, enabled=f.enabled, height_m=f.height_m,
+            max_speed=f.max_speed, security_takeoff_height=f.security_takeoff_height,
+            rth_altitude=f.rth_altitude, commander_flight_height=f.commander_flight_height,
+            progress_every_s=f.progress_every_s)
+    drones = [d.drone for d in out.values() if d.enabled]
+    if len(drones) != len(set(drones)):
+        raise ConfigError(where, "ingest.dji.flights",
+                          "two enabled docks name the same aircraft")
+    return MappingProxyType(out)

@@ -62,9 +62,25 @@ class InfluxSection(Section):
     max_pending_points: PositiveInt = 1_000_000
 
 
+class DjiFlightSection(Section):
+    """`[ingest.dji.flights."DOCK_SN"]`: may "send a drone" fly this dock's aircraft?
+    Heights in metres: `height_m` above the WGS-84 ellipsoid (the target), the others
+    relative to the dock (DJI's `takeoff_to_point`)."""
+
+    enabled: bool = False
+    aircraft: Annotated[str, Field(min_length=1, max_length=64)]
+    height_m: Annotated[float, Field(ge=2, le=1500)] = 100.0
+    max_speed: Annotated[int, Field(ge=1, le=15)] = 10
+    security_takeoff_height: Annotated[float, Field(ge=20, le=1500)] = 30.0
+    rth_altitude: Annotated[float, Field(ge=2, le=1500)] = 100.0
+    commander_flight_height: Annotated[float, Field(ge=2, le=3000)] = 80.0
+    progress_every_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
+
+
 class DjiSection(Section):
     aircraft: dict[str, Annotated[str, Field(min_length=1)]] = {}
     docks: list[str] = []
+    flights: Annotated[dict[str, DjiFlightSection], Field(max_length=100)] = {}
 
 
 class DeadLettersSection(Section):

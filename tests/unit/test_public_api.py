@@ -16,6 +16,7 @@ SURFACES = {
         "Route", "Router", "Spot", "SqliteOutbox", "SqliteStore", "StreamHub", "Token",
         "api_router",
     ],
+    "dispatch.flights": ["DockFlight", "Flights"],
     "dispatch.notify": ["Channel", "DeliveryWorker", "Notifier", "SqliteDeliveries"],
     "dispatch.users": ["SessionPolicy", "SqliteUsers", "UserAdmin", "UserRefused"],
     "ingest": [

@@ -29,10 +29,11 @@ import pytest
 from shapely.geometry import box
 
 from dispatch import AlertTopics, Deadlines, Dispatcher, Router
-from dispatch._lifecycle import Ack, Close, Outcome
+from dispatch._lifecycle import Ack, Close, Outcome, Verify
 from dispatch._outbox import Outbox
 from dispatch._sqlite import SqliteStore
 from dispatch._sqlite_outbox import SqliteOutbox
+from dispatch.flights import DockFlight, Flights
 from ingest import InboundTopics
 from ingest._deadletters import DeadLetter
 from lantian.cli import main as lantian
@@ -139,17 +140,23 @@ class _Recorder:
         return len(self.sent)
 
 
+_DOCK: Final = "7CTDM3D00BVY4B"
+
+
 def _published() -> dict[str, list[dict[str, Any]]]:
     """Messages by topic, with alert ids in topics written `*`."""
     now = [T0]
     wire = _Recorder()
     store = SqliteStore(":memory:", tz=SH)
+    outbox = Outbox(SqliteOutbox(store), lambda: now[0], broker=wire)
+    flights = Flights({_DOCK: DockFlight(_DOCK, "KY-UAV-01", enabled=True)}, store, outbox,
+                      lambda: now[0])
     dispatcher = Dispatcher(
         store=store, router=Router((), "blue_sky"),
         queues={"blue_sky": Deadlines()}, topics=AlertTopics("lantian"), clock=lambda: now[0],
-        tz=SH, outbox=Outbox(SqliteOutbox(store), lambda: now[0], broker=wire),
-        new_id=lambda: "a1",
+        tz=SH, outbox=outbox, new_id=lambda: "a1", flights=flights,
     )
+    flights.recorder = dispatcher
     site = Zone("cs-01", "工地", "construction_site", box(120.50, 30.02, 120.51, 30.03),
                 "KY-G-022")
     dispatcher.receive([AlertSignal(
@@ -164,6 +171,10 @@ def _published() -> dict[str, list[dict[str, Any]]]:
     now[0] += timedelta(minutes=6)
     dispatcher.sweep()
     dispatcher.command("a1", Ack("李值班"))
+    dispatcher.command("a1", Verify("李值班", "KY-UAV-01"))  # a dock's drone: the request
+    flights.handle(f"thing/product/{_DOCK}/events", orjson.dumps({  # answered: events_reply
+        "tid": "t", "bid": "b", "method": "takeoff_to_point_progress", "need_reply": 1,
+        "data": {"result": 0, "status": "wayline_progress", "flight_id": "b"}}))
     dispatcher.command("a1", Close("李值班", Outcome.RESOLVED, "工地已洒水降尘"))
     letter = DeadLetter("lantian/sensors/KY-CS-001/reading", "missing_field",
                         'field "ts" is missing', b"{}", T0)
@@ -187,7 +198,8 @@ def _shape(topic: str) -> str:
 def test_every_outbound_topic_has_an_example() -> None:
     shown = {_shape(args[0]) for verb, args, _ in EXAMPLES if verb == "publish"}
     assert shown == {"lantian/queues/blue_sky/alerts", "lantian/alerts/*/events",
-                     "lantian/escalations", "lantian/deadletter"}
+                     "lantian/escalations", "lantian/deadletter",
+                     f"thing/product/{_DOCK}/services", f"thing/product/{_DOCK}/events_reply"}
     assert shown == set(PUBLISHED)
 
 
