@@ -21,11 +21,18 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
 import orjson
 
 from dispatch._alert import Alert, describe, lateness
+from dispatch._dispatcher_ports import (
+    Committed,
+    FlightPlanner,
+    LifecycleSink,
+    Listener,
+    NotificationLog,
+)
 from dispatch._lifecycle import (
     Assist,
     Command,
@@ -59,41 +66,6 @@ log = logging.getLogger(__name__)
 
 #: More messages a change announces, made from the alert and events after it.
 Extra = Callable[[Alert, list[Event]], list[Publication]]
-
-
-class LifecycleSink(Protocol):
-    """Where closed incidents' response times go for dashboards (InfluxDB)."""
-
-    def incident_closed(self, alert: Alert) -> None: ...
-
-
-class NotificationLog(Protocol):
-    """Where the notifications of events are recorded, in their transaction
-    (`dispatch._deliveries.Notifier`)."""
-
-    def record(self, alert: Alert, events: list[Event], after: list[tuple[str, str]]
-               ) -> None: ...
-
-
-class FlightPlanner(Protocol):
-    """Who turns "send a drone" into a real flight (`dispatch._flights.Flights`): the
-    events and the messages to commit with the step; ([], []) leaves it a record."""
-
-    def plan(self, alert: Alert, drone: str) -> tuple[Decision, list[Publication]]: ...
-
-
-class Committed(NamedTuple):
-    """A change as committed: the alert after it, its events, and the state and queue
-    each event left the incident in."""
-
-    alert: Alert
-    events: list[Event]
-    after: list[tuple[str, str]]
-
-
-#: Told of every committed change, after the commit (a live view of the queues). A
-#: listener that raises is logged and counted; the change stays committed.
-Listener = Callable[[Committed], None]
 
 
 class NotFound(LookupError):

@@ -33,7 +33,7 @@ import orjson
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from dispatch._dispatcher import Committed
+from dispatch._dispatcher_ports import Committed
 from dispatch._lifecycle import EventKind, Incident
 from dispatch._wire import event_json
 

@@ -11,7 +11,8 @@ import pytest
 from shapely.geometry import box
 
 from dispatch import AlertTopics, Deadlines, Dispatcher, Route, Router
-from dispatch._dispatcher import Committed, NotFound
+from dispatch._dispatcher import NotFound
+from dispatch._dispatcher_ports import Committed
 from dispatch._lifecycle import Ack, Close, Outcome, Refused, State, Transfer
 from dispatch._outbox import Outbox
 from dispatch._sqlite import SqliteStore

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from dispatch._access import Role, Token
 from dispatch._alert import Alert
-from dispatch._dispatcher import Committed
+from dispatch._dispatcher_ports import Committed
 from dispatch._lifecycle import Event, EventKind, Incident, State
 from dispatch._stream import StreamHub, Subscription
 
