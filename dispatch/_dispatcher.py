@@ -59,6 +59,9 @@ from dispatch._wire import AlertTopics, escalation_json, event_json
 from rules.signals import Action, AlertSignal, Maintenance, Signal, ZoneEvent
 
 Clock = Callable[[], datetime]
+#: The "silence" of an alert raised on data older than `stale_after`.
+STALE = "stale-data"
+
 #: How long after a failure on the raise path `healthy()` says False.
 _UNHEALTHY_FOR = timedelta(minutes=10)
 
@@ -93,6 +96,7 @@ class Dispatcher:
         new_id: Callable[[], str] = new_alert_id,
         listeners: Sequence[Listener] = (),
         late_after: timedelta = timedelta(minutes=10),
+        stale_after: timedelta = timedelta(hours=1),
         notifications: NotificationLog | None = None,
         flights: FlightPlanner | None = None,
     ) -> None:
@@ -109,6 +113,7 @@ class Dispatcher:
         self.new_id = new_id
         self.listeners = list(listeners)
         self.late_after = late_after
+        self.stale_after = stale_after
         self.notifications = notifications
         self.flights = flights
 
@@ -186,12 +191,18 @@ class Dispatcher:
             description=describe(s, self.tz) | lateness(s.at, now, self.late_after),
         )
         silence = self._muting(s, zones, queue, now)
-        decided = on_raise(queue, s.severity, s.rule, s.subject,
-                           None if silence is None else (silence.id, silence.reason))
-        self._commit(alert, decided, None if silence is not None else (
+        muted = None if silence is None else (silence.id, silence.reason)
+        if muted is None and now - s.at > self.stale_after:
+            # history a logger sent late (back-fill, a buffered upload): recorded for the
+            # bureau, not sent to officers to drive out to a condition of hours ago
+            muted = (STALE, f"observed {round((now - s.at).total_seconds())} s before it"
+                     f" reached the service (over {round(self.stale_after.total_seconds())}"
+                     " s): history, recorded and not dispatched")
+        decided = on_raise(queue, s.severity, s.rule, s.subject, muted)
+        self._commit(alert, decided, None if muted is not None else (
             lambda a, _events: [self._alert_publication(a, queue)]), new=True)
         if self.metrics is not None:
-            self.metrics.raised.labels(queue, s.kind, str(silence is not None).lower()).inc()
+            self.metrics.raised.labels(queue, s.kind, str(muted is not None).lower()).inc()
 
     def _muting(self, s: AlertSignal, zones: list[str], queue: str, now: datetime
                 ) -> Silence | None:

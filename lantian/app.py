@@ -114,6 +114,7 @@ async def serve(
         metrics=DispatchMetrics(registry, store),
         outbox=outbox,
         late_after=settings.dispatch.late_after,
+        stale_after=settings.dispatch.stale_after,
         notifications=Notifier(deliveries, notify.channels, settings.tz, notify.console_url,
                                clock) if worker is not None else None,
         listeners=[worker.wake] if worker is not None else (),

@@ -44,6 +44,7 @@ class DispatchSection(Section):
     default_queue: QueueName = "blue_sky"
     sweep_s: PositiveFloat = 15.0
     late_after_s: PositiveFloat = 600.0
+    stale_after_s: PositiveFloat = 3600.0
     queues: dict[QueueName, QueueSection] = {
         "blue_sky": QueueSection(), "law_enforcement": QueueSection(),
     }
@@ -58,6 +59,7 @@ class DispatchSettings:
     tokens: tuple[Token, ...]
     sweep_s: float
     late_after: timedelta = timedelta(minutes=10)
+    stale_after: timedelta = timedelta(hours=1)
 
 
 def build_dispatch(
@@ -70,6 +72,8 @@ def build_dispatch(
     for name, q in section.queues.items():
         if q.close_s < q.ack_s:
             raise ConfigError(where, f"dispatch.queues.{name}", "close_s is before ack_s")
+    if section.stale_after_s < section.late_after_s:
+        raise ConfigError(where, "dispatch.stale_after_s", "is before late_after_s")
     if section.default_queue not in queues:
         raise ConfigError(where, "dispatch.default_queue", _no_queue(section.default_queue, queues))
     routes = []
@@ -105,6 +109,7 @@ def build_dispatch(
         router=Router(tuple(routes), section.default_queue),
         queues=MappingProxyType(queues), tokens=tuple(tokens), sweep_s=section.sweep_s,
         late_after=timedelta(seconds=section.late_after_s),
+        stale_after=timedelta(seconds=section.stale_after_s),
     )
 
 

@@ -289,3 +289,19 @@ def test_an_alert_on_live_data_is_not_late(dispatcher: Dispatcher, clock: Clock)
     dispatcher.receive([signal(Action.RAISE)])
     assert (dispatcher.get("a1").description["delay_s"],
             dispatcher.get("a1").description["late"]) == (3, False)
+
+
+def test_an_alert_on_history_is_recorded_muted_not_dispatched(
+    dispatcher: Dispatcher, clock: Clock, wire: Recorder
+) -> None:
+    """A logger's back-filled hour: the bureau keeps it, no officer is sent out for it."""
+    clock.now = T0 + timedelta(hours=2)  # the readings of 10:00 arrive at 12:00
+    dispatcher.receive([signal(Action.RAISE)])
+    alert = dispatcher.get("a1")
+    assert alert.incident.muted and alert.incident.state is State.RAISED
+    assert "lantian/queues/blue_sky/alerts" not in wire.topics()
+    (_, silenced) = [body for t, body in wire.sent if t.endswith("/events")]
+    data = silenced["data"]
+    assert silenced["kind"] == "silenced" and isinstance(data, dict)
+    assert data["silence"] == "stale-data"
+    assert "7200 s before it reached the service" in data["reason"]
