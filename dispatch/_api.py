@@ -31,7 +31,7 @@ from datetime import tzinfo
 from fastapi import APIRouter, Security
 
 from dispatch._access import Token
-from dispatch._api_alerts import alert_routes
+from dispatch._api_alerts import KnownDrones, alert_routes
 from dispatch._api_auth import auth_router, logout_route, me_route
 from dispatch._api_map import MapView, map_routes
 from dispatch._api_models import BEARER, errors
@@ -58,6 +58,7 @@ def api_router(
     sessions: SessionPolicy | None = None,
     notifications: NotificationView | None = None,
     names: Gazetteer = NO_NAMES,
+    drones: KnownDrones | None = None,
     more_routes: Sequence[Callable[[APIRouter], None]] = (),
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
@@ -68,7 +69,8 @@ def api_router(
     the console's map (`/api/map`). With `users` (the store's), named users sign in with
     personal tokens and browser sessions (`/auth/login`, `/auth/logout`), under
     `sessions`' rules; without, only `tokens`. `names` are config's names of zones, grids
-    and stations, which the bureau's reports print. `more_routes` add the composition
+    and stations, which the bureau's reports print. `drones` gives the drones a verify step
+    may send (the others are refused 422; without it, any). `more_routes` add the composition
     root's own reads (another package's state) behind the same gate."""
     gate = Gate(tokens, users, clock)
     api = APIRouter(
@@ -78,7 +80,7 @@ def api_router(
         dependencies=[Security(BEARER)], responses=errors(401),
     )
     me_route(api)
-    alert_routes(api, dispatcher, queries, tz)
+    alert_routes(api, dispatcher, queries, tz, drones)
     report_routes(api, queries, tz, clock, coverage, data_gaps, names)
     silence_routes(api, queries, silences, dispatcher.queues, tz, clock)
     if stream is not None:

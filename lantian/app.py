@@ -46,7 +46,7 @@ from ingest import (
 )
 from ingest.hj212_tcp import Hj212Server
 from lantian.config import Settings
-from lantian.console import map_view, mount_console
+from lantian.console import known_drones, map_view, mount_console
 from lantian.hj212_api import loggers_routes
 from lantian.http import create_app
 from lantian.names import gazetteer_of
@@ -238,6 +238,7 @@ async def serve(
         map_view=map_view(
             settings.zones, settings.stations, settings.decode.dji_aircraft.values(),
             settings.dispatch.queues, lambda: pipeline.state, clock, settings.tz),
+        drones=known_drones(settings.decode.dji_aircraft.values(), lambda: pipeline.state),
         # named users: managed with `lantian users`, also while this runs
         users=SqliteUsers(store), sessions=settings.sessions,
         names=gazetteer_of(settings),
