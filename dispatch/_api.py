@@ -34,6 +34,7 @@ from dispatch._access import Token
 from dispatch._api_alerts import KnownDrones, alert_routes
 from dispatch._api_auth import auth_router, logout_route, me_route
 from dispatch._api_map import MapView, map_routes
+from dispatch._api_media import media_routes
 from dispatch._api_models import BEARER, errors
 from dispatch._api_notify import NotificationView, notification_routes
 from dispatch._api_reports import CoverageReport, DataGaps, report_routes
@@ -42,6 +43,7 @@ from dispatch._api_stream import stream_routes
 from dispatch._dispatcher import Clock, Dispatcher
 from dispatch._gazetteer import NO_NAMES, Gazetteer
 from dispatch._guard import Gate, authenticated_route
+from dispatch._media import MediaStore
 from dispatch._queries import Queries
 from dispatch._sessions import SessionPolicy
 from dispatch._silences import SilenceBook
@@ -59,6 +61,7 @@ def api_router(
     notifications: NotificationView | None = None,
     names: Gazetteer = NO_NAMES,
     drones: KnownDrones | None = None,
+    media: MediaStore | None = None,
     more_routes: Sequence[Callable[[APIRouter], None]] = (),
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
@@ -70,7 +73,8 @@ def api_router(
     personal tokens and browser sessions (`/auth/login`, `/auth/logout`), under
     `sessions`' rules; without, only `tokens`. `names` are config's names of zones, grids
     and stations, which the bureau's reports print. `drones` gives the drones a verify step
-    may send (the others are refused 422; without it, any). `more_routes` add the composition
+    may send (the others are refused 422; without it, any); `media` keeps the incidents'
+    photos (`/api/alerts/{id}/photos`, `/api/media/{sha256}`). `more_routes` add the composition
     root's own reads (another package's state) behind the same gate."""
     gate = Gate(tokens, users, clock)
     api = APIRouter(
@@ -81,6 +85,8 @@ def api_router(
     )
     me_route(api)
     alert_routes(api, dispatcher, queries, tz, drones)
+    if media is not None:
+        media_routes(api, dispatcher, queries, tz, media)
     report_routes(api, queries, tz, clock, coverage, data_gaps, names)
     silence_routes(api, queries, silences, dispatcher.queues, tz, clock)
     if stream is not None:

@@ -23,6 +23,7 @@ from dispatch._api_models import (
     AlertList,
     AlertWithEvents,
     CloseBody,
+    CommentBody,
     OnSceneBody,
     QueueBody,
     ReopenBody,
@@ -38,6 +39,7 @@ from dispatch._lifecycle import (
     Assist,
     Close,
     Command,
+    Comment,
     OnScene,
     Refused,
     Reopen,
@@ -160,6 +162,11 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
         """Close with a receipt (回执): outcome, note and the officer (the caller)."""
         return run(alert_id, token, lambda a, who: Close(who, body.outcome,
                                                          body.note))
+
+    @router.post("/alerts/{alert_id}/comments", response_model=None, responses=_STEP)
+    async def comment(alert_id: AlertId, token: Officer, body: CommentBody) -> dict[str, Any]:
+        """A note on the incident's timeline, in any state (a closed one's too)."""
+        return run(alert_id, token, lambda a, who: Comment(who, body.text))
 
     @router.post("/alerts/{alert_id}/reopen", response_model=None, responses=_STEP)
     async def reopen(

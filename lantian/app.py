@@ -17,12 +17,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from dispatch import (
+    MAX_PHOTO,
     ROWS_SKIPPED,
     AlertTopics,
     Clock,
     Dispatcher,
     DispatchMetrics,
     IncidentPoints,
+    MediaStore,
     Outbox,
     OutboxBacklog,
     Queries,
@@ -224,6 +226,7 @@ async def serve(
         degraded={"raise_path": dispatcher.healthy}
         | ({"timeseries": timeseries.healthy} if timeseries is not None else {})
         | ({"notifications": worker.healthy} if worker is not None else {}),
+        large_bodies=((r"/api/alerts/[^/]+/photos", MAX_PHOTO),),
     )
     app.include_router(api_router(
         dispatcher, settings.dispatch.tokens, settings.tz, clock, coverage=pipeline.coverage,
@@ -239,6 +242,7 @@ async def serve(
             settings.zones, settings.stations, settings.decode.dji_aircraft.values(),
             settings.dispatch.queues, lambda: pipeline.state, clock, settings.tz),
         drones=known_drones(settings.decode.dji_aircraft.values(), lambda: pipeline.state),
+        media=MediaStore(settings.media_dir or settings.store_path.parent / "media"),
         # named users: managed with `lantian users`, also while this runs
         users=SqliteUsers(store), sessions=settings.sessions,
         names=gazetteer_of(settings),

@@ -83,6 +83,8 @@ class Settings:
     notify: NotifySettings = field(default_factory=NotifySettings)
     #: the TCP listener for HJ 212 data loggers; None: off
     hj212_tcp: Hj212TcpSettings | None = None
+    #: where the incidents' photos are kept; None: `media/` beside the store
+    media_dir: Path | None = None
 
 
 def _parse_broker_url(url: str, mqtt: MqttSection, where: str) -> BrokerSettings:
@@ -274,6 +276,8 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
                           Kind.VENDOR in toml.ingest.decoders),
         ),
         store_path=store_path,
+        media_dir=Path(toml.store.media_dir) if toml.store.media_dir
+        else store_path.parent / "media",
         influx=influx,
         decode=decode,
         dedupe_capacity=toml.ingest.dedupe_capacity,
