@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +53,19 @@ PEOPLE = (("li", "officer", ["blue_sky"], "李 (蓝天)"),
           ("zhao", "supervisor", [], "赵 (值班长)"),
           ("sun", "bureau", [], "孙 (环保局)"),
           ("root", "admin", [], "管理员"))
+
+
+def png(width: int = 96, height: int = 64) -> bytes:
+    """A real picture (a dusty-orange gradient), made without an imaging library."""
+    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (
+        200, 120 + x % 100, 40 + y * 2)) for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def add_people(d: Deployment) -> None:
@@ -236,9 +251,22 @@ def test_the_story_in_the_browser(browser: Browser, office: Deployment) -> None:
     law.wait_for_selector("form[data-action=close]", timeout=WAIT)
     law.select_option("form[data-action=close] select", "resolved")
     law.fill("form[data-action=close] textarea", "现场洒水降尘，责令覆盖裸土")
+    # the receipt's photo, named .jpg though it is a PNG: its content decides
+    law.set_input_files("form[data-action=close] input[type=file]", files=[
+        {"name": "现场.jpg", "mimeType": "image/jpeg", "buffer": png()}])
     law.click("form[data-action=close] button")
     law.wait_for_selector(".head [data-state=closed]", timeout=WAIT)
     blue.wait_for_selector(".head [data-state=closed]", timeout=WAIT)  # live on blue's too
+    # the timeline shows the photo, loaded from the service, on both pages
+    for page in (law, blue):
+        thumb = page.wait_for_selector("tr[data-kind=commented] img[data-sha]", timeout=WAIT)
+        page.wait_for_function("(img) => img.complete && img.naturalWidth === 96", arg=thumb,
+                               timeout=WAIT)
+    # a note after the close: comments are taken in any state
+    law.fill("form[data-action=comment] textarea", "复查：裸土已覆盖")
+    law.click("form[data-action=comment] button")
+    law.wait_for_selector("tr[data-kind=commented] >> text=复查：裸土已覆盖", timeout=WAIT)
+    shot(law, "incident-closed")
     actors = blue.locator("td.actor").all_inner_texts()
     assert "li" in actors and "wang" in actors  # each signed-in user acted as themselves
     assert blue.locator("tr[data-kind=closed]").count() == 1

@@ -42,6 +42,24 @@ export async function api(path, { method = "GET", body, params } = {}) {
   return data;
 }
 
+/** One file as a request's whole body (a photo): the service reads its type from its
+ * content, so the one given here is only a hint. */
+export async function upload(path, file) {
+  const headers = { Accept: "application/json",
+    "Content-Type": file.type || "application/octet-stream" };
+  const token = csrf();
+  if (token) headers["X-CSRF-Token"] = token;
+  const r = await fetch(path, { method: "POST", headers, credentials: "same-origin", body: file });
+  if (r.status === 401) {
+    if (!leaving) location.assign("/login");
+    leaving = true;
+    return new Promise(() => {});
+  }
+  const data = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
+  if (!r.ok) throw new ApiError(r.status, data?.detail ?? data);
+  return data;
+}
+
 /** Who is signed in: the service's answer to /api/me (a 401 has gone to /login). */
 export function whoami() {
   return api("/api/me");
