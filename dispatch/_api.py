@@ -40,6 +40,7 @@ from dispatch._api_notify import NotificationView, notification_routes
 from dispatch._api_reports import CoverageReport, DataGaps, report_routes
 from dispatch._api_silences import silence_routes
 from dispatch._api_stream import stream_routes
+from dispatch._api_users import UserList, user_routes
 from dispatch._dispatcher import Clock, Dispatcher
 from dispatch._gazetteer import NO_NAMES, Gazetteer
 from dispatch._guard import Gate, authenticated_route
@@ -94,6 +95,8 @@ def api_router(
     if map_view is not None:
         map_routes(api, map_view)
     notification_routes(api, notifications, tz)
+    if isinstance(users, UserList):  # the store's book lists them: the admin page's read
+        user_routes(api, users)
     for add in more_routes:
         add(api)
     router = APIRouter()

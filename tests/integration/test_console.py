@@ -283,11 +283,6 @@ def test_the_story_in_the_browser(browser: Browser, office: Deployment) -> None:
     assert status_of(bureau, "GET", f"/api/alerts/{aid}") == 403
     shot(bureau, "bureau")
 
-    admin = sign_in(browser, d, watch, "root")
-    admin.goto(f"{d.url}/#/admin")
-    admin.wait_for_selector(".status.ok", timeout=WAIT)
-    shot(admin, "admin")
-
     # signed out: the cookies are gone, and the console sends the page back to /login
     watch.leaving = True
     blue.click("#logout")
@@ -351,6 +346,31 @@ def test_an_officer_never_sees_another_queues_alert(
     assert [e["kind"] for e in json.loads(heard[1][1])["events"]] == ["assist"]
     law.wait_for_selector(f"tr[data-id='{aid}']", timeout=WAIT)
     assert watch.unexpected(f"403 /api/alerts/{aid}", f"404 /api/alerts/{aid}") == []
+
+
+def test_the_supervisor_sees_escalations_and_the_admin_the_service(
+    browser: Browser, office: Deployment
+) -> None:
+    d, watch = office, Watch()
+    chief = sign_in(browser, d, watch, "zhao")
+    live(chief)
+    d.fume("KY-CS-003")  # blue sky's, and nobody acknowledges it
+    aid = d.open_alert("KY-CS-003")["id"]
+    chief.wait_for_selector(f"tr[data-id='{aid}']", timeout=WAIT)  # every queue's board
+    assert chief.locator(f"tr[data-id='{aid}'] .flag.escalated").count() == 0
+    d.clock.advance(minutes=5, seconds=1)  # past the 5 minutes to acknowledge
+    chief.wait_for_selector(f"tr[data-id='{aid}'] .flag.escalated", timeout=WAIT)
+
+    admin = sign_in(browser, d, watch, "root")
+    admin.goto(f"{d.url}/#/admin")
+    admin.wait_for_selector(".status.ok", timeout=WAIT)
+    admin.wait_for_selector("table.users tr[data-user=li]", timeout=WAIT)
+    cells = admin.locator("table.users tr[data-user=li] td").all_inner_texts()
+    assert cells[:4] == ["li", "李 (蓝天)", "值班员", "blue_sky"]
+    assert admin.locator("table.users tbody tr").count() == len(PEOPLE)
+    admin.wait_for_selector("#admin-notifications p.muted, table.channels", timeout=WAIT)
+    shot(admin, "admin")
+    assert watch.unexpected() == []
 
 
 def test_the_login_page_and_the_session(browser: Browser, office: Deployment) -> None:
