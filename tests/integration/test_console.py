@@ -21,6 +21,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,8 +33,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, Request, sync_pla
 from dispatch import SqliteStore
 from dispatch._users import Passwords
 from dispatch.users import UserAdmin
-from tests.integration.conftest import DOCK, SITE_CS01, Deployment
-from tests.support import REPO, wait_until
+from tests.integration.conftest import ADMIN, DOCK, SITE_CS01, Deployment, start_deployment
+from tests.support import REPO, Broker, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -349,9 +350,22 @@ def test_an_officer_never_sees_another_queues_alert(
 
 
 def test_the_supervisor_sees_escalations_and_the_admin_the_service(
-    browser: Browser, office: Deployment
+    browser: Browser, tmp_path: Path, broker: Broker
 ) -> None:
-    d, watch = office, Watch()
+    # a webhook nobody listens on: its notifications wait, with the error, on the admin page
+    hook = f"http://127.0.0.1:{free_port()}/hook"
+    d = start_deployment(tmp_path, broker, extra=(
+        '\n[notify]\nretry_first_s = 2\n[[notify.channels]]\nname = "ops-webhook"\n'
+        f'kind = "webhook"\nurl = "{hook}"\nevents = ["raised", "escalated"]\n'))
+    try:
+        add_people(d)
+        escalations_and_admin(browser, d)
+    finally:
+        d.service.stop()
+
+
+def escalations_and_admin(browser: Browser, d: Deployment) -> None:
+    watch = Watch()
     chief = sign_in(browser, d, watch, "zhao")
     live(chief)
     d.fume("KY-CS-003")  # blue sky's, and nobody acknowledges it
@@ -361,6 +375,10 @@ def test_the_supervisor_sees_escalations_and_the_admin_the_service(
     d.clock.advance(minutes=5, seconds=1)  # past the 5 minutes to acknowledge
     chief.wait_for_selector(f"tr[data-id='{aid}'] .flag.escalated", timeout=WAIT)
 
+    def failed_once() -> bool:
+        [hook] = httpx.get(f"{d.url}/api/notifications", headers=ADMIN).json()["channels"]
+        return bool(hook["last_error"])
+    wait_until(failed_once, what="the webhook's first failure")
     admin = sign_in(browser, d, watch, "root")
     admin.goto(f"{d.url}/#/admin")
     admin.wait_for_selector(".status.ok", timeout=WAIT)
@@ -368,7 +386,9 @@ def test_the_supervisor_sees_escalations_and_the_admin_the_service(
     cells = admin.locator("table.users tr[data-user=li] td").all_inner_texts()
     assert cells[:4] == ["li", "李 (蓝天)", "值班员", "blue_sky"]
     assert admin.locator("table.users tbody tr").count() == len(PEOPLE)
-    admin.wait_for_selector("#admin-notifications p.muted, table.channels", timeout=WAIT)
+    row = admin.wait_for_selector("table.channels tr[data-channel=ops-webhook]", timeout=WAIT)
+    assert row.query_selector_all("td")[1].inner_text() != "0"  # pending
+    assert row.query_selector_all("td")[4].inner_text() != "—"  # why: the last error
     shot(admin, "admin")
     assert watch.unexpected() == []
 
