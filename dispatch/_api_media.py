@@ -36,7 +36,7 @@ Digest = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="the photo's
 def media_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: tzinfo,
                  media: MediaStore) -> None:
     @router.post("/alerts/{alert_id}/photos", response_model=None,
-                 responses=answers(StepResult, 403, 404, 409, 413, 415, 422),
+                 responses=answers(StepResult, 403, 404, 409, 413, 415, 422, 503),
                  openapi_extra={"requestBody": {"required": True, "content": {
                      kind: {"schema": {"type": "string", "format": "binary"}}
                      for kind in _IMAGES}}})
@@ -54,7 +54,11 @@ def media_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
         if image_type(data) is None:
             raise HTTPException(415, "not a JPEG, PNG or WebP image (judged by its content, "
                                 "not its name or type)")
-        digest = await asyncio.to_thread(media.put, data)
+        try:
+            digest = await asyncio.to_thread(media.put, data)
+        except OSError as exc:  # the disk is full, or the directory not ours: say so
+            raise HTTPException(503, f"the photo could not be kept: {exc.strerror or exc}"
+                                ) from exc
         alert = dispatcher.get(alert_id)  # as it is now, after the write
         try:
             alert, events = dispatcher.act(alert, Comment(token.name, "", (digest,)))

@@ -409,6 +409,7 @@ _WHY: Final = {
     413: "the request body is over the service's limit",
     415: "the body is not of a type the route takes (a photo: JPEG, PNG or WebP by its "
     "content)",
+    503: "the service cannot keep it now (a photo: the media directory is not writable)",
     422: "a malformed request: which field, and why",
 }
 

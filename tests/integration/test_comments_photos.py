@@ -7,11 +7,20 @@ message and leave nothing behind."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.conftest import ADMIN, BLUE_SKY, BUREAU, LAW, Deployment
+from tests.integration.conftest import (
+    ADMIN,
+    BLUE_SKY,
+    BUREAU,
+    LAW,
+    Deployment,
+    start_deployment,
+)
+from tests.support import Broker
 
 pytestmark = pytest.mark.integration
 
@@ -109,3 +118,20 @@ def test_a_hostile_upload_is_refused_and_leaves_nothing(
     # the refusals for who may not act come before a byte is read
     assert upload(d, aid, PNG, LAW).status_code == 403
     assert upload(d, "no-such-alert", PNG).status_code == 404
+
+
+def test_a_media_dir_that_cannot_be_written_is_a_503_and_the_alert_stays(
+    tmp_path: Path, broker: Broker,
+) -> None:
+    # a file where the photos would go (media/ beside the store)
+    (tmp_path / "media").write_text("not a directory")
+    d = start_deployment(tmp_path, broker)
+    try:
+        d.fume("KY-CS-001")
+        aid = d.open_alert("KY-CS-001")["id"]
+        r = upload(d, aid, PNG)
+        assert r.status_code == 503 and "could not be kept" in r.json()["detail"], r.text
+        assert "commented" not in [e["kind"] for e in d.alert(aid)["events"]]
+        assert d.post(aid, "ack", BLUE_SKY).status_code == 200  # the rest works on
+    finally:
+        d.service.stop()
