@@ -432,10 +432,16 @@ def test_the_login_page_and_the_session(browser: Browser, office: Deployment) ->
     assert httpx.post(f"{d.url}/api/alerts/no-such-alert/ack").status_code == 401
 
     # the session outlives its 12 hours: the next thing the page asks goes to /login
+    other = sign_in(browser, d, watch, "wang")
+    live(other)
     d.clock.advance(hours=12, minutes=1)
     watch.leaving = True  # what the page had in flight is aborted as it goes
     page.goto(f"{d.url}/#/map")
     page.wait_for_url(f"{d.url}/login", timeout=WAIT)
+    # an open page that asks nothing: when its stream is cut (here by a restart), the
+    # reconnection is refused, and the page goes to /login by itself
+    d.restart()
+    other.wait_for_url(f"{d.url}/login", timeout=WAIT)
     assert watch.unexpected("401 /auth/login", "429 /auth/login", "401 /api/",
                             "403 /api/alerts/no-such-alert",
                             "404 /api/alerts/no-such-alert") == []
