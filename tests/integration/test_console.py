@@ -5,9 +5,10 @@ blue-sky officer acknowledges it, sends the drone, sees it arrive on scene live,
 law enforcement (whose board shows it at once), and the law-enforcement officer closes it
 with a receipt; the timeline names both; the supervisor sees every queue's board; the
 bureau sees the figures and cannot act; an officer never sees another queue's alert, in
-the page or on its stream. The login page says why it refuses, an expired session goes
-back to it, and a request without the CSRF header is refused. Every request any page
-makes goes to the service itself, and nothing else fails on the page.
+the page or on its stream; the supervisor's board marks an escalation live; the admin
+page lists the users and a failing channel. (The login page itself, expiry and CSRF:
+test_console_sign_in.py.) Every request any page makes goes to the service itself, and
+nothing else fails on the page.
 
 Each page is photographed into docs/screenshots/ (the README's "Console" section shows
 them).
@@ -391,60 +392,6 @@ def escalations_and_admin(browser: Browser, d: Deployment) -> None:
     assert row.query_selector_all("td")[4].inner_text() != "—"  # why: the last error
     shot(admin, "admin")
     assert watch.unexpected() == []
-
-
-def test_the_login_page_and_the_session(browser: Browser, office: Deployment) -> None:
-    d, watch = office, Watch()
-    # no session: the console asks /api/me, hears 401 and goes to the login page
-    page = browser.new_context(locale="zh-CN").new_page()
-    page.goto(f"{d.url}/")
-    page.wait_for_url(f"{d.url}/login", timeout=WAIT)
-
-    page = login_page(browser, d, watch)
-    shot(page, "login")
-    submit(page, "li", "not the password")
-    page.wait_for_selector("#error[data-status='401']", timeout=WAIT)
-    assert page.locator("#error").inner_text() == "用户名或密码错误"
-    page.select_option("#lang", "en")
-    assert page.locator("form#login button").inner_text() == "Log in"
-    submit(page, "nobody", "not the password")  # an unknown user: the same answer
-    page.wait_for_selector("#error[data-status='401']", timeout=WAIT)
-    assert page.locator("#error").inner_text() == "wrong user name or password"
-    for _ in range(3):
-        submit(page, "li", "still not it")
-        page.wait_for_selector("#error[data-status='401']", timeout=WAIT)
-    submit(page, "li")  # the right password, but the guessing has locked the name out
-    page.wait_for_selector("#error[data-status='429']", timeout=WAIT)
-    assert page.locator("#error").inner_text().startswith("too many attempts")
-    assert page.url == f"{d.url}/login"
-
-    d.clock.advance(minutes=6)  # the lock-out is over
-    submit(page, "li")
-    page.wait_for_url(f"{d.url}/", timeout=WAIT)
-    page.wait_for_selector("body[data-ready=true]", timeout=WAIT)
-    live(page)
-
-    # a forged request (another site's form cannot read the CSRF cookie): refused
-    status, detail = call(page, "POST", "/api/alerts/no-such-alert/ack", csrf=False)
-    assert (status, json.loads(detail)["detail"]) == (403, "CSRF token missing or wrong")
-    assert call(page, "POST", "/api/alerts/no-such-alert/ack")[0] == 404  # with it: heard
-    # and a stranger's request, with no cookie at all
-    assert httpx.post(f"{d.url}/api/alerts/no-such-alert/ack").status_code == 401
-
-    # the session outlives its 12 hours: the next thing the page asks goes to /login
-    other = sign_in(browser, d, watch, "wang")
-    live(other)
-    d.clock.advance(hours=12, minutes=1)
-    watch.leaving = True  # what the page had in flight is aborted as it goes
-    page.goto(f"{d.url}/#/map")
-    page.wait_for_url(f"{d.url}/login", timeout=WAIT)
-    # an open page that asks nothing: when its stream is cut (here by a restart), the
-    # reconnection is refused, and the page goes to /login by itself
-    d.restart()
-    other.wait_for_url(f"{d.url}/login", timeout=WAIT)
-    assert watch.unexpected("401 /auth/login", "429 /auth/login", "401 /api/",
-                            "403 /api/alerts/no-such-alert",
-                            "404 /api/alerts/no-such-alert") == []
 
 
 def test_the_pages_and_assets_are_served_by_the_package(deployment: Deployment) -> None:
