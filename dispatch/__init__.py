@@ -7,6 +7,7 @@ from dispatch._access import Role, Token
 from dispatch._api import api_router
 from dispatch._dispatcher import Clock, Dispatcher
 from dispatch._gazetteer import Gazetteer, Outline, Spot
+from dispatch._media import MAX_PHOTO, MediaStore
 from dispatch._monitoring import DispatchMetrics, OutboxBacklog
 from dispatch._outbox import Outbox
 from dispatch._points import IncidentPoints
@@ -20,6 +21,7 @@ from dispatch._stream import StreamHub
 from dispatch._wire import AlertTopics
 
 __all__ = [
+    "MAX_PHOTO",
     "ROWS_SKIPPED",
     "AlertTopics",
     "Clock",
@@ -28,6 +30,7 @@ __all__ = [
     "Dispatcher",
     "Gazetteer",
     "IncidentPoints",
+    "MediaStore",
     "Outbox",
     "OutboxBacklog",
     "Outline",

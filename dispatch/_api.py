@@ -31,17 +31,20 @@ from datetime import tzinfo
 from fastapi import APIRouter, Security
 
 from dispatch._access import Token
-from dispatch._api_alerts import alert_routes
+from dispatch._api_alerts import KnownDrones, alert_routes
 from dispatch._api_auth import auth_router, logout_route, me_route
 from dispatch._api_map import MapView, map_routes
+from dispatch._api_media import media_routes
 from dispatch._api_models import BEARER, errors
 from dispatch._api_notify import NotificationView, notification_routes
 from dispatch._api_reports import CoverageReport, DataGaps, report_routes
 from dispatch._api_silences import silence_routes
 from dispatch._api_stream import stream_routes
+from dispatch._api_users import UserList, user_routes
 from dispatch._dispatcher import Clock, Dispatcher
 from dispatch._gazetteer import NO_NAMES, Gazetteer
 from dispatch._guard import Gate, authenticated_route
+from dispatch._media import MediaStore
 from dispatch._queries import Queries
 from dispatch._sessions import SessionPolicy
 from dispatch._silences import SilenceBook
@@ -58,6 +61,8 @@ def api_router(
     sessions: SessionPolicy | None = None,
     notifications: NotificationView | None = None,
     names: Gazetteer = NO_NAMES,
+    drones: KnownDrones | None = None,
+    media: MediaStore | None = None,
     more_routes: Sequence[Callable[[APIRouter], None]] = (),
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
@@ -68,7 +73,9 @@ def api_router(
     the console's map (`/api/map`). With `users` (the store's), named users sign in with
     personal tokens and browser sessions (`/auth/login`, `/auth/logout`), under
     `sessions`' rules; without, only `tokens`. `names` are config's names of zones, grids
-    and stations, which the bureau's reports print. `more_routes` add the composition
+    and stations, which the bureau's reports print. `drones` gives the drones a verify step
+    may send (the others are refused 422; without it, any); `media` keeps the incidents'
+    photos (`/api/alerts/{id}/photos`, `/api/media/{sha256}`). `more_routes` add the composition
     root's own reads (another package's state) behind the same gate."""
     gate = Gate(tokens, users, clock)
     api = APIRouter(
@@ -78,7 +85,9 @@ def api_router(
         dependencies=[Security(BEARER)], responses=errors(401),
     )
     me_route(api)
-    alert_routes(api, dispatcher, queries, tz)
+    alert_routes(api, dispatcher, queries, tz, drones)
+    if media is not None:
+        media_routes(api, dispatcher, queries, tz, media)
     report_routes(api, queries, tz, clock, coverage, data_gaps, names)
     silence_routes(api, queries, silences, dispatcher.queues, tz, clock)
     if stream is not None:
@@ -86,6 +95,8 @@ def api_router(
     if map_view is not None:
         map_routes(api, map_view)
     notification_routes(api, notifications, tz)
+    if isinstance(users, UserList):  # the store's book lists them: the admin page's read
+        user_routes(api, users)
     for add in more_routes:
         add(api)
     routers = [api]

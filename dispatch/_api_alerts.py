@@ -1,13 +1,16 @@
 """The alert routes: the officers' queue and the lifecycle steps they take.
 
 A step the incident's state does not allow is a 409 with the lifecycle's reason; an alert
-of another queue (that this one does not assist) a 403; an unknown one a 404.
+of another queue (that this one does not assist) a 403; an unknown one a 404. A drone sent
+to verify must be one the service knows (registered in config or heard from: the
+composition root's `KnownDrones`), else a 422 naming those it knows: a mistyped drone
+would otherwise never arrive on scene.
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the parameters at runtime.
 # Every route is `async def`: the dispatcher and the store belong to the event loop alone.
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import tzinfo
 from typing import Annotated, Final
 
@@ -22,6 +25,7 @@ from dispatch._api_models import (
     AlertList,
     AlertWithEvents,
     CloseBody,
+    CommentBody,
     OnSceneBody,
     QueueBody,
     ReopenBody,
@@ -37,6 +41,7 @@ from dispatch._lifecycle import (
     Assist,
     Close,
     Command,
+    Comment,
     OnScene,
     Refused,
     Reopen,
@@ -47,11 +52,24 @@ from dispatch._lifecycle import (
 from dispatch._queries import Queries
 from dispatch._wire import event_json, history_json
 
+#: The drones a verify step may send, asked at each step (drones are heard at any time);
+#: None: any name is taken.
+KnownDrones = Callable[[], Collection[str]]
+
 #: What a lifecycle step answers, or why it refuses.
 _STEP: Final = answers(StepResult, 400, 403, 404, 409, 413, 422)
 
 
-def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: tzinfo) -> None:
+def unknown_drone(drone: str, known: Collection[str]) -> str | None:
+    """Why `drone` may not be sent, or None when it may."""
+    if drone in known:
+        return None
+    names = ", ".join(sorted(known)[:50]) or "none"
+    return f"unknown drone {drone!r}; the known drones are: {names}"
+
+
+def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: tzinfo,
+                 drones: KnownDrones | None = None) -> None:
     def alert_for(alert_id: str, token: Grants) -> Alert:
         try:
             alert = dispatcher.get(alert_id)
@@ -120,6 +138,9 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
             drone = body.drone if body and body.drone else _suggested(alert)
             if drone is None:
                 raise HTTPException(422, "no drone given and none was suggested for this alert")
+            refused = None if drones is None else unknown_drone(drone, drones())
+            if refused is not None:
+                raise HTTPException(422, refused)
             return Verify(who, drone)
         return run(alert_id, token, make)
 
@@ -143,6 +164,11 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
         """Close with a receipt (回执): outcome, note and the officer (the caller)."""
         return run(alert_id, token, lambda a, who: Close(who, body.outcome,
                                                          body.note))
+
+    @router.post("/alerts/{alert_id}/comments", response_model=None, responses=_STEP)
+    async def comment(alert_id: AlertId, token: Officer, body: CommentBody) -> Response:
+        """A note on the incident's timeline, in any state (a closed one's too)."""
+        return run(alert_id, token, lambda a, who: Comment(who, body.text))
 
     @router.post("/alerts/{alert_id}/reopen", response_model=None, responses=_STEP)
     async def reopen(

@@ -72,6 +72,10 @@ class CloseBody(ActorBody):
     note: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
+class CommentBody(ActorBody):
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
 class ReopenBody(ActorBody):
     reason: Text = ""
 
@@ -403,6 +407,9 @@ _WHY: Final = {
     404: "no such alert, silence or report",
     409: "the lifecycle step does not apply to the alert as it is; the reason says why",
     413: "the request body is over the service's limit",
+    415: "the body is not of a type the route takes (a photo: JPEG, PNG or WebP by its "
+    "content)",
+    503: "the service cannot keep it now (a photo: the media directory is not writable)",
     422: "a malformed request: which field, and why",
 }
 

@@ -72,6 +72,7 @@ class EventKind(StrEnum):
     CLEARED = "cleared"  # the condition ended (the incident stays open for the officers)
     EVIDENCE = "evidence"  # a drone's finding at the incident's zone
     FLIGHT = "flight"  # a dock's drone sent: requested, accepted, refused, progress, arrived
+    COMMENTED = "commented"  # an officer's note or photos, in any state, even closed
 
 
 _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
@@ -179,12 +180,22 @@ class Reopen:
 
 
 @dataclass(frozen=True, slots=True)
+class Comment:
+    """A note, or photos (their SHA-256, the media store's names), on the incident: it
+    does not move it, so any state takes one, a closed incident's receipt too."""
+
+    actor: str
+    text: str = ""
+    photos: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Escalate:
     stage: Stage
     deadline: datetime
 
 
-Command = Ack | Verify | OnScene | Transfer | Assist | Close | Reopen | Escalate
+Command = Ack | Verify | OnScene | Transfer | Assist | Close | Reopen | Escalate | Comment
 
 #: Lifecycle commands and the state each one moves the incident to.
 _TARGET: Final[Mapping[type, State]] = MappingProxyType(
@@ -193,7 +204,7 @@ _TARGET: Final[Mapping[type, State]] = MappingProxyType(
 )
 _VERB: Final = {Ack: "acknowledge", Verify: "send a drone to", OnScene: "put on scene",
                 Transfer: "transfer", Assist: "call in assistance for", Close: "close",
-                Reopen: "reopen", Escalate: "escalate"}
+                Reopen: "reopen", Escalate: "escalate", Comment: "comment on"}
 
 
 Decision = list[Change]
@@ -207,6 +218,11 @@ SLA: Final = "sla"
 def decide(incident: Incident, command: Command) -> Decision:
     """The events that `command` causes, [] if it already took effect, or `Refused`."""
     verb = _VERB[type(command)]
+    if isinstance(command, Comment):
+        if not command.text.strip() and not command.photos:
+            raise Refused(f"a comment on alert {incident.id} needs a text or a photo")
+        return [Change(EventKind.COMMENTED, command.actor,
+                       {"text": command.text, "photos": list(command.photos)})]
     if isinstance(command, Reopen):
         if incident.state is not State.CLOSED:
             raise Refused(f"alert {incident.id} is {incident.state}, not closed; cannot {verb} it")

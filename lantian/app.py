@@ -17,12 +17,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from dispatch import (
+    MAX_PHOTO,
     ROWS_SKIPPED,
     AlertTopics,
     Clock,
     Dispatcher,
     DispatchMetrics,
     IncidentPoints,
+    MediaStore,
     Outbox,
     OutboxBacklog,
     Queries,
@@ -47,7 +49,7 @@ from ingest import (
 )
 from ingest.hj212_tcp import Hj212Server
 from lantian.config import Settings
-from lantian.console import map_view, mount_console
+from lantian.console import known_drones, map_view, mount_console
 from lantian.hj212_api import loggers_routes
 from lantian.http import create_app
 from lantian.names import gazetteer_of
@@ -242,6 +244,7 @@ async def serve(
         degraded={"raise_path": dispatcher.healthy}
         | ({"timeseries": timeseries.healthy} if timeseries is not None else {})
         | ({"notifications": worker.healthy} if worker is not None else {}),
+        large_bodies=((r"/api/alerts/[^/]+/photos", MAX_PHOTO),),
     )
     app.include_router(api_router(
         dispatcher, settings.dispatch.tokens, settings.tz, clock, coverage=pipeline.coverage,
@@ -256,6 +259,8 @@ async def serve(
         map_view=map_view(
             settings.zones, settings.stations, settings.decode.dji_aircraft.values(),
             settings.dispatch.queues, lambda: pipeline.state, clock, settings.tz),
+        drones=known_drones(settings.decode.dji_aircraft.values(), lambda: pipeline.state),
+        media=MediaStore(settings.media_dir or settings.store_path.parent / "media"),
         # named users: managed with `lantian users`, also while this runs
         users=SqliteUsers(store), sessions=settings.sessions,
         names=gazetteer_of(settings),

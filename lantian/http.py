@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Final, Literal
 
@@ -44,9 +45,12 @@ def create_app(
     *,
     degraded: Mapping[str, HealthCheck] | None = None,
     max_body: int = MAX_BODY,
+    large_bodies: tuple[tuple[str, int], ...] = (),
 ) -> FastAPI:
     """The app behind the port: `/healthz`, `/metrics`, every request body capped at
-    `max_body` bytes (413, see `BodyLimit`), every error answered as `{"detail": ...}`.
+    `max_body` bytes (413, see `BodyLimit`; `large_bodies`: a path matching a pattern
+    has that cap instead, e.g. a photo's upload), every error answered as
+    `{"detail": ...}`.
 
     `/healthz` runs every check (a check that raises counts as failing) and answers:
 
@@ -89,7 +93,7 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(BodyLimit, max_body=max_body)
+    app.add_middleware(BodyLimit, max_body=max_body, large_bodies=large_bodies)
     # every answer is `{"detail": ...}` JSON, a crash's too (Starlette's is plain text);
     # the exception is still raised on to the server, which logs it
     app.add_exception_handler(Exception, _internal_error)
@@ -127,17 +131,25 @@ class BodyLimit:
     `max_body` bytes, whatever it does with its body.
     """
 
-    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY,
+                 large_bodies: tuple[tuple[str, int], ...] = ()) -> None:
         self.app = app
         self.max_body = max_body
+        self._large = [(re.compile(pattern), cap) for pattern, cap in large_bodies]
+
+    def cap(self, path: str) -> int:
+        """The largest body a request to `path` may send."""
+        return next((cap for pattern, cap in self._large if pattern.fullmatch(path)),
+                    self.max_body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.cap(scope.get("path", ""))
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_body:
-            await _too_large(send, self.max_body)
+        if declared is not None and declared > limit:
+            await _too_large(send, limit)
             return
         read, answered, started = 0, False, False
 
@@ -148,10 +160,10 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 read += len(message.get("body", b""))
-                if read > self.max_body:
+                if read > limit:
                     answered = True
                     if not started:
-                        await _too_large(send, self.max_body)
+                        await _too_large(send, limit)
                     return {"type": "http.disconnect"}
             return message
 

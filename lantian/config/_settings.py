@@ -88,6 +88,8 @@ class Settings:
     hj212_tcp: Hj212TcpSettings | None = None
     #: DJI docks whose drone "send a drone" flies, by dock serial number
     flights: Mapping[str, DockFlight] = field(default_factory=lambda: MappingProxyType({}))
+    #: where the incidents' photos are kept; None: `media/` beside the store
+    media_dir: Path | None = None
 
 
 def _parse_broker_url(url: str, mqtt: MqttSection, where: str) -> BrokerSettings:
@@ -279,6 +281,8 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
                           Kind.VENDOR in toml.ingest.decoders),
         ),
         store_path=store_path,
+        media_dir=Path(toml.store.media_dir) if toml.store.media_dir
+        else store_path.parent / "media",
         influx=influx,
         decode=decode,
         dedupe_capacity=toml.ingest.dedupe_capacity,

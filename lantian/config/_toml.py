@@ -50,6 +50,8 @@ class AuthSection(Section):
 
 class StoreSection(Section):
     url: str = "sqlite:///var/lantian.sqlite"
+    #: the incidents' photos, by content hash; empty: `media/` beside the SQLite file
+    media_dir: Annotated[str, Field(max_length=4096)] = ""
 
 
 class InfluxSection(Section):

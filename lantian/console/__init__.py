@@ -2,7 +2,7 @@
 the incident page, the map, the bureau's figures and the admin page. A client of the API
 like `lantian.client`, served from the package on the service's port."""
 
-from lantian.console._map import map_view
+from lantian.console._map import known_drones, map_view
 from lantian.console._pages import ASSETS, mount_console
 
-__all__ = ["ASSETS", "map_view", "mount_console"]
+__all__ = ["ASSETS", "known_drones", "map_view", "mount_console"]

@@ -60,6 +60,18 @@ def drones(state: RuleState, registered: Iterable[str], tz: Any) -> list[dict[st
     return out
 
 
+def known_drones(
+    registered: Iterable[str], state: Callable[[], RuleState]
+) -> Callable[[], frozenset[str]]:
+    """The drones an officer may send: registered in config or heard from (the map's)."""
+    names = frozenset(registered)
+
+    def known() -> frozenset[str]:
+        return names | frozenset(state().drones.drones)
+
+    return known
+
+
 def map_view(
     zones: Mapping[str, Zone], stations: Mapping[str, Station], registered: Iterable[str],
     queues: Iterable[str], state: Callable[[], RuleState], clock: Callable[[], datetime],

@@ -1,38 +1,41 @@
-"""The console in a real headless Chromium against the real service on a real Mosquitto:
-an alert raised over MQTT appears on the board without a reload; the blue-sky officer
-acknowledges it, sends the drone, sees it arrive on scene live, calls in law enforcement
-(whose board shows it at once), and the law-enforcement officer closes it with a receipt;
-the timeline names both; the bureau sees the figures and cannot act; an officer never
-sees another queue's alert, in the page or on its stream. Every request any page makes
-goes to the service itself, and nothing fails on the page.
+"""The console in a real headless Chromium against the real service on a real Mosquitto,
+signed in through its login page by named users (added to the store as `lantian users
+add` does): an alert raised over MQTT appears on the board without a reload; the
+blue-sky officer acknowledges it, sends the drone, sees it arrive on scene live, calls in
+law enforcement (whose board shows it at once), and the law-enforcement officer closes it
+with a receipt; the timeline names both; the supervisor sees every queue's board; the
+bureau sees the figures and cannot act; an officer never sees another queue's alert, in
+the page or on its stream; the supervisor's board marks an escalation live; the admin
+page lists the users and a failing channel. (The login page itself, expiry and CSRF:
+test_console_sign_in.py.) Every request any page makes goes to the service itself, and
+nothing else fails on the page.
 
-Until the sessions module is merged, the browser authenticates with a configured bearer
-token (`extra_http_headers`: fetch and EventSource alike). Each page is photographed into
-docs/screenshots/ (the README's "Console" section shows them).
+Each page is photographed into docs/screenshots/ (the README's "Console" section shows
+them).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from playwright.sync_api import Browser, BrowserContext, Page, Request, sync_playwright
 
-from tests.integration.conftest import (
-    ADMIN,
-    BLUE_SKY,
-    BUREAU,
-    DOCK,
-    LAW,
-    SITE_CS01,
-    Deployment,
-)
-from tests.support import REPO, wait_until
+from dispatch import SqliteStore
+from dispatch._users import Passwords
+from dispatch.users import UserAdmin
+from tests.integration.conftest import ADMIN, DOCK, SITE_CS01, Deployment, start_deployment
+from tests.support import REPO, Broker, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +45,40 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--autoplay-policy=no-user-gesture-required"]
 SHOTS = REPO / "docs" / "screenshots"
 WAIT = 15_000  # ms: the longest any live change may take to show in a test
+
+PASSWORD = "correct horse battery"
+#: a cheap argon2id: the service checks whatever parameters a hash names
+CHEAP = Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+#: the office: name, role, queues, display name
+PEOPLE = (("li", "officer", ["blue_sky"], "李 (蓝天)"),
+          ("wang", "officer", ["law_enforcement"], "王 (执法)"),
+          ("zhao", "supervisor", [], "赵 (值班长)"),
+          ("sun", "bureau", [], "孙 (环保局)"),
+          ("root", "admin", [], "管理员"))
+
+
+def png(width: int = 96, height: int = 64) -> bytes:
+    """A real picture (a dusty-orange gradient), made without an imaging library."""
+    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (
+        200, 120 + x % 100, 40 + y * 2)) for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def add_people(d: Deployment) -> None:
+    """The office's users, added to the running service's store file."""
+    store = SqliteStore(d.service.settings.store_path)
+    try:
+        admin = UserAdmin(store, d.service.settings.dispatch.queues, CHEAP)
+        for name, role, queues, display in PEOPLE:
+            admin.add(name, role, queues, display, PASSWORD, d.clock())
+    finally:
+        store.close()
 
 
 @dataclass
@@ -69,20 +106,14 @@ class Watch:
         return page
 
     def unexpected(self, *refusals: str) -> list[str]:
-        """The problems, less the refusals the test asked for and what the console does
-        by design: /api/me is 404 until the sessions module is merged, and the role is
-        then read from which of two reads the API allows (one of them is refused)."""
-        allowed = (*refusals, "404 GET /api/me", "403 GET /api/alerts?limit=1",
-                   "403 GET /api/metrics/response-times?since=2000-01-01")
-
+        """The problems, less the refusals the test asked for ("403 /api/stream")."""
         def known(problem: str) -> bool:
             words = problem.split()
             status = next((w for w in words if w.isdigit()), "")
             url = next((w for w in words if w.startswith("http")), "")
             parts = urlsplit(url)
             path = parts.path + (f"?{parts.query}" if parts.query else "")
-            return any(f"{status} {path}".startswith(a.replace("GET ", "").replace(
-                "POST ", "")) for a in allowed)
+            return any(f"{status} {path}".startswith(a) for a in refusals)
         return [p for p in self.problems if not known(p)]
 
 
@@ -96,11 +127,32 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
-def console(browser: Browser, d: Deployment, watch: Watch, headers: dict[str, str],
-            **options: object) -> Page:
-    context = browser.new_context(extra_http_headers=headers, locale="zh-CN", **options)
+@pytest.fixture
+def office(deployment: Deployment) -> Deployment:
+    add_people(deployment)
+    return deployment
+
+
+def login_page(browser: Browser, d: Deployment, watch: Watch, **options: Any) -> Page:
+    context = browser.new_context(locale="zh-CN", **options)
     page = watch.page(context)
-    page.goto(f"{d.url}/")
+    page.goto(f"{d.url}/login")
+    page.wait_for_selector("form#login", timeout=WAIT)
+    return page
+
+
+def submit(page: Page, name: str, password: str = PASSWORD) -> None:
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", password)
+    page.click("form#login button[type=submit]")
+
+
+def sign_in(browser: Browser, d: Deployment, watch: Watch, name: str,
+            **options: Any) -> Page:
+    """A new browser whose user signs in through the login page, on the console."""
+    page = login_page(browser, d, watch, **options)
+    submit(page, name)
+    page.wait_for_url(f"{d.url}/", timeout=WAIT)
     page.wait_for_selector("body[data-ready=true]", timeout=WAIT)
     return page
 
@@ -114,10 +166,26 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def status_of(page: Page, method: str, path: str) -> int:
-    return int(page.evaluate(
-        "([m, p]) => fetch(p, {method: m, headers: {'Content-Type': 'application/json'},"
-        " body: m === 'GET' ? undefined : '{}'}).then(r => r.status)", [method, path]))
+_FETCH = """([m, p, body, csrf]) => {
+    const cookie = document.cookie.split(';').map((c) => c.trim())
+        .find((c) => c.startsWith('lantian_csrf='));
+    const headers = {'Content-Type': 'application/json'};
+    if (csrf && cookie) headers['X-CSRF-Token'] = decodeURIComponent(cookie.slice(13));
+    return fetch(p, {method: m, headers, body: m === 'GET' ? undefined : JSON.stringify(body)})
+        .then(async (r) => [r.status, await r.text()]);
+}"""
+
+
+def call(page: Page, method: str, path: str, body: object = None, *,
+         csrf: bool = True) -> tuple[int, str]:
+    """A request from the page's own context (its cookies), as its script would send it;
+    `csrf=False`: as a forged one would, without the header."""
+    status, text = page.evaluate(_FETCH, [method, path, body or {}, csrf])
+    return int(status), str(text)
+
+
+def status_of(page: Page, method: str, path: str, body: object = None) -> int:
+    return call(page, method, path, body)[0]
 
 
 def only_loopback(watch: Watch) -> None:
@@ -126,13 +194,14 @@ def only_loopback(watch: Watch) -> None:
     assert any(u.endswith("/api/stream") for u in fetched)
 
 
-def test_the_story_in_the_browser(browser: Browser, deployment: Deployment) -> None:
-    d, watch = deployment, Watch()
+def test_the_story_in_the_browser(browser: Browser, office: Deployment) -> None:
+    d, watch = office, Watch()
     d.position(*DOCK, seconds_ago=30)
-    blue = console(browser, d, watch, BLUE_SKY)
-    law = console(browser, d, watch, LAW)
+    blue = sign_in(browser, d, watch, "li")
+    law = sign_in(browser, d, watch, "wang")
     live(blue)
     live(law)
+    assert "李 (蓝天)" in blue.locator("#who").inner_text()
     assert blue.locator("tbody tr").count() == 0
 
     d.fume("KY-CS-001")  # over MQTT: the board shows it without a reload
@@ -148,7 +217,7 @@ def test_the_story_in_the_browser(browser: Browser, deployment: Deployment) -> N
     blue.wait_for_selector(".incident .head", timeout=WAIT)
     assert blue.locator(".chart .limit").count() == 1  # the readings against the limit
     assert "KY-UAV-01" in blue.locator(".facts").first.inner_text()  # the suggestion
-    blue.click("[data-action=ack]")
+    blue.click("[data-action=ack]")  # the page's own POST, with its CSRF header
     blue.wait_for_selector(".head [data-state=acknowledged]", timeout=WAIT)
     assert blue.locator("form[data-action=verify] select option").first.inner_text(
         ).startswith("KY-UAV-01")
@@ -175,46 +244,70 @@ def test_the_story_in_the_browser(browser: Browser, deployment: Deployment) -> N
     blue.click(f"g[data-alert='{aid}'] circle.core")
     blue.wait_for_selector(".incident .head", timeout=WAIT)
 
+    # the supervisor's board holds every queue's alerts
+    chief = sign_in(browser, d, watch, "zhao")
+    chief.wait_for_selector(f"tr[data-id='{aid}']", timeout=WAIT)
+
     d.clock.advance(minutes=12)
     law.click(f"tr[data-id='{aid}']")
     law.wait_for_selector("form[data-action=close]", timeout=WAIT)
     law.select_option("form[data-action=close] select", "resolved")
     law.fill("form[data-action=close] textarea", "现场洒水降尘，责令覆盖裸土")
+    # the receipt's photo, named .jpg though it is a PNG: its content decides
+    law.set_input_files("form[data-action=close] input[type=file]", files=[
+        {"name": "现场.jpg", "mimeType": "image/jpeg", "buffer": png()}])
     law.click("form[data-action=close] button")
     law.wait_for_selector(".head [data-state=closed]", timeout=WAIT)
     blue.wait_for_selector(".head [data-state=closed]", timeout=WAIT)  # live on blue's too
+    # the timeline shows the photo, loaded from the service, on both pages
+    for page in (law, blue):
+        thumb = page.wait_for_selector("tr[data-kind=commented] img[data-sha]", timeout=WAIT)
+        page.wait_for_function("(img) => img.complete && img.naturalWidth === 96", arg=thumb,
+                               timeout=WAIT)
+    # a note after the close: comments are taken in any state
+    law.fill("form[data-action=comment] textarea", "复查：裸土已覆盖")
+    law.click("form[data-action=comment] button")
+    law.wait_for_selector("tr[data-kind=commented] >> text=复查：裸土已覆盖", timeout=WAIT)
+    shot(law, "incident-closed")
     actors = blue.locator("td.actor").all_inner_texts()
-    assert "blue-sky duty officer (demo)" in actors
-    assert "law-enforcement duty officer (demo)" in actors
+    assert "li" in actors and "wang" in actors  # each signed-in user acted as themselves
     assert blue.locator("tr[data-kind=closed]").count() == 1
 
-    bureau = console(browser, d, watch, BUREAU)
+    bureau = sign_in(browser, d, watch, "sun")
     bureau.wait_for_selector("table.figures tbody tr[data-group=blue_sky]", timeout=WAIT)
     bureau.wait_for_selector("#summary", timeout=WAIT)
     assert bureau.locator(".chart.bars .limit").count() == 1  # the 30-minute line
     assert bureau.locator("#nav a[data-page=board]").count() == 0
-    assert status_of(bureau, "POST", f"/api/alerts/{aid}/reopen") == 403
+    # with the CSRF header, so it is the role that is refused, not the request
+    status, detail = call(bureau, "POST", f"/api/alerts/{aid}/reopen", {"reason": "x"})
+    assert status == 403 and "CSRF" not in detail, detail
     assert status_of(bureau, "GET", "/api/stream") == 403
+    assert status_of(bureau, "GET", f"/api/alerts/{aid}") == 403
     shot(bureau, "bureau")
 
-    admin = console(browser, d, watch, ADMIN)
-    admin.goto(f"{d.url}/#/admin")
-    admin.wait_for_selector(".status.ok", timeout=WAIT)
-    shot(admin, "admin")
+    # signed out: the cookies are gone, and the console sends the page back to /login
+    watch.leaving = True
+    blue.click("#logout")
+    blue.wait_for_url(f"{d.url}/login", timeout=WAIT)
+    blue.goto(f"{d.url}/")
+    blue.wait_for_url(f"{d.url}/login", timeout=WAIT)
+    watch.leaving = False
 
     only_loopback(watch)
-    assert watch.unexpected(f"403 /api/alerts/{aid}/reopen", "403 /api/stream") == []
+    assert watch.unexpected(f"403 /api/alerts/{aid}", "403 /api/stream",
+                            "401 /api/me") == []
 
 
 def test_an_officer_never_sees_another_queues_alert(
-    browser: Browser, deployment: Deployment
+    browser: Browser, office: Deployment
 ) -> None:
-    d, watch = deployment, Watch()
-    law = console(browser, d, watch, LAW)
-    blue = console(browser, d, watch, BLUE_SKY, viewport={"width": 390, "height": 844})
+    d, watch = office, Watch()
+    law = sign_in(browser, d, watch, "wang")
+    blue = sign_in(browser, d, watch, "li", viewport={"width": 390, "height": 844})
     live(law)
     live(blue)
-    # a second EventSource in law enforcement's page, keeping all it hears
+    # a second EventSource in law enforcement's page (its session cookie), keeping all
+    # it hears
     law.evaluate("""() => { window.heard = [];
         const es = new EventSource('/api/stream');
         for (const kind of ['hello', 'alert', 'gone', 'reset'])
@@ -223,8 +316,7 @@ def test_an_officer_never_sees_another_queues_alert(
     d.fume("KY-CS-002")
     aid = blue.wait_for_selector("tr[data-id]", timeout=WAIT).get_attribute("data-id")
     shot(blue, "board-phone")
-    r = httpx.post(f"{d.url}/api/alerts/{aid}/ack", headers=BLUE_SKY)
-    assert r.status_code == 200
+    assert status_of(blue, "POST", f"/api/alerts/{aid}/ack") == 200
     blue.wait_for_selector(f"tr[data-id='{aid}'][data-state=acknowledged]", timeout=WAIT)
     # the filters: by state, then back to every open one
     blue.select_option("select[name=state]", "dispatched")
@@ -239,21 +331,67 @@ def test_an_officer_never_sees_another_queues_alert(
     blue.wait_for_selector("body[data-ready=true]", timeout=WAIT)
     watch.leaving = False
     assert blue.locator("#nav a[data-page=board]").inner_text() == "Queue"
-    # law enforcement's board and stream carried none of it; the API refuses it to them
+    # law enforcement's board and stream carried none of it; the API refuses it to them,
+    # reading and acting alike
     assert law.locator("tbody tr").count() == 0
     assert status_of(law, "GET", f"/api/alerts/{aid}") == 403
+    assert status_of(law, "POST", f"/api/alerts/{aid}/ack") in (403, 404)
     law.goto(f"{d.url}/#/alert/{aid}")  # the page says no, too
     law.wait_for_selector(".incident .error", timeout=WAIT)
     law.goto(f"{d.url}/#/")
     # once called in, they hear of it: the first they hear, proving nothing came before
-    assert httpx.post(f"{d.url}/api/alerts/{aid}/assist", headers=BLUE_SKY,
-                      json={"queue": "law_enforcement"}).status_code == 200
+    assert status_of(blue, "POST", f"/api/alerts/{aid}/assist",
+                     {"queue": "law_enforcement"}) == 200
     wait_until(lambda: law.evaluate("window.heard.length > 1"), what="the assist heard")
     heard = law.evaluate("window.heard")
     assert [kind for kind, _ in heard] == ["hello", "alert"]
     assert [e["kind"] for e in json.loads(heard[1][1])["events"]] == ["assist"]
     law.wait_for_selector(f"tr[data-id='{aid}']", timeout=WAIT)
-    assert watch.unexpected(f"403 /api/alerts/{aid}") == []
+    assert watch.unexpected(f"403 /api/alerts/{aid}", f"404 /api/alerts/{aid}") == []
+
+
+def test_the_supervisor_sees_escalations_and_the_admin_the_service(
+    browser: Browser, tmp_path: Path, broker: Broker
+) -> None:
+    # a webhook nobody listens on: its notifications wait, with the error, on the admin page
+    hook = f"http://127.0.0.1:{free_port()}/hook"
+    d = start_deployment(tmp_path, broker, extra=(
+        '\n[notify]\nretry_first_s = 2\n[[notify.channels]]\nname = "ops-webhook"\n'
+        f'kind = "webhook"\nurl = "{hook}"\nevents = ["raised", "escalated"]\n'))
+    try:
+        add_people(d)
+        escalations_and_admin(browser, d)
+    finally:
+        d.service.stop()
+
+
+def escalations_and_admin(browser: Browser, d: Deployment) -> None:
+    watch = Watch()
+    chief = sign_in(browser, d, watch, "zhao")
+    live(chief)
+    d.fume("KY-CS-003")  # blue sky's, and nobody acknowledges it
+    aid = d.open_alert("KY-CS-003")["id"]
+    chief.wait_for_selector(f"tr[data-id='{aid}']", timeout=WAIT)  # every queue's board
+    assert chief.locator(f"tr[data-id='{aid}'] .flag.escalated").count() == 0
+    d.clock.advance(minutes=5, seconds=1)  # past the 5 minutes to acknowledge
+    chief.wait_for_selector(f"tr[data-id='{aid}'] .flag.escalated", timeout=WAIT)
+
+    def failed_once() -> bool:
+        [hook] = httpx.get(f"{d.url}/api/notifications", headers=ADMIN).json()["channels"]
+        return bool(hook["last_error"])
+    wait_until(failed_once, what="the webhook's first failure")
+    admin = sign_in(browser, d, watch, "root")
+    admin.goto(f"{d.url}/#/admin")
+    admin.wait_for_selector(".status.ok", timeout=WAIT)
+    admin.wait_for_selector("table.users tr[data-user=li]", timeout=WAIT)
+    cells = admin.locator("table.users tr[data-user=li] td").all_inner_texts()
+    assert cells[:4] == ["li", "李 (蓝天)", "值班员", "blue_sky"]
+    assert admin.locator("table.users tbody tr").count() == len(PEOPLE)
+    row = admin.wait_for_selector("table.channels tr[data-channel=ops-webhook]", timeout=WAIT)
+    assert row.query_selector_all("td")[1].inner_text() != "0"  # pending
+    assert row.query_selector_all("td")[4].inner_text() != "—"  # why: the last error
+    shot(admin, "admin")
+    assert watch.unexpected() == []
 
 
 def test_the_pages_and_assets_are_served_by_the_package(deployment: Deployment) -> None:
@@ -264,5 +402,6 @@ def test_the_pages_and_assets_are_served_by_the_package(deployment: Deployment) 
         assert "https://" not in r.text and "http://" not in r.text
     r = httpx.get(f"{deployment.url}/console/app.js")
     assert r.status_code == 200 and "javascript" in r.headers["content-type"]
+    assert "/api/me" in httpx.get(f"{deployment.url}/console/api.js").text
     assert httpx.get(f"{deployment.url}/console/../../pyproject.toml").status_code == 404
     assert httpx.get(f"{deployment.url}/static/swagger-ui-bundle.js").status_code == 200

@@ -25,8 +25,11 @@ pytestmark = pytest.mark.integration
 
 DOCK_A, DOCK_B = "7CTDM3D00BVY4B", "7CTDM3D00BVY4C"
 DJI = f"""[ingest.dji]
-aircraft = {{ "1581F5BKD225D00BP891" = "KY-UAV-01", "1581F5BKD225D00BP892" = "KY-UAV-02" }}
 docks = ["{DOCK_A}", "{DOCK_B}"]
+[ingest.dji.aircraft]
+"1581F5BKD225D00BP891" = "KY-UAV-01"
+"1581F5BKD225D00BP892" = "KY-UAV-02"
+"1581F5BKD225D00BP897" = "KY-UAV-07"
 """
 FLIGHTS = f"""
 [ingest.dji.flights."{DOCK_A}"]
@@ -111,7 +114,8 @@ def test_a_refusal_and_an_unconfigured_drone(deployment: Deployment, broker: Bro
     d.fume("KY-CS-002")
     aid = d.open_alert("KY-CS-002")["id"]
     with broker.sub("thing/product/+/services", count=1) as docks:
-        # a drone behind no configured dock: the step is a record, nothing is sent ...
+        # a registered drone behind no configured dock: the step is a record, nothing is
+        # sent ...
         r = d.post(aid, "verify", BLUE_SKY, {"drone": "KY-UAV-07"})
         assert (r.status_code, r.json()["alert"]["drone"]) == (200, "KY-UAV-07"), r.text
         # ... so the first request the docks hear is the one for dock B (the outbox keeps

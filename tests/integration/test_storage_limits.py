@@ -122,6 +122,27 @@ def test_a_device_publishes_under_its_own_id_only(tmp_path: Path) -> None:
                    "lantian/sensors/KY-CS-001/reading marker"]
 
 
+def test_the_console_account_hears_escalations_only_the_service_writes(
+    tmp_path: Path,
+) -> None:
+    passwd = tmp_path / "passwd"
+    secret = {"KY-CS-001": _add_device(passwd, "KY-CS-001")}
+    for user in ("lantian", "officer-console"):
+        secret[user] = f"{user}-test-password"
+        subprocess.run([require_binary("mosquitto_passwd"), "-b", str(passwd), user,
+                        secret[user]], check=True, timeout=10)
+    with run_mosquitto(tmp_path / "mosquitto", extra=_secured(passwd)) as broker, \
+            _subscriber(broker, "officer-console", secret["officer-console"],
+                        "lantian/escalations", 1) as sub:
+        # a device may not raise an escalation (dropped); the service's own comes through
+        _pub(broker, "KY-CS-001", secret["KY-CS-001"], "lantian/escalations", "forged")
+        _pub(broker, "lantian", secret["lantian"], "lantian/escalations", "real")
+        out, _ = sub.communicate(timeout=10)
+    assert [line for line in out.decode().splitlines() if line.startswith("lantian/")] == [
+        "lantian/escalations real"]
+    assert b"(128)" not in out  # the SUBACK granted the subscription (0x80 refuses it)
+
+
 def test_a_wrong_password_is_refused(tmp_path: Path) -> None:
     passwd = tmp_path / "passwd"
     _add_device(passwd, "KY-CS-001")

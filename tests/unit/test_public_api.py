@@ -11,8 +11,9 @@ import pytest
 
 SURFACES = {
     "dispatch": [
-        "ROWS_SKIPPED", "AlertTopics", "Clock", "Deadlines", "DispatchMetrics", "Dispatcher",
-        "Gazetteer", "IncidentPoints", "Outbox", "OutboxBacklog", "Outline", "Queries", "Role",
+        "MAX_PHOTO", "ROWS_SKIPPED", "AlertTopics", "Clock", "Deadlines", "DispatchMetrics",
+        "Dispatcher", "Gazetteer", "IncidentPoints", "MediaStore", "Outbox", "OutboxBacklog",
+        "Outline", "Queries", "Role",
         "Route", "Router", "Spot", "SqliteOutbox", "SqliteStore", "StreamHub", "Token",
         "api_router",
     ],

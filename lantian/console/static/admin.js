@@ -1,28 +1,57 @@
-// The admin page: the service's health and the silences (users are the login module's).
+// The admin page: the service's health, the users (read-only: `lantian users` manages
+// them), each notification channel's backlog, and the silences.
 import { api } from "/console/api.js";
 import { clockTime, h } from "/console/dom.js";
 import { t } from "/console/i18n.js";
 
-export function adminView(main) {
-  const health = h("div", { class: "card" });
-  const silences = h("div", { class: "card" });
-  main.append(h("h1", null, t("admin")), h("h2", null, t("health")), health,
-    h("h2", null, t("silences")), silences, h("h2", null, t("users")),
-    h("p", { class: "muted" }, t("users_later")));
+function table(columns, rows, attrs) {
+  return h("table", attrs ?? null,
+    h("thead", null, h("tr", null, columns.map((k) => h("th", null, t(k))))),
+    h("tbody", null, rows));
+}
 
-  (async () => {
-    const r = await fetch("/healthz");
-    const data = await r.json();
-    health.replaceChildren(h("p", { class: `status ${data.status}` }, data.status),
+function section(main, key, loader) {
+  const card = h("div", { class: "card", id: `admin-${key}` },
+    h("p", { class: "muted" }, t("loading")));
+  main.append(h("h2", null, t(key)), card);
+  loader().then((content) => card.replaceChildren(...[content].flat()))
+    .catch((err) => card.replaceChildren(h("p", { class: "error" }, err.message)));
+}
+
+const roleName = (role) => t(role === "bureau" ? "bureau_role" : role);
+
+export function adminView(main) {
+  main.append(h("h1", null, t("admin")));
+  section(main, "health", async () => {
+    const data = await (await fetch("/healthz")).json();
+    return [h("p", { class: `status ${data.status}` }, data.status),
       h("ul", null, Object.entries(data.checks).map(([k, ok]) =>
-        h("li", { class: ok ? "ok" : "bad" }, `${ok ? "✓" : "✗"} ${k}`))));
+        h("li", { class: ok ? "ok" : "bad" }, `${ok ? "✓" : "✗"} ${k}`)))];
+  });
+  section(main, "users", async () => {
+    const { users } = await api("/api/users");
+    return [table(["username", "display_name", "role", "queues", "token", "state"],
+      users.map((u) => h("tr", { "data-user": u.username, class: u.disabled ? "muted" : "" },
+        h("td", null, u.username), h("td", null, u.display_name), h("td", null, roleName(u.role)),
+        h("td", null, u.queues.join(", ") || (u.role === "bureau" ? "—" : t("all"))), h("td", null, t(u.token ? "yes" : "no")),
+        h("td", null, t(u.disabled ? "disabled" : "enabled")))), { class: "users" }),
+    h("p", { class: "muted" }, t("users_managed"))];
+  });
+  section(main, "notifications", async () => {
+    const { channels } = await api("/api/notifications");
+    if (!channels.length) return h("p", { class: "muted" }, t("no_channels"));
+    return table(["channel", "pending", "oldest", "dead", "last_error"],
+      channels.map((c) => h("tr", { "data-channel": c.channel, class: c.dead ? "bad" : "" },
+        h("td", null, c.channel), h("td", null, c.pending),
+        h("td", null, c.oldest_pending_at ? clockTime(c.oldest_pending_at) : "—"),
+        h("td", null, c.dead), h("td", null, c.last_error ?? "—"))), { class: "channels" });
+  });
+  section(main, "silences", async () => {
     const list = await api("/api/silences");
-    silences.replaceChildren(h("table", null,
-      h("thead", null, h("tr", null, ["queue", "reason", "author", "starts", "ends"]
-        .map((k) => h("th", null, t(k))))),
-      h("tbody", null, list.silences.map((x) => h("tr", null, h("td", null, x.queue ?? t("all")),
+    return table(["queue", "reason", "author", "starts", "ends"],
+      list.silences.map((x) => h("tr", null, h("td", null, x.queue ?? t("all")),
         h("td", null, x.reason), h("td", null, x.author), h("td", null, clockTime(x.starts_at)),
-        h("td", null, x.ends_at ? clockTime(x.ends_at) : "∞"))))));
-  })().catch((err) => health.append(h("p", { class: "error" }, err.message)));
+        h("td", null, x.ends_at ? clockTime(x.ends_at) : "∞"))));
+  });
   return () => {};
 }

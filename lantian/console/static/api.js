@@ -1,12 +1,15 @@
-// The API client: same-origin requests; the browser sends the session cookie or the
-// configured Authorization header, never this script. A state-changing request carries
-// X-CSRF-Token from the lantian_csrf cookie when there is one. A 401 goes to /login.
+// The API client: same-origin requests; the browser sends the session cookie, never this
+// script. A state-changing request carries X-CSRF-Token from the lantian_csrf cookie
+// (the service refuses it with a 403 otherwise). A 401 (no session, or an expired one)
+// goes to /login.
 
 function csrf() {
   const found = document.cookie.split(";").map((c) => c.trim())
     .find((c) => c.startsWith("lantian_csrf="));
   return found ? decodeURIComponent(found.slice("lantian_csrf=".length)) : null;
 }
+
+let leaving = false;
 
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -27,8 +30,11 @@ export async function api(path, { method = "GET", body, params } = {}) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (r.status === 401) {
-    location.href = "/login";
-    throw new ApiError(401, "not logged in");
+    // the page is leaving (once, however many reads were refused): the caller's work
+    // waits for ever rather than failing on it
+    if (!leaving) location.assign("/login");
+    leaving = true;
+    return new Promise(() => {});
   }
   if (r.status === 204) return null;
   const data = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
@@ -36,18 +42,25 @@ export async function api(path, { method = "GET", body, params } = {}) {
   return data;
 }
 
-/** Who is logged in. Until the sessions module answers /api/me, the role is read from
- * what the API lets the caller do. */
-export async function whoami() {
-  const r = await fetch("/api/me", { credentials: "same-origin" });
-  if (r.status === 401) { location.href = "/login"; throw new ApiError(401, "not logged in"); }
-  if (r.ok) return r.json();
-  const may = async (path) => (await fetch(path, { credentials: "same-origin" })).ok;
-  const [alerts, figures] = await Promise.all([
-    may("/api/alerts?limit=1"),
-    may("/api/metrics/response-times?since=2000-01-01&until=2000-01-02"),
-  ]);
-  if (!alerts && !figures) { location.href = "/login"; throw new ApiError(401, "no access"); }
-  const role = alerts && figures ? "admin" : alerts ? "officer" : "bureau";
-  return { username: "", display_name: "", role, queues: [] };
+/** One file as a request's whole body (a photo): the service reads its type from its
+ * content, so the one given here is only a hint. */
+export async function upload(path, file) {
+  const headers = { Accept: "application/json",
+    "Content-Type": file.type || "application/octet-stream" };
+  const token = csrf();
+  if (token) headers["X-CSRF-Token"] = token;
+  const r = await fetch(path, { method: "POST", headers, credentials: "same-origin", body: file });
+  if (r.status === 401) {
+    if (!leaving) location.assign("/login");
+    leaving = true;
+    return new Promise(() => {});
+  }
+  const data = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
+  if (!r.ok) throw new ApiError(r.status, data?.detail ?? data);
+  return data;
+}
+
+/** Who is signed in: the service's answer to /api/me (a 401 has gone to /login). */
+export function whoami() {
+  return api("/api/me");
 }

@@ -1,6 +1,6 @@
 // The incident page: what was measured (against the limit), the drone suggestion, the
 // evidence, the whole timeline with who and when, and the steps the state allows.
-import { api } from "/console/api.js";
+import { api, upload } from "/console/api.js";
 import { readingsChart } from "/console/chart.js";
 import { clockTime, deadline, duration, h, now, toast, zoneName } from "/console/dom.js";
 import { t } from "/console/i18n.js";
@@ -33,9 +33,22 @@ function details(e) {
   const d = e.data ?? {};
   return [d.queue && `→ ${d.queue}`, d.from && `(${d.from})`, d.drone && `${t("drone")} ${d.drone}`,
     d.outcome && `${t(d.outcome)}`, d.note, d.reason, d.stage && `SLA ${d.stage}`,
-    d.severity && t(d.severity), d.finding && `${t("finding")} ${d.finding}`,
+    d.severity && t(d.severity), d.finding && `${t("finding")} ${d.finding}`, d.text,
   ].filter(Boolean).join(" · ");
 }
+
+/** A commented event's photos, as thumbnails linking to the whole picture. */
+function thumbnails(e, id) {
+  return (e.data?.photos ?? []).map((sha) => {
+    const src = `/api/media/${encodeURIComponent(sha)}?alert=${encodeURIComponent(id)}`;
+    return h("a", { href: src, target: "_blank", rel: "noreferrer", class: "thumb" },
+      h("img", { src, alt: t("photo"), loading: "lazy", "data-sha": sha }));
+  });
+}
+
+const IMAGES = "image/jpeg,image/png,image/webp";
+const photoPicker = () => h("input", { type: "file", name: "photos", accept: IMAGES,
+  multiple: true, "aria-label": t("photos") });
 
 function field(label, control) { return h("label", null, h("span", null, label), control); }
 
@@ -44,9 +57,12 @@ export function incidentView(main, ctx, id) {
   const view = h("div", { class: "incident" });
   main.append(h("a", { href: "#/", class: "back" }, `← ${t("back")}`), view);
 
-  async function step(path, body) {
+  async function step(path, body, photos = []) {
     try {
-      await api(`/api/alerts/${id}/${path}`, { method: "POST", body });
+      // the photos first: one refused (not an image, too large) stops the step, so the
+      // officer can pick again before closing
+      for (const file of photos) await upload(`/api/alerts/${id}/photos`, file);
+      if (path) await api(`/api/alerts/${id}/${path}`, { method: "POST", body });
       toast(t("done"), "ok");
     } catch (err) {
       toast(`${t("refused")}: ${err.message}`, "error");
@@ -86,17 +102,29 @@ export function incidentView(main, ctx, id) {
       const outcome = h("select", { name: "outcome", "aria-label": t("outcome") },
         ["resolved", "false_alarm", "duplicate"].map((o) => h("option", { value: o }, t(o))));
       const note = h("textarea", { name: "note", maxlength: 2000, rows: 2 });
+      const photos = photoPicker();
       out.push(h("form", { class: "close", "data-action": "close", onsubmit: (e) => {
-        e.preventDefault(); step("close", { outcome: outcome.value, note: note.value });
+        e.preventDefault();
+        step("close", { outcome: outcome.value, note: note.value }, [...photos.files]);
       } }, h("h3", null, t("receipt")), field(t("outcome"), outcome), field(t("note"), note),
-      h("button", { type: "submit" }, t("close"))));
+      field(t("photos"), photos), h("button", { type: "submit" }, t("close"))));
     } else {
       const reason = h("input", { name: "reason", maxlength: 2000 });
       out.push(h("form", { class: "inline", "data-action": "reopen", onsubmit: (e) => {
         e.preventDefault(); step("reopen", { reason: reason.value });
       } }, reason, h("button", { type: "submit" }, t("reopen"))));
     }
-    return out.length ? out : [h("p", { class: "muted" }, t("no_actions"))];
+    // a comment, with or without photos, in any state
+    const text = h("textarea", { name: "text", maxlength: 2000, rows: 1 });
+    const pictures = photoPicker();
+    out.push(h("form", { class: "comment", "data-action": "comment", onsubmit: (e) => {
+      e.preventDefault();
+      const said = text.value.trim();
+      if (!said && pictures.files.length === 0) return;
+      step(said ? "comments" : null, { text: said }, [...pictures.files]);
+    } }, field(t("comment"), text), field(t("photos"), pictures),
+    h("button", { type: "submit" }, t("add_comment"))));
+    return out;
   }
 
   function render(a) {
@@ -138,7 +166,7 @@ export function incidentView(main, ctx, id) {
           h("tbody", null, a.events.map((e) => h("tr", { "data-kind": e.kind },
             h("td", null, clockTime(e.at)), h("td", null, t(e.kind)),
             h("td", { class: "actor" }, e.actor), h("td", null, t(e.state)),
-            h("td", null, details(e))))))),
+            h("td", null, details(e), thumbnails(e, id))))))),
     );
   }
 

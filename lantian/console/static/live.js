@@ -1,6 +1,8 @@
 // The live stream (GET /api/stream, Server-Sent Events). The browser's EventSource
 // reconnects by itself and sends Last-Event-ID; the service replays what was missed, or
 // says `reset`, and the views reload from the API ("sync"): nothing is missed either way.
+import { whoami } from "/console/api.js";
+
 const listeners = new Set();
 let source = null;
 
@@ -24,5 +26,10 @@ export function connect(onStatus) {
     ...JSON.parse(e.data) }));
   source.addEventListener("gone", (e) => emit({ type: "gone", ...JSON.parse(e.data) }));
   source.onopen = () => onStatus(true);
-  source.onerror = () => onStatus(false);
+  source.onerror = () => {
+    onStatus(false);
+    // the browser gives up on a refused stream (a 401 once the session expired): ask who
+    // is there, which goes to /login if nobody is
+    if (source.readyState === EventSource.CLOSED) whoami().catch(() => {});
+  };
 }

@@ -197,3 +197,10 @@ def test_a_bad_auth_value_names_its_key(cfg: Path) -> None:
         toml.write("\n[auth]\nsession_hours = 0\n")
     with pytest.raises(ConfigError, match=r"lantian.toml: auth.session_hours: "):
         load_settings(cfg)
+
+
+def test_the_photos_go_beside_the_store_unless_media_dir_says(cfg: Path) -> None:
+    s = load_settings(cfg, {"LANTIAN_STORE_URL": "sqlite:////data/l.sqlite"})
+    assert s.media_dir == Path("/data/media")
+    _edit_toml(cfg, 'media_dir = ""', 'media_dir = "/srv/lantian/photos"')
+    assert load_settings(cfg).media_dir == Path("/srv/lantian/photos")
