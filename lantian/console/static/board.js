@@ -66,6 +66,8 @@ function row(alert, fresh) {
   const flags = [
     alert.muted && h("span", { class: "flag muted" }, t("muted")),
     alert.escalated?.length > 0 && h("span", { class: "flag escalated" }, t("escalated")),
+    alert.late && h("span", { class: "flag late-data", "data-late": alert.delay_s },
+      `${t("late_data")} ${Math.round(alert.delay_s / 60)} min`),
     alert.assists.length > 0 && h("span", { class: "flag assist" },
       `${t("assists")}: ${alert.assists.join(", ")}`),
   ];

@@ -137,6 +137,7 @@ export function incidentView(main, ctx, id) {
         h("p", null, h("span", { class: `sev ${a.severity}` }, t(a.severity)), " ",
           h("span", { class: `state ${a.state}`, "data-state": a.state }, t(a.state)), " · ",
           `${t("queue")} ${a.queue}`,
+          a.late ? ` · ${t("late_data")} ${Math.round(a.delay_s / 60)} min` : "",
           a.assists.length ? ` · ${t("assists")} ${a.assists.join(", ")}` : "",
           a.muted ? ` · ${t("muted")}` : "",
           due ? h("span", { class: due.at < now() ? "sla late" : "sla" },
