@@ -24,15 +24,9 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse, Response
 
 from dispatch._api_answer import answer
-from dispatch._api_models import (
-    Coverage,
-    DataGapList,
-    MonthlyReport,
-    ResponseTimes,
-    answers,
-    formats,
-)
+from dispatch._api_models import answers, formats
 from dispatch._api_params import RequiredTime, check_year, parse_period
+from dispatch._api_report_models import Coverage, DataGapList, MonthlyReport, ResponseTimes
 from dispatch._dispatcher import Clock
 from dispatch._figures import GroupBy
 from dispatch._figures import to_csv as metrics_csv
