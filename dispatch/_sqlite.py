@@ -121,6 +121,20 @@ class SqliteStore(FiguresReads):
             self._labels.clear()
             raise
 
+    def delete_in_batches(self, table: str, chosen: str, params: tuple[object, ...],
+                          batch: int = 10_000) -> int:
+        """Delete the rows of `table` whose ids `chosen` (a SELECT ending in `LIMIT ?`)
+        picks, one transaction a batch, so that the write lock is held for one batch only;
+        how many were removed."""
+        removed = 0
+        while True:
+            with self.transaction() as db:
+                n: int = db.execute(f"DELETE FROM {table} WHERE id IN ({chosen})",
+                                    (*params, batch)).rowcount
+            removed += n
+            if n < batch:
+                return removed
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Writes that succeed or fail together (the outbox and the input journal write

@@ -124,14 +124,6 @@ class SqliteDeliveries:
 
     def prune(self, done_before: datetime, batch: int = 10_000) -> int:
         """Forget rows delivered or given up on before the time, a batch at a time."""
-        removed = 0
-        while True:
-            with self._store.transaction() as db:
-                n = db.execute(
-                    "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications"
-                    " WHERE state != 'pending' AND done_at < ? ORDER BY done_at LIMIT ?)",
-                    (ts(done_before), batch),
-                ).rowcount
-            removed += n
-            if n < batch:
-                return removed
+        return self._store.delete_in_batches(
+            "notifications", "SELECT id FROM notifications WHERE state != 'pending'"
+            " AND done_at < ? ORDER BY done_at LIMIT ?", (ts(done_before),), batch)

@@ -58,16 +58,7 @@ class SqliteOutbox:
         return int(n), oldest
 
     def prune(self, sent_before: datetime, batch: int = 10_000) -> int:
-        """Forget rows sent before the time, a batch at a time (the write lock is held
-        for one batch only); how many were removed."""
-        removed = 0
-        while True:
-            with self._store.transaction() as db:
-                n = db.execute(
-                    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
-                    " WHERE sent_at IS NOT NULL AND sent_at < ? ORDER BY id LIMIT ?)",
-                    (ts(sent_before), batch),
-                ).rowcount
-            removed += n
-            if n < batch:
-                return removed
+        """Forget rows sent before the time, a batch at a time; how many were removed."""
+        return self._store.delete_in_batches(
+            "outbox", "SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?"
+            " ORDER BY id LIMIT ?", (ts(sent_before),), batch)

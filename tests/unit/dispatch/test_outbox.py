@@ -117,3 +117,16 @@ def test_sent_rows_are_pruned_after_a_day(parts) -> None:  # type: ignore[no-unt
     clock.now += timedelta(days=1, seconds=1)
     assert outbox.prune() == 1  # "a"; "b" is unsent and stays
     assert outbox.table.backlog()[0] == 1
+
+
+def test_pruning_goes_a_batch_at_a_time_and_keeps_the_unsent(parts) -> None:  # type: ignore[no-untyped-def]
+    store, outbox, _broker, clock = parts
+    add(store, outbox, "a", "b", "c", "d", "e")
+    outbox.flush()  # a window of three in flight
+    for mid in (1, 2, 3):
+        outbox.acknowledged(mid)
+    outbox.flush()  # three sent, "d" and "e" handed
+    outbox.acknowledged(4)
+    outbox.flush()
+    assert outbox.table.prune(clock.now + timedelta(seconds=1), batch=3) == 4  # 3, then 1
+    assert outbox.table.backlog()[0] == 1  # "e" is unsent and stays
