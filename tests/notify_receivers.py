@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support import accepting
+
 
 @dataclass
 class Received:
@@ -154,26 +156,10 @@ class BlackHole:
 
 @contextmanager
 def run_black_hole() -> Iterator[BlackHole]:
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.1)
-    hole = BlackHole(int(server.getsockname()[1]))
-    done = threading.Event()
-
-    def serve() -> None:
-        while not done.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            hole.held.append(conn)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+    held: list[socket.socket] = []
     try:
-        yield hole
+        with accepting(held.append) as port:
+            yield BlackHole(port, held)
     finally:
-        done.set()
-        thread.join(5)
-        for conn in hole.held:
+        for conn in held:
             conn.close()
-        server.close()

@@ -239,10 +239,11 @@ class ClosingListener:
 
 
 @contextmanager
-def run_closing_listener() -> Iterator[ClosingListener]:
+def accepting(on_accept: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A loopback TCP port whose connections `on_accept` is handed, on a thread that
+    ends with the block; the port."""
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(0.1)  # so the thread notices the end of the test
-    listener = ClosingListener(int(server.getsockname()[1]))
     done = threading.Event()
 
     def serve() -> None:
@@ -251,17 +252,28 @@ def run_closing_listener() -> Iterator[ClosingListener]:
                 conn, _ = server.accept()
             except TimeoutError:
                 continue
-            listener.accepted_at.append(time.monotonic())
-            conn.close()
+            on_accept(conn)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield listener
+        yield int(server.getsockname()[1])
     finally:
         done.set()
         thread.join(5)
         server.close()
+
+
+@contextmanager
+def run_closing_listener() -> Iterator[ClosingListener]:
+    accepted_at: list[float] = []
+
+    def close(conn: socket.socket) -> None:
+        accepted_at.append(time.monotonic())
+        conn.close()
+
+    with accepting(close) as port:
+        yield ClosingListener(port, accepted_at)
 
 
 @dataclass
