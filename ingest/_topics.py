@@ -42,12 +42,12 @@ class InboundTopics:
     def subscriptions(self) -> list[str]:
         """Wide filters on purpose: a device publishing to a misspelt topic under our prefix
         lands in the dead letters with "unknown topic" instead of vanishing at the broker."""
-        filters = [f"{self.prefix}/sensors/#", f"{self.prefix}/drones/#"]
+        ours = (f"{self.prefix}/sensors/", f"{self.prefix}/drones/")
+        filters = [f"{group}#" for group in ours]
         if Kind.DJI_OSD in self.enabled:
             filters.append("thing/product/+/osd")
         if Kind.VENDOR in self.enabled:  # those under our prefix are in the wide filters
-            filters += [v.topic for v in self.vendors
-                        if not v.topic.startswith(tuple(f[:-1] for f in filters[:2]))]
+            filters += [v.topic for v in self.vendors if not v.topic.startswith(ours)]
         return filters
 
     def vendor(self, name: str) -> VendorMapping:
