@@ -33,6 +33,7 @@ from fastapi import APIRouter, Security
 from dispatch._access import Token
 from dispatch._api_alerts import KnownDrones, alert_routes
 from dispatch._api_auth import auth_router, logout_route, me_route
+from dispatch._api_deadletters import DeadLetterLog, deadletter_routes
 from dispatch._api_map import MapView, map_routes
 from dispatch._api_media import media_routes
 from dispatch._api_models import BEARER, errors
@@ -63,6 +64,7 @@ def api_router(
     names: Gazetteer = NO_NAMES,
     drones: KnownDrones | None = None,
     media: MediaStore | None = None,
+    deadletters: DeadLetterLog | None = None,
     more_routes: Sequence[Callable[[APIRouter], None]] = (),
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
@@ -75,8 +77,10 @@ def api_router(
     `sessions`' rules; without, only `tokens`. `names` are config's names of zones, grids
     and stations, which the bureau's reports print. `drones` gives the drones a verify step
     may send (the others are refused 422; without it, any); `media` keeps the incidents'
-    photos (`/api/alerts/{id}/photos`, `/api/media/{sha256}`). `more_routes` add the composition
-    root's own reads (another package's state) behind the same gate."""
+    photos (`/api/alerts/{id}/photos`, `/api/media/{sha256}`); `deadletters` are ingest's
+    refused messages, counted per hour for the admin page (`/api/deadletters`).
+    `more_routes` add the composition root's own reads (another package's state) behind
+    the same gate."""
     gate = Gate(tokens, users, clock)
     api = APIRouter(
         prefix="/api", route_class=authenticated_route(gate),
@@ -95,6 +99,8 @@ def api_router(
     if map_view is not None:
         map_routes(api, map_view)
     notification_routes(api, notifications, tz)
+    if deadletters is not None:
+        deadletter_routes(api, deadletters, tz, clock)
     if isinstance(users, UserList):  # the store's book lists them: the admin page's read
         user_routes(api, users)
     for add in more_routes:

@@ -133,6 +133,11 @@ _DELETE_OLDER: Final = (
 )
 _NTH_NEWEST_ID: Final = "SELECT id FROM dead_letters ORDER BY id DESC LIMIT 1 OFFSET ?"
 _COUNT: Final = "SELECT count(*) FROM dead_letters"
+# the hour is the text's first 13 characters ("2026-12-05T03"): every row's offset is UTC
+_PER_HOUR: Final = (
+    "SELECT substr(received_at, 1, 13), code, count(*) FROM dead_letters"
+    " WHERE received_at >= ? GROUP BY 1, 2"
+)
 
 
 def _utc_text(at: datetime) -> str:
@@ -210,6 +215,15 @@ class SqliteDeadLetters:
         return [
             StoredDeadLetter(t, c, r, bytes(p), size, sha, datetime.fromisoformat(at))
             for t, c, r, p, size, sha, at in self._db.execute(_SELECT_RECENT, (limit,))
+        ]
+
+    def per_hour(self, since: datetime) -> list[tuple[datetime, str, int]]:
+        """(hour's start in UTC, code, how many) of the dead letters received since the
+        start of `since`'s hour (UTC); hours without any are not listed."""
+        start = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        return [
+            (datetime.fromisoformat(f"{hour}:00:00+00:00"), code, int(n))
+            for hour, code, n in self._db.execute(_PER_HOUR, (_utc_text(start),))
         ]
 
     def close(self) -> None:

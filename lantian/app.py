@@ -261,6 +261,7 @@ async def serve(
             settings.dispatch.queues, lambda: pipeline.state, clock, settings.tz),
         drones=known_drones(settings.decode.dji_aircraft.values(), lambda: pipeline.state),
         media=MediaStore(settings.media_dir or settings.store_path.parent / "media"),
+        deadletters=deadletters,
         # named users: managed with `lantian users`, also while this runs
         users=SqliteUsers(store), sessions=settings.sessions,
         names=gazetteer_of(settings),

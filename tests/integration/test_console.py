@@ -380,6 +380,9 @@ def escalations_and_admin(browser: Browser, d: Deployment) -> None:
         [hook] = httpx.get(f"{d.url}/api/notifications", headers=ADMIN).json()["channels"]
         return bool(hook["last_error"])
     wait_until(failed_once, what="the webhook's first failure")
+    d.broker.pub("lantian/sensors/KY-CS-003/reading", b"{not json")  # a dead letter
+    wait_until(lambda: httpx.get(f"{d.url}/api/deadletters", headers=ADMIN).json()["kept"],
+               what="the dead letter kept")
     admin = sign_in(browser, d, watch, "root")
     admin.goto(f"{d.url}/#/admin")
     admin.wait_for_selector(".status.ok", timeout=WAIT)
@@ -390,6 +393,9 @@ def escalations_and_admin(browser: Browser, d: Deployment) -> None:
     row = admin.wait_for_selector("table.channels tr[data-channel=ops-webhook]", timeout=WAIT)
     assert row.query_selector_all("td")[1].inner_text() != "0"  # pending
     assert row.query_selector_all("td")[4].inner_text() != "—"  # why: the last error
+    letter = admin.wait_for_selector("table.deadletters tbody tr", timeout=WAIT)
+    assert letter.query_selector_all("td")[1].inner_text() == "lantian/sensors/KY-CS-003/reading"
+    assert admin.locator("#admin-deadletters svg.columns rect").count() == 1  # this hour's
     shot(admin, "admin")
     assert watch.unexpected() == []
 

@@ -1,6 +1,7 @@
-// The admin page: the service's health, the users (read-only: `lantian users` manages
-// them), each notification channel's backlog, and the silences.
+// The admin page: the service's health, the dead letters per hour, the users (read-only:
+// `lantian users` manages them), each notification channel's backlog, and the silences.
 import { api } from "/console/api.js";
+import { columnsChart } from "/console/chart.js";
 import { clockTime, h } from "/console/dom.js";
 import { t } from "/console/i18n.js";
 
@@ -27,6 +28,18 @@ export function adminView(main) {
     return [h("p", { class: `status ${data.status}` }, data.status),
       h("ul", null, Object.entries(data.checks).map(([k, ok]) =>
         h("li", { class: ok ? "ok" : "bad" }, `${ok ? "✓" : "✗"} ${k}`)))];
+  });
+  section(main, "deadletters", async () => {
+    const { kept, hours, recent } = await api("/api/deadletters", { params: { hours: 24 } });
+    const today = hours.reduce((sum, x) => sum + x.count, 0);
+    return [h("p", { class: today ? "bad" : "muted" },
+      `${t("last_24h")}: ${today} · ${t("kept")}: ${kept}`),
+    columnsChart(hours.map((x) => ({ label: x.hour.slice(11, 16), value: x.count })),
+      t("deadletters")),
+    recent.length ? table(["when", "topic", "code", "reason"],
+      recent.map((r) => h("tr", null, h("td", null, clockTime(r.received_at)),
+        h("td", null, r.topic), h("td", null, r.code), h("td", null, r.reason))),
+      { class: "deadletters" }) : h("p", { class: "muted" }, t("no_deadletters"))];
   });
   section(main, "users", async () => {
     const { users } = await api("/api/users");

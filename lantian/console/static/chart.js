@@ -51,3 +51,20 @@ export function barsChart(rows, lineAt, label) {
   s("line", { x1: x(lineAt), y1: 8, x2: x(lineAt), y2: H - 4, class: "limit" }),
   s("text", { x: x(lineAt) + 4, y: 16, class: "tick limit-label" }, t("line30")));
 }
+
+/** Columns of counts [{label, value}, ...] in time order (the dead letters per hour). */
+export function columnsChart(cols, label) {
+  const W = 640, H = 120, L = 36, R = 8, T = 10, B = 22;
+  const top = Math.max(1, ...cols.map((c) => c.value));
+  const w = (W - L - R) / Math.max(1, cols.length);
+  const y = (v) => T + (1 - v / top) * (H - T - B);
+  return s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart columns", role: "img",
+    "aria-label": label },
+  s("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" }),
+  s("text", { x: L - 6, y: T + 8, class: "tick", "text-anchor": "end" }, top),
+  cols.map((c, i) => [
+    c.value > 0 && s("rect", { x: L + i * w + 1, y: y(c.value), width: Math.max(1, w - 2),
+      height: H - B - y(c.value), class: "bar over" }, s("title", null, `${c.label}: ${c.value}`)),
+    i % 6 === 0 && s("text", { x: L + i * w, y: H - 6, class: "tick" }, c.label),
+  ]));
+}

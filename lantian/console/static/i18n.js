@@ -41,6 +41,8 @@ const WORDS = {
     seconds_ago: "秒前", minutes_ago: "分钟前", hours_ago: "小时前", days_ago: "天前",
     evidence_media: "证据材料", finding: "发现", confidence: "置信度",
     officer: "值班员", supervisor: "值班长", admin: "管理员",
+    deadletters: "拒收消息", last_24h: "近24小时", kept: "保存", topic: "主题", code: "代码",
+    no_deadletters: "无拒收消息",
   },
   en: {
     brand: "Lantian console", loading: "Loading…", offline: "offline", live: "live",
@@ -85,6 +87,8 @@ const WORDS = {
     seconds_ago: "s ago", minutes_ago: "min ago", hours_ago: "h ago", days_ago: "d ago",
     evidence_media: "Evidence", finding: "finding", confidence: "confidence",
     officer: "duty officer", supervisor: "supervisor", admin: "admin",
+    deadletters: "Dead letters", last_24h: "last 24 h", kept: "kept", topic: "topic",
+    code: "code", no_deadletters: "no dead letters",
   },
 };
 

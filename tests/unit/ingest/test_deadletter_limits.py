@@ -118,3 +118,17 @@ def test_age_compares_instants_whatever_the_clock_zone(tmp_path: Path) -> None:
     assert store.prune(T0) == Pruned(age=1)
     assert [d.topic for d in store.recent()] == ["t/1"]
     store.close()
+
+
+def test_the_letters_are_counted_per_utc_hour_and_code(tmp_path: Path) -> None:
+    store = _open(tmp_path / "l.sqlite")
+    for i, minutes in enumerate((0, 10, 59, 60, 125)):
+        store.add(DeadLetter(f"t/{i}", "bad" if i % 2 else "junk", "why", b"x",
+                             T0 + timedelta(minutes=minutes)))
+    assert sorted(store.per_hour(T0 + timedelta(minutes=30))) == [  # from 02:00 on
+        (T0, "bad", 1), (T0, "junk", 2),
+        (T0 + timedelta(hours=1), "bad", 1), (T0 + timedelta(hours=2), "junk", 1)]
+    # a time in another zone means the same instant
+    assert store.per_hour((T0 + timedelta(hours=2)).astimezone(ZoneInfo("Asia/Shanghai"))) == [
+        (T0 + timedelta(hours=2), "junk", 1)]
+    store.close()
