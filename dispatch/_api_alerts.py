@@ -148,8 +148,14 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
     async def on_scene(
         alert_id: AlertId, token: Officer, body: OnSceneBody | None = None
     ) -> Response:
-        return run(alert_id, token, lambda a, who: OnScene(who,
-                                                           body.drone if body else None))
+        def make(alert: Alert, who: str) -> Command:
+            drone = body.drone if body else None
+            refused = None if drone is None or drones is None else unknown_drone(
+                drone, drones())
+            if refused is not None:  # an officer on foot names none; a drone must exist
+                raise HTTPException(422, refused)
+            return OnScene(who, drone)
+        return run(alert_id, token, make)
 
     @router.post("/alerts/{alert_id}/transfer", response_model=None, responses=_STEP)
     async def transfer(alert_id: AlertId, token: Officer, body: QueueBody) -> Response:

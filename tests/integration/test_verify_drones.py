@@ -1,7 +1,7 @@
-"""A drone sent to verify must be one the service knows, registered in config's
-`[ingest.dji] aircraft` or heard from over MQTT: a mistyped one is refused 422 with the
-names of the known ones, and the alert is left as it was. Against the real service and
-Mosquitto."""
+"""A drone sent to verify, or said to be on scene, must be one the service knows,
+registered in config's `[ingest.dji] aircraft` or heard from over MQTT: a mistyped one is
+refused 422 with the names of the known ones, and the alert is left as it was. Against the
+real service and Mosquitto."""
 
 from __future__ import annotations
 
@@ -40,3 +40,16 @@ def test_an_unknown_drone_is_refused_naming_the_known_ones(deployment: Deploymen
     r = d.post(aid, "verify", BLUE_SKY, {"drone": "KY-UAV-07"})
     assert r.status_code == 200, r.text
     assert d.alert(aid)["state"] == "verifying"
+
+
+def test_on_scene_names_a_known_drone_or_none(deployment: Deployment) -> None:
+    d = deployment
+    d.fume("KY-CS-001")
+    aid = d.open_alert("KY-CS-001")["id"]
+    assert d.post(aid, "verify", BLUE_SKY, {"drone": "KY-UAV-01"}).status_code == 200
+    r = d.post(aid, "on-scene", BLUE_SKY, {"drone": "KY-UAV-O1"})  # a letter O for a 0
+    assert r.status_code == 422 and "KY-UAV-01" in r.json()["detail"], r.text
+    assert d.alert(aid)["state"] == "verifying"
+    r = d.post(aid, "on-scene", BLUE_SKY)  # an officer on foot names no drone
+    assert r.status_code == 200, r.text
+    assert d.alert(aid)["state"] == "on_scene"
