@@ -273,6 +273,8 @@ async def serve(
             app, host=settings.http_host, port=settings.http_port, log_level="warning",
             # log_config=None: uvicorn's lines go through ours (--log-format json)
             lifespan="off", access_log=False, log_config=None,
+            # the client behind a proxy is the one sign-in lock-out counts (config's)
+            proxy_headers=True, forwarded_allow_ips=list(settings.trusted_proxies),
         )
     )
     if hj212 is not None:  # listening before /healthz answers

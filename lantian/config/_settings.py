@@ -11,6 +11,7 @@ After loading, the settings are trusted: nothing downstream re-validates them.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -90,6 +91,8 @@ class Settings:
     flights: Mapping[str, DockFlight] = field(default_factory=lambda: MappingProxyType({}))
     #: where the incidents' photos are kept; None: `media/` beside the store
     media_dir: Path | None = None
+    #: the proxies whose X-Forwarded-For is believed (addresses or networks)
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
 
 
 def _parse_broker_url(url: str, mqtt: MqttSection, where: str) -> BrokerSettings:
@@ -124,6 +127,16 @@ def _parse_hostport(value: str, where: str, key: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(where, key, f"expected host:port, got {value!r}")
     return host.strip("[]"), int(port)
+
+
+def _trusted_proxies(values: list[str], where: str) -> tuple[str, ...]:
+    for n, value in enumerate(values):
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ConfigError(where, f"service.trusted_proxies[{n}]",
+                              f"expected an IP address or network, got {value!r}") from None
+    return tuple(values)
 
 
 def _hj212_tcp(
@@ -281,6 +294,7 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
                           Kind.VENDOR in toml.ingest.decoders),
         ),
         store_path=store_path,
+        trusted_proxies=_trusted_proxies(toml.service.trusted_proxies, where),
         media_dir=Path(toml.store.media_dir) if toml.store.media_dir
         else store_path.parent / "media",
         influx=influx,

@@ -23,6 +23,10 @@ class ServiceSection(Section):
     timezone: str = "Asia/Shanghai"
     http: str = "127.0.0.1:8080"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: the reverse proxies whose X-Forwarded-For names the client (addresses or networks):
+    #: sign-in lock-out counts failures per client address, and behind an untrusted proxy
+    #: every officer would share the proxy's
+    trusted_proxies: Annotated[list[str], Field(max_length=100)] = ["127.0.0.1", "::1"]
 
 
 class MqttSection(Section):

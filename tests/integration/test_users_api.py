@@ -277,3 +277,34 @@ def test_repeated_failures_lock_out_the_name_and_the_address(
             assert login(here, "li").status_code == 200
     finally:
         d.service.stop()
+
+
+def test_behind_a_trusted_proxy_the_lock_out_counts_the_client_it_names(
+    tmp_path: Path, broker: Broker,
+) -> None:
+    d = start_deployment(tmp_path, broker, extra="[auth]\nmax_failures = 3\n")
+    try:
+        toml = d.config / "lantian.toml"  # the proxy is 127.0.0.2, and only it
+        toml.write_text(toml.read_text().replace(
+            "[service]", '[service]\ntrusted_proxies = ["127.0.0.2"]', 1))
+        d.restart()
+        add_users(d, ("li", "officer", ["blue_sky"]), ("zhao", "supervisor", []))
+        proxy = httpx.Client(base_url=d.url,
+                             transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+        direct = httpx.Client(base_url=d.url)  # 127.0.0.1: not a proxy, whatever it says
+
+        def via(client: httpx.Client, client_address: str, name: str,
+                password: str = PASSWORD) -> int:
+            return client.post("/auth/login", json={"username": name, "password": password},
+                               headers={"X-Forwarded-For": client_address}).status_code
+
+        with proxy, direct:
+            assert [via(proxy, "203.0.113.5", f"x{n}", "guess") for n in range(3)] == [401] * 3
+            assert via(proxy, "203.0.113.5", "zhao") == 429  # that client is locked out
+            assert via(proxy, "203.0.113.6", "zhao") == 200  # the officer beside it is not
+            # a client that is no proxy cannot escape its lock-out by naming others
+            assert [via(direct, f"198.51.100.{n}", f"y{n}", "guess")
+                    for n in range(3)] == [401] * 3
+            assert via(direct, "198.51.100.99", "li") == 429
+    finally:
+        d.service.stop()

@@ -204,3 +204,17 @@ def test_the_photos_go_beside_the_store_unless_media_dir_says(cfg: Path) -> None
     assert s.media_dir == Path("/data/media")
     _edit_toml(cfg, 'media_dir = ""', 'media_dir = "/srv/lantian/photos"')
     assert load_settings(cfg).media_dir == Path("/srv/lantian/photos")
+
+
+def test_the_trusted_proxies_are_loopback_unless_configured(cfg: Path) -> None:
+    assert load_settings(cfg).trusted_proxies == ("127.0.0.1", "::1")
+    _edit_toml(cfg, "[service]", '[service]\ntrusted_proxies = ["10.0.0.0/8", "192.0.2.7"]')
+    assert load_settings(cfg).trusted_proxies == ("10.0.0.0/8", "192.0.2.7")
+
+
+def test_a_trusted_proxy_that_is_no_address_names_its_key(cfg: Path) -> None:
+    _edit_toml(cfg, "[service]", '[service]\ntrusted_proxies = ["10.0.0.1", "nginx"]')
+    with pytest.raises(ConfigError, match=(
+            r"lantian.toml: service.trusted_proxies\[1\]: expected an IP address or network,"
+            r" got 'nginx'")):
+        load_settings(cfg)
