@@ -105,7 +105,7 @@ def rule_window(description: Mapping[str, Any]) -> list[list[Any]]:
     return [list(r) for r in readings] if isinstance(readings, list) else []
 
 
-class _Throttle:
+class Throttle:
     """True at most once every `every_s` seconds of `clock`."""
 
     def __init__(self, clock: Clock, every_s: float) -> None:
@@ -122,7 +122,7 @@ class _Throttle:
 
 def readings_routes(router: APIRouter, read: Queries, tz: tzinfo, clock: Clock,
                     source: ReadingSource | None = None) -> None:
-    warn = _Throttle(clock, WARN_EVERY_S)
+    warn = Throttle(clock, WARN_EVERY_S)
 
     @router.get("/alerts/{alert_id}/readings", response_model=None,
                 responses=answers(AlertReadings, 403, 404, 422))
