@@ -16,7 +16,7 @@ Who may read it is who may read the alert (`check_may_act`).
 # No `from __future__ import annotations`: FastAPI resolves the parameters at runtime.
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Annotated, Any, Final, Protocol
@@ -32,7 +32,6 @@ from dispatch._api_models import answers
 from dispatch._api_params import AlertId
 from dispatch._dispatcher import Clock, NotFound
 from dispatch._guard import Officer
-from dispatch._queries import Queries
 from rules.records import METRIC_UNITS
 
 log = logging.getLogger(__name__)
@@ -120,8 +119,10 @@ class Throttle:
         return True
 
 
-def readings_routes(router: APIRouter, read: Queries, tz: tzinfo, clock: Clock,
-                    source: ReadingSource | None = None) -> None:
+def readings_routes(router: APIRouter, find: Callable[[str], Alert], tz: tzinfo,
+                    clock: Clock, source: ReadingSource | None = None) -> None:
+    """The route, reading alerts with `find` (the dispatcher's `get`: the alert without
+    its event log, which the chart does not need)."""
     warn = Throttle(clock, WARN_EVERY_S)
 
     @router.get("/alerts/{alert_id}/readings", response_model=None,
@@ -134,7 +135,7 @@ def readings_routes(router: APIRouter, read: Queries, tz: tzinfo, clock: Clock,
         at most 720) before it was raised to as long after (or its closing, or now), from
         InfluxDB when configured, else the rule window of its evidence."""
         try:
-            alert, _ = read.alert_with_events(alert_id)
+            alert = find(alert_id)
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from exc
         check_may_act(alert, token)

@@ -6,6 +6,8 @@ InfluxDB 1.x serves and InfluxDB 2.x serves too once the bucket is mapped to a d
 the same name (`influx v1 dbrp create --db lantian --rp autogen --bucket-id <id>
 --default`). The measurement, tag and field names are those `ingest._timeseries` writes:
 `reading,station=<id>,... <metric>=<value> <ms>`; only valid (flag N) values are there.
+Every interval and source the station sent (instants, minute or hour values) is read as
+one series, in time order: what was measured, as it came in.
 
 The query text is built by `readings_query`, a pure function: the station is a string
 literal and the metric an identifier, each quoted and escaped as InfluxQL's scanner reads
