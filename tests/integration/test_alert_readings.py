@@ -10,10 +10,12 @@ the points itself, through v1 `/write`, in the lines the writer emits.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -29,7 +31,7 @@ from tests.integration.conftest import (
     Deployment,
     start_deployment,
 )
-from tests.support import Broker, free_port
+from tests.support import Broker, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +128,25 @@ def test_an_influxdb_that_cannot_be_read_falls_back_to_the_rule_window_saying_wh
         assert len(warned) == 1, warned  # once a minute at most, not once a request
     finally:
         d.service.stop()
+
+
+def test_a_drones_alert_has_no_station_to_read_and_answers_its_rule_window(
+    with_influx: Deployment
+) -> None:
+    """A drone's finding raises an alert of no station: nothing is asked of InfluxDB."""
+    d = with_influx
+    d.broker.pub("lantian/drones/KY-UAV-01/finding", json.dumps(
+        {"drone": "KY-UAV-01", "ts": d.clock().isoformat(), "kind": "muck_truck",
+         "confidence": 0.9, "lat": 30.0279, "lon": 120.5026}).encode())
+
+    def found() -> dict[str, Any] | None:
+        alerts = httpx.get(f"{d.url}/api/alerts", headers=ADMIN).json()["alerts"]
+        return next((a for a in alerts if a["kind"] == "muck_on_road"), None)
+
+    alert = wait_until(found, what="the finding's alert")
+    assert not alert["subject"].startswith("station:")
+    r = _readings(d, alert["id"], ADMIN)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["source"], body["readings"]) == ("rule window", [])
+    assert "error" not in body
