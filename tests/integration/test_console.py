@@ -449,6 +449,7 @@ def test_the_incident_chart_reads_influxdb_when_configured(
         # half an hour before the raise up to now (the raise): 31 points, the limit line
         assert blue.locator(".chart .dot").count() == 31
         assert blue.locator(".chart .limit").count() == 1
+        assert blue.locator(".chart .raised").count() == 1  # the raise, at the last point
         assert (blue.locator(".chart .dot title").first.text_content() or "").endswith(": 90")
         assert watch.unexpected() == []
     finally:

@@ -58,7 +58,8 @@ function measured(a, around) {
   const source = around?.source ?? "rule window";
   const unit = around?.unit ? ` ${around.unit}` : "";
   return [
-    readingsChart(around?.readings ?? a.evidence?.readings, around?.limit ?? a.threshold, unit),
+    readingsChart(around?.readings ?? a.evidence?.readings, around?.limit ?? a.threshold, unit,
+      { mark: a.raised_at }),
     h("p", { class: "muted source", "data-source": source, title: around?.error ?? "" },
       `${t("source")}: ${source === "influxdb" ? t("source_influxdb") : t("source_rule_window")}`,
       around?.error ? ` · ${t("influx_fallback")}` : ""),
