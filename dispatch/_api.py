@@ -94,7 +94,7 @@ def api_router(
     )
     me_route(api)
     alert_routes(api, dispatcher, queries, tz, drones)
-    readings_routes(api, dispatcher.get, tz, clock, readings)
+    readings_routes(api, lambda alert_id: dispatcher.get(alert_id), tz, clock, readings)
     if media is not None:
         media_routes(api, dispatcher, queries, tz, media)
     report_routes(api, queries, tz, clock, coverage, data_gaps, names)
