@@ -38,6 +38,7 @@ from dispatch._api_map import MapView, map_routes
 from dispatch._api_media import media_routes
 from dispatch._api_models import BEARER, errors
 from dispatch._api_notify import NotificationView, notification_routes
+from dispatch._api_readings import ReadingSource, readings_routes
 from dispatch._api_reports import CoverageReport, DataGaps, report_routes
 from dispatch._api_silences import silence_routes
 from dispatch._api_stream import stream_routes
@@ -65,6 +66,7 @@ def api_router(
     drones: KnownDrones | None = None,
     media: MediaStore | None = None,
     deadletters: DeadLetterLog | None = None,
+    readings: ReadingSource | None = None,
     more_routes: Sequence[Callable[[APIRouter], None]] = (),
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
@@ -78,7 +80,9 @@ def api_router(
     and stations, which the bureau's reports print. `drones` gives the drones a verify step
     may send (the others are refused 422; without it, any); `media` keeps the incidents'
     photos (`/api/alerts/{id}/photos`, `/api/media/{sha256}`); `deadletters` are ingest's
-    refused messages, counted per hour for the admin page (`/api/deadletters`).
+    refused messages, counted per hour for the admin page (`/api/deadletters`);
+    `readings` the stored time series (InfluxDB), charted around an alert
+    (`/api/alerts/{id}/readings`; without it, the rule window of its evidence).
     `more_routes` add the composition root's own reads (another package's state) behind
     the same gate."""
     gate = Gate(tokens, users, clock)
@@ -90,6 +94,7 @@ def api_router(
     )
     me_route(api)
     alert_routes(api, dispatcher, queries, tz, drones)
+    readings_routes(api, lambda alert_id: dispatcher.get(alert_id), tz, clock, readings)
     if media is not None:
         media_routes(api, dispatcher, queries, tz, media)
     report_routes(api, queries, tz, clock, coverage, data_gaps, names)

@@ -48,6 +48,7 @@ from ingest import (
     TimeSeriesWriter,
 )
 from ingest.hj212_tcp import Hj212Server
+from ingest.timeseries import TimeSeriesReader
 from lantian.config import Settings
 from lantian.console import known_drones, map_view, mount_console
 from lantian.hj212_api import loggers_routes
@@ -88,6 +89,7 @@ async def serve(
     registry.register(OutboxBacklog(outbox))
     registry.register(ROWS_SKIPPED)
     timeseries = None
+    reader = None  # the incident page's chart reads the readings back (/query, InfluxQL)
     if settings.influx is not None:
         ix = settings.influx
         timeseries = TimeSeriesWriter(
@@ -95,6 +97,7 @@ async def serve(
             batch_size=ix.batch_size, flush_interval_ms=ix.flush_interval_ms,
             max_pending=ix.max_pending_points,
         )
+        reader = TimeSeriesReader(url=ix.url, bucket=ix.bucket, token=ix.token)
     # notifications: recorded with their events, delivered by a task of their own
     notify = settings.notify
     deliveries = SqliteDeliveries(store)
@@ -262,6 +265,7 @@ async def serve(
         drones=known_drones(settings.decode.dji_aircraft.values(), lambda: pipeline.state),
         media=MediaStore(settings.media_dir or settings.store_path.parent / "media"),
         deadletters=deadletters,
+        readings=reader,
         # named users: managed with `lantian users`, also while this runs
         users=SqliteUsers(store), sessions=settings.sessions,
         names=gazetteer_of(settings),

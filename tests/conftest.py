@@ -16,6 +16,9 @@ from lantian.config import Settings, load_settings
 from rules.records import Record
 from tests.support import REPO, Broker, Victoria, free_port, run_mosquitto, run_victoria
 
+# a real InfluxDB 1.6 (influxd) for reading the time series back: the `influxdb` fixture
+pytest_plugins = ["tests.influxdb"]
+
 #: Stations for the public HJ 212 fixtures, whose MNs are not in the demo geography.
 FIXTURE_STATIONS = [
     ("FX-AMBIENT", "JLYP01_AIR01_0001", 120.50, 30.04),

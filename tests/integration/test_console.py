@@ -22,6 +22,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,7 +35,17 @@ from playwright.sync_api import Browser, BrowserContext, Page, Request, sync_pla
 from dispatch import SqliteStore
 from dispatch._users import Passwords
 from dispatch.users import UserAdmin
-from tests.integration.conftest import ADMIN, DOCK, SITE_CS01, Deployment, start_deployment
+from ingest._timeseries import to_lines
+from rules.records import Measurement, Reading
+from tests.influxdb import InfluxDB
+from tests.integration.conftest import (
+    ADMIN,
+    DOCK,
+    SITE_CS01,
+    T0,
+    Deployment,
+    start_deployment,
+)
 from tests.support import REPO, Broker, free_port, wait_until
 
 pytestmark = pytest.mark.integration
@@ -216,6 +227,9 @@ def test_the_story_in_the_browser(browser: Browser, office: Deployment) -> None:
     row.click()
     blue.wait_for_selector(".incident .head", timeout=WAIT)
     assert blue.locator(".chart .limit").count() == 1  # the readings against the limit
+    # no InfluxDB in this deployment: the rule window kept with the alert, and it says so
+    blue.wait_for_selector(".source[data-source='rule window']", timeout=WAIT)
+    assert "规则窗口" in blue.locator(".source").inner_text()
     assert "KY-UAV-01" in blue.locator(".facts").first.inner_text()  # the suggestion
     blue.click("[data-action=ack]")  # the page's own POST, with its CSRF header
     blue.wait_for_selector(".head [data-state=acknowledged]", timeout=WAIT)
@@ -411,3 +425,32 @@ def test_the_pages_and_assets_are_served_by_the_package(deployment: Deployment) 
     assert "/api/me" in httpx.get(f"{deployment.url}/console/api.js").text
     assert httpx.get(f"{deployment.url}/console/../../pyproject.toml").status_code == 404
     assert httpx.get(f"{deployment.url}/static/swagger-ui-bundle.js").status_code == 200
+
+
+def test_the_incident_chart_reads_influxdb_when_configured(
+    browser: Browser, tmp_path: Path, broker: Broker, influxdb: InfluxDB
+) -> None:
+    """The chart of an alert on a service configured with InfluxDB: the readings stored
+    there around the raise, not just the rule window. The influxd here (1.6) answers the
+    service's reads but takes none of its v2 writes, so the test stores the points itself,
+    in the writer's own lines."""
+    d = start_deployment(tmp_path, broker, influx_url=influxdb.url)
+    try:
+        add_people(d)
+        influxdb.write([line for m in range(-40, 1) for line in to_lines(Reading(
+            "KY-CS-002", T0 + timedelta(minutes=m), {"pm10": Measurement(120.0 + m)}))])
+        watch = Watch()
+        blue = sign_in(browser, d, watch, "li")
+        d.fume("KY-CS-002")
+        aid = d.open_alert("KY-CS-002")["id"]
+        blue.goto(f"{d.url}/#/alert/{aid}")
+        blue.wait_for_selector(".source[data-source=influxdb]", timeout=WAIT)
+        assert "InfluxDB" in blue.locator(".source").inner_text()
+        # half an hour before the raise up to now (the raise): 31 points, the limit line
+        assert blue.locator(".chart .dot").count() == 31
+        assert blue.locator(".chart .limit").count() == 1
+        assert blue.locator(".chart .raised").count() == 1  # the raise, at the last point
+        assert (blue.locator(".chart .dot title").first.text_content() or "").endswith(": 90")
+        assert watch.unexpected() == []
+    finally:
+        d.service.stop()

@@ -29,6 +29,7 @@ SURFACES = {
         "hj212_crc16", "record_as_dict", "unit_factor",
     ],
     "ingest.hj212_tcp": ["Hj212Server", "Hj212TcpSettings"],
+    "ingest.timeseries": ["TimeSeriesReader", "TimeSeriesUnavailable"],
     "ingest.vendors": ["VendorMapping", "VendorMetric"],
 }
 

@@ -2,8 +2,9 @@
 import { h, s } from "/console/dom.js";
 import { t } from "/console/i18n.js";
 
-/** Readings [[iso, value], ...] as a line, with the limit as a dashed red line. */
-export function readingsChart(readings, limit, unit = "") {
+/** Readings [[iso, value], ...] as a line, with the limit as a dashed red line and, when
+ * `mark` (an ISO time) falls within them, a dotted vertical line there (the raise). */
+export function readingsChart(readings, limit, unit = "", { mark } = {}) {
   if (!readings?.length) return h("p", { class: "muted" }, t("no_readings"));
   const W = 640, H = 220, L = 48, R = 12, T = 12, B = 28;
   const xs = readings.map(([at]) => Date.parse(at));
@@ -14,6 +15,7 @@ export function readingsChart(readings, limit, unit = "") {
   const y = (v) => T + (1 - v / top) * (H - T - B);
   const line = readings.map(([at, v], i) => `${i ? "L" : "M"}${x(Date.parse(at)).toFixed(1)},${y(v).toFixed(1)}`).join("");
   const first = readings[0][0], last = readings[readings.length - 1][0];
+  const at = mark ? Date.parse(mark) : NaN;
   return s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img",
     "aria-label": t("measured") },
   s("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" }),
@@ -26,6 +28,13 @@ export function readingsChart(readings, limit, unit = "") {
     s("line", { x1: L, y1: y(limit), x2: W - R, y2: y(limit), class: "limit" }),
     s("text", { x: W - R, y: y(limit) - 4, class: "tick limit-label", "text-anchor": "end" },
       `${t("limit")} ${limit}${unit}`),
+  ],
+  at >= x0 && at <= x1 && [
+    s("line", { x1: x(at), y1: T, x2: x(at), y2: H - B, class: "axis raised",
+      "stroke-dasharray": "2 3" }),
+    // at the foot, on the side with room: the limit's label sits at the top right
+    s("text", { x: x(at) + (x(at) > W / 2 ? -4 : 4), y: H - B - 6, class: "tick",
+      "text-anchor": x(at) > W / 2 ? "end" : "start" }, t("raised")),
   ],
   s("path", { d: line, class: "series" }),
   readings.map(([at, v]) => s("circle", { cx: x(Date.parse(at)), cy: y(v), r: 3,

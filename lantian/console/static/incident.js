@@ -52,6 +52,20 @@ const photoPicker = () => h("input", { type: "file", name: "photos", accept: IMA
 
 function field(label, control) { return h("label", null, h("span", null, label), control); }
 
+/** The readings around the alert (GET /api/alerts/{id}/readings; without its answer, the
+ * rule window of the alert's evidence) against the limit, and where they come from. */
+function measured(a, around) {
+  const source = around?.source ?? "rule window";
+  const unit = around?.unit ? ` ${around.unit}` : "";
+  return [
+    readingsChart(around?.readings ?? a.evidence?.readings, around?.limit ?? a.threshold, unit,
+      { mark: a.raised_at }),
+    h("p", { class: "muted source", "data-source": source, title: around?.error ?? "" },
+      `${t("source")}: ${source === "influxdb" ? t("source_influxdb") : t("source_rule_window")}`,
+      around?.error ? ` · ${t("influx_fallback")}` : ""),
+  ];
+}
+
 export function incidentView(main, ctx, id) {
   let current = null;
   const view = h("div", { class: "incident" });
@@ -127,7 +141,7 @@ export function incidentView(main, ctx, id) {
     return out;
   }
 
-  function render(a) {
+  function render(a, around) {
     const due = deadline(a);
     const s = a.drone_suggestion;
     const evidence = a.events.filter((e) => e.kind === "evidence");
@@ -146,7 +160,7 @@ export function incidentView(main, ctx, id) {
       h("section", { class: "grid2" },
         h("div", { class: "card" }, h("h2", null, t("measured")),
           h("p", null, `${a.metric ?? ""} ${a.value ?? ""} / ${t("limit")} ${a.threshold ?? "—"}`),
-          readingsChart(a.evidence?.readings, a.threshold)),
+          measured(a, around)),
         h("div", { class: "card" }, h("h2", null, t("suggestion")),
           s ? h("dl", { class: "facts" },
             h("dt", null, t("drone")), h("dd", null, s.drone),
@@ -173,8 +187,11 @@ export function incidentView(main, ctx, id) {
 
   async function load() {
     try {
-      current = await api(`/api/alerts/${id}`);
-      render(current);
+      // the chart's readings are a second read: if it fails, the page still shows the alert
+      const [alert, around] = await Promise.all([api(`/api/alerts/${id}`),
+        api(`/api/alerts/${id}/readings`).catch(() => null)]);
+      current = alert;
+      render(current, around);
     } catch (err) {
       view.replaceChildren(h("p", { class: "error" }, err.message));
     }
