@@ -130,7 +130,9 @@ async def serve(
     stream = StreamHub(settings.tz)  # the consoles' live view of every committed change
     dispatcher.listeners.append(stream.tell)
     registry.register(stream)
-    pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry)
+    part = settings.partition  # which stations and drones this instance speaks for
+    pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry,
+                             scope=None if part.single else part)
 
     def on_record(record: Record) -> None:
         records(record)
@@ -147,7 +149,7 @@ async def serve(
         dedupe=Deduplicator(settings.dedupe_capacity),
         deadletter_cap=settings.deadletters.payload_cap_bytes,
     )
-    checkpoints = Checkpoints(store, pipeline, ingestor, clock)
+    checkpoints = Checkpoints(store, pipeline, ingestor, clock, partition=part.name)
     recovered = checkpoints.restore()
     log.info("rules state: %s, %d journalled inputs replayed",
              "restored from the last snapshot" if recovered.snapshot else "new",
@@ -156,6 +158,8 @@ async def serve(
     burst = Burst(store, outbox, checkpoints)
 
     def on_message(topic: str, payload: bytes) -> None:
+        if part.skips(settings.topics, topic):
+            return  # partition 0's wide filters: another instance's station (acked)
         burst.begin()
         dock_says = flights.wants(topic)
         try:
@@ -202,7 +206,7 @@ async def serve(
 
     mqtt = MqttConnection(
         settings.broker,
-        settings.topics.subscriptions() + flights.subscriptions(),
+        part.subscriptions(settings.topics) + flights.subscriptions(),
         on_message=on_message,
         on_connected_change=connected_change,
         registry=registry,
