@@ -1,0 +1,132 @@
+"""Two instances (partitions 0/2 and 1/2) from one config, on one Mosquitto and one
+shared store: each station's readings reach the instance owning it, every alert is
+raised once and by its owner, an officer acts through either instance, and the SLA
+sweep, run by both, escalates each alert once per stage."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lantian.partition import owner_of
+from tests.partition_support import (
+    BLUE_SKY,
+    LAW,
+    Instance,
+    partition_config,
+    publish,
+    reading,
+)
+from tests.support import Broker, wait_until
+
+#: Each shipped station and the alert the story below raises for it: three PM10
+#: readings over the construction-site limit, a jump of the road monitor's PM10, an
+#: ambient AQI over 200.
+EXPECTED = {
+    ("site-pm10-15min", "station:KY-CS-001"), ("site-pm10-15min", "station:KY-CS-002"),
+    ("site-pm10-15min", "station:KY-CS-003"), ("site-pm10-15min", "station:KY-CS-004"),
+    ("road-pm10-rise", "station:KY-RD-001"),
+    ("ambient-aqi", "station:KY-AQ-001"), ("ambient-aqi", "station:KY-AQ-002"),
+}
+STATIONS = sorted(s.removeprefix("station:") for _, s in EXPECTED)
+
+
+def story(now: datetime) -> list[tuple[str, bytes]]:
+    return [reading(s, now - timedelta(minutes=3 - i), pm10)
+            for i, pm10 in enumerate((20.0, 400.0, 400.0, 400.0)) for s in STATIONS]
+
+
+def rows(store: Path, sql: str) -> list[tuple[object, ...]]:
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def pair(tmp_path: Path, broker: Broker) -> Iterator[list[Instance]]:
+    # both queues' deadlines short: every alert escalates within the test, twice
+    config = partition_config(tmp_path, broker)
+    toml = config / "lantian.toml"
+    toml.write_text(toml.read_text().replace("ack_s = 300", "ack_s = 2")
+                    .replace("close_s = 1800", "close_s = 4"))
+    instances = [Instance(config, f"{k}/2", tmp_path / f"partition-{k}.log")
+                 for k in (0, 1)]
+    try:
+        for i in instances:
+            i.start()
+        yield instances
+    finally:
+        for i in instances:
+            i.stop()
+
+
+def raised_by(instance: Instance) -> float:
+    text = httpx.get(f"{instance.url}/metrics", timeout=10).text
+    return sum(float(line.rpartition(" ")[2]) for line in text.splitlines()
+               if line.startswith("lantian_rule_signals_total{") and 'action="raise"' in line)
+
+
+def test_two_partitions_raise_each_alert_once_and_share_the_officers_work(
+    pair: list[Instance], broker: Broker, tmp_path: Path
+) -> None:
+    a, b = pair
+    store = tmp_path / "shared.sqlite"
+    publish(broker, story(datetime.now(UTC)))
+
+    def all_raised() -> bool:
+        return len(rows(store, "SELECT 1 FROM alerts")) >= len(EXPECTED)
+
+    wait_until(all_raised, timeout=30, what="an alert for every station")
+    stored = Counter((str(r), str(s)) for r, s in rows(store, "SELECT rule, subject FROM alerts"))
+    assert set(stored) == EXPECTED
+    assert max(stored.values()) == 1  # each raised once, though both saw the references
+
+    # each alert was raised by the instance owning its station
+    owned = Counter(owner_of(s, 2) for s in STATIONS)
+    assert (raised_by(a), raised_by(b)) == (owned[0], owned[1])
+    # both serve the whole store
+    assert {x["id"] for x in a.alerts()} == {x["id"] for x in b.alerts()}
+
+    # an officer acknowledges through one instance and closes through the other the
+    # alert partition 1 raised
+    aid = next(str(x["id"]) for x in a.alerts() if x["subject"] == "station:KY-CS-004")
+    r = httpx.post(f"{a.url}/api/alerts/{aid}/ack", headers=BLUE_SKY, timeout=10)
+    assert r.status_code == 200, r.text
+    r = httpx.post(f"{b.url}/api/alerts/{aid}/close", headers=BLUE_SKY, timeout=10,
+                   json={"outcome": "resolved", "note": "site watered down"})
+    assert r.status_code == 200, r.text
+    seen = httpx.get(f"{a.url}/api/alerts/{aid}", headers=BLUE_SKY, timeout=10).json()
+    assert seen["state"] == "closed"
+    kinds = [e["kind"] for e in seen["events"]]
+    assert kinds[:3] == ["raised", "dispatched", "acknowledged"] and kinds[-1] == "closed"
+    # a step refused through one instance is refused through the other alike
+    again = httpx.post(f"{b.url}/api/alerts/{aid}/ack", headers=BLUE_SKY, timeout=10)
+    assert again.status_code == 409, again.text
+
+    # both instances sweep every 0.2 s: each open alert escalates at the acknowledgement
+    # deadline (2 s) and at the closing one (4 s), and at each once
+    def escalations() -> list[tuple[str, str]]:
+        return [(str(aid_), json.loads(str(data))["stage"]) for aid_, data in rows(
+            store, "SELECT alert_id, data FROM events WHERE kind = 'escalated'")]
+
+    def all_escalated_at_close() -> bool:
+        closing = {x for x, stage in escalations() if stage == "close"}
+        return len(closing) == len(EXPECTED) - 1  # all but the closed one
+
+    wait_until(all_escalated_at_close, timeout=30, what="every open alert escalated twice")
+    per_stage = Counter(escalations())
+    print(f"\nescalations: {len(per_stage)} (alert, stage) pairs,"
+          f" most per pair {max(per_stage.values())}")
+    assert max(per_stage.values()) == 1
+    law = next(x for x in b.alerts() if x["subject"] == "station:KY-RD-001")
+    assert httpx.get(f"{a.url}/api/alerts/{law['id']}", headers=LAW,
+                     timeout=10).status_code == 200

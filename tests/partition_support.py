@@ -1,0 +1,124 @@
+"""Several `lantian run` processes on one config, one broker and one shared store, each
+told its partition by LANTIAN_PARTITION and its HTTP port by LANTIAN_HTTP, as a
+StatefulSet's pods would be (docs/scale.md). The store is a SQLite file shared by the
+processes (WAL, busy_timeout); its URL in the config is the only thing a PostgreSQL
+run changes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.conftest import shipped_rules, write_config
+from tests.support import Broker, free_port, wait_until
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+BLUE_SKY = {"Authorization": "Bearer demo-blue-sky-officer-token"}
+LAW = {"Authorization": "Bearer demo-law-enforcement-officer-token"}
+
+
+class Instance:
+    """`lantian run` as partition `partition` ("k/N") of the deployment in `config`."""
+
+    def __init__(self, config: Path, partition: str, log: Path) -> None:
+        self.config = config
+        self.partition = partition
+        self.log = log
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Instance:
+        env = {**os.environ, "LANTIAN_ADMIN_TOKEN": ADMIN_TOKEN,
+               "LANTIAN_PARTITION": self.partition, "LANTIAN_HTTP": f"127.0.0.1:{self.port}"}
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "lantian", "--config", str(self.config), "run"],
+                stdout=out, stderr=out, env=env)
+        wait_until(self._up, timeout=30, what=f"partition {self.partition} to answer /healthz")
+        return self
+
+    def _up(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"partition {self.partition} exited:"
+                                 f" {self.log.read_text()[-3000:]}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no last snapshot, nothing flushed."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def metric(self, name: str, **labels: str) -> float:
+        """A sample of /metrics (0 when absent)."""
+        want = "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
+        for line in httpx.get(f"{self.url}/metrics", timeout=30).text.splitlines():
+            key, _, value = line.rpartition(" ")
+            if key == name + want:
+                return float(value)
+        return 0.0
+
+    def alerts(self) -> list[dict[str, object]]:
+        r = httpx.get(f"{self.url}/api/alerts", headers=ADMIN, params={"limit": 500},
+                      timeout=10)
+        assert r.status_code == 200, r.text
+        alerts: list[dict[str, object]] = r.json()["alerts"]
+        return alerts
+
+
+def partition_config(tmp_path: Path, broker: Broker, extra: str = "",
+                     rules: str | None = None) -> Path:
+    """One config for every instance: the shipped rules and routes (SLA sweep every
+    0.2 s, the law-enforcement queue's acknowledgement due in `2 s` so that escalations
+    happen within a test), a shared store."""
+    text = re.sub(r"(?m)^sweep_s = 15\b", "sweep_s = 0.2", shipped_rules() if rules is None
+                  else rules)
+    text = text.replace("[dispatch.queues.law_enforcement]\nack_s = 300",
+                        "[dispatch.queues.law_enforcement]\nack_s = 2")
+    return write_config(tmp_path / "config", broker_url=broker.url, http_port=free_port(),
+                        store=tmp_path / "shared.sqlite", extra=text + extra)
+
+
+def reading(station: str, at: datetime, pm10: float) -> tuple[str, bytes]:
+    return (f"lantian/sensors/{station}/reading",
+            json.dumps({"station": station, "ts": at.isoformat(), "pm10": pm10}).encode())
+
+
+def publish(broker: Broker, messages: Iterable[tuple[str, bytes]]) -> None:
+    """Publish at QoS 1 with one client, every PUBACK awaited."""
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"devices-{free_port()}")
+    c.connect(broker.host, broker.port)
+    c.loop_start()
+    try:
+        infos = [c.publish(t, p, qos=1) for t, p in messages]
+        for info in infos:
+            info.wait_for_publish(30)
+    finally:
+        c.loop_stop()
+        c.disconnect()
