@@ -130,3 +130,27 @@ def test_two_partitions_raise_each_alert_once_and_share_the_officers_work(
     law = next(x for x in b.alerts() if x["subject"] == "station:KY-RD-001")
     assert httpx.get(f"{a.url}/api/alerts/{law['id']}", headers=LAW,
                      timeout=10).status_code == 200
+
+
+def test_an_alert_of_one_partition_suggests_a_drone_another_owns(
+    pair: list[Instance], broker: Broker
+) -> None:
+    """The drone suggestion reads every drone's last fix: partition 1 raises KY-CS-004's
+    alert and must know where KY-UAV-01, partition 0's drone, is."""
+    assert (owner_of("KY-UAV-01", 2), owner_of("KY-CS-004", 2)) == (0, 1)
+    a, b = pair
+    now = datetime.now(UTC)
+    publish(broker, [("lantian/drones/KY-UAV-01/telemetry", json.dumps(
+        {"drone": "KY-UAV-01", "ts": now.isoformat(), "lat": 30.044, "lon": 120.501,
+         "alt_m": 60.0}).encode())])
+    wait_until(lambda: b.metric("lantian_records_total", type="DronePosition") == 1,
+               what="partition 1 to have the drone's position")
+    publish(broker, [reading("KY-CS-004", now - timedelta(minutes=2 - m), pm10)
+                     for m, pm10 in enumerate((160.0, 170.0, 180.0))])
+    alert = wait_until(lambda: next((x for x in a.alerts()
+                                     if x["subject"] == "station:KY-CS-004"), None),
+                       what="KY-CS-004's alert")
+    suggestion = httpx.get(f"{a.url}/api/alerts/{alert['id']}", headers=BLUE_SKY,
+                           timeout=10).json()["drone_suggestion"]
+    assert suggestion["drone"] == "KY-UAV-01"
+    assert raised_by(b) == 1 and raised_by(a) == 0
