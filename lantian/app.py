@@ -27,6 +27,7 @@ from dispatch import (
     MediaStore,
     Outbox,
     OutboxBacklog,
+    Publication,
     Queries,
     SqliteOutbox,
     SqliteStore,
@@ -174,10 +175,20 @@ async def serve(
         except Exception:  # a bug must cost one message, not the burst it came in
             log.exception("ingest failed on a message from %s", topic)
 
+    def route_hj212(station: str, topic: str, packet: bytes) -> bool:
+        """A logger of a station another partition owns connected here: its packet goes
+        to the owner on the station's hj212 topic, through the outbox in this read's
+        transaction, so the 9014 answer still waits until the packet is durable."""
+        if part.owns_station(station):
+            return False
+        outbox.add([Publication(topic, packet)])
+        return True
+
     # data loggers over TCP: each read's packets committed like a burst before answered
     hj212 = (
         Hj212Server(settings.hj212_tcp, ingestor, begin=burst.begin, commit=burst.end,
-                    clock=clock, registry=registry, newest=pipeline.last_seen)
+                    clock=clock, registry=registry, newest=pipeline.last_seen,
+                    route=None if part.single else route_hj212)
         if settings.hj212_tcp is not None else None
     )
 

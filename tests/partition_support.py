@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -32,17 +32,20 @@ LAW = {"Authorization": "Bearer demo-law-enforcement-officer-token"}
 class Instance:
     """`lantian run` as partition `partition` ("k/N") of the deployment in `config`."""
 
-    def __init__(self, config: Path, partition: str, log: Path) -> None:
+    def __init__(self, config: Path, partition: str, log: Path,
+                 env: dict[str, str] | None = None) -> None:
         self.config = config
         self.partition = partition
         self.log = log
+        self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Instance:
         env = {**os.environ, "LANTIAN_ADMIN_TOKEN": ADMIN_TOKEN,
-               "LANTIAN_PARTITION": self.partition, "LANTIAN_HTTP": f"127.0.0.1:{self.port}"}
+               "LANTIAN_PARTITION": self.partition, "LANTIAN_HTTP": f"127.0.0.1:{self.port}",
+               **self.env}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "lantian", "--config", str(self.config), "run"],
@@ -122,3 +125,20 @@ def publish(broker: Broker, messages: Iterable[tuple[str, bytes]]) -> None:
     finally:
         c.loop_stop()
         c.disconnect()
+
+
+def settle(broker: Broker, *instances: Instance) -> None:
+    """Wait until every instance's subscriptions are live: /healthz answers once the
+    broker accepted the connection, and the first SUBACK (of a new session) may come a
+    little later. Every instance subscribes to every drone's topics in the same
+    SUBSCRIBE, so a probe drone's position, counted by each, says all are."""
+    before = [i.metric("lantian_records_total", type="DronePosition") for i in instances]
+    probe = json.dumps({"drone": "PROBE", "ts": datetime.now(UTC).isoformat(),
+                        "lat": 29.0, "lon": 119.0, "alt_m": 0.0}).encode()
+
+    def counted() -> bool:
+        publish(broker, [("lantian/drones/PROBE/telemetry", probe)])
+        return all(i.metric("lantian_records_total", type="DronePosition") > b
+                   for i, b in zip(instances, before, strict=True))
+
+    wait_until(counted, timeout=20, what="every instance subscribed")

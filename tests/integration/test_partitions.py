@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from lantian.partition import owner_of
+from tests.hj212_logger import Logger, parsed, upload
 from tests.partition_support import (
     BLUE_SKY,
     LAW,
@@ -23,8 +24,9 @@ from tests.partition_support import (
     partition_config,
     publish,
     reading,
+    settle,
 )
-from tests.support import Broker, wait_until
+from tests.support import Broker, free_port, wait_until
 
 #: Each shipped station and the alert the story below raises for it: three PM10
 #: readings over the construction-site limit, a jump of the road monitor's PM10, an
@@ -63,6 +65,7 @@ def pair(tmp_path: Path, broker: Broker) -> Iterator[list[Instance]]:
     try:
         for i in instances:
             i.start()
+        settle(broker, *instances)
         yield instances
     finally:
         for i in instances:
@@ -140,10 +143,11 @@ def test_an_alert_of_one_partition_suggests_a_drone_another_owns(
     assert (owner_of("KY-UAV-01", 2), owner_of("KY-CS-004", 2)) == (0, 1)
     a, b = pair
     now = datetime.now(UTC)
+    seen = b.metric("lantian_records_total", type="DronePosition")
     publish(broker, [("lantian/drones/KY-UAV-01/telemetry", json.dumps(
         {"drone": "KY-UAV-01", "ts": now.isoformat(), "lat": 30.044, "lon": 120.501,
          "alt_m": 60.0}).encode())])
-    wait_until(lambda: b.metric("lantian_records_total", type="DronePosition") == 1,
+    wait_until(lambda: b.metric("lantian_records_total", type="DronePosition") > seen,
                what="partition 1 to have the drone's position")
     publish(broker, [reading("KY-CS-004", now - timedelta(minutes=2 - m), pm10)
                      for m, pm10 in enumerate((160.0, 170.0, 180.0))])
@@ -154,3 +158,41 @@ def test_an_alert_of_one_partition_suggests_a_drone_another_owns(
                            timeout=10).json()["drone_suggestion"]
     assert suggestion["drone"] == "KY-UAV-01"
     assert raised_by(b) == 1 and raised_by(a) == 0
+
+
+def test_a_logger_connected_to_another_partition_reaches_its_stations_owner(
+    tmp_path: Path, broker: Broker
+) -> None:
+    """KY-CS-004 is partition 1's; its data logger connects to partition 0's HJ 212
+    port. Partition 0 hands each packet to partition 1 (on the station's hj212 topic,
+    through the outbox) and answers 9014 once that is committed; partition 1 raises."""
+    assert owner_of("KY-CS-004", 2) == 1
+    config = partition_config(tmp_path, broker, extra='[hj212_tcp]\nlisten = "127.0.0.1:0"\n')
+    tcp = [free_port(), free_port()]
+    instances = [Instance(config, f"{k}/2", tmp_path / f"p{k}.log",
+                          env={"LANTIAN_HJ212_LISTEN": f"127.0.0.1:{tcp[k]}"})
+                 for k in (0, 1)]
+    try:
+        a, b = (i.start() for i in instances)
+        settle(broker, a, b)
+        logger = Logger(tcp[0])
+        now = datetime.now(UTC)
+        packets = [upload("33060300KY0004", now - timedelta(minutes=2 - m), pm10)
+                   for m, pm10 in enumerate((160.0, 170.0, 180.0))]  # µg/m³: no [sources]
+        for packet in packets:
+            logger.send(packet)
+            (answer,) = logger.answers(1)
+            assert parsed(answer).cn == "9014" and parsed(answer).qn == parsed(packet).qn
+        logger.close()
+        assert a.metric("lantian_hj212_packets_total", outcome="routed") == 3
+        wait_until(lambda: b.metric("lantian_records_total", type="Reading") == 3,
+                   what="the three readings at partition 1")
+        assert a.metric("lantian_records_total", type="Reading") == 0
+        alert = wait_until(lambda: next((x for x in b.alerts()
+                                         if x["subject"] == "station:KY-CS-004"), None),
+                           what="KY-CS-004's alert, raised by its owner")
+        assert alert["rule"] == "site-pm10-15min"
+        assert (raised_by(a), raised_by(b)) == (0, 1)
+    finally:
+        for i in instances:
+            i.stop()

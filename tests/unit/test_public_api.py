@@ -13,7 +13,7 @@ SURFACES = {
     "dispatch": [
         "MAX_PHOTO", "ROWS_SKIPPED", "AlertTopics", "Clock", "Deadlines", "DispatchMetrics",
         "Dispatcher", "Gazetteer", "IncidentPoints", "MediaStore", "Outbox", "OutboxBacklog",
-        "Outline", "Queries", "Role",
+        "Outline", "Publication", "Queries", "Role",
         "Route", "Router", "Spot", "SqliteOutbox", "SqliteStore", "StreamHub", "Token",
         "api_router",
     ],
