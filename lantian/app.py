@@ -34,6 +34,7 @@ from dispatch import (
     StreamHub,
     api_router,
 )
+from dispatch.feed import ChangeFeed
 from dispatch.flights import Flights
 from dispatch.notify import DeliveryWorker, Notifier, SqliteDeliveries
 from dispatch.users import SqliteUsers
@@ -131,6 +132,11 @@ async def serve(
     stream = StreamHub(settings.tz)  # the consoles' live view of every committed change
     dispatcher.listeners.append(stream.tell)
     registry.register(stream)
+    # several instances: what the others commit reaches this one's consoles too
+    feed = None if settings.partition.single else ChangeFeed(
+        store, stream.tell, settings.topics.prefix)
+    if feed is not None:
+        dispatcher.listeners.append(feed.mine)
     part = settings.partition  # which stations and drones this instance speaks for
     pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry,
                              scope=None if part.single else part)
@@ -243,6 +249,8 @@ async def serve(
     every(sweep_rules, seconds=settings.rules_sweep_s, id="rules-sweep")
     every(dispatcher.sweep, seconds=settings.dispatch.sweep_s, id="sla-sweep")
     every(checkpoints.save, seconds=60, id="rules-snapshot")
+    if feed is not None:
+        every(feed.poll, seconds=0.25, id="shared-changes")
     # marks what the broker acknowledged as sent, hands over what waits; prunes the sent
     every(outbox.flush, seconds=1, id="outbox-flush")
     every(outbox.prune, hours=1, id="outbox-prune")

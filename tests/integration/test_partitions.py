@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench._sse import SseReader
 from lantian.partition import owner_of
 from tests.hj212_logger import Logger, parsed, upload
 from tests.partition_support import (
@@ -196,3 +198,42 @@ def test_a_logger_connected_to_another_partition_reaches_its_stations_owner(
     finally:
         for i in instances:
             i.stop()
+
+
+def test_a_console_on_one_instance_hears_changes_made_through_the_other(
+    pair: list[Instance], broker: Broker
+) -> None:
+    """Partition 0 raises KY-CS-001's alert and an officer acknowledges it through
+    instance A: a console connected to instance B hears both, from the shared store."""
+    a, b = pair
+    console = SseReader(f"{b.url}/api/stream", BLUE_SKY, None)
+    try:
+        assert console.connected.wait(10) and console.status == 200
+        wait_until(lambda: console.events, what="the stream's hello")
+        now = datetime.now(UTC)
+        publish(broker, [reading("KY-CS-001", now - timedelta(minutes=2 - m), pm10)
+                         for m, pm10 in enumerate((160.0, 170.0, 180.0))])
+
+        def heard(kind: str) -> dict[str, object] | None:
+            for e in console.named("alert"):
+                change = json.loads(e.data)
+                if change["alert"]["subject"] == "station:KY-CS-001" and \
+                        kind in [x["kind"] for x in change["events"]]:
+                    return change  # type: ignore[no-any-return]
+            return None
+
+        raised = wait_until(lambda: heard("raised"), what="the raise on B's console")
+        assert raised["alert"]["state"] == "dispatched"  # type: ignore[index]
+        aid = raised["alert"]["id"]  # type: ignore[index]
+        r = httpx.post(f"{a.url}/api/alerts/{aid}/ack", headers=BLUE_SKY, timeout=10)
+        assert r.status_code == 200, r.text
+        acked_at = time.monotonic()
+        acked = wait_until(lambda: heard("acknowledged"), what="the ack on B's console")
+        print(f"\nA's ack heard on B's console after {time.monotonic() - acked_at:.3f} s")
+        assert acked["alert"]["state"] == "acknowledged"  # type: ignore[index]
+        assert [x["state"] for x in acked["events"]] == ["acknowledged"]  # type: ignore[union-attr]
+        # each change once: B's own feed does not echo what B committed
+        assert sum(1 for e in console.named("alert")
+                   if json.loads(e.data)["alert"]["id"] == aid) == 2
+    finally:
+        console.close()
