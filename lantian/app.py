@@ -132,12 +132,11 @@ async def serve(
     stream = StreamHub(settings.tz)  # the consoles' live view of every committed change
     dispatcher.listeners.append(stream.tell)
     registry.register(stream)
+    part = settings.partition  # which stations and drones this instance speaks for
     # several instances: what the others commit reaches this one's consoles too
-    feed = None if settings.partition.single else ChangeFeed(
-        store, stream.tell, settings.topics.prefix)
+    feed = None if part.single else ChangeFeed(store, stream.tell, settings.topics.prefix)
     if feed is not None:
         dispatcher.listeners.append(feed.mine)
-    part = settings.partition  # which stations and drones this instance speaks for
     pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry,
                              scope=None if part.single else part)
 
