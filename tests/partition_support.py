@@ -1,8 +1,9 @@
 """Several `lantian run` processes on one config, one broker and one shared store, each
 told its partition by LANTIAN_PARTITION and its HTTP port by LANTIAN_HTTP, as a
-StatefulSet's pods would be (docs/scale.md). The store is a SQLite file shared by the
-processes (WAL, busy_timeout); its URL in the config is the only thing a PostgreSQL
-run changes."""
+StatefulSet's pods would be (docs/scale.md). The store is named by its URL alone
+(`SharedStore`, handed to every instance as LANTIAN_STORE_URL and read by the tests with
+plain SQL): a SQLite file the processes share (WAL, busy_timeout) until the PostgreSQL
+store lands, then a `postgresql://` URL, nothing else changed."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,15 +32,49 @@ BLUE_SKY = {"Authorization": "Bearer demo-blue-sky-officer-token"}
 LAW = {"Authorization": "Bearer demo-law-enforcement-officer-token"}
 
 
-class Instance:
-    """`lantian run` as partition `partition` ("k/N") of the deployment in `config`."""
+@dataclass(frozen=True)
+class SharedStore:
+    """The store every instance is given, by URL, and read from outside as an auditor
+    would (portable SQL: the tests' queries run on either backend)."""
 
-    def __init__(self, config: Path, partition: str, log: Path,
+    url: str
+
+    @classmethod
+    def sqlite(cls, path: Path) -> SharedStore:
+        return cls(f"sqlite:///{path}")
+
+    def rows(self, sql: str) -> list[tuple[object, ...]]:
+        if self.url.startswith("sqlite:///"):
+            db = sqlite3.connect(f"file:{self.url.removeprefix('sqlite:///')}?mode=ro",
+                                 uri=True)
+            try:
+                return db.execute(sql).fetchall()
+            finally:
+                db.close()
+        import psycopg  # the PostgreSQL store's driver, only when one is named
+
+        with psycopg.connect(self.url) as pg:
+            return [tuple(r) for r in pg.execute(sql).fetchall()]
+
+    def count(self, sql: str) -> int:
+        return int(str(self.rows(sql)[0][0]))
+
+
+def as_json(value: object) -> dict[str, object]:
+    """A JSON column: text in SQLite, already decoded by a PostgreSQL driver (jsonb)."""
+    return value if isinstance(value, dict) else json.loads(str(value))  # type: ignore[no-any-return]
+
+
+class Instance:
+    """`lantian run` as partition `partition` ("k/N") of the deployment in `config`,
+    on `store`."""
+
+    def __init__(self, config: Path, partition: str, log: Path, store: SharedStore,
                  env: dict[str, str] | None = None) -> None:
         self.config = config
         self.partition = partition
         self.log = log
-        self.env = env or {}
+        self.env = {"LANTIAN_STORE_URL": store.url, **(env or {})}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -99,13 +136,14 @@ def partition_config(tmp_path: Path, broker: Broker, extra: str = "",
                      rules: str | None = None) -> Path:
     """One config for every instance: the shipped rules and routes (SLA sweep every
     0.2 s, the law-enforcement queue's acknowledgement due in `2 s` so that escalations
-    happen within a test), a shared store."""
+    happen within a test)."""
     text = re.sub(r"(?m)^sweep_s = 15\b", "sweep_s = 0.2", shipped_rules() if rules is None
                   else rules)
     text = text.replace("[dispatch.queues.law_enforcement]\nack_s = 300",
                         "[dispatch.queues.law_enforcement]\nack_s = 2")
+    # the store is each instance's LANTIAN_STORE_URL (`SharedStore`); this one is unused
     return write_config(tmp_path / "config", broker_url=broker.url, http_port=free_port(),
-                        store=tmp_path / "shared.sqlite", extra=text + extra)
+                        store=tmp_path / "unused.sqlite", extra=text + extra)
 
 
 def reading(station: str, at: datetime, pm10: float) -> tuple[str, bytes]:

@@ -6,7 +6,6 @@ sweep, run by both, escalates each alert once per stage."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ from tests.partition_support import (
     BLUE_SKY,
     LAW,
     Instance,
+    SharedStore,
+    as_json,
     partition_config,
     publish,
     reading,
@@ -47,22 +48,20 @@ def story(now: datetime) -> list[tuple[str, bytes]]:
             for i, pm10 in enumerate((20.0, 400.0, 400.0, 400.0)) for s in STATIONS]
 
 
-def rows(store: Path, sql: str) -> list[tuple[object, ...]]:
-    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
+@pytest.fixture
+def store(tmp_path: Path) -> SharedStore:
+    """The one store of the deployment: its URL is all a PostgreSQL run changes."""
+    return SharedStore.sqlite(tmp_path / "shared.sqlite")
 
 
 @pytest.fixture
-def pair(tmp_path: Path, broker: Broker) -> Iterator[list[Instance]]:
+def pair(tmp_path: Path, broker: Broker, store: SharedStore) -> Iterator[list[Instance]]:
     # both queues' deadlines short: every alert escalates within the test, twice
     config = partition_config(tmp_path, broker)
     toml = config / "lantian.toml"
     toml.write_text(toml.read_text().replace("ack_s = 300", "ack_s = 2")
                     .replace("close_s = 1800", "close_s = 4"))
-    instances = [Instance(config, f"{k}/2", tmp_path / f"partition-{k}.log")
+    instances = [Instance(config, f"{k}/2", tmp_path / f"partition-{k}.log", store)
                  for k in (0, 1)]
     try:
         for i in instances:
@@ -81,17 +80,16 @@ def raised_by(instance: Instance) -> float:
 
 
 def test_two_partitions_raise_each_alert_once_and_share_the_officers_work(
-    pair: list[Instance], broker: Broker, tmp_path: Path
+    pair: list[Instance], broker: Broker, store: SharedStore
 ) -> None:
     a, b = pair
-    store = tmp_path / "shared.sqlite"
     publish(broker, story(datetime.now(UTC)))
 
     def all_raised() -> bool:
-        return len(rows(store, "SELECT 1 FROM alerts")) >= len(EXPECTED)
+        return store.count("SELECT count(*) FROM alerts") >= len(EXPECTED)
 
     wait_until(all_raised, timeout=30, what="an alert for every station")
-    stored = Counter((str(r), str(s)) for r, s in rows(store, "SELECT rule, subject FROM alerts"))
+    stored = Counter((str(r), str(s)) for r, s in store.rows("SELECT rule, subject FROM alerts"))
     assert set(stored) == EXPECTED
     assert max(stored.values()) == 1  # each raised once, though both saw the references
 
@@ -120,8 +118,8 @@ def test_two_partitions_raise_each_alert_once_and_share_the_officers_work(
     # both instances sweep every 0.2 s: each open alert escalates at the acknowledgement
     # deadline (2 s) and at the closing one (4 s), and at each once
     def escalations() -> list[tuple[str, str]]:
-        return [(str(aid_), json.loads(str(data))["stage"]) for aid_, data in rows(
-            store, "SELECT alert_id, data FROM events WHERE kind = 'escalated'")]
+        return [(str(aid_), str(as_json(data)["stage"])) for aid_, data in store.rows(
+            "SELECT alert_id, data FROM events WHERE kind = 'escalated'")]
 
     def all_escalated_at_close() -> bool:
         closing = {x for x, stage in escalations() if stage == "close"}
@@ -163,7 +161,7 @@ def test_an_alert_of_one_partition_suggests_a_drone_another_owns(
 
 
 def test_a_logger_connected_to_another_partition_reaches_its_stations_owner(
-    tmp_path: Path, broker: Broker
+    tmp_path: Path, broker: Broker, store: SharedStore
 ) -> None:
     """KY-CS-004 is partition 1's; its data logger connects to partition 0's HJ 212
     port. Partition 0 hands each packet to partition 1 (on the station's hj212 topic,
@@ -171,7 +169,7 @@ def test_a_logger_connected_to_another_partition_reaches_its_stations_owner(
     assert owner_of("KY-CS-004", 2) == 1
     config = partition_config(tmp_path, broker, extra='[hj212_tcp]\nlisten = "127.0.0.1:0"\n')
     tcp = [free_port(), free_port()]
-    instances = [Instance(config, f"{k}/2", tmp_path / f"p{k}.log",
+    instances = [Instance(config, f"{k}/2", tmp_path / f"p{k}.log", store,
                           env={"LANTIAN_HJ212_LISTEN": f"127.0.0.1:{tcp[k]}"})
                  for k in (0, 1)]
     try:
