@@ -12,9 +12,11 @@ What crosses partitions, and the answer taken here (docs/scale.md explains it):
   to their topics and feeds them to its own rules state, and delivers only the signals
   whose subject it owns. They are few: a district has a handful of ambient stations and
   drones, against the hundreds of dust monitors that are split.
-- **Topics of unknown stations**: partition 0 keeps today's wide filters, so a misspelt
-  topic is still dead-lettered, not dropped at the broker; it skips, before any decoding,
-  the messages of known stations another partition owns (`Partition.skips`).
+- **Topics of unknown stations**: partition 0 keeps today's wide filters (`catch_all`,
+  on unless `[scale] catch_all = false`), so a misspelt topic is still dead-lettered, not
+  dropped at the broker; it skips, before any decoding, the messages of known stations
+  another partition owns (`Partition.skips`). The price: partition 0 receives the whole
+  stream.
 - **Vendor topics** name the device inside the message: every instance reads them, and
   a record of a station owned elsewhere is not fed to the rules (`Partition.feeds`).
 
@@ -56,6 +58,8 @@ class Partition:
     count: int = 1
     stations: frozenset[str] = frozenset()
     shared: frozenset[str] = frozenset()
+    #: partition 0 subscribes to the wide filters, to dead-letter unknown topics
+    catch_all: bool = True
 
     @staticmethod
     def parse(text: str) -> tuple[int, int]:
@@ -102,7 +106,7 @@ class Partition:
         topics, every drone's, the vendors'; partition 0 the wide filters instead of the
         stations' (see the module's docstring)."""
         wide = topics.subscriptions()
-        if self.index == 0:
+        if self.single or (self.index == 0 and self.catch_all):
             return wide
         sensors = f"{topics.prefix}/sensors/"
         mine = [f"{sensors}{s}/#" for s in sorted(self.stations) if self.watches(s)]

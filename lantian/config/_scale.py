@@ -17,6 +17,9 @@ from lantian.partition import Partition
 class ScaleSection(Section):
     #: this instance's partition of N; "0/1": the single instance, owning everything
     partition: Annotated[str, Field(min_length=1, max_length=16)] = "0/1"
+    #: partition 0 also subscribes to the wide filters, so that a misspelt topic is
+    #: dead-lettered (and receives the whole stream); false: only its stations' topics
+    catch_all: bool = True
 
 
 def build_partition(
@@ -28,4 +31,4 @@ def build_partition(
         index, count = Partition.parse(section.partition)
     except ValueError as exc:
         raise ConfigError(where, "scale.partition", str(exc)) from None
-    return Partition(index, count, frozenset(stations), frozenset(shared))
+    return Partition(index, count, frozenset(stations), frozenset(shared), section.catch_all)

@@ -345,3 +345,18 @@ def test_a_journal_from_before_partitions_is_the_single_instances(tmp_path: Path
     store.connection.execute("INSERT INTO inputs (at, topic, payload) VALUES (0, NULL, NULL)")
     assert (len(Journal(store)), len(Journal(store, "0/2"))) == (1, 0)
     store.close()
+
+
+def test_without_catch_all_partition_0_subscribes_to_its_stations_only(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    (cfg / "lantian.toml").write_text(
+        (cfg / "lantian.toml").read_text() + "\n[scale]\ncatch_all = false\n")
+    s = load_settings(cfg, {"LANTIAN_PARTITION": "0/2"})
+    assert s.partition.subscriptions(s.topics) == [
+        "lantian/sensors/KY-AQ-001/#", "lantian/sensors/KY-AQ-002/#",
+        "lantian/sensors/KY-CS-001/#", "lantian/sensors/KY-CS-002/#",
+        "lantian/sensors/KY-CS-003/#", "lantian/sensors/KY-RD-001/#",
+        "lantian/drones/#", "thing/product/+/osd"]
+    # a single instance keeps the wide filters whatever the setting
+    single = load_settings(cfg)
+    assert single.partition.subscriptions(single.topics) == single.topics.subscriptions()
