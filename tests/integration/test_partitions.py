@@ -235,3 +235,23 @@ def test_a_console_on_one_instance_hears_changes_made_through_the_other(
                    if json.loads(e.data)["alert"]["id"] == aid) == 2
     finally:
         console.close()
+
+
+def test_a_misspelt_topic_is_dead_lettered_once_by_partition_0(
+    pair: list[Instance], broker: Broker, store: SharedStore
+) -> None:
+    """Partition 0 keeps the wide filters: an unknown station's topic is dead-lettered,
+    by it alone; partition 1 never receives it."""
+    a, b = pair
+    now = datetime.now(UTC)
+    publish(broker, [reading("KY-CS-00l", now, 20.0)])  # l for 1
+    wait_until(lambda: store.count("SELECT count(*) FROM dead_letters") >= 1,
+               what="the dead letter")
+    (topic, code), = store.rows("SELECT topic, code FROM dead_letters")
+    assert (topic, code) == ("lantian/sensors/KY-CS-00l/reading", "unknown_station")
+    # a reading of a station partition 1 owns reaches partition 1 alone
+    publish(broker, [reading("KY-CS-004", now, 20.0)])
+    wait_until(lambda: b.metric("lantian_records_total", type="Reading") == 1,
+               what="partition 1's reading")
+    assert a.metric("lantian_records_total", type="Reading") == 0
+    assert store.count("SELECT count(*) FROM dead_letters") == 1
