@@ -9,7 +9,7 @@ from dispatch._dispatcher import Clock, Dispatcher
 from dispatch._gazetteer import Gazetteer, Outline, Spot
 from dispatch._media import MAX_PHOTO, MediaStore
 from dispatch._monitoring import DispatchMetrics, OutboxBacklog
-from dispatch._outbox import Outbox
+from dispatch._outbox import Outbox, Publication
 from dispatch._points import IncidentPoints
 from dispatch._queries import Queries
 from dispatch._routing import Route, Router
@@ -34,6 +34,7 @@ __all__ = [
     "Outbox",
     "OutboxBacklog",
     "Outline",
+    "Publication",
     "Queries",
     "Role",
     "Route",

@@ -1,6 +1,6 @@
 """The alert store's schema: the migrations that build it, in order, and their applying.
 
-Schema (version 5; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
+Schema (version 6; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
 
     alerts       the projection, one row an alert: id (UNIQUE), rule, subject, kind, queue,
                  assists (JSON list), state, severity, zone, grid, raised_at,
@@ -23,7 +23,8 @@ Schema (version 5; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
                  when the broker acknowledged it
     inputs       (version 3) id, at, topic, payload: the journal of what was fed to the
                  rules engine since its last snapshot (a message; a sweep when topic is
-                 NULL), written in the transaction of its effects
+                 NULL), written in the transaction of its effects; partition (version
+                 6: "k/N", the instance whose rules it fed; "0/1" a single instance's)
     dead_letters (version 3 here; ingest's before) id, received_at (UTC ISO text),
                  topic, code, reason, payload (up to the cap), payload_size,
                  payload_sha256: every rejected message (`ingest._deadletters`)
@@ -175,6 +176,11 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_due ON notifications (channel, next_at, id)
     WHERE state = 'pending';
 CREATE INDEX notifications_done ON notifications (state, done_at) WHERE state != 'pending';
+""",
+    # several instances on one store: each journals, replays and prunes its own inputs
+    """
+ALTER TABLE inputs ADD COLUMN partition TEXT NOT NULL DEFAULT '0/1';
+CREATE INDEX inputs_partition ON inputs (partition, id);
 """,
 )
 

@@ -109,10 +109,15 @@ class Hj212Server:
         registry: CollectorRegistry | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         newest: Callable[[str], datetime | None] | None = None,
+        route: Callable[[str, str, bytes], bool] | None = None,
     ) -> None:
         """`newest(station)`: the time of the station's newest record from any source,
         where a back-fill's gap starts (the service passes the rules state's, which
-        survives a restart); without it, the newest data this listener saw."""
+        survives a restart); without it, the newest data this listener saw.
+        `route(station, topic, packet)`: True when it handed the packet to another
+        instance (the station's owner, `lantian.partition`) inside the read's
+        transaction, so that it is answered after the commit without being ingested
+        here; without it, every packet is ingested here."""
         self.settings = settings
         self._ingestor = ingestor
         self._begin = begin
@@ -120,6 +125,7 @@ class Hj212Server:
         self._clock = clock
         self._monotonic = monotonic
         self._newest = newest
+        self._route = route
         self.loggers = LoggerRegistry()
         self.metrics = TcpMetrics(self.loggers, registry)
         self._server: asyncio.Server | None = None
@@ -319,6 +325,13 @@ class Hj212Server:
         source = session.station if header is not None and session.station else (
             _topic_safe(header["MN"]) if header is not None else "_tcp"
         )
+        if header is not None and session.station and self._route is not None \
+                and self._route(session.station, self._topic(source), frame.data):
+            self.metrics.packets.labels("routed").inc()
+            if wants_answer(header.get("Flag")):
+                out.insert(0, data_answer(header.get("QN"), header.get("PW"), header["MN"]))
+                self.metrics.answers.labels("9014").inc()
+            return out
         outcome = self._ingestor.handle(
             self._topic(source), frame.data, origin=f"tcp {session.peer}"
         )

@@ -27,12 +27,14 @@ from dispatch import (
     MediaStore,
     Outbox,
     OutboxBacklog,
+    Publication,
     Queries,
     SqliteOutbox,
     SqliteStore,
     StreamHub,
     api_router,
 )
+from dispatch.feed import ChangeFeed
 from dispatch.flights import Flights
 from dispatch.notify import DeliveryWorker, Notifier, SqliteDeliveries
 from dispatch.users import SqliteUsers
@@ -133,7 +135,13 @@ async def serve(
     stream = StreamHub(settings.tz)  # the consoles' live view of every committed change
     dispatcher.listeners.append(stream.tell)
     registry.register(stream)
-    pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry)
+    part = settings.partition  # which stations and drones this instance speaks for
+    # several instances: what the others commit reaches this one's consoles too
+    feed = None if part.single else ChangeFeed(store, stream.tell, settings.topics.prefix)
+    if feed is not None:
+        dispatcher.listeners.append(feed.mine)
+    pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry,
+                             scope=None if part.single else part)
 
     def on_record(record: Record) -> None:
         records(record)
@@ -150,7 +158,7 @@ async def serve(
         dedupe=Deduplicator(settings.dedupe_capacity),
         deadletter_cap=settings.deadletters.payload_cap_bytes,
     )
-    checkpoints = Checkpoints(store, pipeline, ingestor, clock)
+    checkpoints = Checkpoints(store, pipeline, ingestor, clock, partition=part.name)
     recovered = checkpoints.restore()
     log.info("rules state: %s, %d journalled inputs replayed",
              "restored from the last snapshot" if recovered.snapshot else "new",
@@ -159,6 +167,8 @@ async def serve(
     burst = Burst(store, outbox, checkpoints)
 
     def on_message(topic: str, payload: bytes) -> None:
+        if part.skips(settings.topics, topic):
+            return  # partition 0's wide filters: another instance's station (acked)
         burst.begin()
         dock_says = flights.wants(topic)
         try:
@@ -173,10 +183,20 @@ async def serve(
         except Exception:  # a bug must cost one message, not the burst it came in
             log.exception("ingest failed on a message from %s", topic)
 
+    def route_hj212(station: str, topic: str, packet: bytes) -> bool:
+        """A logger of a station another partition owns connected here: its packet goes
+        to the owner on the station's hj212 topic, through the outbox in this read's
+        transaction, so the 9014 answer still waits until the packet is durable."""
+        if part.owns_station(station):
+            return False
+        outbox.add([Publication(topic, packet)])
+        return True
+
     # data loggers over TCP: each read's packets committed like a burst before answered
     hj212 = (
         Hj212Server(settings.hj212_tcp, ingestor, begin=burst.begin, commit=burst.end,
-                    clock=clock, registry=registry, newest=pipeline.last_seen)
+                    clock=clock, registry=registry, newest=pipeline.last_seen,
+                    route=None if part.single else route_hj212)
         if settings.hj212_tcp is not None else None
     )
 
@@ -205,7 +225,7 @@ async def serve(
 
     mqtt = MqttConnection(
         settings.broker,
-        settings.topics.subscriptions() + flights.subscriptions(),
+        part.subscriptions(settings.topics) + flights.subscriptions(),
         on_message=on_message,
         on_connected_change=connected_change,
         registry=registry,
@@ -231,6 +251,8 @@ async def serve(
     every(sweep_rules, seconds=settings.rules_sweep_s, id="rules-sweep")
     every(dispatcher.sweep, seconds=settings.dispatch.sweep_s, id="sla-sweep")
     every(checkpoints.save, seconds=60, id="rules-snapshot")
+    if feed is not None:
+        every(feed.poll, seconds=0.25, id="shared-changes")
     # marks what the broker acknowledged as sent, hands over what waits; prunes the sent
     every(outbox.flush, seconds=1, id="outbox-flush")
     every(outbox.prune, hours=1, id="outbox-prune")

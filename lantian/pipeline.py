@@ -24,6 +24,15 @@ class SignalSink(Protocol):
     def receive(self, signals: list[Signal]) -> None: ...
 
 
+class Scope(Protocol):
+    """What this instance's rules see and speak for (`lantian.partition.Partition`): the
+    records it feeds to the engine, the signals it hands to dispatch."""
+
+    def feeds(self, record: Record) -> bool: ...
+
+    def delivers(self, signal: Signal) -> bool: ...
+
+
 class RulesPipeline:
     def __init__(
         self,
@@ -32,8 +41,10 @@ class RulesPipeline:
         clock: Callable[[], datetime],
         registry: CollectorRegistry,
         state: RuleState | None = None,
+        scope: Scope | None = None,
     ) -> None:
         self.ruleset = ruleset
+        self.scope = scope
         self.sink = sink
         self.clock = clock
         self.state = state or RuleState()
@@ -48,6 +59,8 @@ class RulesPipeline:
         )
 
     def on_record(self, record: Record) -> None:
+        if self.scope is not None and not self.scope.feeds(record):
+            return  # another partition's station: its owner keeps the window
         try:
             self.state, signals = evaluate(self.state, record, self.ruleset, self.clock())
         except Exception:
@@ -63,6 +76,8 @@ class RulesPipeline:
 
     def replay(self, record: Record) -> None:
         """`on_record` without delivering the signals."""
+        if self.scope is not None and not self.scope.feeds(record):
+            return
         try:
             self.state, _ = evaluate(self.state, record, self.ruleset)
         except Exception:
@@ -78,6 +93,8 @@ class RulesPipeline:
         return None if t is None else datetime.fromtimestamp(t, UTC)
 
     def _deliver(self, signals: list[Signal]) -> None:
+        if self.scope is not None:
+            signals = owned(signals, self.scope)
         if not signals:
             return
         for s in signals:
@@ -110,3 +127,10 @@ class RulesPipeline:
             "covered": sum(1 for r in rows if r["visited_by"]),
             "total": len(rows),
         }
+
+
+def owned(signals: list[Signal], scope: Scope) -> list[Signal]:
+    """The signals this instance speaks for: those about what another partition owns
+    come from the state it keeps only to read (a reference station, another's drone),
+    and that partition's instance delivers them."""
+    return [s for s in signals if scope.delivers(s)]

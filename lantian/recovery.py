@@ -23,6 +23,10 @@ journal replayed instead (windows refill within their span), never allowed to st
 start-up. Ingest's memory (the record identities seen, the DJI devices' merged state) is
 not in the snapshot: the last `RECENT_KEPT` journal entries the snapshot covers are kept
 behind it, and at start they go through ingest alone, which remembers them again.
+
+Instances sharing one store (`lantian.partition`) each keep their own: the snapshot row
+`rules@k/N` and the journal entries of partition "k/N", which only that partition's
+instance replays and prunes; a replacement for instance k continues from them.
 """
 
 from __future__ import annotations
@@ -42,6 +46,14 @@ log = logging.getLogger("lantian.recovery")
 
 #: The snapshots row; its format is `rules.dump_state`'s own, versioned there.
 SNAPSHOT_NAME: Final = "rules"
+#: The partition of a single instance (`lantian.partition`), and of journals before them.
+SINGLE: Final = "0/1"
+
+
+def snapshot_name(partition: str) -> str:
+    """Each partition's rule state is its own row: `rules` for the single instance (as
+    before partitions), `rules@k/N` for instance k of N."""
+    return SNAPSHOT_NAME if partition == SINGLE else f"{SNAPSHOT_NAME}@{partition}"
 #: Journal entries a snapshot keeps behind although it covers them: enough for ingest to
 #: remember what a broker may redeliver, or a device resend, after a restart.
 RECENT_KEPT: Final = 20_000
@@ -56,10 +68,12 @@ class Entry(NamedTuple):
 
 class Journal:
     """The `inputs` table: what the rules engine was fed since its last snapshot, and the
-    last `RECENT_KEPT` entries before it (for ingest's memory)."""
+    last `RECENT_KEPT` entries before it (for ingest's memory); one partition's entries
+    (`partition`, "k/N"), since instances of a shared store each journal their own."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqliteStore, partition: str = SINGLE) -> None:
         self._store = store
+        self.partition = partition
 
     def message(self, topic: str, payload: bytes, at: datetime) -> None:
         self._add(at, topic, payload)
@@ -69,16 +83,16 @@ class Journal:
 
     def _add(self, at: datetime, topic: str | None, payload: bytes | None) -> None:
         with self._store.transaction() as db:
-            db.execute("INSERT INTO inputs (at, topic, payload) VALUES (?, ?, ?)",
-                       (at.timestamp(), topic, payload))
+            db.execute("INSERT INTO inputs (at, topic, payload, partition)"
+                       " VALUES (?, ?, ?, ?)", (at.timestamp(), topic, payload, self.partition))
 
     def after(self, position: int, batch: int = 5000) -> Iterator[Entry]:
         """The entries after `position`, in order, read a batch at a time."""
         db = self._store.connection
         while True:
             rows = db.execute(
-                "SELECT id, at, topic, payload FROM inputs WHERE id > ? ORDER BY id LIMIT ?",
-                (position, batch),
+                "SELECT id, at, topic, payload FROM inputs WHERE partition = ? AND id > ?"
+                " ORDER BY id LIMIT ?", (self.partition, position, batch),
             ).fetchall()
             for id_, at, topic, payload in rows:
                 yield Entry(id_, datetime.fromtimestamp(at, UTC), topic,
@@ -88,7 +102,8 @@ class Journal:
             position = rows[-1][0]
 
     def __len__(self) -> int:
-        n: int = self._store.connection.execute("SELECT count(*) FROM inputs").fetchone()[0]
+        n: int = self._store.connection.execute(
+            "SELECT count(*) FROM inputs WHERE partition = ?", (self.partition,)).fetchone()[0]
         return n
 
     def _oldest_kept(self, keep: int, position: int) -> int:
@@ -97,7 +112,8 @@ class Journal:
         if keep <= 0:
             return position + 1
         row = self._store.connection.execute(
-            "SELECT id FROM inputs ORDER BY id DESC LIMIT 1 OFFSET ?", (keep - 1,)
+            "SELECT id FROM inputs WHERE partition = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (self.partition, keep - 1)
         ).fetchone()
         return 0 if row is None else int(row[0])
 
@@ -105,9 +121,11 @@ class Journal:
         """Keep `data` as the snapshot covering every entry so far, and forget those
         entries but the `keep` most recent, in one transaction; the position it covers."""
         with self._store.transaction() as db:
-            position = int(db.execute("SELECT coalesce(max(id), 0) FROM inputs").fetchone()[0])
-            self._store.save_snapshot(SNAPSHOT_NAME, data, at, position)
-            db.execute("DELETE FROM inputs WHERE id < ?", (self._oldest_kept(keep, position),))
+            position = int(db.execute("SELECT coalesce(max(id), 0) FROM inputs"
+                                      " WHERE partition = ?", (self.partition,)).fetchone()[0])
+            self._store.save_snapshot(snapshot_name(self.partition), data, at, position)
+            db.execute("DELETE FROM inputs WHERE partition = ? AND id < ?",
+                       (self.partition, self._oldest_kept(keep, position)))
         return position
 
 
@@ -125,8 +143,9 @@ class Checkpoints:
     from the last one and the journal."""
 
     def __init__(self, store: SqliteStore, pipeline: RulesPipeline, ingestor: Ingestor,
-                 clock: Callable[[], datetime], keep: int = RECENT_KEPT) -> None:
-        self.journal = Journal(store)
+                 clock: Callable[[], datetime], keep: int = RECENT_KEPT,
+                 partition: str = SINGLE) -> None:
+        self.journal = Journal(store, partition)
         self._keep = keep
         self._store = store
         self._pipeline = pipeline
@@ -146,7 +165,7 @@ class Checkpoints:
 
     def restore(self) -> Recovered:
         """Load the last snapshot, then replay the journal after it."""
-        found = self._store.load_snapshot_at(SNAPSHOT_NAME)
+        found = self._store.load_snapshot_at(snapshot_name(self.journal.partition))
         position = 0
         loaded = False
         last: datetime | None = None

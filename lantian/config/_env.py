@@ -16,7 +16,7 @@ from lantian.config._errors import ConfigError
 ENV_VARS = (
     "LANTIAN_MQTT_URL", "LANTIAN_STORE_URL", "LANTIAN_INFLUX_URL", "LANTIAN_INFLUX_TOKEN",
     "LANTIAN_INFLUX_ORG", "LANTIAN_INFLUX_BUCKET", "LANTIAN_HTTP", "LANTIAN_ADMIN_TOKEN",
-    "LANTIAN_HJ212_LISTEN",
+    "LANTIAN_HJ212_LISTEN", "LANTIAN_PARTITION",
 )
 
 
@@ -36,6 +36,7 @@ def apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         "LANTIAN_INFLUX_BUCKET": ("influx", "bucket"),
         "LANTIAN_HTTP": ("service", "http"),
         "LANTIAN_HJ212_LISTEN": ("hj212_tcp", "listen"),
+        "LANTIAN_PARTITION": ("scale", "partition"),
     }
     for var, (section, key) in targets.items():
         if env.get(var):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -45,8 +45,10 @@ from lantian.config._geo import load_stations, load_zones
 from lantian.config._masking import SECRET_KEY, mask, secrets_in
 from lantian.config._notify import NotifySettings, build_notify, notify_secrets
 from lantian.config._rules import build_ruleset
+from lantian.config._scale import build_partition
 from lantian.config._toml import DjiSection, Hj212TcpSection, LantianToml, MqttSection
 from lantian.config._vendors import build_vendors
+from lantian.partition import Partition
 from rules.geo import Zone
 from rules.records import Station
 from rules.settings import Ruleset
@@ -93,6 +95,8 @@ class Settings:
     media_dir: Path | None = None
     #: the proxies whose X-Forwarded-For is believed (addresses or networks)
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    #: this instance's share of the stations and drones (`[scale]`); 0/1: all of them
+    partition: Partition = field(default_factory=Partition)
 
 
 def _parse_broker_url(url: str, mqtt: MqttSection, where: str) -> BrokerSettings:
@@ -281,6 +285,12 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
         if ix.url else None
     )
     dispatch = build_dispatch(toml.dispatch, where, env.get("LANTIAN_ADMIN_TOKEN") or None)
+    ruleset = build_ruleset(toml.rules, where, tz, MappingProxyType(stations), zones)
+    partition = build_partition(
+        toml.scale, "LANTIAN_PARTITION" if env.get("LANTIAN_PARTITION") else where,
+        stations, ruleset.background_stations)
+    # each partition's persistent session is its own, from one shared config
+    broker = replace(broker, client_id=partition.client_id(broker.client_id))
     return Settings(
         config_dir=config_dir,
         tz=tz,
@@ -302,7 +312,7 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
         dedupe_capacity=toml.ingest.dedupe_capacity,
         stations=MappingProxyType(stations),
         zones=MappingProxyType(zones),
-        rules=build_ruleset(toml.rules, where, tz, MappingProxyType(stations), zones),
+        rules=ruleset,
         rules_sweep_s=toml.rules.sweep_s,
         dispatch=dispatch,
         admin_token=env.get("LANTIAN_ADMIN_TOKEN") or None,
@@ -323,6 +333,7 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
             "LANTIAN_HJ212_LISTEN" if env.get("LANTIAN_HJ212_LISTEN") else where,
         ),
         flights=_flights(dji, where),
+        partition=partition,
     )
 
 

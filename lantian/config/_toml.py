@@ -15,6 +15,7 @@ from ingest import PAYLOAD_CAP, Kind
 from lantian.config._dispatch import DispatchSection
 from lantian.config._notify import NotifySection
 from lantian.config._rules import RulesSection
+from lantian.config._scale import ScaleSection
 from lantian.config._schema import PositiveFloat, PositiveInt, Section
 from lantian.config._vendors import VendorSection
 
@@ -150,3 +151,4 @@ class LantianToml(Section):
     rules: RulesSection = RulesSection()
     dispatch: DispatchSection = DispatchSection()
     notify: NotifySection = NotifySection()
+    scale: ScaleSection = ScaleSection()

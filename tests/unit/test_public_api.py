@@ -13,10 +13,11 @@ SURFACES = {
     "dispatch": [
         "MAX_PHOTO", "ROWS_SKIPPED", "AlertTopics", "Clock", "Deadlines", "DispatchMetrics",
         "Dispatcher", "Gazetteer", "IncidentPoints", "MediaStore", "Outbox", "OutboxBacklog",
-        "Outline", "Queries", "Role",
+        "Outline", "Publication", "Queries", "Role",
         "Route", "Router", "Spot", "SqliteOutbox", "SqliteStore", "StreamHub", "Token",
         "api_router",
     ],
+    "dispatch.feed": ["ChangeFeed"],
     "dispatch.flights": ["DockFlight", "Flights"],
     "dispatch.notify": ["Channel", "DeliveryWorker", "Notifier", "SqliteDeliveries"],
     "dispatch.users": ["SessionPolicy", "SqliteUsers", "UserAdmin", "UserRefused"],
