@@ -49,6 +49,9 @@ The partial unique index `alerts_open_rule_subject` on (rule, subject) WHERE sta
 `alerts_raised_at_metric`, `alerts_closed_metric` and `alerts_open_metric` (version 2) are
 those the store reads `metric` from (see `dispatch._sqlite`).
 
+PostgreSQL has the same tables and versions, spelled in its words:
+`dispatch._pg_schema`.
+
 Existing databases carry their version: a migration, once released, is never changed,
 only followed by new ones. `migrate` applies those a database lacks, in order, in one
 transaction, and refuses a database newer than the migrations it is given.
@@ -59,6 +62,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from typing import Final
+
+from dispatch._sql_engine import SQLITE, Connection, Dialect
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     """
@@ -183,38 +188,58 @@ METRIC_VERSION: Final = 2
 
 
 def migrate(
-    db: sqlite3.Connection, path: str, migrations: Sequence[str],
-    fill_metric: Callable[[], None],
+    db: Connection, where: str, migrations: Sequence[str],
+    fill_metric: Callable[[], None], dialect: Dialect = SQLITE,
 ) -> None:
     """Brings `db` (a connection in autocommit mode) from its version to
     len(`migrations`), calling `fill_metric` right after the migration to
     `METRIC_VERSION`, all in one transaction: on any failure the database is left as it
-    was. A database of a newer version than that is refused (RuntimeError naming `path`)."""
+    was. A database of a newer version than that is refused (RuntimeError naming `where`,
+    the file or the URL without its password). On PostgreSQL the migrations are
+    `dispatch._pg_schema`'s, the version is kept in `lantian_schema`, and instances
+    starting together take turns on an advisory lock."""
     latest = len(migrations)
-    if version(db) == latest:
+    if not dialect.postgres and version(db, dialect) == latest:
         return
-    db.execute("BEGIN IMMEDIATE")  # re-read under the lock: another process may race
+    db.execute(dialect.begin)
     try:
-        current = version(db)
+        if dialect.postgres:
+            db.execute(f"SELECT pg_advisory_xact_lock({_PG_LOCK})")
+            db.execute("CREATE TABLE IF NOT EXISTS lantian_schema (version integer NOT NULL)")
+        current = version(db, dialect)  # re-read under the lock: another process may race
         if current > latest:
             raise RuntimeError(
-                f"{path}: the database has schema version {current}, newer than"
+                f"{where}: the database has schema version {current}, newer than"
                 f" the {latest} this version of Lantian knows; upgrade Lantian"
             )
         for n in range(current, latest):
-            for statement in statements(migrations[n]):
-                db.execute(statement)
+            if dialect.postgres:
+                db.execute(migrations[n])  # one script: PostgreSQL runs them as they are
+            else:
+                for statement in statements(migrations[n]):
+                    db.execute(statement)
             if n + 1 == METRIC_VERSION:
                 fill_metric()
-        db.execute(f"PRAGMA user_version = {latest}")
+        if dialect.postgres:
+            db.execute("DELETE FROM lantian_schema")
+            db.execute(f"INSERT INTO lantian_schema VALUES ({latest})")
+        else:
+            db.execute(f"PRAGMA user_version = {latest}")
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
 
 
-def version(db: sqlite3.Connection) -> int:
+#: The advisory lock key of migrations ("lantian" in ASCII, as a number).
+_PG_LOCK: Final = 0x6C616E7469616E
+
+
+def version(db: Connection, dialect: Dialect = SQLITE) -> int:
     """The database's schema version: the number of migrations applied."""
+    if dialect.postgres:
+        row = db.execute("SELECT max(version) FROM lantian_schema").fetchone()
+        return int(row[0] or 0)
     v: int = db.execute("PRAGMA user_version").fetchone()[0]
     return v
 

@@ -1,4 +1,4 @@
-"""The notifications table of the SQLite store: one row a channel and event, from the
+"""The notifications table of the SQL store (either engine): one row a channel and event, from the
 event's transaction until it is delivered or given up on.
 
 A row is `pending` (with its attempts so far and when the next is due), `sent` or `dead`
@@ -16,7 +16,7 @@ from typing import NamedTuple
 import orjson
 
 from dispatch._notify import ChannelBacklog, Notice
-from dispatch._sqlite import SqliteStore
+from dispatch._sqlite import SqlStore
 from dispatch._sqlite_rows import ts
 
 
@@ -34,7 +34,7 @@ class Delivery(NamedTuple):
 
 
 class SqliteDeliveries:
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqlStore) -> None:
         self._store = store
 
     @property
@@ -48,8 +48,9 @@ class SqliteDeliveries:
             return
         with self._store.transaction() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO notifications (channel, message_id, alert_id, event,"
-                " title, text, body, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO notifications (channel, message_id, alert_id, event,"
+                " title, text, body, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (channel, message_id) DO NOTHING",
                 [(c, n.message_id, n.alert_id, n.event, n.title, n.text,
                   orjson.dumps(n.body), ts(at), ts(at)) for c, n in notices],
             )
@@ -97,8 +98,9 @@ class SqliteDeliveries:
     def backlog(self, dead_since: datetime) -> list[ChannelBacklog]:
         """Per channel with a pending row or one dead since `dead_since`."""
         rows = self._store.connection.execute(
-            "SELECT channel, sum(state = 'pending'), min(CASE WHEN state = 'pending'"
-            " THEN created_at END), sum(state = 'dead' AND done_at >= ?),"
+            "SELECT channel, count(*) FILTER (WHERE state = 'pending'),"
+            " min(CASE WHEN state = 'pending' THEN created_at END),"
+            " count(*) FILTER (WHERE state = 'dead' AND done_at >= ?),"
             " (SELECT last_error FROM notifications n2 WHERE n2.channel = n.channel"
             "  AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1)"
             " FROM notifications n WHERE state = 'pending' OR (state = 'dead' AND done_at >= ?)"

@@ -1,4 +1,4 @@
-"""The outbox table of the SQLite store: publications waiting for the broker's PUBACK.
+"""The outbox table of the SQL store (either engine): publications waiting for the broker's PUBACK.
 
 A row is added in the transaction of the change it announces (`add`, through the store's
 `transaction()`), so it exists exactly when the change does; the relay
@@ -13,12 +13,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from dispatch._outbox import Pending, Publication
-from dispatch._sqlite import SqliteStore
+from dispatch._sqlite import SqlStore
 from dispatch._sqlite_rows import ts
 
 
 class SqliteOutbox:
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqlStore) -> None:
         self._store = store
 
     @property

@@ -29,12 +29,12 @@ from dispatch import (
     OutboxBacklog,
     Queries,
     SqliteOutbox,
-    SqliteStore,
     StreamHub,
     api_router,
 )
 from dispatch.flights import Flights
 from dispatch.notify import DeliveryWorker, Notifier, SqliteDeliveries
+from dispatch.stores import open_store
 from dispatch.users import SqliteUsers
 from ingest import (
     DataGap,
@@ -81,7 +81,7 @@ async def serve(
     disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created: clutter here
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
-    store = SqliteStore(settings.store_path, tz=settings.tz)
+    store = open_store(settings.store_url or f"sqlite:///{settings.store_path}", tz=settings.tz)
     # one connection, so that a dead letter commits with the burst it came in
     deadletters = SqliteDeadLetters(store.connection, settings.deadletters, registry=registry)
     outbox = Outbox(SqliteOutbox(store), clock)

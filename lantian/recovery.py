@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, NamedTuple
 
-from dispatch import Outbox, SqliteStore
+from dispatch import Outbox
+from dispatch.stores import SqlStore
 from ingest import Ingestor
 from lantian.pipeline import RulesPipeline
 from rules import RuleState, SnapshotError, dump_state, load_state
@@ -58,7 +59,7 @@ class Journal:
     """The `inputs` table: what the rules engine was fed since its last snapshot, and the
     last `RECENT_KEPT` entries before it (for ingest's memory)."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqlStore) -> None:
         self._store = store
 
     def message(self, topic: str, payload: bytes, at: datetime) -> None:
@@ -124,7 +125,7 @@ class Checkpoints:
     """Snapshots of the rule state, and at start the state and ingest's memory rebuilt
     from the last one and the journal."""
 
-    def __init__(self, store: SqliteStore, pipeline: RulesPipeline, ingestor: Ingestor,
+    def __init__(self, store: SqlStore, pipeline: RulesPipeline, ingestor: Ingestor,
                  clock: Callable[[], datetime], keep: int = RECENT_KEPT) -> None:
         self.journal = Journal(store)
         self._keep = keep
@@ -193,7 +194,7 @@ class Burst:
     acknowledged (`begin` from the first message, `end` from the MQTT client's burst
     hook); the outbox is flushed once the commit made its rows real."""
 
-    def __init__(self, store: SqliteStore, outbox: Outbox, checkpoints: Checkpoints) -> None:
+    def __init__(self, store: SqlStore, outbox: Outbox, checkpoints: Checkpoints) -> None:
         self._store = store
         self._outbox = outbox
         self._checkpoints = checkpoints

@@ -72,10 +72,10 @@ def _run(
 
 @contextmanager
 def _admin(settings: Settings) -> Iterator[UserAdmin]:
-    from dispatch import SqliteStore
+    from dispatch.stores import open_store
     from dispatch.users import UserAdmin
 
-    store = SqliteStore(settings.store_path, tz=settings.tz)
+    store = open_store(settings.store_url or f"sqlite:///{settings.store_path}", tz=settings.tz)
     try:
         yield UserAdmin(store, settings.dispatch.queues)
     finally:

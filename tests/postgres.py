@@ -1,0 +1,148 @@
+"""A real PostgreSQL for the tests: one server a session, a fresh database a test.
+
+The server is Debian's (`/usr/lib/postgresql/*/bin`, installed by `scripts/test`), its
+cluster made by `initdb` in a temporary directory owned by the `postgres` user (the
+server refuses to run as root), listening on a free loopback port with its socket in
+that directory, fsync off (a test database need not survive a power cut). Each test
+that asks for `pg_url` gets a database of its own, made from `template0`, so tests
+cannot see each other's rows. Without PostgreSQL the fixture fails, naming what is
+missing: CI installs it, so a skip would hide a gap.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.support import free_port, wait_until
+
+_names = itertools.count()
+
+
+def pg_bin(name: str) -> str:
+    """A PostgreSQL server binary (Debian keeps them out of PATH)."""
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+    if found:
+        return found[0]
+    which = shutil.which(name)
+    if which:
+        return which
+    raise RuntimeError(f"PostgreSQL's {name} is not installed; the store tests need it"
+                       " (scripts/test installs Debian's postgresql)")
+
+
+@dataclass
+class PgServer:
+    """A running cluster: its port, data directory and server process."""
+
+    port: int
+    data: Path
+    proc: subprocess.Popen[bytes]
+
+    def url(self, db: str = "postgres") -> str:
+        return f"postgresql://postgres:secret@127.0.0.1:{self.port}/{db}"
+
+    def admin(self) -> psycopg.Connection[tuple[object, ...]]:
+        return psycopg.connect(self.url(), autocommit=True, connect_timeout=5)
+
+    def ready(self) -> bool:
+        try:
+            with self.admin() as c:
+                c.execute("SELECT 1")
+        except psycopg.OperationalError:
+            return False
+        return True
+
+    def start(self) -> None:
+        """(Re)start the server on the same port and data, wait until it answers."""
+        self.proc = _postgres(self.data, self.port)
+        wait_until(self.ready, 30, "PostgreSQL to accept connections")
+
+    def kill(self) -> None:
+        """kill -9 the postmaster and every backend: what a crash of the host leaves."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()  # its backends notice the postmaster's death and exit
+        wait_until(lambda: not self.ready(), 10, "PostgreSQL to be gone")
+        (self.data / "postmaster.pid").unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _as_postgres() -> dict[str, str]:
+    # the process itself runs as postgres (no runuser in between): signals reach it
+    return {"user": "postgres", "group": "postgres"} if os.geteuid() == 0 else {}
+
+
+def _postgres(data: Path, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [pg_bin("postgres"), "-D", str(data), "-p", str(port),
+         "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={data}",
+         "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+         "-c", "max_connections=200"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **_as_postgres(),  # type: ignore[call-overload]
+    )
+
+
+def run_postgres() -> Iterator[PgServer]:
+    """A fresh cluster on a free port, stopped and removed at the end."""
+    top = Path(tempfile.mkdtemp(prefix="lantian-pg-"))
+    data = top / "data"
+    data.mkdir()
+    pwfile = top / "pw"
+    pwfile.write_text("secret\n")
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        for p in (top, data, pwfile):
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+    subprocess.run(
+        [pg_bin("initdb"), "-D", str(data), "-U", "postgres",
+         f"--pwfile={pwfile}", "-A", "scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
+         "--no-sync"],
+        check=True, capture_output=True, **_as_postgres(),  # type: ignore[call-overload]
+    )
+    port = free_port()
+    server = PgServer(port, data, _postgres(data, port))
+    try:
+        wait_until(server.ready, 30, "PostgreSQL to accept connections")
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def new_database(server: PgServer) -> str:
+    """A new empty database; its URL."""
+    name = f"t_{os.getpid()}_{next(_names)}"
+    with server.admin() as c:
+        c.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+    return server.url(name)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    yield from run_postgres()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """A fresh database of the session's server."""
+    return new_database(pg_server)
