@@ -286,7 +286,9 @@ class SqlStore(FiguresReads):
             join = "JOIN alert_zones AS z ON z.alert_id = a.id"
             terms.append("z.zone = ?")
             params.append(zone)
-        if queues is not None:
+        if queues is not None and not queues:
+            terms.append("false")  # `IN ()`: SQLite's, not PostgreSQL's
+        elif queues is not None:
             marks = ", ".join("?" * len(queues))
             # assists are rare: json_each only runs on rows that have some
             terms.append(f"(a.queue IN ({marks}) OR (a.assists != '[]' AND"

@@ -14,7 +14,7 @@ import pytest
 from lantian.app import serve, system_clock
 from lantian.config import Settings, load_settings
 from rules.records import Record
-from tests.postgres import pg_server, pg_url  # noqa: F401  (fixtures: a real PostgreSQL)
+from tests.postgres import pg_server, pg_url, store_url  # noqa: F401  (fixtures: a real PostgreSQL)
 from tests.support import REPO, Broker, Victoria, free_port, run_mosquitto, run_victoria
 
 #: Stations for the public HJ 212 fixtures, whose MNs are not in the demo geography.

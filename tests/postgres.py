@@ -17,6 +17,7 @@ import os
 import pwd
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from dispatch.stores import PgStore, SqlStore
 from tests.support import free_port, wait_until
 
 _names = itertools.count()
@@ -146,3 +148,42 @@ def pg_server() -> Iterator[PgServer]:
 def pg_url(pg_server: PgServer) -> str:
     """A fresh database of the session's server."""
     return new_database(pg_server)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a new, empty store on each engine in turn: a SQLite file, then a fresh
+    PostgreSQL database (tests that take it run once on each)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'lantian.db'}"
+    return new_database(request.getfixturevalue("pg_server"))
+
+
+def fail_writes(store: SqlStore, name: str, when: str, table: str, message: str) -> None:
+    """A trigger `name` that makes every `when` (INSERT, UPDATE) on `table` fail with
+    `message`, on either engine: a failing disk, as far as the store can tell."""
+    db = store.connection
+    if isinstance(store, PgStore):
+        db.execute(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$"
+                   f" BEGIN RAISE EXCEPTION '{message}'; END $$")
+        db.execute(f"CREATE TRIGGER {name} BEFORE {when} ON {table}"
+                   f" FOR EACH ROW EXECUTE FUNCTION {name}()")
+    else:
+        db.execute(f"CREATE TRIGGER {name} BEFORE {when} ON {table}"
+                   f" BEGIN SELECT RAISE(ABORT, '{message}'); END")
+
+
+def drop_trigger(store: SqlStore, name: str, table: str) -> None:
+    on = f" ON {table}" if isinstance(store, PgStore) else ""
+    store.connection.execute(f"DROP TRIGGER {name}{on}")
+
+
+def dump(store: SqlStore) -> str:
+    """Every value of every table, as text: what a copy of the database would show."""
+    db = store.connection
+    if isinstance(store, PgStore):
+        tables = [r[0] for r in db.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        return "\n".join(str(row) for t in tables for row in db.execute(f"SELECT * FROM {t}"))
+    assert isinstance(db, sqlite3.Connection)
+    return "\n".join(db.iterdump())

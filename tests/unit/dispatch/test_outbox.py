@@ -3,13 +3,14 @@ handed when, what is marked sent, what is handed again."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from dispatch._outbox import Outbox, Publication
-from dispatch._sqlite import SqliteStore
 from dispatch._sqlite_outbox import SqliteOutbox
+from dispatch.stores import SqlStore, open_store
 
 T0 = datetime(2026, 6, 12, 2, 0, tzinfo=UTC)
 
@@ -32,13 +33,14 @@ class Clock:
 
 
 @pytest.fixture
-def parts() -> tuple[SqliteStore, Outbox, Broker, Clock]:
-    store, broker, clock = SqliteStore(":memory:"), Broker(), Clock()
-    return store, Outbox(SqliteOutbox(store), clock, broker=broker, window=3,
-                         resend_after_s=60), broker, clock
+def parts(store_url: str) -> Iterator[tuple[SqlStore, Outbox, Broker, Clock]]:
+    store, broker, clock = open_store(store_url), Broker(), Clock()
+    yield store, Outbox(SqliteOutbox(store), clock, broker=broker, window=3,
+                        resend_after_s=60), broker, clock
+    store.close()
 
 
-def add(store: SqliteStore, outbox: Outbox, *topics: str) -> None:
+def add(store: SqlStore, outbox: Outbox, *topics: str) -> None:
     with store.transaction():
         outbox.add([Publication(t, b"{}") for t in topics])
 
