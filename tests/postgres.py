@@ -135,7 +135,8 @@ def new_database(server: PgServer) -> str:
     """A new empty database; its URL."""
     name = f"t_{os.getpid()}_{next(_names)}"
     with server.admin() as c:
-        c.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+        # FILE_COPY: a tenth of a second, half of WAL_LOG's with fsync off
+        c.execute(f"CREATE DATABASE {name} TEMPLATE template0 STRATEGY FILE_COPY")
     return server.url(name)
 
 
