@@ -250,6 +250,15 @@ class SqlStore(FiguresReads):
         found = self._alerts("WHERE id = ?", (alert_id,))
         return found[0] if found else None
 
+    def claim(self, alert_id: str) -> Alert | None:
+        """Inside a transaction: the alert as committed now, held until the transaction
+        ends; None if it does not exist or another instance holds it (PostgreSQL: FOR
+        UPDATE SKIP LOCKED). On SQLite the transaction's write lock (BEGIN IMMEDIATE)
+        already keeps every other writer out, so reading it again is enough."""
+        lock = " FOR UPDATE SKIP LOCKED" if self._dialect.postgres else ""
+        found = self._alerts(f"WHERE id = ?{lock}", (alert_id,))
+        return found[0] if found else None
+
     def open_for(self, rule: str, subject: str) -> Alert | None:
         found = self._alerts(f"WHERE rule = ? AND subject = ? AND a.{OPEN}", (rule, subject))
         return found[0] if found else None
