@@ -145,4 +145,10 @@ CREATE INDEX notifications_due ON notifications (channel, next_at, id)
     WHERE state = 'pending';
 CREATE INDEX notifications_done ON notifications (state, done_at) WHERE state != 'pending';
 """,
+    """
+ALTER TABLE outbox ADD COLUMN claimed_by text;
+ALTER TABLE outbox ADD COLUMN claimed_until double precision;
+ALTER TABLE notifications ADD COLUMN claimed_by text;
+ALTER TABLE notifications ADD COLUMN claimed_until double precision;
+""",
 )

@@ -1,6 +1,6 @@
 """The alert store's schema: the migrations that build it, in order, and their applying.
 
-Schema (version 5; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
+Schema (version 6; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
 
     alerts       the projection, one row an alert: id (UNIQUE), rule, subject, kind, queue,
                  assists (JSON list), state, severity, zone, grid, raised_at,
@@ -20,7 +20,8 @@ Schema (version 5; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
                  id the state covers): rule-engine state across restarts
     outbox       (version 3) id, topic, payload, created_at, sent_at: every publication,
                  written in the transaction of the change it announces, marked sent
-                 when the broker acknowledged it
+                 when the broker acknowledged it; claimed_by, claimed_until (version 6):
+                 which instance publishes it, until when (epoch s of the database's clock)
     inputs       (version 3) id, at, topic, payload: the journal of what was fed to the
                  rules engine since its last snapshot (a message; a sweep when topic is
                  NULL), written in the transaction of its effects
@@ -33,7 +34,8 @@ Schema (version 5; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
                  event, title, text, body, created_at, attempts, next_at, state
                  (pending, sent, dead), done_at, last_error: every notification to a
                  DingTalk/WeCom robot or webhook, written in the transaction of its event
-                 (`dispatch._deliveries`)
+                 (`dispatch._deliveries`); claimed_by, claimed_until (version 6, as
+                 in the outbox)
     labels       (version 2) id INTEGER PRIMARY KEY, text UNIQUE: the kinds, queues,
                  zones, grids, states, outcomes and escalations `metric` refers to by id
     users        (version 4) username PRIMARY KEY, display_name, role, queues (JSON
@@ -180,6 +182,15 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_due ON notifications (channel, next_at, id)
     WHERE state = 'pending';
 CREATE INDEX notifications_done ON notifications (state, done_at) WHERE state != 'pending';
+""",
+    # several instances on one (PostgreSQL) store: a row being published or delivered is
+    # claimed by one of them until a time (see `dispatch._sqlite_outbox`); on SQLite, one
+    # instance a file, they stay NULL
+    """
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+ALTER TABLE outbox ADD COLUMN claimed_until REAL;
+ALTER TABLE notifications ADD COLUMN claimed_by TEXT;
+ALTER TABLE notifications ADD COLUMN claimed_until REAL;
 """,
 )
 

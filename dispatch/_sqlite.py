@@ -142,6 +142,11 @@ class SqlStore(FiguresReads):
         return self._db
 
     @property
+    def dialect(self) -> Dialect:
+        """Which engine, for the few texts that differ (`dispatch._sql_engine`)."""
+        return self._dialect
+
+    @property
     def in_transaction(self) -> bool:
         return self._db.in_transaction
 

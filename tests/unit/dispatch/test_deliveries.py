@@ -23,6 +23,7 @@ from dispatch._sqlite_deliveries import SqliteDeliveries
 from dispatch.stores import SqlStore, open_store
 from rules.signals import Action
 from tests.postgres import drop_trigger, fail_writes
+from tests.support import wait_until
 from tests.unit.dispatch.test_dispatcher import SH, SUGGESTION, Clock, signal
 
 ROBOT = Channel("robot", "dingtalk", "http://robot.test/send?access_token=t", "SECx",
@@ -256,3 +257,22 @@ async def test_a_delivery_whose_mark_failed_is_not_sent_again(
     await w.deliver_due("hook")
     assert len(sender.requests) == 1
     assert rows(store) == [("hook", "a1.1", "sent", 1)]
+
+
+@pytest.mark.postgres
+def test_two_instances_never_take_the_same_notification(pg_url: str, clock: Clock) -> None:
+    store_a, store_b = open_store(pg_url, tz=SH), open_store(pg_url, tz=SH)
+    d = dispatcher_with(store_a, clock, HOOK)
+    for i in range(3):
+        d.receive([signal(Action.RAISE, subject=f"station:KY-CS-00{i}")])
+    a = SqliteDeliveries(store_a, name="a", claim_s=2)
+    b = SqliteDeliveries(store_b, name="b")
+    taken_a = [r.message_id for r in a.due("hook", clock(), limit=2)]
+    taken_b = [r.message_id for r in b.due("hook", clock())]
+    assert len(taken_a) == 2 and len(taken_b) == 1 and not set(taken_a) & set(taken_b)
+    assert b.due("hook", clock()) != []  # its own, again: b's worker decides, not the claim
+    assert [r.message_id for r in a.due("hook", clock())] == taken_a  # b's is b's
+    # a is gone: its rows go to b when its claim is over, and only then
+    wait_until(lambda: len(b.due("hook", clock())) == 3, 10, "a's claims to end")
+    store_a.close()
+    store_b.close()
