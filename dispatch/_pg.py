@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 
 from dispatch._pg_schema import PG_MIGRATIONS
-from dispatch._sql_engine import POSTGRES, PgConnection, redact
+from dispatch._sql_engine import CALL_TIMEOUT_S, POSTGRES, PgConnection, redact
 from dispatch._sqlite import SqliteStore, SqlStore
 
 
@@ -30,10 +30,11 @@ class StoreUnavailable(RuntimeError):
 class PgStore(SqlStore):
     """The store on a PostgreSQL database, given as a postgresql:// URL."""
 
-    def __init__(self, url: str, *, tz: tzinfo = UTC) -> None:
+    def __init__(self, url: str, *, tz: tzinfo = UTC,
+                 call_timeout_s: float = CALL_TIMEOUT_S) -> None:
         where = redact(url)
         try:
-            db = PgConnection(url)
+            db = PgConnection(url, call_timeout_s=call_timeout_s)
         except psycopg.Error as e:
             raise StoreUnavailable(f"{where}: cannot connect: {_first_line(e)}") from None
         super().__init__(db, POSTGRES, where, tz=tz)

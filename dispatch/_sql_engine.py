@@ -10,17 +10,26 @@ by itself, and the store alone decides where transactions begin and end). Most S
 is the same for both engines (`ON CONFLICT`, `RETURNING`, partial indexes, `FILTER`);
 where they differ the store asks `Dialect`.
 
-`PgConnection` bounds every call (see `connect_args`): a server that is down, dead or
-unreachable makes a call fail within seconds with `psycopg.OperationalError`, never
-hang the event loop for good; the next call outside a transaction connects again. A
-transaction the lost connection held is gone with it (the server rolled it back), so
-the ROLLBACK that follows the failure is not sent.
+`PgConnection` bounds every call: a server that is down or refuses makes a call fail at
+once, one that does not answer the connection within `CONNECT_TIMEOUT_S`, a statement or
+lock wait past `STATEMENT_TIMEOUT_S` is ended by the server, and a peer gone without a
+word is noticed by TCP keepalives (`connect_args`). A server that is there but answers
+nothing (frozen: SIGSTOP, a hung host, a partition that drops packets the kernel still
+acknowledges) is what none of those notice; a watchdog thread, the connection's only
+other user, shuts the socket down under a call that has run `call_timeout_s`, and the
+call fails with `psycopg.OperationalError`. The next call outside a transaction connects
+again. A transaction the lost connection held is gone with it (the server rolls it back
+when it notices), so the ROLLBACK that follows the failure is not sent.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import sqlite3
+import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -38,6 +47,9 @@ STORE_ERRORS: Final[tuple[type[Exception], ...]] = (sqlite3.Error, psycopg.Error
 #: Seconds a statement, a lock wait or a connection attempt may take on PostgreSQL.
 STATEMENT_TIMEOUT_S: Final = 10.0
 CONNECT_TIMEOUT_S: Final = 5
+#: Seconds a call may take before the watchdog cuts the connection: past the server's
+#: own statement timeout, so that a slow statement gets the server's clear error first.
+CALL_TIMEOUT_S: Final = STATEMENT_TIMEOUT_S + 5
 
 
 class Cursor(Protocol):
@@ -118,10 +130,22 @@ def redact(url: str) -> str:
 class PgConnection:
     """`Connection` over psycopg 3: see the module docstring."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, call_timeout_s: float = CALL_TIMEOUT_S) -> None:
         self.url = url
         self._pg: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(**connect_args(url))
         self._closed = False
+        self._call_timeout = call_timeout_s
+        self._deadline = 0.0  # monotonic time the running call must end by; 0: none runs
+        self._stop = threading.Event()
+        threading.Thread(target=self._watch, name="pg-watchdog", daemon=True).start()
+
+    def _watch(self) -> None:
+        tick = min(1.0, self._call_timeout / 4)
+        while not self._stop.wait(tick):
+            deadline = self._deadline
+            if deadline and time.monotonic() > deadline and self._deadline == deadline:
+                self._deadline = 0.0
+                _cut(self._pg)
 
     def _live(self, sql: str) -> psycopg.Connection[tuple[Any, ...]] | None:
         if self._pg.closed and not self._closed:
@@ -134,16 +158,24 @@ class PgConnection:
         pg = self._live(sql)
         if pg is None:
             return _NO_ROWS
-        if not parameters:  # no marks: psycopg sends the text as it is
-            return pg.execute(sql.encode())
-        return pg.execute(pg_sql(sql), parameters)
+        self._deadline = time.monotonic() + self._call_timeout
+        try:
+            if not parameters:  # no marks: psycopg sends the text as it is
+                return pg.execute(sql.encode())
+            return pg.execute(pg_sql(sql), parameters)
+        finally:
+            self._deadline = 0.0
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
         pg = self._live(sql)
         assert pg is not None
-        cur = pg.cursor()
-        cur.executemany(pg_sql(sql), parameters)
-        return cur
+        self._deadline = time.monotonic() + self._call_timeout
+        try:
+            cur = pg.cursor()
+            cur.executemany(pg_sql(sql), parameters)
+            return cur
+        finally:
+            self._deadline = 0.0
 
     @property
     def in_transaction(self) -> bool:
@@ -156,7 +188,22 @@ class PgConnection:
 
     def close(self) -> None:
         self._closed = True
+        self._stop.set()
         self._pg.close()
+
+
+def _cut(pg: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """Shut down the connection's socket under the call blocked on it (from the watchdog
+    thread): the call then fails as on a connection reset."""
+    try:
+        fd = os.dup(pg.pgconn.socket)
+    except (OSError, psycopg.Error):
+        return  # closed meanwhile
+    with socket.socket(fileno=fd) as s:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 class _NoRows:

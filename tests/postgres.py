@@ -52,6 +52,7 @@ class PgServer:
     port: int
     data: Path
     proc: subprocess.Popen[bytes]
+    durable: bool = False
 
     def url(self, db: str = "postgres") -> str:
         return f"postgresql://postgres:secret@127.0.0.1:{self.port}/{db}"
@@ -69,7 +70,7 @@ class PgServer:
 
     def start(self) -> None:
         """(Re)start the server on the same port and data, wait until it answers."""
-        self.proc = _postgres(self.data, self.port)
+        self.proc = _postgres(self.data, self.port, self.durable)
         wait_until(self.ready, 30, "PostgreSQL to accept connections")
 
     def kill(self) -> None:
@@ -94,18 +95,21 @@ def _as_postgres() -> dict[str, str]:
     return {"user": "postgres", "group": "postgres"} if os.geteuid() == 0 else {}
 
 
-def _postgres(data: Path, port: int) -> subprocess.Popen[bytes]:
+def _postgres(data: Path, port: int, durable: bool) -> subprocess.Popen[bytes]:
+    # fsync off either way (the host does not crash in a test); a durable server waits for
+    # its WAL to be written at each commit, so that a SIGKILL loses nothing committed
     return subprocess.Popen(
         [pg_bin("postgres"), "-D", str(data), "-p", str(port),
          "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={data}",
-         "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-         "-c", "max_connections=200"],
+         "-c", "fsync=off", "-c", f"synchronous_commit={'on' if durable else 'off'}",
+         "-c", "full_page_writes=off", "-c", "max_connections=200"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **_as_postgres(),  # type: ignore[call-overload]
     )
 
 
-def run_postgres() -> Iterator[PgServer]:
-    """A fresh cluster on a free port, stopped and removed at the end."""
+def run_postgres(*, durable: bool = False) -> Iterator[PgServer]:
+    """A fresh cluster on a free port, stopped and removed at the end; `durable`: a
+    commit survives a SIGKILL of the server (the fault tests kill it)."""
     top = Path(tempfile.mkdtemp(prefix="lantian-pg-"))
     data = top / "data"
     data.mkdir()
@@ -122,7 +126,7 @@ def run_postgres() -> Iterator[PgServer]:
         check=True, capture_output=True, **_as_postgres(),  # type: ignore[call-overload]
     )
     port = free_port()
-    server = PgServer(port, data, _postgres(data, port))
+    server = PgServer(port, data, _postgres(data, port, durable), durable)
     try:
         wait_until(server.ready, 30, "PostgreSQL to accept connections")
         yield server
