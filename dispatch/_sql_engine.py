@@ -24,6 +24,7 @@ when it notices), so the ROLLBACK that follows the failure is not sent.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -199,11 +200,8 @@ def _cut(pg: psycopg.Connection[tuple[Any, ...]]) -> None:
         fd = os.dup(pg.pgconn.socket)
     except (OSError, psycopg.Error):
         return  # closed meanwhile
-    with socket.socket(fileno=fd) as s:
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    with socket.socket(fileno=fd) as s, contextlib.suppress(OSError):
+        s.shutdown(socket.SHUT_RDWR)
 
 
 class _NoRows:
