@@ -18,13 +18,14 @@ from pathlib import Path
 import psycopg
 
 from dispatch._pg_schema import PG_MIGRATIONS
-from dispatch._sql_engine import CALL_TIMEOUT_S, POSTGRES, PgConnection, redact
+from dispatch._sql_engine import (
+    CALL_TIMEOUT_S,
+    POSTGRES,
+    PgConnection,
+    StoreUnavailable,
+    redact,
+)
 from dispatch._sqlite import SqliteStore, SqlStore
-
-
-class StoreUnavailable(RuntimeError):
-    """The store's database cannot be reached or opened; the message names it (never
-    with a password) and why."""
 
 
 class PgStore(SqlStore):

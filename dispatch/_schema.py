@@ -65,7 +65,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
-from dispatch._sql_engine import SQLITE, Connection, Dialect
+from dispatch._sql_engine import SQLITE, Connection, Dialect, StoreUnavailable
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     """
@@ -205,7 +205,7 @@ def migrate(
     """Brings `db` (a connection in autocommit mode) from its version to
     len(`migrations`), calling `fill_metric` right after the migration to
     `METRIC_VERSION`, all in one transaction: on any failure the database is left as it
-    was. A database of a newer version than that is refused (RuntimeError naming `where`,
+    was. A database of a newer version than that is refused (`StoreUnavailable`, naming `where`,
     the file or the URL without its password). On PostgreSQL the migrations are
     `dispatch._pg_schema`'s, the version is kept in `lantian_schema`, and instances
     starting together take turns on an advisory lock."""
@@ -219,7 +219,7 @@ def migrate(
             db.execute("CREATE TABLE IF NOT EXISTS lantian_schema (version integer NOT NULL)")
         current = version(db, dialect)  # re-read under the lock: another process may race
         if current > latest:
-            raise RuntimeError(
+            raise StoreUnavailable(
                 f"{where}: the database has schema version {current}, newer than"
                 f" the {latest} this version of Lantian knows; upgrade Lantian"
             )

@@ -38,6 +38,12 @@ from typing import Any, Final, Protocol
 import psycopg
 from psycopg import pq
 
+
+class StoreUnavailable(RuntimeError):
+    """The store's database cannot be reached, or opened by this version of Lantian; the
+    message names it (never with a password) and why."""
+
+
 #: What a refused write raises, on either engine.
 INTEGRITY_ERRORS: Final[tuple[type[Exception], ...]] = (
     sqlite3.IntegrityError, psycopg.IntegrityError,

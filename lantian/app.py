@@ -34,7 +34,7 @@ from dispatch import (
 )
 from dispatch.flights import Flights
 from dispatch.notify import DeliveryWorker, Notifier, SqliteDeliveries
-from dispatch.stores import open_store
+from dispatch.stores import StoreUnavailable, open_store
 from dispatch.users import SqliteUsers
 from ingest import (
     DataGap,
@@ -48,7 +48,7 @@ from ingest import (
     TimeSeriesWriter,
 )
 from ingest.hj212_tcp import Hj212Server
-from lantian.config import Settings
+from lantian.config import ConfigError, Settings
 from lantian.console import known_drones, map_view, mount_console
 from lantian.hj212_api import loggers_routes
 from lantian.http import create_app
@@ -81,7 +81,11 @@ async def serve(
     disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created: clutter here
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
-    store = open_store(settings.store_url or f"sqlite:///{settings.store_path}", tz=settings.tz)
+    try:
+        store = open_store(settings.store_url or f"sqlite:///{settings.store_path}",
+                           tz=settings.tz)
+    except StoreUnavailable as e:  # unreachable, or newer than this Lantian: say so, stop
+        raise ConfigError("LANTIAN_STORE_URL or [store]", "url", str(e)) from None
     # one connection, so that a dead letter commits with the burst it came in
     deadletters = SqliteDeadLetters(store.connection, settings.deadletters, registry=registry)
     outbox = Outbox(SqliteOutbox(store), clock)
