@@ -1,5 +1,5 @@
 """What makes an acknowledged reading's effect survive a crash: a journal of the rules
-engine's input beside a periodic snapshot of its state, in the store's one SQLite file.
+engine's input beside a periodic snapshot of its state, in the store's database.
 
 The rules state (15-minute windows, hold timers, drones' presence) lives in memory and is
 snapshotted once a minute. What came in since is not lost with the process, because:
@@ -27,6 +27,7 @@ behind it, and at start they go through ingest alone, which remembers them again
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -192,23 +193,45 @@ class Checkpoints:
 class Burst:
     """One store transaction per burst of MQTT messages, committed before they are
     acknowledged (`begin` from the first message, `end` from the MQTT client's burst
-    hook); the outbox is flushed once the commit made its rows real."""
+    hook); the outbox is flushed once the commit made its rows real.
+
+    A store that cannot begin (a PostgreSQL server down) fails the burst at its `end`, so
+    its messages stay unacknowledged, whatever the store says by then; the memory, ahead
+    of what is durable, is rebuilt from the store as soon as the store answers again."""
 
     def __init__(self, store: SqlStore, outbox: Outbox, checkpoints: Checkpoints) -> None:
         self._store = store
         self._outbox = outbox
         self._checkpoints = checkpoints
+        self._failed: Exception | None = None  # why this burst cannot commit
+        self._behind = False  # the memory is ahead of the store until rebuilt
 
     def begin(self) -> None:
-        self._store.begin()
+        if self._failed is not None:
+            return
+        try:
+            if self._behind:
+                self._rebuild()
+            self._store.begin()
+        except Exception as exc:  # raised at `end`, which leaves the burst unacknowledged
+            self._failed = exc
 
     def end(self) -> None:
+        failed, self._failed = self._failed, None
         try:
+            if failed is not None:
+                raise failed
             self._store.commit()
         except Exception:
             # the messages stay unacknowledged (the broker redelivers them); the state in
             # memory already counted them, so it is rebuilt from what is durable
             log.exception("could not commit a burst of messages; rebuilding the state")
-            self._checkpoints.reset()
+            self._behind = True
+            with contextlib.suppress(Exception):  # the store may still be away: next burst
+                self._rebuild()
             raise
         self._outbox.flush()
+
+    def _rebuild(self) -> None:
+        self._checkpoints.reset()
+        self._behind = False
