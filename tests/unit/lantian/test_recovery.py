@@ -16,7 +16,7 @@ from ingest import Deduplicator, Ingestor
 from ingest._deadletters import MemoryDeadLetters
 from lantian.config import load_settings
 from lantian.pipeline import RulesPipeline
-from lantian.recovery import SNAPSHOT_NAME, Checkpoints
+from lantian.recovery import SNAPSHOT_NAME, Burst, Checkpoints
 from rules.records import Record
 from rules.signals import AlertSignal, Signal
 from tests.support import REPO
@@ -155,3 +155,36 @@ def test_an_old_pickled_snapshot_is_dropped_and_the_journal_replayed(
     assert "dropping an unreadable rules snapshot" in caplog.text
     second.message(reading(2))  # the window was rebuilt from the whole journal
     assert second.sink.raised() == ["site-pm10-15min"]
+
+
+class Relay:
+    """An outbox that is never handed anything: these bursts publish nothing."""
+
+    def flush(self) -> int:
+        return 0
+
+
+def test_a_burst_that_cannot_begin_fails_at_its_end_and_the_state_is_rebuilt(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = Process(store)
+    burst = Burst(store, Relay(), p.checkpoints)  # type: ignore[arg-type]
+    burst.begin()
+    p.ingestor.handle(TOPIC, reading(0))
+    burst.end()  # committed: journalled
+    down = RuntimeError("the database is away")
+
+    def refuse() -> None:
+        raise down
+    with monkeypatch.context() as m:
+        m.setattr(store, "begin", refuse)
+        burst.begin()  # does not raise into the MQTT client's callback...
+        with pytest.raises(RuntimeError, match="away"):
+            burst.end()  # ...but the burst fails: its messages stay unacknowledged
+    assert len(p.checkpoints.journal) == 1
+    burst.begin()  # the store answers again: the state is rebuilt from it
+    p.ingestor.handle(TOPIC, reading(1))  # the redelivered message
+    p.ingestor.handle(TOPIC, reading(2))
+    burst.end()
+    assert p.sink.raised() == ["site-pm10-15min"]  # the window kept the committed reading
+    assert len(p.checkpoints.journal) == 3
