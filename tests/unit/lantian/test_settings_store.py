@@ -3,9 +3,11 @@ password, and a store that cannot be opened stopping start-up with a config erro
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from lantian.cli import main
@@ -51,3 +53,20 @@ def test_an_unreachable_store_stops_a_command_with_a_config_error(
     err = capsys.readouterr().err
     assert err.startswith("lantian: config error: LANTIAN_STORE_URL or [store]: url:")
     assert "cannot connect" in err and "s3cret" not in err and "Traceback" not in err
+
+
+@pytest.mark.postgres
+def test_the_users_commands_keep_their_users_in_postgresql(
+    cfg: Path, pg_url: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LANTIAN_STORE_URL", pg_url)
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    assert main(["--config", str(cfg), "users", "add", "li", "--role", "officer",
+                 "--queue", "blue_sky"]) == 0
+    assert main(["--config", str(cfg), "users", "list", "--json"]) == 0
+    listed = capsys.readouterr().out
+    assert '"li"' in listed
+    with psycopg.connect(pg_url) as db:
+        row = db.execute("SELECT role, queues FROM users WHERE username = 'li'").fetchone()
+    assert row == ("officer", '["blue_sky"]')
