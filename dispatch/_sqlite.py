@@ -9,12 +9,12 @@ values of a row, and read back: `dispatch._sqlite_rows`.
 
 Each alert row also keeps its metric fields packed in `metric` (`dispatch._metric_blob`),
 written with the row by `create` and `append`, and read by the figures' reads
-(`dispatch._sqlite_figures`, which `SqliteStore` has). Labels are interned in `labels`
+(`dispatch._sqlite_figures`, which `SqlStore` has). Labels are interned in `labels`
 and cached here; a rolled-back write may have added one, so a rollback empties the cache.
 
 On SQLite writes take the write lock up front (BEGIN IMMEDIATE): the `lantian users`
-command may write to the same file in between a read and a write. Inside `bulk()` each write is a
-savepoint of the one outer transaction, so a refused write undoes only itself.
+command may write to the same file in between a read and a write. Inside `bulk()` each
+write is a savepoint of the one outer transaction, so a refused write undoes only itself.
 """
 
 from __future__ import annotations
