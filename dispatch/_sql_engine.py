@@ -25,6 +25,7 @@ when it notices), so the ROLLBACK that follows the failure is not sent.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import socket
@@ -110,8 +111,10 @@ POSTGRES: Final = Dialect("postgresql", "BEGIN")
 _MARK = re.compile(r"\?")
 
 
+@functools.lru_cache(maxsize=1024)
 def pg_sql(sql: str) -> str:
-    """`?` marks as psycopg's `%s` (the store's SQL has no `?` nor `%` in literals)."""
+    """`?` marks as psycopg's `%s` (the store's SQL has no `?` nor `%` in literals);
+    cached: the store's statements are a few hundred texts, run again and again."""
     return _MARK.sub("%s", sql.replace("%", "%%"))
 
 

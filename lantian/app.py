@@ -88,7 +88,9 @@ async def serve(
         raise ConfigError("LANTIAN_STORE_URL or [store]", "url", str(e)) from None
     # one connection, so that a dead letter commits with the burst it came in
     deadletters = SqliteDeadLetters(store.connection, settings.deadletters, registry=registry)
-    outbox = Outbox(SqliteOutbox(store), clock)
+    # on a shared store, rows this instance claimed are its own again after a restart
+    instance = settings.broker.client_id
+    outbox = Outbox(SqliteOutbox(store, name=instance), clock)
     registry.register(OutboxBacklog(outbox))
     registry.register(ROWS_SKIPPED)
     timeseries = None
@@ -101,7 +103,7 @@ async def serve(
         )
     # notifications: recorded with their events, delivered by a task of their own
     notify = settings.notify
-    deliveries = SqliteDeliveries(store)
+    deliveries = SqliteDeliveries(store, name=instance)
     worker = DeliveryWorker(
         deliveries, notify.channels, clock, tz=settings.tz, timeout_s=notify.timeout_s,
         retry_first=notify.retry_first, retry_max=notify.retry_max,
