@@ -2,6 +2,8 @@
 # repo is a working example); data (SQLite store) lives in the /var/lib/lantian volume.
 #   docker build -t lantian .
 #   docker run -v $PWD/config:/etc/lantian:ro -e LANTIAN_MQTT_URL=mqtt://broker:1883 -p 8080:8080 lantian
+# On PostgreSQL, -e LANTIAN_STORE_URL=postgresql://lantian:PASSWORD@db:5432/lantian: the
+# driver (psycopg[binary]) carries its own libpq, so the image needs nothing more.
 
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src

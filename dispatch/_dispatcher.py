@@ -311,8 +311,13 @@ class Dispatcher:
                                           escalation_json(a, e, deadline, self.tz))
                         for e in events]
             try:
-                alert, events = self._commit(alert, decide(alert.incident, escalate),
-                                             escalations)
+                with self.store.transaction():
+                    # another instance's sweep may hold it, or have escalated it since
+                    claimed = self.store.claim(alert.id)
+                    if claimed is None:
+                        continue
+                    alert, events = self._commit(
+                        claimed, decide(claimed.incident, escalate), escalations)
             except Exception:  # one alert's failure must not hold back the others'
                 self._failed("sweep", f"could not escalate alert {alert.id}")
                 continue
@@ -320,6 +325,8 @@ class Dispatcher:
                 out.append((alert, event))
                 if self.metrics is not None:
                     self.metrics.escalations.labels(event.data["stage"]).inc()
+        if out:
+            self._flush()  # each was committed after `_commit`'s own flush
         return out
 
     # -- internals -----------------------------------------------------------------------

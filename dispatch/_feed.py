@@ -24,7 +24,7 @@ from typing import Final
 import orjson
 
 from dispatch._dispatcher_ports import Committed, Listener
-from dispatch._sqlite import SqliteStore
+from dispatch._sqlite import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ REMEMBERED: Final = 50_000
 
 
 class ChangeFeed:
-    def __init__(self, store: SqliteStore, tell: Listener, prefix: str) -> None:
+    def __init__(self, store: SqlStore, tell: Listener, prefix: str) -> None:
         self._store = store
         self._tell = tell
         self._pattern = f"{prefix}/alerts/%/events"

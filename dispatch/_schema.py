@@ -1,6 +1,6 @@
 """The alert store's schema: the migrations that build it, in order, and their applying.
 
-Schema (version 6; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
+Schema (version 7; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
 
     alerts       the projection, one row an alert: id (UNIQUE), rule, subject, kind, queue,
                  assists (JSON list), state, severity, zone, grid, raised_at,
@@ -20,11 +20,12 @@ Schema (version 6; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
                  id the state covers): rule-engine state across restarts
     outbox       (version 3) id, topic, payload, created_at, sent_at: every publication,
                  written in the transaction of the change it announces, marked sent
-                 when the broker acknowledged it
+                 when the broker acknowledged it; claimed_by, claimed_until (version 6):
+                 which instance publishes it, until when (epoch s of the database's clock)
     inputs       (version 3) id, at, topic, payload: the journal of what was fed to the
                  rules engine since its last snapshot (a message; a sweep when topic is
                  NULL), written in the transaction of its effects; partition (version
-                 6: "k/N", the instance whose rules it fed; "0/1" a single instance's)
+                 7: "k/N", the instance whose rules it fed; "0/1" a single instance's)
     dead_letters (version 3 here; ingest's before) id, received_at (UTC ISO text),
                  topic, code, reason, payload (up to the cap), payload_size,
                  payload_sha256: every rejected message (`ingest._deadletters`)
@@ -34,7 +35,8 @@ Schema (version 6; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
                  event, title, text, body, created_at, attempts, next_at, state
                  (pending, sent, dead), done_at, last_error: every notification to a
                  DingTalk/WeCom robot or webhook, written in the transaction of its event
-                 (`dispatch._deliveries`)
+                 (`dispatch._deliveries`); claimed_by, claimed_until (version 6, as
+                 in the outbox)
     labels       (version 2) id INTEGER PRIMARY KEY, text UNIQUE: the kinds, queues,
                  zones, grids, states, outcomes and escalations `metric` refers to by id
     users        (version 4) username PRIMARY KEY, display_name, role, queues (JSON
@@ -50,6 +52,9 @@ The partial unique index `alerts_open_rule_subject` on (rule, subject) WHERE sta
 `alerts_raised_at_metric`, `alerts_closed_metric` and `alerts_open_metric` (version 2) are
 those the store reads `metric` from (see `dispatch._sqlite`).
 
+PostgreSQL has the same tables and versions, spelled in its words:
+`dispatch._pg_schema`.
+
 Existing databases carry their version: a migration, once released, is never changed,
 only followed by new ones. `migrate` applies those a database lacks, in order, in one
 transaction, and refuses a database newer than the migrations it is given.
@@ -60,6 +65,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from typing import Final
+
+from dispatch._sql_engine import SQLITE, Connection, Dialect, StoreUnavailable
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     """
@@ -177,6 +184,15 @@ CREATE INDEX notifications_due ON notifications (channel, next_at, id)
     WHERE state = 'pending';
 CREATE INDEX notifications_done ON notifications (state, done_at) WHERE state != 'pending';
 """,
+    # several instances on one (PostgreSQL) store: a row being published or delivered is
+    # claimed by one of them until a time (see `dispatch._sqlite_outbox`); on SQLite, one
+    # instance a file, they stay NULL
+    """
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+ALTER TABLE outbox ADD COLUMN claimed_until REAL;
+ALTER TABLE notifications ADD COLUMN claimed_by TEXT;
+ALTER TABLE notifications ADD COLUMN claimed_until REAL;
+""",
     # several instances on one store: each journals, replays and prunes its own inputs
     """
 ALTER TABLE inputs ADD COLUMN partition TEXT NOT NULL DEFAULT '0/1';
@@ -189,38 +205,58 @@ METRIC_VERSION: Final = 2
 
 
 def migrate(
-    db: sqlite3.Connection, path: str, migrations: Sequence[str],
-    fill_metric: Callable[[], None],
+    db: Connection, where: str, migrations: Sequence[str],
+    fill_metric: Callable[[], None], dialect: Dialect = SQLITE,
 ) -> None:
     """Brings `db` (a connection in autocommit mode) from its version to
     len(`migrations`), calling `fill_metric` right after the migration to
     `METRIC_VERSION`, all in one transaction: on any failure the database is left as it
-    was. A database of a newer version than that is refused (RuntimeError naming `path`)."""
+    was. A database of a newer version than that is refused (`StoreUnavailable`, naming `where`,
+    the file or the URL without its password). On PostgreSQL the migrations are
+    `dispatch._pg_schema`'s, the version is kept in `lantian_schema`, and instances
+    starting together take turns on an advisory lock."""
     latest = len(migrations)
-    if version(db) == latest:
+    if not dialect.postgres and version(db, dialect) == latest:
         return
-    db.execute("BEGIN IMMEDIATE")  # re-read under the lock: another process may race
+    db.execute(dialect.begin)
     try:
-        current = version(db)
+        if dialect.postgres:
+            db.execute(f"SELECT pg_advisory_xact_lock({_PG_LOCK})")
+            db.execute("CREATE TABLE IF NOT EXISTS lantian_schema (version integer NOT NULL)")
+        current = version(db, dialect)  # re-read under the lock: another process may race
         if current > latest:
-            raise RuntimeError(
-                f"{path}: the database has schema version {current}, newer than"
+            raise StoreUnavailable(
+                f"{where}: the database has schema version {current}, newer than"
                 f" the {latest} this version of Lantian knows; upgrade Lantian"
             )
         for n in range(current, latest):
-            for statement in statements(migrations[n]):
-                db.execute(statement)
+            if dialect.postgres:
+                db.execute(migrations[n])  # one script: PostgreSQL runs them as they are
+            else:
+                for statement in statements(migrations[n]):
+                    db.execute(statement)
             if n + 1 == METRIC_VERSION:
                 fill_metric()
-        db.execute(f"PRAGMA user_version = {latest}")
+        if dialect.postgres:
+            db.execute("DELETE FROM lantian_schema")
+            db.execute(f"INSERT INTO lantian_schema VALUES ({latest})")
+        else:
+            db.execute(f"PRAGMA user_version = {latest}")
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
 
 
-def version(db: sqlite3.Connection) -> int:
+#: The advisory lock key of migrations ("lantian" in ASCII, as a number).
+_PG_LOCK: Final = 0x6C616E7469616E
+
+
+def version(db: Connection, dialect: Dialect = SQLITE) -> int:
     """The database's schema version: the number of migrations applied."""
+    if dialect.postgres:
+        row = db.execute("SELECT max(version) FROM lantian_schema").fetchone()
+        return int(row[0] or 0)
     v: int = db.execute("PRAGMA user_version").fetchone()[0]
     return v
 

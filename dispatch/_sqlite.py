@@ -1,18 +1,20 @@
-"""The embedded alert store: one SQLite file (WAL), shared with ingest's dead letters.
+"""The alert store over SQL: `SqlStore` on either engine, and `SqliteStore`, the embedded
+default, on one SQLite file (WAL), shared with ingest's dead letters. (`PgStore`, in
+`dispatch._pg`, is the same store on PostgreSQL; `dispatch._sql_engine` is what differs.)
 
-`SqliteStore` keeps alerts (their projection and their event log), silences and
+`SqlStore` keeps alerts (their projection and their event log), silences and
 rule-engine snapshots in the schema `dispatch._schema` describes, and brings a database
 up to it on opening (`_MIGRATIONS`, read at each opening). How each is kept as the
 values of a row, and read back: `dispatch._sqlite_rows`.
 
 Each alert row also keeps its metric fields packed in `metric` (`dispatch._metric_blob`),
 written with the row by `create` and `append`, and read by the figures' reads
-(`dispatch._sqlite_figures`, which `SqliteStore` has). Labels are interned in `labels`
+(`dispatch._sqlite_figures`, which `SqlStore` has). Labels are interned in `labels`
 and cached here; a rolled-back write may have added one, so a rollback empties the cache.
 
-Writes take the write lock up front (BEGIN IMMEDIATE): the dead-letter connection may
-write to the same file in between a read and a write. Inside `bulk()` each write is a
-savepoint of the one outer transaction, so a refused write undoes only itself.
+On SQLite writes take the write lock up front (BEGIN IMMEDIATE): the `lantian users`
+command may write to the same file in between a read and a write. Inside `bulk()` each
+write is a savepoint of the one outer transaction, so a refused write undoes only itself.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from dispatch._metric_blob import (
 from dispatch._schema import MIGRATIONS as _MIGRATIONS
 from dispatch._schema import migrate
 from dispatch._silences import Silence
+from dispatch._sql_engine import INTEGRITY_ERRORS, SQLITE, STORE_ERRORS, Connection, Dialect
 from dispatch._sqlite_figures import METRIC_COLS, OPEN, FiguresReads
 from dispatch._sqlite_rows import (
     SILENCE_COLS,
@@ -55,47 +58,35 @@ _ALERT_COLS: Final = ", ".join(f"a.{c.strip()}" for c in f"id, {WRITE_COLS}".spl
 _SILENCE_MARKS: Final = ", ".join("?" * len(SILENCE_COLS.split(",")))
 
 
-class SqliteStore(FiguresReads):
-    """`AlertStore` on a SQLite file (or ":memory:", or a "file:" URI such as
-    "file:lantian.db?mode=ro"). Times are returned as aware datetimes in `tz`."""
+class SqlStore(FiguresReads):
+    """`AlertStore` over a `Connection` of either engine; times are returned as aware
+    datetimes in `tz`. `where` names the database in messages (a path, or a URL
+    without its password)."""
 
-    def __init__(self, path: Path | str, *, tz: tzinfo = UTC) -> None:
-        self._path = str(path)
+    def __init__(self, db: Connection, dialect: Dialect, where: str, *, tz: tzinfo = UTC
+                 ) -> None:
+        self._db = db
+        self._dialect = dialect
+        self._path = where
         self._tz = tz
         self._labels: dict[str, int] = {}  # labels.text -> id, see the module docstring
-        if self._path != ":memory:" and not self._path.startswith("file:"):
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-            # alerts name officers and places: the owner's only, whatever the umask (SQLite
-            # gives the -wal and -shm files it creates the database file's mode)
-            os.close(os.open(self._path, os.O_CREAT | os.O_RDONLY, 0o600))
-            os.chmod(self._path, 0o600)
-        self._db = sqlite3.connect(
-            self._path, isolation_level=None, check_same_thread=False, uri=True
-        )
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            # a year of metric rows is ~200 MB of pages: map them rather than copy them in
-            self._db.execute("PRAGMA mmap_size=1073741824")
-            self._migrate()
-        except BaseException:
-            self._db.close()
-            raise
 
     # -- schema ----------------------------------------------------------------------
 
     def _migrate(self) -> None:
         # `_MIGRATIONS` is looked up here, at each opening: tests lengthen and shorten it
         try:
-            migrate(self._db, self._path, _MIGRATIONS, self._fill_metric)
+            migrate(self._db, self._path, self._migrations(), self._fill_metric,
+                    self._dialect)
         except BaseException:
             self._labels.clear()  # `_fill_metric` may have added labels, now rolled back
             raise
 
+    def _migrations(self) -> tuple[str, ...]:
+        return _MIGRATIONS
+
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[Connection]:
         db = self._db
         if db.in_transaction:
             db.execute("SAVEPOINT write")
@@ -108,7 +99,7 @@ class SqliteStore(FiguresReads):
                 raise
             db.execute("RELEASE write")
             return
-        db.execute("BEGIN IMMEDIATE")
+        db.execute(self._dialect.begin)
         try:
             yield db
         except BaseException:
@@ -136,7 +127,7 @@ class SqliteStore(FiguresReads):
                 return removed
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """Writes that succeed or fail together (the outbox and the input journal write
         through it beside the alerts). Nested in an open transaction it is a savepoint:
         a failure undoes only itself."""
@@ -144,11 +135,16 @@ class SqliteStore(FiguresReads):
             yield db
 
     @property
-    def connection(self) -> sqlite3.Connection:
+    def connection(self) -> Connection:
         """For the tables kept beside the alerts in the same file and transactions
         (`dispatch._sqlite_outbox`, `lantian.recovery`); reads only, writes go through
         `transaction()`."""
         return self._db
+
+    @property
+    def dialect(self) -> Dialect:
+        """Which engine, for the few texts that differ (`dispatch._sql_engine`)."""
+        return self._dialect
 
     @property
     def in_transaction(self) -> bool:
@@ -159,7 +155,7 @@ class SqliteStore(FiguresReads):
         service wraps each burst of MQTT messages in one, so that one commit makes a
         burst's effects durable before the broker is told it may forget the messages."""
         if not self._db.in_transaction:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(self._dialect.begin)
 
     def commit(self) -> None:
         """Commit what `begin` opened (nothing to do when nothing is open)."""
@@ -180,7 +176,7 @@ class SqliteStore(FiguresReads):
         still succeeds or fails as a whole. Not for the live service, which must not hold
         the write lock for long."""
         if self._db.in_transaction:
-            raise RuntimeError("SqliteStore.bulk() does not nest")
+            raise RuntimeError("the store's bulk() does not nest")
         with self._write():
             yield
 
@@ -206,16 +202,16 @@ class SqliteStore(FiguresReads):
     def _translate(self, alert: Alert) -> Iterator[None]:
         try:
             yield
-        except sqlite3.IntegrityError as e:
-            text = str(e)
-            if "alerts.rule" in text:
+        except INTEGRITY_ERRORS as e:
+            text = str(e)  # SQLite names the columns, PostgreSQL the constraint
+            if "alerts.rule" in text or "alerts_open_rule_subject" in text:
                 raise Conflict(
                     f"an open alert for rule {alert.rule!r}, subject {alert.subject!r} already"
                     f" exists; alert {alert.id} would be a second one"
                 ) from e
-            if "alerts.id" in text:
+            if "alerts.id" in text or "alerts_id_key" in text:
                 raise Conflict(f"alert {alert.id} already exists") from e
-            if "seq" in text:
+            if "seq" in text or "events_pkey" in text:
                 raise Conflict(
                     f"events of alert {alert.id} must have seqs above those stored, increasing"
                 ) from e
@@ -230,10 +226,12 @@ class SqliteStore(FiguresReads):
         if found is None:
             db = self._db
             rows = db.execute("SELECT id FROM labels WHERE text = ?", (text,)).fetchall()
-            if not rows:
+            if not rows:  # another instance may be adding it too: the second waits
                 rows = db.execute(
-                    "INSERT INTO labels (text) VALUES (?) RETURNING id", (text,)
-                ).fetchall()
+                    "INSERT INTO labels (text) VALUES (?) ON CONFLICT (text) DO NOTHING"
+                    " RETURNING id", (text,)
+                ).fetchall() or db.execute(
+                    "SELECT id FROM labels WHERE text = ?", (text,)).fetchall()
             found = self._labels[text] = int(rows[0][0])
         return found
 
@@ -255,6 +253,15 @@ class SqliteStore(FiguresReads):
 
     def get(self, alert_id: str) -> Alert | None:
         found = self._alerts("WHERE id = ?", (alert_id,))
+        return found[0] if found else None
+
+    def claim(self, alert_id: str) -> Alert | None:
+        """Inside a transaction: the alert as committed now, held until the transaction
+        ends; None if it does not exist or another instance holds it (PostgreSQL: FOR
+        UPDATE SKIP LOCKED). On SQLite the transaction's write lock (BEGIN IMMEDIATE)
+        already keeps every other writer out, so reading it again is enough."""
+        lock = " FOR UPDATE SKIP LOCKED" if self._dialect.postgres else ""
+        found = self._alerts(f"WHERE id = ?{lock}", (alert_id,))
         return found[0] if found else None
 
     def open_for(self, rule: str, subject: str) -> Alert | None:
@@ -293,11 +300,13 @@ class SqliteStore(FiguresReads):
             join = "JOIN alert_zones AS z ON z.alert_id = a.id"
             terms.append("z.zone = ?")
             params.append(zone)
-        if queues is not None:
+        if queues is not None and not queues:
+            terms.append("false")  # `IN ()`: SQLite's, not PostgreSQL's
+        elif queues is not None:
             marks = ", ".join("?" * len(queues))
             # assists are rare: json_each only runs on rows that have some
-            terms.append(f"(a.queue IN ({marks}) OR (a.assists != '[]' AND EXISTS"
-                         f" (SELECT 1 FROM json_each(a.assists) WHERE value IN ({marks}))))")
+            terms.append(f"(a.queue IN ({marks}) OR (a.assists != '[]' AND"
+                         f" {self._dialect.in_json_list('a.assists', marks)}))")
             params += [*queues, *queues]
         if state is not None:
             terms.append("a.state = ?")
@@ -324,15 +333,16 @@ class SqliteStore(FiguresReads):
                     f"INSERT INTO silences ({SILENCE_COLS}) VALUES ({_SILENCE_MARKS})",
                     silence_row(s),
                 )
-        except sqlite3.IntegrityError as e:
+        except INTEGRITY_ERRORS as e:
             raise Conflict(f"silence {s.id} already exists") from e
 
     def end_silence(self, silence_id: str, at: datetime, actor: str) -> Silence | None:
         with self._write() as db:
             row = db.execute(
-                "UPDATE silences SET ended_by = ?, ends_at = min(ends_at, ?) WHERE id = ?"
+                "UPDATE silences SET ended_by = ?,"
+                " ends_at = CASE WHEN ends_at < ? THEN ends_at ELSE ? END WHERE id = ?"
                 f" RETURNING {SILENCE_COLS}",
-                (actor, ts(at), silence_id),
+                (actor, ts(at), ts(at), silence_id),
             ).fetchone()
         # a row that cannot be read back is ended all the same, and reported as not found
         return next(iter(silences_of([row] if row else [], self._tz)), None)
@@ -380,17 +390,45 @@ class SqliteStore(FiguresReads):
         try:
             if self._db.in_transaction:  # inside bulk(): we hold the lock already
                 return True
-            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(self._dialect.begin)
             try:
-                self._db.execute("DELETE FROM snapshots WHERE 0")
+                self._db.execute("DELETE FROM snapshots WHERE false")
             finally:
                 self._db.execute("ROLLBACK")
-        except sqlite3.Error:
+        except STORE_ERRORS:
             return False
         return True
 
     def close(self) -> None:
         self._db.close()
+
+
+class SqliteStore(SqlStore):
+    """The store on a SQLite file (or ":memory:", or a "file:" URI such as
+    "file:lantian.db?mode=ro")."""
+
+    def __init__(self, path: Path | str, *, tz: tzinfo = UTC) -> None:
+        where = str(path)
+        if where != ":memory:" and not where.startswith("file:"):
+            Path(where).parent.mkdir(parents=True, exist_ok=True)
+            # alerts name officers and places: the owner's only, whatever the umask (SQLite
+            # gives the -wal and -shm files it creates the database file's mode)
+            os.close(os.open(where, os.O_CREAT | os.O_RDONLY, 0o600))
+            os.chmod(where, 0o600)
+        db = sqlite3.connect(where, isolation_level=None, check_same_thread=False, uri=True)
+        super().__init__(db, SQLITE, where, tz=tz)
+        self._db: sqlite3.Connection = db  # its own methods too (tests set its limits)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA busy_timeout=5000")
+            # a year of metric rows is ~200 MB of pages: map them rather than copy them in
+            db.execute("PRAGMA mmap_size=1073741824")
+            self._migrate()
+        except BaseException:
+            db.close()
+            raise
 
 
 def _check_events(alert: Alert, events: Sequence[Event]) -> None:

@@ -1,14 +1,18 @@
-"""The notifications table of the SQLite store: one row a channel and event, from the
+"""The notifications table of the SQL store (either engine): one row a channel and event, from the
 event's transaction until it is delivered or given up on.
 
 A row is `pending` (with its attempts so far and when the next is due), `sent` or `dead`
 (given up: refused for good, or failing for longer than the worker allows), with the
 time it ended and the last error. Done rows are kept a while (what went out, what did
 not, and why), then pruned.
+
+On a PostgreSQL store shared by several instances `due` claims the rows it returns, as
+the outbox's `unsent` does (`dispatch._sqlite_outbox`): each row goes to one worker.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
@@ -16,7 +20,8 @@ from typing import NamedTuple
 import orjson
 
 from dispatch._notify import ChannelBacklog, Notice
-from dispatch._sqlite import SqliteStore
+from dispatch._sqlite import SqlStore
+from dispatch._sqlite_outbox import CLAIM_S, DB_NOW
 from dispatch._sqlite_rows import ts
 
 
@@ -34,8 +39,12 @@ class Delivery(NamedTuple):
 
 
 class SqliteDeliveries:
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqlStore, *, name: str | None = None,
+                 claim_s: float = CLAIM_S) -> None:
+        """`name` and `claim_s`: as `SqliteOutbox`'s."""
         self._store = store
+        self._me = name or secrets.token_hex(8)
+        self._claim_s = claim_s
 
     @property
     def in_transaction(self) -> bool:
@@ -48,19 +57,30 @@ class SqliteDeliveries:
             return
         with self._store.transaction() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO notifications (channel, message_id, alert_id, event,"
-                " title, text, body, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO notifications (channel, message_id, alert_id, event,"
+                " title, text, body, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (channel, message_id) DO NOTHING",
                 [(c, n.message_id, n.alert_id, n.event, n.title, n.text,
                   orjson.dumps(n.body), ts(at), ts(at)) for c, n in notices],
             )
 
     def due(self, channel: str, now: datetime, limit: int = 100) -> list[Delivery]:
         """The channel's pending rows due by `now`, oldest first."""
-        rows = self._store.connection.execute(
-            "SELECT id, channel, message_id, title, text, body, created_at, attempts"
-            " FROM notifications WHERE state = 'pending' AND channel = ? AND next_at <= ?"
-            " ORDER BY id LIMIT ?", (channel, ts(now), limit),
-        ).fetchall()
+        cols = "id, channel, message_id, title, text, body, created_at, attempts"
+        if self._store.dialect.postgres:
+            rows = sorted(self._store.connection.execute(
+                f"UPDATE notifications SET claimed_by = ?, claimed_until = {DB_NOW} + ?"
+                " WHERE id IN (SELECT id FROM notifications WHERE state = 'pending'"
+                " AND channel = ? AND next_at <= ? AND (claimed_until IS NULL"
+                f" OR claimed_until < {DB_NOW} OR claimed_by = ?)"
+                f" ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING {cols}",
+                (self._me, self._claim_s, channel, ts(now), self._me, limit),
+            ).fetchall())
+        else:
+            rows = self._store.connection.execute(
+                f"SELECT {cols} FROM notifications WHERE state = 'pending' AND channel = ?"
+                " AND next_at <= ? ORDER BY id LIMIT ?", (channel, ts(now), limit),
+            ).fetchall()
         return [Delivery(i, c, m, t, x, bytes(b), a, n) for i, c, m, t, x, b, a, n in rows]
 
     def next_due(self, channel: str) -> float | None:
@@ -97,8 +117,9 @@ class SqliteDeliveries:
     def backlog(self, dead_since: datetime) -> list[ChannelBacklog]:
         """Per channel with a pending row or one dead since `dead_since`."""
         rows = self._store.connection.execute(
-            "SELECT channel, sum(state = 'pending'), min(CASE WHEN state = 'pending'"
-            " THEN created_at END), sum(state = 'dead' AND done_at >= ?),"
+            "SELECT channel, count(*) FILTER (WHERE state = 'pending'),"
+            " min(CASE WHEN state = 'pending' THEN created_at END),"
+            " count(*) FILTER (WHERE state = 'dead' AND done_at >= ?),"
             " (SELECT last_error FROM notifications n2 WHERE n2.channel = n.channel"
             "  AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1)"
             " FROM notifications n WHERE state = 'pending' OR (state = 'dead' AND done_at >= ?)"

@@ -1,11 +1,12 @@
-"""The bureau's figures read from the SQLite store: `FiguresReads`, which `SqliteStore`
-has (the `FiguresSource` half of it).
+"""The bureau's figures read from the SQL store: `FiguresReads`, which `SqlStore` has (the
+`FiguresSource` half of it).
 
 Each alert row also keeps its metric fields packed in `metric` (`dispatch._metric_blob`),
 written with the row by `create` and `append`. `metric_columns`, `metric_rows`,
 `open_rows` and `closed_rows` read it in one statement: `group_concat(metric, '')` hands
 the rows over as one blob (the bytes of a blob go through it unchanged) that numpy reads
-in place, and `group_concat(id, char(0))` their ids in the same order. `metric_columns`
+in place, and `group_concat(id, char(0))` their ids in the same order (on PostgreSQL
+`string_agg(metric, '')` and `array_agg(id)`, each ordered). `metric_columns`
 is then columns as they are; the others build `MetricRow`s column by column, in C
 (`metric_rows_of`). Each reads a covering index: `alerts_raised_at_metric` (raised_at,
 id, metric), `alerts_closed_metric` (closed_at, raised_at, state, id, metric) WHERE
@@ -29,6 +30,7 @@ from dispatch._figures import MetricColumns, MetricRow, metric_columns
 from dispatch._gcpause import gc_paused
 from dispatch._metric_blob import PACKED, metric_columns_of, metric_row, metric_rows_of
 from dispatch._report import Receipt
+from dispatch._sql_engine import SQLITE, Connection, Dialect
 from dispatch._sqlite_rows import ts
 
 #: MetricRow's fields but `muted`, which SQLite can only give as an int (see `_metric`).
@@ -43,7 +45,8 @@ _CHUNK: Final = 500  # ids a statement: under SQLite's limit of bound parameters
 class FiguresReads:
     """Reads of `metric` over the store's connection `_db`."""
 
-    _db: sqlite3.Connection
+    _db: Connection
+    _dialect: Dialect
 
     def metric_rows(self, since: datetime, until: datetime) -> list[MetricRow]:
         return self._rows(
@@ -80,6 +83,8 @@ class FiguresReads:
         """The `metric` of the rows raised in [lo, hi) end to end; None if one has none."""
         try:
             n, packed = self._db.execute(
+                "SELECT count(*), string_agg(metric, ''::bytea) FROM alerts"
+                " WHERE raised_at >= ? AND raised_at < ?" if self._dialect.postgres else
                 "SELECT count(*), CAST(group_concat(metric, '') AS BLOB)"
                 " FROM alerts INDEXED BY alerts_raised_at_metric"
                 " WHERE raised_at >= ? AND raised_at < ?",
@@ -121,12 +126,13 @@ class FiguresReads:
         so at no cost: a report that sorts them by it finds them sorted). See the module
         docstring."""
         try:
-            n, ids, packed = self._db.execute(_rows_sql(index, where, order), params).fetchone()
+            n, ids, packed = self._db.execute(
+                _rows_sql(index, where, order, self._dialect), params).fetchone()
         except sqlite3.DataError:  # over SQLITE_MAX_LENGTH (a billion bytes)
             return self._metric(where, params, order)
         if n == 0:
             return []
-        id_list = ids.split("\0")
+        id_list = ids if isinstance(ids, list) else ids.split("\0")
         if len(id_list) != n or packed is None or len(packed) != n * PACKED.itemsize:
             return self._metric(where, params, order)  # an id with a NUL, or no metric
         return metric_rows_of(id_list, packed, self._labels_by_id())
@@ -147,7 +153,12 @@ class FiguresReads:
         return out
 
 
-def _rows_sql(index: str, where: str, order: str) -> str:
+def _rows_sql(index: str, where: str, order: str, dialect: Dialect = SQLITE) -> str:
+    if dialect.postgres:  # ids as an array (text cannot hold a NUL), metric as bytea
+        return (
+            f"SELECT count(*), array_agg(id ORDER BY {order}),"
+            f" string_agg(metric, ''::bytea ORDER BY {order}) FROM alerts WHERE {where}"
+        )
     return (
         "SELECT count(*), group_concat(id, char(0)), CAST(group_concat(metric, '') AS BLOB)"
         f" FROM (SELECT id, metric FROM alerts INDEXED BY {index} WHERE {where}"

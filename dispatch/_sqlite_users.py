@@ -1,4 +1,4 @@
-"""The users, sessions and login failures of the SQLite store (`dispatch._users.UserBook`).
+"""The users, sessions and login failures of the SQL store (`dispatch._users.UserBook`).
 
 They share the store's connection and its transactions, like the outbox: the service and
 the `lantian users` commands (another process, on the same file) both write here, which
@@ -9,13 +9,13 @@ disabled from the command line cannot act once the command has returned.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from dispatch._access import Role
 from dispatch._sessions import Session, Strikes
-from dispatch._sqlite import SqliteStore
+from dispatch._sql_engine import INTEGRITY_ERRORS
+from dispatch._sqlite import SqlStore
 from dispatch._sqlite_rows import ts, ts_or_none
 from dispatch._users import User, UserRefused
 
@@ -23,7 +23,7 @@ _COLS: Final = "username, role, queues, display_name, disabled_at"
 
 
 class SqliteUsers:
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqlStore) -> None:
         self._store = store
         self._db = store.connection
 
@@ -38,7 +38,7 @@ class SqliteUsers:
                     (user.name, user.display_name, user.role.value,
                      json.dumps(sorted(user.queues)), password_hash, ts(now)),
                 )
-        except sqlite3.IntegrityError:
+        except INTEGRITY_ERRORS:
             raise UserRefused(f"user {user.name!r} exists already") from None
 
     def set_token(self, username: str, digest: str) -> None:

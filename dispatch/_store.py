@@ -7,8 +7,8 @@ interfaces, each as small as what uses it.
   `dispatch._report`).
 - `Snapshots`: opaque state kept across restarts (the rules engine's).
 - `DispatchStore`: the first two, which the dispatcher needs.
-- `AlertStore`: all of them, and what the service needs to run one (`SqliteStore` in
-  `dispatch._sqlite` is the embedded default; a PostgreSQL store will plug in beside it).
+- `AlertStore`: all of them, and what the service needs to run one (`SqlStore` in
+  `dispatch._sqlite`, on SQLite, the embedded default, or on PostgreSQL, `dispatch._pg`).
 
 Every change to an alert is one call that appends its new events and writes its new
 projection in one transaction: the log and the row can never disagree.
@@ -41,6 +41,11 @@ class AlertLog(Protocol):
         """New events of an existing alert and its projection after them."""
 
     def get(self, alert_id: str) -> Alert | None: ...
+
+    def claim(self, alert_id: str) -> Alert | None:
+        """Inside `transaction()`: the alert as committed, held against every other
+        writer (another instance's sweep) until the transaction ends; None if it does
+        not exist or another holds it."""
 
     def open_for(self, rule: str, subject: str) -> Alert | None: ...
 

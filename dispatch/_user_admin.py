@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from dispatch._access import token_digest
-from dispatch._sqlite import SqliteStore
+from dispatch._sqlite import SqlStore
 from dispatch._sqlite_users import SqliteUsers
 from dispatch._users import (
     Passwords,
@@ -26,7 +26,7 @@ from dispatch._users import (
 class UserAdmin:
     """The users of the store's file; `queues`: those the deployment has."""
 
-    def __init__(self, store: SqliteStore, queues: Collection[str],
+    def __init__(self, store: SqlStore, queues: Collection[str],
                  passwords: Passwords | None = None) -> None:
         self._users = SqliteUsers(store)
         self._queues = queues

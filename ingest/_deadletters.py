@@ -2,7 +2,7 @@
 `payload_cap_bytes` of its bytes.
 
 They are published on `{prefix}/deadletter` for whoever watches live, and written to a
-table in the embedded SQLite store so that nothing is lost when nobody was watching.
+table in the store (SQLite or PostgreSQL) so that nothing is lost when nobody was watching.
 
 Storage is bounded three ways, because junk is what an attacker (or a broken device)
 controls: a payload is kept up to the cap (its full size and SHA-256 beside it, so two
@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -140,6 +139,15 @@ _PER_HOUR: Final = (
 )
 
 
+class Db(Protocol):
+    """What dead letters and data gaps use of the store's connection (a
+    `sqlite3.Connection`, or the store's PostgreSQL one, which takes the same `?` marks)."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+    def close(self) -> None: ...
+
+
 def _utc_text(at: datetime) -> str:
     # one offset for every row, so that comparing the text compares the instants
     return at.astimezone(UTC).isoformat()
@@ -152,7 +160,7 @@ class SqliteDeadLetters:
 
     def __init__(
         self,
-        db: sqlite3.Connection,
+        db: Db,
         limits: DeadLetterLimits | None = None,
         *,
         registry: CollectorRegistry | None = None,
@@ -203,7 +211,7 @@ class SqliteDeadLetters:
     def _delete_batches(self, sql: str, bound: object) -> int:
         total = 0
         while True:
-            n = self._db.execute(sql, (bound, self._batch)).rowcount
+            n: int = self._db.execute(sql, (bound, self._batch)).rowcount
             total += n
             if n < self._batch:
                 return total

@@ -10,11 +10,12 @@ readings (`GET /api/reports/data-gaps`).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter
+
+from ingest._deadletters import Db
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ class SqliteDataGaps:
     """The `data_gaps` table (the store's migrations make it), on the connection the
     alert store shares."""
 
-    def __init__(self, db: sqlite3.Connection, registry: CollectorRegistry | None = None
+    def __init__(self, db: Db, registry: CollectorRegistry | None = None
                  ) -> None:
         self._db = db
         r = registry if registry is not None else CollectorRegistry()

@@ -30,13 +30,13 @@ from dispatch import (
     Publication,
     Queries,
     SqliteOutbox,
-    SqliteStore,
     StreamHub,
     api_router,
 )
 from dispatch.feed import ChangeFeed
 from dispatch.flights import Flights
 from dispatch.notify import DeliveryWorker, Notifier, SqliteDeliveries
+from dispatch.stores import StoreUnavailable, open_store
 from dispatch.users import SqliteUsers
 from ingest import (
     DataGap,
@@ -51,7 +51,7 @@ from ingest import (
 )
 from ingest.hj212_tcp import Hj212Server
 from ingest.timeseries import TimeSeriesReader
-from lantian.config import Settings
+from lantian.config import ConfigError, Settings
 from lantian.console import known_drones, map_view, mount_console
 from lantian.hj212_api import loggers_routes
 from lantian.http import create_app
@@ -84,10 +84,16 @@ async def serve(
     disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created: clutter here
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
-    store = SqliteStore(settings.store_path, tz=settings.tz)
+    try:
+        store = open_store(settings.store_url or f"sqlite:///{settings.store_path}",
+                           tz=settings.tz)
+    except StoreUnavailable as e:  # unreachable, or newer than this Lantian: say so, stop
+        raise ConfigError("LANTIAN_STORE_URL or [store]", "url", str(e)) from None
     # one connection, so that a dead letter commits with the burst it came in
     deadletters = SqliteDeadLetters(store.connection, settings.deadletters, registry=registry)
-    outbox = Outbox(SqliteOutbox(store), clock)
+    # on a shared store, rows this instance claimed are its own again after a restart
+    instance = settings.broker.client_id
+    outbox = Outbox(SqliteOutbox(store, name=instance), clock)
     registry.register(OutboxBacklog(outbox))
     registry.register(ROWS_SKIPPED)
     timeseries = None
@@ -102,7 +108,7 @@ async def serve(
         reader = TimeSeriesReader(url=ix.url, bucket=ix.bucket, token=ix.token)
     # notifications: recorded with their events, delivered by a task of their own
     notify = settings.notify
-    deliveries = SqliteDeliveries(store)
+    deliveries = SqliteDeliveries(store, name=instance)
     worker = DeliveryWorker(
         deliveries, notify.channels, clock, tz=settings.tz, timeout_s=notify.timeout_s,
         retry_first=notify.retry_first, retry_max=notify.retry_max,

@@ -1,5 +1,5 @@
 """What makes an acknowledged reading's effect survive a crash: a journal of the rules
-engine's input beside a periodic snapshot of its state, in the store's one SQLite file.
+engine's input beside a periodic snapshot of its state, in the store's database.
 
 The rules state (15-minute windows, hold timers, drones' presence) lives in memory and is
 snapshotted once a minute. What came in since is not lost with the process, because:
@@ -31,13 +31,15 @@ instance replays and prunes; a replacement for instance k continues from them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, NamedTuple
 
-from dispatch import Outbox, SqliteStore
+from dispatch import Outbox
+from dispatch.stores import SqlStore
 from ingest import Ingestor
 from lantian.pipeline import RulesPipeline
 from rules import RuleState, SnapshotError, dump_state, load_state
@@ -71,7 +73,7 @@ class Journal:
     last `RECENT_KEPT` entries before it (for ingest's memory); one partition's entries
     (`partition`, "k/N"), since instances of a shared store each journal their own."""
 
-    def __init__(self, store: SqliteStore, partition: str = SINGLE) -> None:
+    def __init__(self, store: SqlStore, partition: str = SINGLE) -> None:
         self._store = store
         self.partition = partition
 
@@ -142,7 +144,7 @@ class Checkpoints:
     """Snapshots of the rule state, and at start the state and ingest's memory rebuilt
     from the last one and the journal."""
 
-    def __init__(self, store: SqliteStore, pipeline: RulesPipeline, ingestor: Ingestor,
+    def __init__(self, store: SqlStore, pipeline: RulesPipeline, ingestor: Ingestor,
                  clock: Callable[[], datetime], keep: int = RECENT_KEPT,
                  partition: str = SINGLE) -> None:
         self.journal = Journal(store, partition)
@@ -210,23 +212,45 @@ class Checkpoints:
 class Burst:
     """One store transaction per burst of MQTT messages, committed before they are
     acknowledged (`begin` from the first message, `end` from the MQTT client's burst
-    hook); the outbox is flushed once the commit made its rows real."""
+    hook); the outbox is flushed once the commit made its rows real.
 
-    def __init__(self, store: SqliteStore, outbox: Outbox, checkpoints: Checkpoints) -> None:
+    A store that cannot begin (a PostgreSQL server down) fails the burst at its `end`, so
+    its messages stay unacknowledged, whatever the store says by then; the memory, ahead
+    of what is durable, is rebuilt from the store as soon as the store answers again."""
+
+    def __init__(self, store: SqlStore, outbox: Outbox, checkpoints: Checkpoints) -> None:
         self._store = store
         self._outbox = outbox
         self._checkpoints = checkpoints
+        self._failed: Exception | None = None  # why this burst cannot commit
+        self._behind = False  # the memory is ahead of the store until rebuilt
 
     def begin(self) -> None:
-        self._store.begin()
+        if self._failed is not None:
+            return
+        try:
+            if self._behind:
+                self._rebuild()
+            self._store.begin()
+        except Exception as exc:  # raised at `end`, which leaves the burst unacknowledged
+            self._failed = exc
 
     def end(self) -> None:
+        failed, self._failed = self._failed, None
         try:
+            if failed is not None:
+                raise failed
             self._store.commit()
         except Exception:
             # the messages stay unacknowledged (the broker redelivers them); the state in
             # memory already counted them, so it is rebuilt from what is durable
             log.exception("could not commit a burst of messages; rebuilding the state")
-            self._checkpoints.reset()
+            self._behind = True
+            with contextlib.suppress(Exception):  # the store may still be away: next burst
+                self._rebuild()
             raise
         self._outbox.flush()
+
+    def _rebuild(self) -> None:
+        self._checkpoints.reset()
+        self._behind = False

@@ -14,6 +14,7 @@ import pytest
 from lantian.app import serve, system_clock
 from lantian.config import Settings, load_settings
 from rules.records import Record
+from tests.postgres import pg_server, pg_url, store_url  # noqa: F401  (fixtures: a real PostgreSQL)
 from tests.support import REPO, Broker, Victoria, free_port, run_mosquitto, run_victoria
 
 # a real InfluxDB 1.6 (influxd) for reading the time series back: the `influxdb` fixture

@@ -74,6 +74,8 @@ class Settings:
     log_level: str
     broker: BrokerSettings
     topics: InboundTopics
+    #: the SQLite file; on PostgreSQL only where `media/` defaults to (the working
+    #: directory's `data/`)
     store_path: Path
     influx: InfluxSettings | None
     decode: DecodeContext
@@ -97,6 +99,9 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     #: this instance's share of the stations and drones (`[scale]`); 0/1: all of them
     partition: Partition = field(default_factory=Partition)
+    #: the store's URL as configured (sqlite:///... or postgresql://...); "" for tests
+    #: that build Settings by hand: `store_path` as SQLite then
+    store_url: str = ""
 
 
 def _parse_broker_url(url: str, mqtt: MqttSection, where: str) -> BrokerSettings:
@@ -173,8 +178,28 @@ def _store_path(url: str, where: str) -> Path:
     if url.startswith("sqlite:///"):
         return Path(url.removeprefix("sqlite:///"))
     if url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(where, "url", "the PostgreSQL store is not available yet; use sqlite:///")
-    raise ConfigError(where, "url", f"expected sqlite:///path, got {url!r}")
+        _check_pg_url(url, where)
+        return Path("data") / "postgresql"  # nothing is kept there; media/ goes beside it
+    raise ConfigError(where, "url", "expected sqlite:///path or"
+                      f" postgresql://user:password@host:port/database, got {_redact(url)!r}")
+
+
+def _check_pg_url(url: str, where: str) -> None:
+    from urllib.parse import urlsplit
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise ConfigError(where, "url", f"{_redact(url)!r}: {e}") from None
+    if not parts.hostname or not parts.path.strip("/"):
+        raise ConfigError(where, "url", f"{_redact(url)!r} names no host or no database;"
+                          " expected postgresql://user:password@host:port/database")
+    del port
+
+
+def _redact(url: str) -> str:
+    import re
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 def _validation_error(where: str, exc: ValidationError) -> ConfigError:
@@ -305,6 +330,7 @@ def _load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
         ),
         store_path=store_path,
         trusted_proxies=_trusted_proxies(toml.service.trusted_proxies, where),
+        store_url=toml.store.url,
         media_dir=Path(toml.store.media_dir) if toml.store.media_dir
         else store_path.parent / "media",
         influx=influx,

@@ -19,9 +19,11 @@ from dispatch._channels import Request
 from dispatch._deliveries import DeliveryWorker, Notifier
 from dispatch._lifecycle import Ack, Close, Outcome
 from dispatch._notify import Channel
-from dispatch._sqlite import SqliteStore
 from dispatch._sqlite_deliveries import SqliteDeliveries
+from dispatch.stores import SqlStore, open_store
 from rules.signals import Action
+from tests.postgres import drop_trigger, fail_writes
+from tests.support import wait_until
 from tests.unit.dispatch.test_dispatcher import SH, SUGGESTION, Clock, signal
 
 ROBOT = Channel("robot", "dingtalk", "http://robot.test/send?access_token=t", "SECx",
@@ -68,13 +70,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store() -> Iterator[SqliteStore]:
-    s = SqliteStore(":memory:", tz=SH)
+def store(store_url: str) -> Iterator[SqlStore]:
+    s = open_store(store_url, tz=SH)
     yield s
     s.close()
 
 
-def dispatcher_with(store: SqliteStore, clock: Clock, *channels: Channel) -> Dispatcher:
+def dispatcher_with(store: SqlStore, clock: Clock, *channels: Channel) -> Dispatcher:
     ids = iter(f"a{i}" for i in range(1, 1000))
     return Dispatcher(
         store=store, router=Router((), "blue_sky"), queues={"blue_sky": Deadlines()},
@@ -84,19 +86,19 @@ def dispatcher_with(store: SqliteStore, clock: Clock, *channels: Channel) -> Dis
     )
 
 
-def worker(store: SqliteStore, clock: Clock, sender: Sender, *channels: Channel,
+def worker(store: SqlStore, clock: Clock, sender: Sender, *channels: Channel,
            **kw: object) -> DeliveryWorker:
     return DeliveryWorker(SqliteDeliveries(store), channels, clock, sender, tz=SH,
                           random=lambda: 0.5, **kw)  # type: ignore[arg-type]
 
 
-def rows(store: SqliteStore) -> list[tuple[str, str, str, int]]:
+def rows(store: SqlStore) -> list[tuple[str, str, str, int]]:
     return store.connection.execute(
         "SELECT channel, message_id, state, attempts FROM notifications ORDER BY id").fetchall()
 
 
 def test_events_are_recorded_per_channel_in_their_transaction(
-    store: SqliteStore, clock: Clock
+    store: SqlStore, clock: Clock
 ) -> None:
     d = dispatcher_with(store, clock, ROBOT, HOOK)
     d.receive([signal(Action.RAISE, drone_suggestion=SUGGESTION)])
@@ -106,17 +108,16 @@ def test_events_are_recorded_per_channel_in_their_transaction(
     assert [r[:2] for r in rows(store)][2:] == [("robot", "a1.4")]
 
 
-def test_a_failed_commit_records_no_notification(store: SqliteStore, clock: Clock) -> None:
+def test_a_failed_commit_records_no_notification(store: SqlStore, clock: Clock) -> None:
     d = dispatcher_with(store, clock, ROBOT)
     d.receive([signal(Action.RAISE)])
-    store.connection.execute("CREATE TRIGGER no_more BEFORE INSERT ON events"
-                             " BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    fail_writes(store, "no_more", "INSERT", "events", "disk full")
     d.receive([signal(Action.RAISE, subject="station:KY-CS-002")])  # fails, is logged
     assert [r[1] for r in rows(store)] == ["a1.1"]
 
 
 @on_a_loop
-async def test_delivered_once_then_never_again(store: SqliteStore, clock: Clock) -> None:
+async def test_delivered_once_then_never_again(store: SqlStore, clock: Clock) -> None:
     dispatcher_with(store, clock, ROBOT, HOOK).receive([signal(Action.RAISE)])
     sender = Sender()
     w = worker(store, clock, sender, ROBOT, HOOK)
@@ -129,7 +130,7 @@ async def test_delivered_once_then_never_again(store: SqliteStore, clock: Clock)
 
 
 @on_a_loop
-async def test_failures_back_off_then_deliver(store: SqliteStore, clock: Clock) -> None:
+async def test_failures_back_off_then_deliver(store: SqlStore, clock: Clock) -> None:
     dispatcher_with(store, clock, HOOK).receive([signal(Action.RAISE)])
     sender = Sender()
     sender.script["hook"] = [(500, b""), (500, b"")]
@@ -150,7 +151,7 @@ async def test_failures_back_off_then_deliver(store: SqliteStore, clock: Clock) 
 
 @on_a_loop
 async def test_a_notification_failing_too_long_dies_and_shows(
-    store: SqliteStore, clock: Clock
+    store: SqlStore, clock: Clock
 ) -> None:
     dispatcher_with(store, clock, HOOK).receive([signal(Action.RAISE)])
     sender = Sender()
@@ -171,7 +172,7 @@ async def test_a_notification_failing_too_long_dies_and_shows(
 
 
 @on_a_loop
-async def test_a_refusal_for_good_dies_at_once(store: SqliteStore, clock: Clock) -> None:
+async def test_a_refusal_for_good_dies_at_once(store: SqlStore, clock: Clock) -> None:
     dispatcher_with(store, clock, ROBOT).receive([signal(Action.RAISE)])
     sender = Sender()
     sender.script["robot"] = [(200, b'{"errcode":310000,"errmsg":"sign not match"}')]
@@ -181,7 +182,7 @@ async def test_a_refusal_for_good_dies_at_once(store: SqliteStore, clock: Clock)
 
 
 @on_a_loop
-async def test_30_alerts_reach_a_robot_as_20_messages(store: SqliteStore, clock: Clock) -> None:
+async def test_30_alerts_reach_a_robot_as_20_messages(store: SqlStore, clock: Clock) -> None:
     d = dispatcher_with(store, clock, ROBOT)
     d.receive([signal(Action.RAISE, subject=f"station:S{i:02d}") for i in range(30)])
     sender = Sender()
@@ -194,7 +195,7 @@ async def test_30_alerts_reach_a_robot_as_20_messages(store: SqliteStore, clock:
 
 
 @on_a_loop
-async def test_a_hanging_channel_delays_no_other(store: SqliteStore, clock: Clock) -> None:
+async def test_a_hanging_channel_delays_no_other(store: SqlStore, clock: Clock) -> None:
     d = dispatcher_with(store, clock, ROBOT, HOOK)
     sender = Sender()
     sender.hang.add("hook")
@@ -219,7 +220,7 @@ async def test_a_hanging_channel_delays_no_other(store: SqliteStore, clock: Cloc
 
 
 @on_a_loop
-async def test_a_robots_minute_goes_on_across_a_restart(store: SqliteStore, clock: Clock) -> None:
+async def test_a_robots_minute_goes_on_across_a_restart(store: SqlStore, clock: Clock) -> None:
     d = dispatcher_with(store, clock, ROBOT)
     d.receive([signal(Action.RAISE, subject=f"station:S{i:02d}") for i in range(15)])
     sender = Sender()
@@ -241,19 +242,37 @@ async def test_a_robots_minute_goes_on_across_a_restart(store: SqliteStore, cloc
 
 @on_a_loop
 async def test_a_delivery_whose_mark_failed_is_not_sent_again(
-    store: SqliteStore, clock: Clock
+    store: SqlStore, clock: Clock
 ) -> None:
     dispatcher_with(store, clock, HOOK).receive([signal(Action.RAISE)])
     sender = Sender()
     w = worker(store, clock, sender, HOOK)
-    store.connection.execute("CREATE TRIGGER no_marks BEFORE UPDATE ON notifications"
-                             " BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    fail_writes(store, "no_marks", "UPDATE", "notifications", "disk full")
     with pytest.raises(Exception, match="disk full"):
         await w.deliver_due("hook")  # delivered; the mark fails
     with pytest.raises(Exception, match="disk full"):
         await w.deliver_due("hook")  # the mark fails again; nothing is sent
-    store.connection.execute("DROP TRIGGER no_marks")
+    drop_trigger(store, "no_marks", "notifications")
     clock.now += timedelta(minutes=5)
     await w.deliver_due("hook")
     assert len(sender.requests) == 1
     assert rows(store) == [("hook", "a1.1", "sent", 1)]
+
+
+@pytest.mark.postgres
+def test_two_instances_never_take_the_same_notification(pg_url: str, clock: Clock) -> None:
+    store_a, store_b = open_store(pg_url, tz=SH), open_store(pg_url, tz=SH)
+    d = dispatcher_with(store_a, clock, HOOK)
+    for i in range(3):
+        d.receive([signal(Action.RAISE, subject=f"station:KY-CS-00{i}")])
+    a = SqliteDeliveries(store_a, name="a", claim_s=2)
+    b = SqliteDeliveries(store_b, name="b")
+    taken_a = [r.message_id for r in a.due("hook", clock(), limit=2)]
+    taken_b = [r.message_id for r in b.due("hook", clock())]
+    assert len(taken_a) == 2 and len(taken_b) == 1 and not set(taken_a) & set(taken_b)
+    assert b.due("hook", clock()) != []  # its own, again: b's worker decides, not the claim
+    assert [r.message_id for r in a.due("hook", clock())] == taken_a  # b's is b's
+    # a is gone: its rows go to b when its claim is over, and only then
+    wait_until(lambda: len(b.due("hook", clock())) == 3, 10, "a's claims to end")
+    store_a.close()
+    store_b.close()

@@ -33,6 +33,7 @@ from dispatch._figures import (
 from dispatch._lifecycle import Event, Incident, Outcome, Stage, State
 from dispatch._sqlite import SqliteStore
 from dispatch._store import Conflict
+from dispatch.stores import SqlStore, open_store
 from tests.unit.dispatch.test_figures import BOUNDARY, NOW, SH, SMALL, T0, row
 
 Decoded = tuple[float, float | None, float | None, float, str, str | None, str | None, int]
@@ -158,25 +159,34 @@ def path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(path: Path) -> Iterator[SqliteStore]:
+def lite(path: Path) -> Iterator[SqliteStore]:
+    """A store on a SQLite file, for what only SQLite has (limits, query plans)."""
     s = SqliteStore(path, tz=SH)
     yield s
     s.close()
 
 
-def fill(store: SqliteStore, rows: list[MetricRow]) -> None:
+@pytest.fixture
+def store(store_url: str) -> Iterator[SqlStore]:
+    """A store on each engine in turn."""
+    s = open_store(store_url, tz=SH)
+    yield s
+    s.close()
+
+
+def fill(store: SqlStore, rows: list[MetricRow]) -> None:
     with store.bulk():
         for n, r in enumerate(rows):
             # closed ones may share a subject; open ones may not
             store.create(*alert_of(r, f"s{n}"))
 
 
-def whole(store: SqliteStore) -> tuple[datetime, datetime]:
+def whole(store: SqlStore) -> tuple[datetime, datetime]:
     return datetime.fromtimestamp(T0 - 100 * 86400, SH), datetime.fromtimestamp(
         T0 + 100 * 86400, SH)
 
 
-def test_store_columns_are_its_rows(store: SqliteStore) -> None:
+def test_store_columns_are_its_rows(store: SqlStore) -> None:
     rows = random_rows(1500, 3)
     fill(store, rows)
     since, until = whole(store)
@@ -191,7 +201,7 @@ def test_store_columns_are_its_rows(store: SqliteStore) -> None:
 
 @pytest.mark.parametrize("group_by", list(GroupBy))
 def test_store_columns_give_the_figures_of_its_rows(
-    store: SqliteStore, group_by: GroupBy
+    store: SqlStore, group_by: GroupBy
 ) -> None:
     fill(store, random_rows(1500, 4))
     since, until = whole(store)
@@ -201,7 +211,7 @@ def test_store_columns_give_the_figures_of_its_rows(
                                                         group_by=group_by, tz=SH, now=now)
 
 
-def test_columns_follow_appends(store: SqliteStore) -> None:
+def test_columns_follow_appends(store: SqlStore) -> None:
     r = row("a", ack=60)
     alert, events = alert_of(r, "s")
     store.create(alert, events)
@@ -217,7 +227,7 @@ def test_columns_follow_appends(store: SqliteStore) -> None:
                                       CLOSED | FALSE_ALARM | ESCALATED)
 
 
-def test_a_rolled_back_label_is_not_reused(store: SqliteStore) -> None:
+def test_a_rolled_back_label_is_not_reused(store: SqlStore) -> None:
     first, _ = alert_of(row("a"), "s")
     with store.bulk():
         store.create(first, [Event("a", 1, "raised", first.incident.raised_at, "rules")])
@@ -234,22 +244,20 @@ def test_a_rolled_back_label_is_not_reused(store: SqliteStore) -> None:
         ("(all)", 3), ("z-other", 1), ("z-refused", 1), ("z1", 1)]
 
 
-def test_a_range_too_long_for_one_blob_is_read_in_parts(store: SqliteStore) -> None:
+def test_a_range_too_long_for_one_blob_is_read_in_parts(lite: SqliteStore) -> None:
     rows = random_rows(40, 5)
-    fill(store, rows)
+    fill(lite, rows)
     # 40 rows of 48 bytes: 1920 bytes, over this limit; each half-range's part is under it
-    store._db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1000)
-    assert decode(store.metric_columns(*whole(store))) == expected(
-        store.metric_rows(*whole(store)))
+    lite._db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1000)
+    assert decode(lite.metric_columns(*whole(lite))) == expected(
+        lite.metric_rows(*whole(lite)))
 
 
-def test_rows_without_metric_are_read_from_their_columns(store: SqliteStore, path: Path) -> None:
+def test_rows_without_metric_are_read_from_their_columns(store: SqlStore) -> None:
     rows = random_rows(30, 6)
     fill(store, rows)
-    db = sqlite3.connect(path)
-    with db:
-        db.execute("UPDATE alerts SET metric = NULL WHERE id = 'a7'")
-    db.close()
+    store.connection.execute("UPDATE alerts SET metric = NULL WHERE id = 'a7'")
+    assert len(store.metric_rows(*whole(store))) == 30
     assert decode(store.metric_columns(*whole(store))) == expected(
         store.metric_rows(*whole(store)))
 
@@ -311,7 +319,7 @@ def by_id(rows: list[MetricRow]) -> list[MetricRow]:
     return sorted(rows, key=lambda r: r.id)
 
 
-def every_read(store: SqliteStore) -> dict[str, tuple[list[MetricRow], list[MetricRow]]]:
+def every_read(store: SqlStore) -> dict[str, tuple[list[MetricRow], list[MetricRow]]]:
     """Each row read, packed (as the store does) and value by value (as version 1 did)."""
     t = T0 + 20 * 86400
     since, until = datetime.fromtimestamp(T0 - 20 * 86400, SH), datetime.fromtimestamp(t, SH)
@@ -329,7 +337,7 @@ def every_read(store: SqliteStore) -> dict[str, tuple[list[MetricRow], list[Metr
     return {name: (packed[name], value_by_value[name]) for name in packed}
 
 
-def test_rows_read_packed_are_the_rows_value_by_value(store: SqliteStore) -> None:
+def test_rows_read_packed_are_the_rows_value_by_value(store: SqlStore) -> None:
     rows = random_rows(1500, 8)
     fill(store, rows)
     for name, (packed, plain) in every_read(store).items():
@@ -346,34 +354,34 @@ def test_rows_read_packed_are_the_rows_value_by_value(store: SqliteStore) -> Non
 
 
 def test_rows_that_cannot_be_read_packed_are_read_value_by_value(
-    store: SqliteStore, path: Path
+    lite: SqliteStore, path: Path
 ) -> None:
     rows = random_rows(200, 9)
-    fill(store, rows)
+    fill(lite, rows)
     closed = next(r for r in rows if r.state == "closed" and not r.muted)
     nul = row("nul\0id", raised=60, ack=90, closed=600)
-    store.create(*alert_of(nul, "s-nul"))
+    lite.create(*alert_of(nul, "s-nul"))
     db = sqlite3.connect(path)
     with db:
         db.execute("UPDATE alerts SET metric = NULL WHERE id = ?", (closed.id,))
     db.close()
-    for name, (packed, plain) in every_read(store).items():
+    for name, (packed, plain) in every_read(lite).items():
         assert by_id(packed) == by_id(plain), name
-    assert nul.id in {r.id for r in store.metric_rows(*whole(store))}
+    assert nul.id in {r.id for r in lite.metric_rows(*whole(lite))}
     # a read too long for one blob
-    limit = store._db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1000)
-    for name, (packed, plain) in every_read(store).items():
+    limit = lite._db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1000)
+    for name, (packed, plain) in every_read(lite).items():
         assert by_id(packed) == by_id(plain), name
-    store._db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limit)
+    lite._db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limit)
     # no row with metric
     db = sqlite3.connect(path)
     with db:
         db.execute("UPDATE alerts SET metric = NULL")
     db.close()
-    for name, (packed, plain) in every_read(store).items():
+    for name, (packed, plain) in every_read(lite).items():
         assert by_id(packed) == by_id(plain), name
-    assert decode(store.metric_columns(*whole(store))) == expected(
-        store.metric_rows(*whole(store)))
+    assert decode(lite.metric_columns(*whole(lite))) == expected(
+        lite.metric_rows(*whole(lite)))
 
 
 @pytest.mark.parametrize(("index", "where", "order"), [
@@ -384,10 +392,10 @@ def test_rows_that_cannot_be_read_packed_are_read_value_by_value(
     ("alerts_closed_metric", "closed_at >= ? AND closed_at < ?", "closed_at"),
 ])
 def test_each_read_is_from_its_index_alone(
-    store: SqliteStore, index: str, where: str, order: str
+    lite: SqliteStore, index: str, where: str, order: str
 ) -> None:
     # the queries of metric_rows, open_rows (two halves) and closed_rows
-    plan = store._db.execute("EXPLAIN QUERY PLAN " + _sqlite_figures._rows_sql(index, where, order),
+    plan = lite._db.execute("EXPLAIN QUERY PLAN " + _sqlite_figures._rows_sql(index, where, order),
                              (0.0,) * where.count("?")).fetchall()
     assert any(f"USING COVERING INDEX {index} " in step[3] for step in plan), plan
     assert not any("TEMP B-TREE" in step[3] for step in plan), plan  # ordered by the index

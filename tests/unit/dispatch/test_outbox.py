@@ -3,13 +3,15 @@ handed when, what is marked sent, what is handed again."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from dispatch._outbox import Outbox, Publication
-from dispatch._sqlite import SqliteStore
 from dispatch._sqlite_outbox import SqliteOutbox
+from dispatch.stores import SqlStore, open_store
+from tests.support import wait_until
 
 T0 = datetime(2026, 6, 12, 2, 0, tzinfo=UTC)
 
@@ -32,13 +34,14 @@ class Clock:
 
 
 @pytest.fixture
-def parts() -> tuple[SqliteStore, Outbox, Broker, Clock]:
-    store, broker, clock = SqliteStore(":memory:"), Broker(), Clock()
-    return store, Outbox(SqliteOutbox(store), clock, broker=broker, window=3,
-                         resend_after_s=60), broker, clock
+def parts(store_url: str) -> Iterator[tuple[SqlStore, Outbox, Broker, Clock]]:
+    store, broker, clock = open_store(store_url), Broker(), Clock()
+    yield store, Outbox(SqliteOutbox(store, name="lantian-0"), clock, broker=broker, window=3,
+                        resend_after_s=60), broker, clock
+    store.close()
 
 
-def add(store: SqliteStore, outbox: Outbox, *topics: str) -> None:
+def add(store: SqlStore, outbox: Outbox, *topics: str) -> None:
     with store.transaction():
         outbox.add([Publication(t, b"{}") for t in topics])
 
@@ -103,30 +106,30 @@ def test_a_new_process_hands_what_an_old_one_left_unsent(parts) -> None:  # type
     outbox.acknowledged(1)
     outbox.flush()  # "a" sent; "b" handed, but the process dies before its PUBACK
     again = Broker()
-    restarted = Outbox(SqliteOutbox(store), clock, broker=again)
+    restarted = Outbox(SqliteOutbox(store, name="lantian-0"), clock, broker=again)
     assert restarted.flush() == 1
     assert again.handed == [(1, "b")]
 
 
-def test_sent_rows_are_pruned_after_a_day(parts) -> None:  # type: ignore[no-untyped-def]
-    store, outbox, _broker, clock = parts
-    add(store, outbox, "a", "b")
-    outbox.flush()
-    outbox.acknowledged(1)
-    outbox.flush()
-    clock.now += timedelta(days=1, seconds=1)
-    assert outbox.prune() == 1  # "a"; "b" is unsent and stays
-    assert outbox.table.backlog()[0] == 1
-
-
-def test_pruning_goes_a_batch_at_a_time_and_keeps_the_unsent(parts) -> None:  # type: ignore[no-untyped-def]
-    store, outbox, _broker, clock = parts
-    add(store, outbox, "a", "b", "c", "d", "e")
-    outbox.flush()  # a window of three in flight
-    for mid in (1, 2, 3):
-        outbox.acknowledged(mid)
-    outbox.flush()  # three sent, "d" and "e" handed
-    outbox.acknowledged(4)
-    outbox.flush()
-    assert outbox.table.prune(clock.now + timedelta(seconds=1), batch=3) == 4  # 3, then 1
-    assert outbox.table.backlog()[0] == 1  # "e" is unsent and stays
+@pytest.mark.postgres
+def test_two_instances_never_hand_the_same_row(pg_url: str) -> None:
+    store_a, store_b, clock = open_store(pg_url), open_store(pg_url), Clock()
+    a, b = Broker(), Broker()
+    relay_a = Outbox(SqliteOutbox(store_a, name="a", claim_s=3), clock, broker=a, window=4)
+    relay_b = Outbox(SqliteOutbox(store_b, name="b"), clock, broker=b, window=4)
+    add(store_a, relay_a, *(f"t{i}" for i in range(10)))
+    while relay_a.flush() + relay_b.flush():  # each hands up to 4, unacknowledged
+        pass
+    topics_a, topics_b = {t for _, t in a.handed}, {t for _, t in b.handed}
+    assert len(topics_a) == len(topics_b) == 4  # each window full; 2 rows wait for room
+    assert not topics_a & topics_b
+    # both die; b's replacement takes back b's 4 and the 2 left at once, a's 4 once
+    # their claim is over: never one while another instance holds it
+    c = Broker()
+    b_again = Outbox(SqliteOutbox(store_b, name="b"), clock, broker=c, window=10)
+    assert b_again.flush() == 6
+    assert not {t for _, t in c.handed} & topics_a
+    wait_until(lambda: b_again.flush(), 10, "a's claims to end")
+    assert sorted(t for _, t in c.handed) == sorted(f"t{i}" for i in range(10))
+    store_a.close()
+    store_b.close()

@@ -1,5 +1,6 @@
-"""The SQLite alert store against a real file: round trips, the invariants the database
-enforces (one open alert per condition, an append-only log), filters and time edges."""
+"""The alert store against a real SQLite file and a real PostgreSQL database: round
+trips, the invariants the database enforces (one open alert per condition, an
+append-only log), filters and time edges."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from dispatch._alert import Alert
 from dispatch._figures import MetricRow
 from dispatch._lifecycle import Event, Incident, Outcome, Stage, State
 from dispatch._silences import Silence
+from dispatch._sql_engine import INTEGRITY_ERRORS
 from dispatch._sqlite import SqliteStore
 from dispatch._store import AlertStore, Conflict
+from dispatch.stores import SqlStore, open_store
 from ingest._deadletters import DeadLetter, SqliteDeadLetters
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -58,13 +61,18 @@ def path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(path, tz=SHANGHAI)
+def url(store_url: str) -> str:
+    return store_url
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[SqlStore]:
+    s = open_store(url, tz=SHANGHAI)
     yield s
     s.close()
 
 
-def add(store: SqliteStore, *alerts: Alert) -> None:
+def add(store: SqlStore, *alerts: Alert) -> None:
     for a in alerts:
         store.create(a, [raised(a)])
 
@@ -76,7 +84,7 @@ def ids(alerts: list[Alert] | list[MetricRow]) -> list[str]:
 # -- round trips ----------------------------------------------------------------------
 
 
-def test_every_field_round_trips_from_the_file_in_the_configured_timezone(path: Path) -> None:
+def test_every_field_round_trips_from_the_file_in_the_configured_timezone(url: str) -> None:
     at = datetime(2024, 6, 1, 8, 0, 0, 123457, tzinfo=UTC)
     a = make_alert(
         "A-1", at=at, zones=("Z-TOWN", "Z-SCHOOL"), queue="law_enforcement",
@@ -92,11 +100,11 @@ def test_every_field_round_trips_from_the_file_in_the_configured_timezone(path: 
         Event("A-1", 3, "closed", at + 40 * MIN, "li",
               {"outcome": "false_alarm", "note": "花粉, not dust", "nested": {"k": [1, 2.5]}}),
     ]
-    writer = SqliteStore(path)
+    writer = open_store(url)
     writer.create(a, events)
     writer.close()
 
-    reader = SqliteStore(path, tz=SHANGHAI)
+    reader = open_store(url, tz=SHANGHAI)
     got = reader.get("A-1")
     assert got == a
     assert got is not None and got.incident.closed_at is not None
@@ -108,7 +116,7 @@ def test_every_field_round_trips_from_the_file_in_the_configured_timezone(path: 
     reader.close()
 
 
-def test_unset_fields_round_trip_as_none(store: SqliteStore) -> None:
+def test_unset_fields_round_trip_as_none(store: SqlStore) -> None:
     a = make_alert("A-1", zone=None, grid=None)
     store.create(a, [raised(a)])
     got = store.get("A-1")
@@ -117,8 +125,8 @@ def test_unset_fields_round_trip_as_none(store: SqliteStore) -> None:
     assert store.get("nope") is None and store.events("nope") == []
 
 
-def test_the_store_satisfies_the_protocol(path: Path) -> None:
-    s: AlertStore = SqliteStore(path)
+def test_the_store_satisfies_the_protocol(url: str) -> None:
+    s: AlertStore = open_store(url)
     a = make_alert("A-1")
     s.create(a, [raised(a)])
     assert s.open_for("pm25_high", "ST-1") == a
@@ -128,7 +136,7 @@ def test_the_store_satisfies_the_protocol(path: Path) -> None:
 # -- atomic writes ----------------------------------------------------------------------
 
 
-def test_append_writes_the_row_and_the_log_together(store: SqliteStore) -> None:
+def test_append_writes_the_row_and_the_log_together(store: SqlStore) -> None:
     a = make_alert("A-1")
     add(store, a)
     b, close = closed(a, T0 + 10 * MIN)
@@ -139,7 +147,7 @@ def test_append_writes_the_row_and_the_log_together(store: SqliteStore) -> None:
 
 
 @pytest.mark.parametrize("seqs", [[1], [0], [3, 3], [3, 2]])
-def test_a_refused_append_changes_neither_row_nor_log(store: SqliteStore, seqs: list[int]) -> None:
+def test_a_refused_append_changes_neither_row_nor_log(store: SqlStore, seqs: list[int]) -> None:
     a = make_alert("A-1")
     add(store, a)
     b, _ = closed(a, T0 + 10 * MIN, seq=seqs[-1])
@@ -150,28 +158,28 @@ def test_a_refused_append_changes_neither_row_nor_log(store: SqliteStore, seqs: 
     assert store.events("A-1") == [raised(a)]
 
 
-def test_events_within_create_must_increase(store: SqliteStore) -> None:
+def test_events_within_create_must_increase(store: SqlStore) -> None:
     a = make_alert("A-1")
     with pytest.raises(Conflict, match="seq"):
         store.create(a, [raised(a), raised(a)])
     assert store.get("A-1") is None and store.events("A-1") == []
 
 
-def test_append_to_an_unknown_alert_is_refused(store: SqliteStore) -> None:
+def test_append_to_an_unknown_alert_is_refused(store: SqlStore) -> None:
     a = make_alert("A-1")
     with pytest.raises(Conflict, match="no alert A-1"):
         store.append(a, [raised(a)])
     assert store.events("A-1") == []
 
 
-def test_events_of_another_alert_are_a_programming_error(store: SqliteStore) -> None:
+def test_events_of_another_alert_are_a_programming_error(store: SqlStore) -> None:
     a = make_alert("A-1")
     with pytest.raises(ValueError, match="A-2"):
         store.create(a, [replace(raised(a), alert_id="A-2")])
     assert store.get("A-1") is None
 
 
-def test_naive_datetimes_are_refused(store: SqliteStore) -> None:
+def test_naive_datetimes_are_refused(store: SqlStore) -> None:
     a = make_alert("A-1", at=datetime(2024, 6, 1, 8))
     with pytest.raises(ValueError, match="naive"):
         store.create(a, [])
@@ -181,7 +189,7 @@ def test_naive_datetimes_are_refused(store: SqliteStore) -> None:
 # -- one open alert per (rule, subject) -------------------------------------------------
 
 
-def test_one_open_alert_per_rule_and_subject(store: SqliteStore) -> None:
+def test_one_open_alert_per_rule_and_subject(store: SqlStore) -> None:
     first = make_alert("A-1")
     add(store, first)
     second = make_alert("A-2", at=T0 + MIN)
@@ -203,7 +211,7 @@ def test_one_open_alert_per_rule_and_subject(store: SqliteStore) -> None:
     assert store.get("A-1") == done and len(store.events("A-1")) == 2
 
 
-def test_an_alert_id_is_used_once(store: SqliteStore) -> None:
+def test_an_alert_id_is_used_once(store: SqlStore) -> None:
     a = make_alert("A-1")
     add(store, a)
     with pytest.raises(Conflict, match="A-1 already exists"):
@@ -211,17 +219,16 @@ def test_an_alert_id_is_used_once(store: SqliteStore) -> None:
     assert store.open_for("pm25_high", "ST-9") is None
 
 
-def test_the_event_log_is_append_only_in_the_database(store: SqliteStore, path: Path) -> None:
+def test_the_event_log_is_append_only_in_the_database(store: SqlStore, url: str) -> None:
     a = make_alert("A-1")
     store.create(a, [raised(a), Event("A-1", 5, "evidence", T0, "wang")])
-    db = sqlite3.connect(path)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    db = open_store(url).connection  # another connection, past the store's methods
+    with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
         db.execute("UPDATE events SET actor = 'mallory'")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
         db.execute("DELETE FROM events WHERE seq = 1")
-    with pytest.raises(sqlite3.IntegrityError, match="seq must increase"):
+    with pytest.raises(INTEGRITY_ERRORS, match="seq must increase"):
         db.execute("INSERT INTO events VALUES ('A-1', 3, 'note', 0, 'x', '{}')")
-    db.rollback()
     db.close()
     assert [e.seq for e in store.events("A-1")] == [1, 5]
 
@@ -229,7 +236,7 @@ def test_the_event_log_is_append_only_in_the_database(store: SqliteStore, path: 
 # -- reads ------------------------------------------------------------------------------
 
 
-def test_open_alerts_oldest_first(store: SqliteStore) -> None:
+def test_open_alerts_oldest_first(store: SqlStore) -> None:
     a, b, c = (make_alert(f"A-{i}", at=T0 + i * MIN, subject=f"S{i}") for i in (1, 2, 3))
     add(store, c, a, b)
     done, close = closed(b, T0 + 9 * MIN)
@@ -238,7 +245,7 @@ def test_open_alerts_oldest_first(store: SqliteStore) -> None:
 
 
 @pytest.fixture
-def listed(store: SqliteStore) -> SqliteStore:
+def listed(store: SqlStore) -> SqlStore:
     at = [T0 + i * MIN for i in range(5)]
     add(store,
         make_alert("A-0", at=at[0], subject="S0", queue="blue_sky", zone="Z-1"),
@@ -269,15 +276,15 @@ def listed(store: SqliteStore) -> SqliteStore:
     ({"zone": "Z-1", "limit": 1}, ["A-1"]),
     ({"zone": "nowhere"}, []),
 ])
-def test_query_filters(listed: SqliteStore, filters: dict[str, Any], expected: list[str]) -> None:
+def test_query_filters(listed: SqlStore, filters: dict[str, Any], expected: list[str]) -> None:
     assert ids(listed.query(**filters)) == expected
 
 
-def test_query_returns_whole_alerts(listed: SqliteStore) -> None:
+def test_query_returns_whole_alerts(listed: SqlStore) -> None:
     assert listed.query(zone="Z-1", limit=1) == [listed.get("A-1")]
 
 
-def test_zones_follow_the_description_when_it_changes(listed: SqliteStore) -> None:
+def test_zones_follow_the_description_when_it_changes(listed: SqlStore) -> None:
     a = listed.get("A-1")
     assert a is not None
     moved = replace(a, zone="Z-3", description={**a.description, "zones": ["Z-4"]},
@@ -290,7 +297,7 @@ def test_zones_follow_the_description_when_it_changes(listed: SqliteStore) -> No
 # -- metric rows ------------------------------------------------------------------------
 
 
-def test_metric_rows_are_raised_in_since_until(store: SqliteStore) -> None:
+def test_metric_rows_are_raised_in_since_until(store: SqlStore) -> None:
     since, until = T0, T0 + 60 * MIN
     before = make_alert("before", at=since - timedelta(microseconds=1), subject="a")
     first = make_alert("first", at=since, subject="b", muted=True,
@@ -314,7 +321,7 @@ def test_metric_rows_are_raised_in_since_until(store: SqliteStore) -> None:
     assert store.metric_rows(until, until) == []
 
 
-def test_open_rows_are_those_still_open_at_the_time(store: SqliteStore) -> None:
+def test_open_rows_are_those_still_open_at_the_time(store: SqlStore) -> None:
     t = T0 + 60 * MIN
     cases = [("open", T0, None), ("closed-at-t", T0, t), ("closed-after", T0, t + MIN),
              ("closed-before", T0, t - MIN), ("raised-at-t", t, None)]
@@ -327,7 +334,7 @@ def test_open_rows_are_those_still_open_at_the_time(store: SqliteStore) -> None:
     assert sorted(ids(store.open_rows(t))) == ["closed-after", "closed-at-t", "open"]
 
 
-def test_closed_rows_are_closed_in_since_until(store: SqliteStore) -> None:
+def test_closed_rows_are_closed_in_since_until(store: SqlStore) -> None:
     since, until = T0 + 60 * MIN, T0 + 120 * MIN
     for n, at in enumerate([since - timedelta(microseconds=1), since, until - MIN, until]):
         a = make_alert(f"C{n}", subject=str(n))
@@ -343,7 +350,7 @@ def test_closed_rows_are_closed_in_since_until(store: SqliteStore) -> None:
 # -- silences and snapshots -------------------------------------------------------------
 
 
-def test_silences_are_active_from_start_until_end(store: SqliteStore) -> None:
+def test_silences_are_active_from_start_until_end(store: SqlStore) -> None:
     s = Silence("S-1", T0, T0 + 60 * MIN, "zhang", "exercise", stations=frozenset({"ST-1"}),
                 zones=frozenset({"Z-1", "Z-2"}), created_at=T0 - MIN)
     later = Silence("S-2", T0 + 30 * MIN, T0 + 90 * MIN, "zhang", "works", rules=frozenset({"r"}))
@@ -360,7 +367,7 @@ def test_silences_are_active_from_start_until_end(store: SqliteStore) -> None:
         store.add_silence(s)
 
 
-def test_ending_a_silence(store: SqliteStore) -> None:
+def test_ending_a_silence(store: SqlStore) -> None:
     store.add_silence(Silence("S-1", T0, T0 + 60 * MIN, "zhang", "exercise"))
     ended = store.end_silence("S-1", T0 + 10 * MIN, "li")
     assert ended == Silence("S-1", T0, T0 + 10 * MIN, "zhang", "exercise", ended_by="li")
@@ -372,14 +379,14 @@ def test_ending_a_silence(store: SqliteStore) -> None:
     assert store.end_silence("nope", T0, "li") is None
 
 
-def test_snapshots_are_upserted_by_name(store: SqliteStore, path: Path) -> None:
+def test_snapshots_are_upserted_by_name(store: SqlStore, url: str) -> None:
     assert store.load_snapshot("rules") is None
     store.save_snapshot("rules", b"\x00one", T0)
     store.save_snapshot("rules", b"\x00two", T0 + MIN)
     store.save_snapshot("other", b"", T0)
     assert store.load_snapshot("rules") == b"\x00two"
     assert store.load_snapshot("other") == b""
-    reopened = SqliteStore(path)
+    reopened = open_store(url)
     assert reopened.load_snapshot("rules") == b"\x00two"
     reopened.close()
 
@@ -388,7 +395,7 @@ def test_snapshots_are_upserted_by_name(store: SqliteStore, path: Path) -> None:
 
 
 def test_bulk_commits_at_the_end_and_a_refused_write_undoes_only_itself(
-    store: SqliteStore, path: Path,
+    store: SqlStore, url: str,
 ) -> None:
     a, b = make_alert("A-1"), make_alert("A-2", subject="S2")
     with store.bulk():
@@ -399,8 +406,8 @@ def test_bulk_commits_at_the_end_and_a_refused_write_undoes_only_itself(
         with pytest.raises(Conflict):  # fails after the row and one event are written
             store.append(done, [close, close])
         add(store, b)
-        other = sqlite3.connect(path)
-        assert other.execute("SELECT count(*) FROM alerts").fetchone() == (0,)
+        other = open_store(url)
+        assert other.connection.execute("SELECT count(*) FROM alerts").fetchone()[0] == 0
         other.close()
         assert store.writable()
     assert ids(store.open_alerts()) == ["A-1", "A-2"]
@@ -432,14 +439,13 @@ def test_a_new_database_gets_the_latest_schema_in_wal_mode(path: Path) -> None:
     assert {"alerts", "alert_zones", "events", "silences", "snapshots"} <= tables
 
 
-def test_reopening_keeps_data_and_the_dead_letters_beside_it(path: Path) -> None:
-    s = SqliteStore(path)
+def test_reopening_keeps_data_and_the_dead_letters_beside_it(url: str) -> None:
+    s = open_store(url)
     SqliteDeadLetters(s.connection).add(DeadLetter("t", "bad", "why", b"x", T0))
     add(s, make_alert("A-1"))
     s.close()
-    s = SqliteStore(path)
+    s = open_store(url)
     assert s.get("A-1") is not None
-    assert version(path) == len(_sqlite._MIGRATIONS)
     assert [d.payload for d in SqliteDeadLetters(s.connection).recent()] == [b"x"]
     s.close()
 
@@ -488,7 +494,7 @@ def test_a_database_from_a_newer_version_is_refused(path: Path) -> None:
 # -- health -----------------------------------------------------------------------------
 
 
-def test_writable(path: Path) -> None:
+def test_writable_sqlite(path: Path) -> None:
     s = SqliteStore(path)
     assert s.writable()
     readonly = SqliteStore(f"file:{path}?mode=ro")

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from prometheus_client import CollectorRegistry
 
 from dispatch import SqliteStore
+from dispatch.stores import open_store
 from ingest import DeadLetterLimits, SqliteDeadLetters
 from ingest._deadletters import DeadLetter, Pruned
 
@@ -24,11 +25,12 @@ def _letter(i: int, at: datetime, payload: bytes = b"x") -> DeadLetter:
     return DeadLetter(f"t/{i}", "bad", "why", payload, at)
 
 
-def _open(path: Path, limits: DeadLetterLimits | None = None, **kw: object
+def _open(where: Path | str, limits: DeadLetterLimits | None = None, **kw: object
           ) -> SqliteDeadLetters:
     """As the service opens them: on the store's connection, whose migrations made the
-    table."""
-    return SqliteDeadLetters(SqliteStore(path).connection, limits, **kw)  # type: ignore[arg-type]
+    table (a path: SQLite; a URL: either engine)."""
+    store = open_store(where) if isinstance(where, str) else SqliteStore(where)
+    return SqliteDeadLetters(store.connection, limits, **kw)  # type: ignore[arg-type]
 
 
 def _pruned(reg: CollectorRegistry, why: str) -> float | None:
@@ -110,8 +112,8 @@ def test_prune_by_age_then_count_oldest_first_in_batches(tmp_path: Path) -> None
     store.close()
 
 
-def test_age_compares_instants_whatever_the_clock_zone(tmp_path: Path) -> None:
-    store = _open(tmp_path / "l.sqlite", DeadLetterLimits(max_age_days=1))
+def test_age_compares_instants_whatever_the_clock_zone(store_url: str) -> None:
+    store = _open(store_url, DeadLetterLimits(max_age_days=1))
     shanghai = T0.astimezone(ZoneInfo("Asia/Shanghai"))
     store.add(_letter(1, shanghai - timedelta(hours=23)))  # 23 h old, offset +08:00
     store.add(_letter(2, T0 - timedelta(hours=25)))

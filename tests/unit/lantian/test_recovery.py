@@ -4,18 +4,19 @@ last snapshot and the inputs journalled since, without a signal delivered twice.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from dispatch._sqlite import SqliteStore
+from dispatch.stores import SqlStore, open_store
 from ingest import Deduplicator, Ingestor
 from ingest._deadletters import MemoryDeadLetters
 from lantian.config import load_settings
 from lantian.pipeline import RulesPipeline
-from lantian.recovery import SNAPSHOT_NAME, Checkpoints
+from lantian.recovery import SNAPSHOT_NAME, Burst, Checkpoints
 from rules.records import Record
 from rules.signals import AlertSignal, Signal
 from tests.support import REPO
@@ -45,7 +46,7 @@ class Sink:
 class Process:
     """The service's rules path on a store: ingest → rules → sink, journalled."""
 
-    def __init__(self, store: SqliteStore, keep: int = 0) -> None:
+    def __init__(self, store: SqlStore, keep: int = 0) -> None:
         self.store = store
         self.sink = Sink()
         self.seen: list[Record] = []
@@ -70,11 +71,13 @@ class Process:
 
 
 @pytest.fixture
-def store() -> SqliteStore:
-    return SqliteStore(":memory:", tz=SH)
+def store(store_url: str) -> Iterator[SqlStore]:
+    s = open_store(store_url, tz=SH)
+    yield s
+    s.close()
 
 
-def test_what_came_after_the_snapshot_is_replayed_silently(store: SqliteStore) -> None:
+def test_what_came_after_the_snapshot_is_replayed_silently(store: SqlStore) -> None:
     first = Process(store)
     first.message(reading(0))
     assert first.checkpoints.save()
@@ -88,7 +91,7 @@ def test_what_came_after_the_snapshot_is_replayed_silently(store: SqliteStore) -
     assert second.sink.raised() == ["site-pm10-15min"]
 
 
-def test_a_redelivered_message_is_a_duplicate_after_the_replay(store: SqliteStore) -> None:
+def test_a_redelivered_message_is_a_duplicate_after_the_replay(store: SqlStore) -> None:
     first = Process(store)
     first.message(reading(0))
     second = Process(store)  # no snapshot at all: the whole journal is replayed
@@ -97,7 +100,7 @@ def test_a_redelivered_message_is_a_duplicate_after_the_replay(store: SqliteStor
     assert second.seen == []
 
 
-def test_a_snapshot_covers_and_prunes_the_journal(store: SqliteStore) -> None:
+def test_a_snapshot_covers_and_prunes_the_journal(store: SqlStore) -> None:
     p = Process(store)
     for m in range(3):
         p.message(reading(m, pm10=20.0))
@@ -109,7 +112,7 @@ def test_a_snapshot_covers_and_prunes_the_journal(store: SqliteStore) -> None:
 
 
 def test_a_broken_snapshot_is_dropped_and_the_journal_still_replayed(
-    store: SqliteStore, caplog: pytest.LogCaptureFixture
+    store: SqlStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     p = Process(store)
     p.message(reading(0))
@@ -122,7 +125,7 @@ def test_a_broken_snapshot_is_dropped_and_the_journal_still_replayed(
 
 
 def test_what_a_snapshot_covers_is_still_known_to_ingest_after_a_restart(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     first = Process(store, keep=2)
     for m in range(3):
@@ -139,7 +142,7 @@ def test_what_a_snapshot_covers_is_still_known_to_ingest_after_a_restart(
 
 
 def test_an_old_pickled_snapshot_is_dropped_and_the_journal_replayed(
-    store: SqliteStore, caplog: pytest.LogCaptureFixture
+    store: SqlStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     import pickle
 
@@ -152,3 +155,36 @@ def test_an_old_pickled_snapshot_is_dropped_and_the_journal_replayed(
     assert "dropping an unreadable rules snapshot" in caplog.text
     second.message(reading(2))  # the window was rebuilt from the whole journal
     assert second.sink.raised() == ["site-pm10-15min"]
+
+
+class Relay:
+    """An outbox that is never handed anything: these bursts publish nothing."""
+
+    def flush(self) -> int:
+        return 0
+
+
+def test_a_burst_that_cannot_begin_fails_at_its_end_and_the_state_is_rebuilt(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = Process(store)
+    burst = Burst(store, Relay(), p.checkpoints)  # type: ignore[arg-type]
+    burst.begin()
+    p.ingestor.handle(TOPIC, reading(0))
+    burst.end()  # committed: journalled
+    down = RuntimeError("the database is away")
+
+    def refuse() -> None:
+        raise down
+    with monkeypatch.context() as m:
+        m.setattr(store, "begin", refuse)
+        burst.begin()  # does not raise into the MQTT client's callback...
+        with pytest.raises(RuntimeError, match="away"):
+            burst.end()  # ...but the burst fails: its messages stay unacknowledged
+    assert len(p.checkpoints.journal) == 1
+    burst.begin()  # the store answers again: the state is rebuilt from it
+    p.ingestor.handle(TOPIC, reading(1))  # the redelivered message
+    p.ingestor.handle(TOPIC, reading(2))
+    burst.end()
+    assert p.sink.raised() == ["site-pm10-15min"]  # the window kept the committed reading
+    assert len(p.checkpoints.journal) == 3

@@ -91,7 +91,7 @@ TOML_ERRORS = [
      "ingest.decoders.0: Input should be 'reading', 'hj212', 'telemetry', 'mission', "
      "'finding', 'dji_osd' or 'vendor' (got 'readings')"),
     ('url = "sqlite:///var/lantian.sqlite"', 'url = "mysql://x"',
-     "store: url: expected sqlite:///path, got 'mysql://x'"),
+     "store: url: expected sqlite:///path or postgresql://"),
     ("timezone =", "timezone = = ", "not valid TOML"),
     ('metric = "pm10"', 'metric = "pm1O"',
      "rules.threshold[0] (site-pm10-15min).metric: unknown metric 'pm1O'; known: tsp, pm10"),

@@ -1,0 +1,63 @@
+"""The alert store on PostgreSQL, and the choice of engine by URL.
+
+`PgStore` is `SqlStore` (`dispatch._sqlite`) over a `PgConnection`: the same SQL, the
+same transactions, brought to the same schema version by `dispatch._pg_schema`'s
+migrations. It holds one connection, used from the event loop's thread only, like
+SQLite's: an instance is one writer, and what several instances must not do twice (an
+escalation, a publication, a notification) they claim in the database (`claim`,
+`FOR UPDATE SKIP LOCKED`). Every call is bounded (`dispatch._sql_engine.connect_args`):
+a server that does not answer costs a call seconds, then an error, and the burst it was
+in is not acknowledged to the broker (see docs/postgresql.md).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, tzinfo
+from pathlib import Path
+
+import psycopg
+
+from dispatch._pg_schema import PG_MIGRATIONS
+from dispatch._sql_engine import (
+    CALL_TIMEOUT_S,
+    POSTGRES,
+    PgConnection,
+    StoreUnavailable,
+    redact,
+)
+from dispatch._sqlite import SqliteStore, SqlStore
+
+
+class PgStore(SqlStore):
+    """The store on a PostgreSQL database, given as a postgresql:// URL."""
+
+    def __init__(self, url: str, *, tz: tzinfo = UTC,
+                 call_timeout_s: float = CALL_TIMEOUT_S) -> None:
+        where = redact(url)
+        try:
+            db = PgConnection(url, call_timeout_s=call_timeout_s)
+        except psycopg.Error as e:
+            raise StoreUnavailable(f"{where}: cannot connect: {_first_line(e)}") from None
+        super().__init__(db, POSTGRES, where, tz=tz)
+        try:
+            self._migrate()
+        except BaseException:
+            db.close()
+            raise
+
+    def _migrations(self) -> tuple[str, ...]:
+        return PG_MIGRATIONS
+
+
+def open_store(url: str, *, tz: tzinfo = UTC) -> SqlStore:
+    """The store a URL names: sqlite:///path (a file; sqlite:///:memory: for none) or
+    postgresql://user:password@host:port/database."""
+    if url.startswith("sqlite:///"):
+        return SqliteStore(Path(url.removeprefix("sqlite:///")), tz=tz)
+    if url.startswith(("postgresql://", "postgres://")):
+        return PgStore(url, tz=tz)
+    raise ValueError(f"expected sqlite:///path or postgresql://..., got {redact(url)!r}")
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
