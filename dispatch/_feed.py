@@ -1,25 +1,33 @@
 """Changes committed by the other instances on a shared store, for this one's live
-stream: a polling feed (several instances: `lantian.partition`, docs/scale.md).
+stream (several instances: `lantian.partition`, docs/scale.md).
 
 The dispatcher tells its listeners only of the changes it commits itself, so a console
 connected to instance B would not hear an officer's step taken through instance A. Every
 committed change writes its events' publications (`{prefix}/alerts/{id}/events`, each
-with the state and queue it left the incident in) to the outbox in its transaction, and
-the outbox's ids grow in commit order: reading the rows after the last one seen gives
-every change committed since, by anyone. Those this instance committed itself (heard
-through `mine`) are skipped; the others are handed to `tell` (the stream hub) as the
-dispatcher would have, with the alert as stored now.
+with the state and queue it left the incident in) to the outbox in its transaction:
+reading the outbox rows after the last one seen gives every change committed since, by
+anyone. Those this instance committed itself (heard through `mine`) are skipped; the
+others are handed to `tell` (the stream hub) as the dispatcher would have, with the
+alert as stored now.
 
-A fallback until the store notifies (PostgreSQL's LISTEN/NOTIFY): a poll costs one
-indexed range read of the outbox; a change reaches the other instances' consoles within
-a poll's interval.
+On SQLite one writer at a time commits, so ids appear in order. On PostgreSQL an id is
+taken at the insert and seen at the commit: a transaction that took id 10 may commit
+after the one that took 11. So an id skipped over is a *gap*, asked for again at each
+poll until it appears or `GAP_WAIT` has passed (a rolled-back insert leaves its id
+unused for good).
+
+When to poll: PostgreSQL notifies `lantian_changes` as outbox rows commit (a trigger,
+`dispatch._pg_schema` version 8), and `dispatch._pg_listen` wakes the feed at once; a
+poll every interval is the fallback, and SQLite's way.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict, defaultdict
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
 import orjson
 
@@ -33,17 +41,30 @@ BATCH: Final = 2000
 #: The (alert, seq) pairs of our own changes remembered for skipping: far more than a
 #: poll's interval can hold.
 REMEMBERED: Final = 50_000
+#: How long an id skipped over is waited for: longer than a transaction may run (the
+#: store's statement timeout bounds each of its calls).
+GAP_WAIT: Final = 60.0
+#: Gaps asked for at most, the oldest forgotten first.
+GAPS: Final = 1000
 
 
 class ChangeFeed:
-    def __init__(self, store: SqlStore, tell: Listener, prefix: str) -> None:
+    def __init__(self, store: SqlStore, tell: Listener, prefix: str,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._store = store
         self._tell = tell
         self._pattern = f"{prefix}/alerts/%/events"
-        self._head = f"{prefix}/alerts/"
         self._mine: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._gaps: OrderedDict[int, float] = OrderedDict()  # id -> waited for until
+        self._monotonic = monotonic
         row = store.connection.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()
         self._after = int(row[0])  # a console connecting loads the board: only news here
+        self.polled_at = monotonic()
+
+    @property
+    def waiting_for(self) -> int:
+        """Ids skipped over that may still commit."""
+        return len(self._gaps)
 
     def mine(self, change: Committed) -> None:
         """The dispatcher's listener: a change this instance committed (and told)."""
@@ -55,14 +76,40 @@ class ChangeFeed:
     def poll(self) -> int:
         """Tell of the changes other instances committed since the last poll; how many
         alerts' changes were told."""
-        rows = self._store.connection.execute(
-            "SELECT id, payload FROM outbox WHERE id > ? AND topic LIKE ? ORDER BY id"
-            " LIMIT ?", (self._after, self._pattern, BATCH)).fetchall()
-        if not rows:
-            return 0
-        self._after = int(rows[-1][0])
+        now = self.polled_at = self._monotonic()
+        db = self._store.connection
+        # every row after the last, to see which ids were skipped; the payload of ours
+        rows: list[Any] = db.execute(
+            "SELECT id, CASE WHEN topic LIKE ? THEN payload END FROM outbox WHERE id > ?"
+            " ORDER BY id LIMIT ?", (self._pattern, self._after, BATCH)).fetchall()
+        for gap in [g for g, until in self._gaps.items() if until < now]:
+            del self._gaps[gap]  # rolled back, most likely: never to come
+        if self._gaps:
+            late = list(self._gaps)
+            marks = ", ".join("?" * len(late))
+            rows += db.execute(
+                f"SELECT id, CASE WHEN topic LIKE ? THEN payload END FROM outbox"
+                f" WHERE id IN ({marks})", (self._pattern, *late)).fetchall()
+        for id_, _ in rows:
+            self._gaps.pop(int(id_), None)
+        self._skipped(sorted(int(r[0]) for r in rows if int(r[0]) > self._after), now)
+        return self._tell_theirs([bytes(p) for _, p in rows if p is not None])
+
+    def _skipped(self, ids: Sequence[int], now: float) -> None:
+        """Move past `ids` (new rows, in order), remembering the ids between as gaps."""
+        expected = self._after + 1
+        for id_ in ids:
+            for gap in range(expected, id_):
+                self._gaps[gap] = now + GAP_WAIT
+            expected = id_ + 1
+        if ids:
+            self._after = ids[-1]
+        while len(self._gaps) > GAPS:
+            self._gaps.popitem(last=False)
+
+    def _tell_theirs(self, payloads: Sequence[bytes]) -> int:
         theirs: dict[str, dict[int, tuple[str, str]]] = defaultdict(dict)
-        for _, payload in rows:
+        for payload in payloads:
             event = orjson.loads(payload)
             key = (str(event["alert_id"]), int(event["seq"]))
             if key in self._mine:

@@ -155,4 +155,13 @@ ALTER TABLE notifications ADD COLUMN claimed_until double precision;
 ALTER TABLE inputs ADD COLUMN partition text NOT NULL DEFAULT '0/1';
 CREATE INDEX inputs_partition ON inputs (partition, id);
 """,
+    """
+CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('lantian_changes', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+""",
 )

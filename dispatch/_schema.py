@@ -1,6 +1,6 @@
 """The alert store's schema: the migrations that build it, in order, and their applying.
 
-Schema (version 7; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
+Schema (version 8; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
 
     alerts       the projection, one row an alert: id (UNIQUE), rule, subject, kind, queue,
                  assists (JSON list), state, severity, zone, grid, raised_at,
@@ -53,7 +53,8 @@ The partial unique index `alerts_open_rule_subject` on (rule, subject) WHERE sta
 those the store reads `metric` from (see `dispatch._sqlite`).
 
 PostgreSQL has the same tables and versions, spelled in its words:
-`dispatch._pg_schema`.
+`dispatch._pg_schema`. It alone has a trigger (version 8) that notifies the channel
+`lantian_changes` when outbox rows commit, so that other instances read them at once.
 
 Existing databases carry their version: a migration, once released, is never changed,
 only followed by new ones. `migrate` applies those a database lacks, in order, in one
@@ -198,6 +199,9 @@ ALTER TABLE notifications ADD COLUMN claimed_until REAL;
 ALTER TABLE inputs ADD COLUMN partition TEXT NOT NULL DEFAULT '0/1';
 CREATE INDEX inputs_partition ON inputs (partition, id);
 """,
+    # PostgreSQL's migration 8 tells listeners of new outbox rows at commit (LISTEN/NOTIFY,
+    # `dispatch._feed`); SQLite has no listeners: nothing to make, the version moves on
+    "",
 )
 
 #: The schema version that added `metric` (whose rows `fill_metric` completes).

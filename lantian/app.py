@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,7 +34,7 @@ from dispatch import (
     StreamHub,
     api_router,
 )
-from dispatch.feed import ChangeFeed
+from dispatch.feed import ChangeFeed, PgWakeup
 from dispatch.flights import Flights
 from dispatch.notify import DeliveryWorker, Notifier, SqliteDeliveries
 from dispatch.stores import StoreUnavailable, open_store
@@ -146,6 +147,9 @@ async def serve(
     feed = None if part.single else ChangeFeed(store, stream.tell, settings.topics.prefix)
     if feed is not None:
         dispatcher.listeners.append(feed.mine)
+    # on PostgreSQL the others' commits wake the feed at once; polling is the fallback
+    wakeup = PgWakeup(settings.store_url, feed.poll) if feed is not None and (
+        settings.store_url.startswith(("postgresql://", "postgres://"))) else None
     pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry,
                              scope=None if part.single else part)
 
@@ -258,7 +262,8 @@ async def serve(
     every(dispatcher.sweep, seconds=settings.dispatch.sweep_s, id="sla-sweep")
     every(checkpoints.save, seconds=60, id="rules-snapshot")
     if feed is not None:
-        every(feed.poll, seconds=0.25, id="shared-changes")
+        every(functools.partial(_poll_unless_woken, feed, wakeup), seconds=0.25,
+              id="shared-changes")
     # marks what the broker acknowledged as sent, hands over what waits; prunes the sent
     every(outbox.flush, seconds=1, id="outbox-flush")
     every(outbox.prune, hours=1, id="outbox-prune")
@@ -316,6 +321,7 @@ async def serve(
     scheduler.start()
     # what an earlier run recorded and never delivered goes first
     delivering = asyncio.create_task(worker.run(), name="notifications") if worker else None
+    listening = asyncio.create_task(wakeup.run(), name="listen") if wakeup else None
     try:
         if ready is not None:
             await _wait_ready(server, mqtt, http_task)
@@ -330,6 +336,9 @@ async def serve(
         scheduler.shutdown(wait=False)
         if hj212 is not None:
             await hj212.stop()
+        if listening is not None:
+            listening.cancel()
+            await asyncio.gather(listening, return_exceptions=True)
         if delivering is not None and worker is not None:
             delivering.cancel()
             await asyncio.gather(delivering, return_exceptions=True)
@@ -349,6 +358,12 @@ def _log_quiet_deadletters(ingestor: Ingestor) -> None:
         log.warning("%d more dead letters in the last minute, stored but not logged one by"
                     " one (see the dead_letters table)", quiet,
                     extra={"event": "deadletter.burst", "count": quiet})
+
+
+def _poll_unless_woken(feed: ChangeFeed, wakeup: PgWakeup | None) -> None:
+    """The change feed's fallback: every tick without notifications, every 2 s with."""
+    if wakeup is None or not wakeup.up or time.monotonic() - feed.polled_at > 2.0:
+        feed.poll()
 
 
 def _on_loop(scheduler: AsyncIOScheduler, job: Callable[[], object], **trigger: Any) -> None:

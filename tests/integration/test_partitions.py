@@ -49,9 +49,10 @@ def story(now: datetime) -> list[tuple[str, bytes]]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SharedStore:
-    """The one store of the deployment: its URL is all a PostgreSQL run changes."""
-    return SharedStore.sqlite(tmp_path / "shared.sqlite")
+def store(store_url: str) -> SharedStore:
+    """The one store of the deployment, on each engine in turn: a SQLite file both
+    processes open, then a PostgreSQL database."""
+    return SharedStore(store_url)
 
 
 @pytest.fixture
