@@ -39,14 +39,39 @@ class PgStore(SqlStore):
         except psycopg.Error as e:
             raise StoreUnavailable(f"{where}: cannot connect: {_first_line(e)}") from None
         super().__init__(db, POSTGRES, where, tz=tz)
+        self._side: PgConnection | None = None
         try:
             self._migrate()
+            self._side = PgConnection(url, call_timeout_s=call_timeout_s)
+        except psycopg.Error as e:
+            db.close()
+            raise StoreUnavailable(f"{where}: cannot connect: {_first_line(e)}") from None
         except BaseException:
             db.close()
             raise
 
     def _migrations(self) -> tuple[str, ...]:
         return PG_MIGRATIONS
+
+    def _label(self, text: str | None) -> int:
+        # Interned on a connection of its own, committed at once: two instances whose
+        # bursts added the same new labels inside their open transactions waited on each
+        # other's index entries, in opposite orders (a deadlock). A label whose alert is
+        # rolled back stays, unused: labels are only names.
+        side = self._side
+        if text is None or side is None or text in self._labels:
+            return super()._label(text)
+        rows = side.execute(
+            "INSERT INTO labels (text) VALUES (?) ON CONFLICT (text) DO NOTHING RETURNING id",
+            (text,)).fetchall() or side.execute(
+            "SELECT id FROM labels WHERE text = ?", (text,)).fetchall()
+        found = self._labels[text] = int(rows[0][0])
+        return found
+
+    def close(self) -> None:
+        if self._side is not None:
+            self._side.close()
+        super().close()
 
 
 def open_store(url: str, *, tz: tzinfo = UTC) -> SqlStore:
