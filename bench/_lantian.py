@@ -77,15 +77,20 @@ async def _run(
     store = None
     if durable is not None:
         store = SqliteStore(durable)
-        ingestor.journal = Journal(store)
+        journal = ingestor.journal = Journal(store)
         begin = store.begin
 
         def journalled(topic: str, payload: bytes) -> None:
             begin()
+            journal.hold()
             ingestor.handle(topic, payload)
 
+        def commit() -> None:  # what lantian.recovery.Burst.end does
+            journal.flush()
+            store.commit()
+
         mqtt = MqttConnection(settings, topics.subscriptions(), on_message=journalled,
-                              manual_ack=True, on_burst_end=store.commit)
+                              manual_ack=True, on_burst_end=commit)
     else:
         mqtt = connection(settings, topics.subscriptions(),
                           on_message=ingestor.handle if ingest else count_raw)

@@ -103,6 +103,8 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    #: run under cProfile, its stats written here at a graceful stop
+    profile: Path | None = None
 
     @property
     def url(self) -> str:
@@ -112,7 +114,9 @@ class ServiceProcess:
     def start(self, timeout: float = 60.0) -> ServiceProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "lantian", "--config", str(self.config), "run"],
+                [sys.executable,
+                 *(["-m", "cProfile", "-o", str(self.profile)] if self.profile else []),
+                 "-m", "lantian", "--config", str(self.config), "run"],
                 cwd=REPO, env=os.environ | self.env, stdout=log, stderr=log,
             )
         wait_until(self._ready, timeout, f"lantian run ({self.log_path}) ready")
@@ -143,6 +147,20 @@ class ServiceProcess:
         """User plus system CPU of the process, all its threads, in seconds."""
         fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
         return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime
+
+    def thread_cpu_s(self) -> dict[str, float]:
+        """CPU seconds of the event loop's thread (the process's first) and of all its
+        other threads together (InfluxDB writer, paho's, executors)."""
+        out: dict[str, float] = {}
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                _, _, rest = task.joinpath("stat").read_text().partition(" (")[2].rpartition(")")
+            except OSError:
+                continue  # the thread ended
+            fields = rest.split()
+            key = "loop" if task.name == str(self.pid) else "other threads"
+            out[key] = out.get(key, 0.0) + (int(fields[11]) + int(fields[12])) / _CLK_TCK
+        return out
 
     def metrics(self, client: httpx.Client) -> dict[str, float]:
         return parse_metrics(client.get(f"{self.url}/metrics", timeout=10).text)

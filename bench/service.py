@@ -40,6 +40,7 @@ installed service does not know LANTIAN_PARTITION.
 from __future__ import annotations
 
 import argparse
+import pstats
 import statistics
 import tempfile
 import time
@@ -74,6 +75,7 @@ class Drain:
     rate: float
     cpu_us_per_msg: float
     points_written: int | None = None  # SERVICE+INFLUX: what InfluxDB took, after
+    loop_cpu_us_per_msg: float | None = None  # SERVICE: the event loop's thread alone
 
 
 @dataclass
@@ -106,14 +108,15 @@ class Bench:
             forget_session(self.broker, cid)
         return Drain(kind, rnd, self.n, tally.count, dead, tally.rate, tally.cpu_us_per_msg)
 
-    def services(self, label: str, influx: bool, partitions: int = 0) -> list[ServiceProcess]:
+    def services(self, label: str, influx: bool, partitions: int = 0,
+                 profile: Path | None = None) -> list[ServiceProcess]:
         """Started services on a fresh config and store: one, or `partitions` sharing
         them (each its own HTTP port and LANTIAN_PARTITION)."""
         base = self.workdir / label
         config = write_bench_config(base / "config", self.broker, base / "lantian.sqlite",
                                     self.victoria.url if influx else "")
         if not partitions:
-            return [ServiceProcess(config, {}, base / "lantian.log").start()]
+            return [ServiceProcess(config, {}, base / "lantian.log", profile=profile).start()]
         started = []
         try:
             for k in range(partitions):
@@ -126,19 +129,22 @@ class Bench:
             raise
         return started
 
-    def service(self, kind: str, rnd: int, partitions: int = 0) -> Drain:
+    def service(self, kind: str, rnd: int, partitions: int = 0,
+                profile: Path | None = None) -> Drain:
         influx = kind != "SERVICE"
-        procs = self.services(f"{kind.lower()}-{rnd}", influx, partitions)
+        procs = self.services(f"{kind.lower()}-{rnd}", influx, partitions, profile)
         try:
             for p in procs:
                 p.freeze()
             self.backlog(kind)
             cpu0 = sum(p.cpu_s() for p in procs)
+            loop0 = sum(p.thread_cpu_s()["loop"] for p in procs)
             t0 = time.perf_counter()
             for p in procs:
                 p.thaw()
             done, seen = wait_counted(procs, self.n, 60 + self.n / 200)
             cpu = sum(p.cpu_s() for p in procs) - cpu0
+            loop = sum(p.thread_cpu_s()["loop"] for p in procs) - loop0
             counted = sum(int(m.get('lantian_records_total{type="Reading"}', 0)) for m in seen)
             dead = self.n - counted
             written = None
@@ -150,7 +156,7 @@ class Bench:
             for p in procs:
                 p.stop()
         return Drain(kind, rnd, self.n, counted, dead, self.n / (done - t0),
-                     cpu / self.n * 1e6, written)
+                     cpu / self.n * 1e6, written, loop / self.n * 1e6)
 
 
 def partitions_supported() -> bool:
@@ -170,7 +176,8 @@ def drain_table(drains: list[Drain], kinds: Sequence[str], n: int) -> Table:
     table = Table(title=f"Drain a backlog of {n:,} QoS 1 readings for the shipped stations: "
                   "median [min..max]", title_justify="left")
     for col in ("receiver", "msg/s", "share of CEILING per round", "CPU µs/msg (receiver)",
-                "counted", "dead letters", "InfluxDB points written"):
+                "of which its event loop's thread", "counted", "dead letters",
+                "InfluxDB points written"):
         table.add_column(col, justify="left" if col == "receiver" else "right")
     ceiling = {d.round: d.rate for d in drains if d.kind == "CEILING"}
     for kind in kinds:
@@ -182,6 +189,8 @@ def drain_table(drains: list[Drain], kinds: Sequence[str], n: int) -> Table:
         table.add_row(
             kind, spread([d.rate for d in ds]), spread(shares, "{:.0f} %"),
             spread([d.cpu_us_per_msg for d in ds], "{:.1f}"),
+            spread([d.loop_cpu_us_per_msg for d in ds if d.loop_cpu_us_per_msg is not None],
+                   "{:.1f}"),
             "all" if all(d.counted == d.n for d in ds) else
             ", ".join(f"{d.counted:,}/{d.n:,}" for d in ds),
             str(sum(d.dead_letters for d in ds)),
@@ -206,6 +215,9 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--partitions", type=int, default=0, choices=(0, 2),
                    help="also drain with two partitioned instances (default: off)")
     p.add_argument("--only", nargs="*", choices=KINDS, help="run only these receivers")
+    p.add_argument("--profile", type=Path, metavar="STATS",
+                   help="instead: one SERVICE+INFLUX drain with `lantian run` under cProfile "
+                   "(its event loop's thread), stats saved to STATS, top functions printed")
     p.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
     return p.parse_args(argv)
 
@@ -229,6 +241,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                       load_settings(first, {}).decode)
         console.print(f"mosquitto on {broker.url}, victoria-metrics on {victoria.url}; "
                       f"backlog for {', '.join(bench.stations)}")
+        if args.profile:
+            d = bench.service("SERVICE+INFLUX", 0, profile=args.profile.resolve())
+            console.print(f"profiled SERVICE+INFLUX: {d.rate:,.0f} msg/s (cProfile slows it), "
+                          f"CPU {d.cpu_us_per_msg:.1f} µs/msg, of which the loop's "
+                          f"{d.loop_cpu_us_per_msg:.1f}; stats in {args.profile}")
+            pstats.Stats(str(args.profile)).strip_dirs().sort_stats("tottime").print_stats(40)
+            return
         drains: list[Drain] = []
         order = [*kinds, *(["PARTITIONS"] if partitioned else [])]
         for rnd in range(args.runs):
