@@ -20,7 +20,8 @@ persistent session while the receiver is away or frozen. Round-robin, --runs rou
                   API); after the timing it waits until every point is written
 
 The rate is N over the drain's span (CEILING and INGEST: first message to last;
-SERVICE: thaw to the /metrics poll that counts the last, polled every 20 ms). CPU µs a
+SERVICE: thaw to the /metrics poll that counts the last, polled ever more often
+as the end nears, every 20 ms at the end: `bench._service.wait_counted`). CPU µs a
 message is the receiver process's own (all its threads; for SERVICE from
 /proc/<pid>/stat at thaw and at the end). Each round's share of CEILING is printed per
 round, so a drift of this shared box hits all receivers of a round alike.
@@ -142,14 +143,14 @@ class Bench:
             t0 = time.perf_counter()
             for p in procs:
                 p.thaw()
-            done, seen = wait_counted(procs, self.n, 60 + self.n / 200)
+            done, seen = wait_counted(procs, self.n, 60 + self.n / 200, started=t0)
             cpu = sum(p.cpu_s() for p in procs) - cpu0
             loop = sum(p.thread_cpu_s()["loop"] for p in procs) - loop0
             counted = sum(int(m.get('lantian_records_total{type="Reading"}', 0)) for m in seen)
             dead = self.n - counted
             written = None
             if influx:  # nothing lost on the way to InfluxDB either (not timed)
-                _, after = wait_counted(procs, self.n, 60, poll_s=0.2, points=True)
+                _, after = wait_counted(procs, self.n, 60, points=True)
                 written = sum(int(m.get("lantian_influx_points_written_total", 0))
                               for m in after)
         finally:

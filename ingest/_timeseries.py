@@ -40,7 +40,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client import InfluxDBClient
@@ -49,7 +49,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 from reactivex.scheduler import ThreadPoolScheduler
 
 from ingest._metrics import IngestMetrics
-from rules.records import DronePosition, Reading, Record
+from rules.records import VALID_FLAG, DronePosition, Measurement, Reading, Record
 
 log = logging.getLogger(__name__)
 
@@ -75,25 +75,54 @@ def _ms(ts: datetime) -> int:
     return int(ts.timestamp() * 1000)
 
 
+#: A reading's tag set by (station, interval, source): the same few hundred keys over
+#: and over, escaped once (bounded, should the station ids be many).
+_READING_TAGS: dict[tuple[str, str, str], str] = {}
+_READING_TAGS_MAX: Final = 100_000
+
+
+def _reading_tags(station: str, interval: str, source: str) -> str:
+    key = (station, interval, source)
+    tags = _READING_TAGS.get(key)
+    if tags is None:
+        tags = _tags((("station", station), ("interval", interval), ("source", source)))
+        if len(_READING_TAGS) < _READING_TAGS_MAX:
+            _READING_TAGS[key] = tags
+    return tags
+
+
+def _reading_lines(record: Reading) -> list[str]:
+    """`to_lines` of a reading: on the path of every message, so written for speed (one
+    pass over the values, float fields without a generator); the output is the general
+    rule's, which `tests/unit/ingest/test_timeseries_lines.py` holds it to."""
+    ms = _ms(record.ts)
+    fields: list[str] = []
+    flagged: list[tuple[str, Measurement]] | None = None
+    for metric, v in record.values.items():
+        if v.flag != VALID_FLAG:
+            (flagged := flagged or []).append((metric, v))
+            continue
+        value = v.value
+        if type(value) is float:
+            fields.append(f"{metric}={value!r}")
+        elif value is not None:
+            fields.append(f"{metric}={value}i" if isinstance(value, int) else f"{metric}={value!r}")
+    if record.location is not None:
+        fields.append(f"lat={record.location.lat!r},lon={record.location.lon!r}")
+    lines = []
+    if fields:
+        tags = _reading_tags(record.station, record.interval.value, record.source)
+        lines.append(f"reading{tags} {','.join(fields)} {ms}")
+    for metric, v in flagged or ():
+        t = _tags((("station", record.station), ("metric", metric), ("flag", v.flag)))
+        lines.append(f"reading_flagged{t} value={v.value!r} {ms}")
+    return lines
+
+
 def to_lines(record: Record) -> list[str]:
     """The line-protocol lines for a record (none for missions and findings)."""
-    if isinstance(record, Reading):
-        ms = _ms(record.ts)
-        tags = _tags(
-            (("station", record.station), ("interval", record.interval.value),
-             ("source", record.source))
-        )
-        lines = []
-        valid = _fields((m, v.value) for m, v in record.values.items() if v.valid)
-        if record.location is not None:
-            valid += f",lat={record.location.lat!r},lon={record.location.lon!r}"
-        if valid:
-            lines.append(f"reading{tags} {valid.lstrip(',')} {ms}")
-        for metric, v in record.values.items():
-            if not v.valid:
-                t = _tags((("station", record.station), ("metric", metric), ("flag", v.flag)))
-                lines.append(f"reading_flagged{t} value={v.value!r} {ms}")
-        return lines
+    if type(record) is Reading:
+        return _reading_lines(record)
     if isinstance(record, DronePosition):
         tags = _tags((("drone", record.drone), ("mission", record.mission),
                       ("source", record.source)))
@@ -164,6 +193,8 @@ class TimeSeriesWriter:
             error_callback=self._on_error,
             retry_callback=self._on_retry,
         )
+        # read at each scrape: a gauge set a write cost a lock of its own a message
+        metrics.points_pending.set_function(lambda: self._pending)
         self._flusher = threading.Thread(target=self._flush_loop, name="influx-flush",
                                          daemon=True)
         self._flusher.start()
@@ -197,7 +228,6 @@ class TimeSeriesWriter:
                           self._pending)
                 return
             self._pending += len(lines)
-            self._metrics.points_pending.set(self._pending)
             now = self._monotonic()
             # one entry a second at most, so an outage costs a few bytes a second here
             if self._ages and now - self._ages[-1][0] < 1.0:
@@ -252,7 +282,6 @@ class TimeSeriesWriter:
             lost, self._pending = self._pending, 0
             self._parked.clear()
             self._ages.clear()
-            self._metrics.points_pending.set(0)
         if lost:
             self._metrics.points_failed.inc(lost)
             log.error("time series: stopping with %d points the server has not taken: "
@@ -262,7 +291,6 @@ class TimeSeriesWriter:
     def _settled(self, points: int) -> None:
         with self._lock:
             self._pending -= points
-            self._metrics.points_pending.set(self._pending)
             # settled points are taken off the oldest entries: batches settle roughly in
             # the order they were written, and a parked one makes healthy() False anyway
             while points and self._ages:
