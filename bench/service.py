@@ -32,6 +32,10 @@ it, each for a probe station of its own (kind "test", read only by a bench rule 
 instant PM10 limit of 500) with PM10 600: each raises a new alert. Latency is from the
 probe's publish to its alert's message on `lantian/queues/+/alerts`; target p99 ≤ 50 ms.
 
+COMPARED+INFLUX (--compare CHECKOUT): SERVICE+INFLUX with the packages of another
+checkout (a worktree of the commit before a change), in the same rounds: the change's
+effect on rate and CPU a message, per round.
+
 PARTITIONS (--partitions 2): two `lantian run` processes with LANTIAN_PARTITION=0/2 and
 1/2 sharing the store and the broker drain the backlog together, against one instance
 (SERVICE+INFLUX) of the same round; target ≥ 1.6×. Skipped, saying so, when the
@@ -46,7 +50,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rich.table import Table
@@ -87,6 +91,8 @@ class Bench:
     stations: list[str]
     n: int
     ctx: DecodeContext
+    #: the environment COMPARED+INFLUX's `lantian run` gets on top of ours (--compare)
+    compared: dict[str, str] = field(default_factory=dict)
 
     def backlog(self, publish_for: str) -> None:
         published = _publisher.run(self.broker.port, self.n, 0, 1, 0,
@@ -110,14 +116,16 @@ class Bench:
         return Drain(kind, rnd, self.n, tally.count, dead, tally.rate, tally.cpu_us_per_msg)
 
     def services(self, label: str, influx: bool, partitions: int = 0,
-                 profile: Path | None = None) -> list[ServiceProcess]:
+                 profile: Path | None = None, env: dict[str, str] | None = None,
+                 ) -> list[ServiceProcess]:
         """Started services on a fresh config and store: one, or `partitions` sharing
         them (each its own HTTP port and LANTIAN_PARTITION)."""
         base = self.workdir / label
         config = write_bench_config(base / "config", self.broker, base / "lantian.sqlite",
                                     self.victoria.url if influx else "")
         if not partitions:
-            return [ServiceProcess(config, {}, base / "lantian.log", profile=profile).start()]
+            return [ServiceProcess(config, dict(env or {}), base / "lantian.log",
+                                   profile=profile).start()]
         started = []
         try:
             for k in range(partitions):
@@ -133,7 +141,8 @@ class Bench:
     def service(self, kind: str, rnd: int, partitions: int = 0,
                 profile: Path | None = None) -> Drain:
         influx = kind != "SERVICE"
-        procs = self.services(f"{kind.lower()}-{rnd}", influx, partitions, profile)
+        env = self.compared if kind == "COMPARED+INFLUX" else None
+        procs = self.services(f"{kind.lower()}-{rnd}", influx, partitions, profile, env)
         try:
             for p in procs:
                 p.freeze()
@@ -219,6 +228,10 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", type=Path, metavar="STATS",
                    help="instead: one SERVICE+INFLUX drain with `lantian run` under cProfile "
                    "(its event loop's thread), stats saved to STATS, top functions printed")
+    p.add_argument("--compare", type=Path, metavar="CHECKOUT",
+                   help="add COMPARED+INFLUX: SERVICE+INFLUX with `lantian run` from this "
+                   "checkout's packages (PYTHONPATH), e.g. a worktree of the commit before a "
+                   "change, in the same rounds")
     p.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
     return p.parse_args(argv)
 
@@ -229,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print_header("Lantian whole-service benchmark", info)
     started = time.monotonic()
     kinds = [k for k in KINDS if not args.only or k in args.only or k == "CEILING"]
+    if args.compare:
+        kinds.append("COMPARED+INFLUX")
     partitioned = args.partitions and partitions_supported()
     if args.partitions and not partitioned:
         console.print("[yellow]PARTITIONS skipped: the installed service does not know "
@@ -239,7 +254,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             run_victoria(Path(tmp) / "victoria") as victoria:  # fmt: skip
         first = write_bench_config(Path(tmp) / "ctx", broker, Path(tmp) / "ctx.sqlite", "")
         bench = Bench(broker, victoria, Path(tmp), shipped_station_ids(), args.n,
-                      load_settings(first, {}).decode)
+                      load_settings(first, {}).decode,
+                      {"PYTHONPATH": str(args.compare.resolve())} if args.compare else {})
+        if args.compare:
+            console.print(f"COMPARED+INFLUX: lantian run from {args.compare.resolve()}")
         console.print(f"mosquitto on {broker.url}, victoria-metrics on {victoria.url}; "
                       f"backlog for {', '.join(bench.stations)}")
         if args.profile:
@@ -281,6 +299,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                           f"[bold]{spread(both, '{:.2f}')}×[/bold] per round; target ≥ "
                           f"{TARGET_PARTITIONS}×: " + ("[green]met[/green]" if ok
                                                        else "[red]not met[/red]"))
+        if args.compare:
+            vs = share(drains, "SERVICE+INFLUX", of="COMPARED+INFLUX")
+            cpu = {d.round: d.cpu_us_per_msg for d in drains if d.kind == "COMPARED+INFLUX"}
+            less = [1 - d.cpu_us_per_msg / cpu[d.round] for d in drains
+                    if d.kind == "SERVICE+INFLUX" and cpu.get(d.round)]
+            console.print(f"SERVICE+INFLUX / COMPARED+INFLUX: {spread(vs, '{:.2f}')}× the rate, "
+                          f"{spread([x * 100 for x in less], '{:.0f}')} % less CPU a message, "
+                          "per round")
         rates = [d.rate for d in drains if d.kind == "SERVICE+INFLUX"]
         if rates and args.probes:
             rate = statistics.median(rates) / 2
