@@ -117,7 +117,10 @@ class ServiceProcess:
                 [sys.executable,
                  *(["-m", "cProfile", "-o", str(self.profile)] if self.profile else []),
                  "-m", "lantian", "--config", str(self.config), "run"],
-                cwd=REPO, env=os.environ | self.env, stdout=log, stderr=log,
+                # `-m` puts the working directory first on sys.path: another checkout's
+                # packages (bench.service --compare) are found from there
+                cwd=self.env.get("PYTHONPATH", REPO), env=os.environ | self.env,
+                stdout=log, stderr=log,
             )
         wait_until(self._ready, timeout, f"lantian run ({self.log_path}) ready")
         return self
