@@ -222,6 +222,9 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=3, help="rounds of each receiver (default 3)")
     p.add_argument("--probes", type=int, default=100, help="latency probes (default 100)")
     p.add_argument("--duration", type=float, default=10.0, help="latency run length, s")
+    p.add_argument("--latency-rate", type=float, default=0.0, metavar="R",
+                   help="background msg/s of the latency run (default: half the median "
+                   "SERVICE+INFLUX drain rate)")
     p.add_argument("--partitions", type=int, default=0, choices=(0, 2),
                    help="also drain with two partitioned instances (default: off)")
     p.add_argument("--only", nargs="*", choices=KINDS, help="run only these receivers")
@@ -308,8 +311,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                           f"{spread([x * 100 for x in less], '{:.0f}')} % less CPU a message, "
                           "per round")
         rates = [d.rate for d in drains if d.kind == "SERVICE+INFLUX"]
-        if rates and args.probes:
-            rate = statistics.median(rates) / 2
+        if (rates or args.latency_rate) and args.probes:
+            rate = args.latency_rate or statistics.median(rates) / 2
             procs = bench.services("latency", influx=True)
             try:
                 latency = measure_latency(broker, bench.stations, rate, args.duration,

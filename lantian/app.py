@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -277,6 +278,11 @@ async def serve(
     if hj212 is not None:  # listening before /healthz answers
         await hj212.start()
     http_task = asyncio.create_task(server.serve(), name="http")
+    # What start-up built (modules, the app, the restored state) lives as long as the
+    # process: out of the collector's way, so that a full collection, which a backlog's
+    # growing rule windows set off every few seconds, scans only what came since (it
+    # held the loop for 100-200 ms a time, the whole p99 of a reading's alert latency).
+    gc.freeze()
     await mqtt.start()
     scheduler.start()
     # what an earlier run recorded and never delivered goes first
