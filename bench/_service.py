@@ -194,7 +194,7 @@ def points_written(m: dict[str, float]) -> int:
 
 def wait_counted(
     services: list[ServiceProcess], n: int, timeout: float, points: bool = False,
-    started: float | None = None,
+    started: float | None = None, settle: bool = False,
 ) -> tuple[float, list[dict[str, float]]]:
     """Poll every service's /metrics until together they count `n` readings (or dead
     letters: those are counted, and reported, not waited for in vain), or with `points`
@@ -204,7 +204,11 @@ def wait_counted(
     A scrape costs the service a few ms of its event loop (the dispatch figures read
     the store), so polling every 20 ms would take a tenth of its CPU from the drain
     being timed: the next poll is due when half of what remains should be done at the
-    rate so far (20 ms at least, 0.5 s at most), a dozen scrapes a drain."""
+    rate so far (20 ms at least, 0.5 s at most), a dozen scrapes a drain.
+
+    `settle` (partitions): instances may each count a reading of a station they share,
+    so past `n` the polls go on until the sum stops growing for `SETTLE_S`; the drain
+    ended at the first poll that saw the final sum."""
     deadline = time.monotonic() + timeout
     t0 = started if started is not None else time.perf_counter()
     with httpx.Client() as client:
@@ -213,11 +217,32 @@ def wait_counted(
             done = time.perf_counter()
             count = points_written if points else (lambda m: readings(m) + rejected(m))
             got = sum(count(m) for m in seen)
-            if got >= n:
+            if got >= n and not settle:
                 return done, seen
             if time.monotonic() > deadline:
                 what = "points written" if points else "readings counted"
                 raise RuntimeError(f"only {got} of {n} {what} in {timeout:.0f} s")
             rate = got / (done - t0) if got and done > t0 else 0.0
+            if settle and got >= n:
+                return _settled(services, client, got, done, seen)
             due = 0.5 if not rate else min(0.5, max(0.02, (n - got) / rate / 2))
             time.sleep(due)  # the poll interval of a deadline wait, see above
+
+
+#: How long the counts of partitioned instances must stay still to call a drain over.
+SETTLE_S: Final = 0.5
+
+
+def _settled(
+    services: list[ServiceProcess], client: httpx.Client, got: int, at: float,
+    seen: list[dict[str, float]],
+) -> tuple[float, list[dict[str, float]]]:
+    while True:
+        time.sleep(0.05)  # the poll interval while waiting for the counts to settle
+        now_seen = [s.metrics(client) for s in services]
+        now = time.perf_counter()
+        total = sum(readings(m) + rejected(m) for m in now_seen)
+        if total != got:
+            got, at, seen = total, now, now_seen
+        elif now - at >= SETTLE_S:
+            return at, seen

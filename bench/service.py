@@ -37,9 +37,10 @@ checkout (a worktree of the commit before a change), in the same rounds: the cha
 effect on rate and CPU a message, per round.
 
 PARTITIONS (--partitions 2): two `lantian run` processes with LANTIAN_PARTITION=0/2 and
-1/2 sharing the store and the broker drain the backlog together, against one instance
-(SERVICE+INFLUX) of the same round; target ≥ 1.6×. Skipped, saying so, when the
-installed service does not know LANTIAN_PARTITION.
+1/2 sharing the store and the broker drain the backlog together, against one instance of
+the same code in the same round (SERVICE+INFLUX; with --compare, the compared checkout's
+code and COMPARED+INFLUX); target ≥ 1.6×. Skipped, saying so, when that service does not
+know LANTIAN_PARTITION.
 """
 
 from __future__ import annotations
@@ -57,12 +58,18 @@ from rich.table import Table
 
 from bench import _bare, _lantian, _publisher
 from bench._common import console, machine_info, past_base_ms, print_header, spread, write_results
-from bench._service import ServiceProcess, shipped_station_ids, wait_counted, write_bench_config
+from bench._service import (
+    ServiceProcess,
+    rejected,
+    shipped_station_ids,
+    wait_counted,
+    write_bench_config,
+)
 from bench._service_latency import LatencyRun, measure_latency
 from bench._session import forget_session, register_session
 from ingest import DecodeContext, InboundTopics
 from lantian.config import load_settings
-from tests.support import Broker, Victoria, free_port, run_mosquitto, run_victoria
+from tests.support import REPO, Broker, Victoria, free_port, run_mosquitto, run_victoria
 
 KINDS = ("CEILING", "INGEST", "SERVICE", "SERVICE+INFLUX")
 TARGET_SHARE = 0.70
@@ -129,9 +136,9 @@ class Bench:
         started = []
         try:
             for k in range(partitions):
-                env = {"LANTIAN_PARTITION": f"{k}/{partitions}",
+                own = {**(env or {}), "LANTIAN_PARTITION": f"{k}/{partitions}",
                        "LANTIAN_HTTP": f"127.0.0.1:{free_port()}"}
-                started.append(ServiceProcess(config, env, base / f"lantian-{k}.log").start())
+                started.append(ServiceProcess(config, own, base / f"lantian-{k}.log").start())
         except BaseException:
             for s in started:
                 s.stop()
@@ -141,7 +148,7 @@ class Bench:
     def service(self, kind: str, rnd: int, partitions: int = 0,
                 profile: Path | None = None) -> Drain:
         influx = kind != "SERVICE"
-        env = self.compared if kind == "COMPARED+INFLUX" else None
+        env = self.compared if kind in ("COMPARED+INFLUX", "PARTITIONS") else None
         procs = self.services(f"{kind.lower()}-{rnd}", influx, partitions, profile, env)
         try:
             for p in procs:
@@ -152,11 +159,12 @@ class Bench:
             t0 = time.perf_counter()
             for p in procs:
                 p.thaw()
-            done, seen = wait_counted(procs, self.n, 60 + self.n / 200, started=t0)
+            done, seen = wait_counted(procs, self.n, 60 + self.n / 200, started=t0,
+                                      settle=bool(partitions))
             cpu = sum(p.cpu_s() for p in procs) - cpu0
             loop = sum(p.thread_cpu_s()["loop"] for p in procs) - loop0
             counted = sum(int(m.get('lantian_records_total{type="Reading"}', 0)) for m in seen)
-            dead = self.n - counted
+            dead = sum(rejected(m) for m in seen)
             written = None
             if influx:  # nothing lost on the way to InfluxDB either (not timed)
                 _, after = wait_counted(procs, self.n, 60, points=True)
@@ -169,14 +177,12 @@ class Bench:
                      cpu / self.n * 1e6, written, loop / self.n * 1e6)
 
 
-def partitions_supported() -> bool:
-    """Whether the installed configuration knows LANTIAN_PARTITION (engineer I's
-    partitions): the env overrides are a table in lantian/config/_env.py."""
-    import inspect
-
-    from lantian.config import _env
-
-    return "LANTIAN_PARTITION" in inspect.getsource(_env)
+def partitions_supported(checkout: Path) -> bool:
+    """Whether that checkout's service knows LANTIAN_PARTITION (the issue's partitions,
+    built in parallel with this harness): the env overrides are a table in
+    lantian/config/_env.py."""
+    env = checkout / "lantian" / "config" / "_env.py"
+    return env.is_file() and "LANTIAN_PARTITION" in env.read_text(encoding="utf-8")
 
 
 # -- reporting ---------------------------------------------------------------------------
@@ -202,6 +208,7 @@ def drain_table(drains: list[Drain], kinds: Sequence[str], n: int) -> Table:
             spread([d.loop_cpu_us_per_msg for d in ds if d.loop_cpu_us_per_msg is not None],
                    "{:.1f}"),
             "all" if all(d.counted == d.n for d in ds) else
+            "all, shared stations' by each instance" if all(d.counted > d.n for d in ds) else
             ", ".join(f"{d.counted:,}/{d.n:,}" for d in ds),
             str(sum(d.dead_letters for d in ds)),
             ("-" if not written else "all" if all(w >= n for w in written)
@@ -247,9 +254,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     kinds = [k for k in KINDS if not args.only or k in args.only or k == "CEILING"]
     if args.compare:
         kinds.append("COMPARED+INFLUX")
-    partitioned = args.partitions and partitions_supported()
+    # the partitions run the compared checkout's code when there is one, and are
+    # measured against one instance of the same code
+    code = args.compare.resolve() if args.compare else REPO
+    single = "COMPARED+INFLUX" if args.compare else "SERVICE+INFLUX"
+    partitioned = args.partitions and partitions_supported(code)
     if args.partitions and not partitioned:
-        console.print("[yellow]PARTITIONS skipped: the installed service does not know "
+        console.print(f"[yellow]PARTITIONS skipped: the service in {code} does not know "
                       "LANTIAN_PARTITION (lantian/config/_env.py) yet[/yellow]")
     latency: LatencyRun | None = None
     with tempfile.TemporaryDirectory(prefix="lantian-bench-service-") as tmp, \
@@ -296,9 +307,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "[green]met[/green]" if met else "[red]not met[/red]")
             console.print(line)
         if partitioned:
-            both = share(drains, "PARTITIONS", of="SERVICE+INFLUX")
+            both = share(drains, "PARTITIONS", of=single)
             ok = statistics.median(both) >= TARGET_PARTITIONS
-            console.print(f"PARTITIONS ({args.partitions} instances) / SERVICE+INFLUX: "
+            console.print(f"PARTITIONS ({args.partitions} instances) / {single}: "
                           f"[bold]{spread(both, '{:.2f}')}×[/bold] per round; target ≥ "
                           f"{TARGET_PARTITIONS}×: " + ("[green]met[/green]" if ok
                                                        else "[red]not met[/red]"))
