@@ -282,6 +282,9 @@ async def serve(
     # process: out of the collector's way, so that a full collection, which a backlog's
     # growing rule windows set off every few seconds, scans only what came since (it
     # held the loop for 100-200 ms a time, the whole p99 of a reading's alert latency).
+    # Collected first: garbage frozen would never be freed (a process that serves more
+    # than once, as the tests do, would keep each start's).
+    gc.collect()
     gc.freeze()
     await mqtt.start()
     scheduler.start()
