@@ -74,6 +74,25 @@ def reading_payload(seq: int, base_ms: int, sent_at: float) -> bytes:
     })  # fmt: skip
 
 
+def station_topic(station: str) -> str:
+    return f"lantian/sensors/{station}/reading"
+
+
+def station_payload(station: str, seq: int, base_ms: int, sent_at: float) -> bytes:
+    """A ~200-byte Lantian reading for a real station (`bench.service`: the shipped
+    ones), with values of a quiet day (PM10 40..99 µg/m³, under every shipped limit, so
+    the backlog is the rules' and the store's everyday work, not an alert storm); `ts`
+    as in `reading_payload`."""
+    ts = datetime.fromtimestamp((base_ms + seq) / 1000, _CST).isoformat(timespec="milliseconds")
+    pm10 = 40.5 + (seq * 7) % 60
+    return orjson.dumps({
+        "station": station, "ts": ts,
+        "pm10": pm10, "pm25": pm10 / 2, "tsp": pm10 * 1.8,
+        "temp": 12.4, "rh": 64.0, "pressure": 101.3, "wind_speed": 2.1, "wind_dir": 225.0,
+        "sent_at": sent_at,
+    })  # fmt: skip
+
+
 def past_base_ms(now: float, offset_s: float = 3600.0) -> int:
     """A ts base an hour ago: in the past (validation refuses the future), not ancient."""
     return int((now - offset_s) * 1000)

@@ -15,7 +15,7 @@ from bench._common import bench_context
 from bench._session import RECEIVE_MAXIMUM, SESSION_EXPIRY_S
 from bench._tally import Tally
 from dispatch._sqlite import SqliteStore
-from ingest import BrokerSettings, InboundTopics, Ingestor, MqttConnection
+from ingest import BrokerSettings, DecodeContext, InboundTopics, Ingestor, MqttConnection
 from ingest._deadletters import MemoryDeadLetters
 from lantian.recovery import Journal
 from rules.records import Reading, Record
@@ -42,8 +42,10 @@ async def _run(
     connection: type[MqttConnection] = MqttConnection,
     ingest: bool = True,
     durable: Path | None = None,
+    ctx: DecodeContext | None = None,
 ) -> IngestRun:
-    """`connection` and `ingest=False` (count raw messages, no Ingestor) exist for
+    """`ctx`: the stations to decode against (default: the bench's 1000 synthetic
+    ones). `connection` and `ingest=False` (count raw messages, no Ingestor) exist for
     bench.variants, which takes the path apart; the harness uses the defaults.
     `durable`: a SQLite store file there, and the service's durability on top of
     ingest: each message that brings a record journalled in one transaction a read
@@ -62,7 +64,7 @@ async def _run(
         tally.note_sent_at(float(record.extras["sent_at"]))
 
     ingestor = Ingestor(
-        ctx=bench_context(), topics=topics, clock=_utc_now, deadletters=deadletters,
+        ctx=ctx or bench_context(), topics=topics, clock=_utc_now, deadletters=deadletters,
         records=count if publisher is None else count_with_lag,
     )
     settings = BrokerSettings(
@@ -75,15 +77,20 @@ async def _run(
     store = None
     if durable is not None:
         store = SqliteStore(durable)
-        ingestor.journal = Journal(store)
+        journal = ingestor.journal = Journal(store)
         begin = store.begin
 
         def journalled(topic: str, payload: bytes) -> None:
             begin()
+            journal.hold()
             ingestor.handle(topic, payload)
 
+        def commit() -> None:  # what lantian.recovery.Burst.end does
+            journal.flush()
+            store.commit()
+
         mqtt = MqttConnection(settings, topics.subscriptions(), on_message=journalled,
-                              manual_ack=True, on_burst_end=store.commit)
+                              manual_ack=True, on_burst_end=commit)
     else:
         mqtt = connection(settings, topics.subscriptions(),
                           on_message=ingestor.handle if ingest else count_raw)
@@ -118,9 +125,12 @@ def drain(
     connection: type[MqttConnection] = MqttConnection,
     ingest: bool = True,
     durable: Path | None = None,
+    ctx: DecodeContext | None = None,
 ) -> IngestRun:
     """Resume the session holding the backlog and ingest until all `n` are records."""
-    return asyncio.run(_run(broker, client_id, n, None, timeout, connection, ingest, durable))
+    return asyncio.run(
+        _run(broker, client_id, n, None, timeout, connection, ingest, durable, ctx)
+    )
 
 
 def paced(broker: Broker, client_id: str, publisher: list[str], n: int, grace: float) -> IngestRun:

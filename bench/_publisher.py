@@ -15,13 +15,14 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench._common import reading_payload, reading_topic
+from bench._common import reading_payload, reading_topic, station_payload, station_topic
 
 #: QoS 1 messages the publisher keeps unacknowledged. mosquitto takes 100 in flight from a
 #: client happily; more only queues inside paho.
@@ -42,8 +43,11 @@ class PublishResult:
 
 
 def publish(
-    host: str, port: int, n: int, rate: float, qos: int, start: int, base_ms: int
+    host: str, port: int, n: int, rate: float, qos: int, start: int, base_ms: int,
+    stations: Sequence[str] = (),
 ) -> PublishResult:
+    """`stations`: readings for these stations in turn (`station_payload`, quiet values)
+    instead of the synthetic BN-xxxx ones."""
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=paho.MQTTv5)
     client.max_inflight_messages_set(INFLIGHT)
     client.max_queued_messages_set(0)
@@ -67,9 +71,13 @@ def publish(
         due = min(n, int((now - t0) * rate) + 1) if rate > 0 else min(n, acked + FLAT_OUT_WINDOW)
         while sent < due:
             seq = start + sent
-            client.publish(
-                reading_topic(seq), reading_payload(seq, base_ms, time.time()), qos=qos
-            )
+            if stations:
+                station = stations[seq % len(stations)]
+                topic = station_topic(station)
+                payload = station_payload(station, seq, base_ms, time.time())
+            else:
+                topic, payload = reading_topic(seq), reading_payload(seq, base_ms, time.time())
+            client.publish(topic, payload, qos=qos)
             sent += 1
         wait = (t0 + sent / rate - time.perf_counter()) if rate > 0 and sent < n else 0.01
         if client.loop(timeout=max(wait, 0.0)) != paho.MQTT_ERR_SUCCESS:
@@ -81,12 +89,13 @@ def publish(
 
 
 def command(
-    port: int, n: int, rate: float, qos: int, start: int, base_ms: int, host: str = "127.0.0.1"
+    port: int, n: int, rate: float, qos: int, start: int, base_ms: int, host: str = "127.0.0.1",
+    stations: Sequence[str] = (),
 ) -> list[str]:
     return [
         sys.executable, "-m", "bench._publisher", "--host", host, "--port", str(port),
         "--n", str(n), "--rate", str(rate), "--qos", str(qos), "--start", str(start),
-        "--base-ms", str(base_ms),
+        "--base-ms", str(base_ms), *(["--stations", ",".join(stations)] if stations else []),
     ]  # fmt: skip
 
 
@@ -94,10 +103,12 @@ def parse(stdout: bytes) -> PublishResult:
     return PublishResult(**json.loads(stdout.decode().strip().splitlines()[-1]))
 
 
-def run(port: int, n: int, rate: float, qos: int, start: int, base_ms: int) -> PublishResult:
+def run(port: int, n: int, rate: float, qos: int, start: int, base_ms: int,
+        stations: Sequence[str] = ()) -> PublishResult:
     """Publish in a child process and wait for it (the backlog is published this way)."""
     out = subprocess.run(
-        command(port, n, rate, qos, start, base_ms), capture_output=True, check=False,
+        command(port, n, rate, qos, start, base_ms, stations=stations), capture_output=True,
+        check=False,
         timeout=600,
     )
     if out.returncode != 0:
@@ -114,8 +125,10 @@ def main() -> None:
     p.add_argument("--qos", type=int, default=1, choices=(0, 1))
     p.add_argument("--start", type=int, default=0, help="first sequence number")
     p.add_argument("--base-ms", type=int, required=True, help="ts of seq 0, epoch ms")
+    p.add_argument("--stations", default="", help="comma-separated station ids to publish for")
     a = p.parse_args()
-    result = publish(a.host, a.port, a.n, a.rate, a.qos, a.start, a.base_ms)
+    stations = [s for s in a.stations.split(",") if s]
+    result = publish(a.host, a.port, a.n, a.rate, a.qos, a.start, a.base_ms, stations)
     print(json.dumps({"sent": result.sent, "acked": result.acked, "seconds": result.seconds}))
 
 

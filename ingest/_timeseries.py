@@ -1,5 +1,5 @@
 """Readings and drone positions to InfluxDB (v2 write API), through influxdb-client's
-batching writer.
+writer (its retries and callbacks), fed whole batches by a flusher thread of our own.
 
 Schema (line protocol, millisecond precision):
 
@@ -40,7 +40,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client import InfluxDBClient
@@ -49,7 +49,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 from reactivex.scheduler import ThreadPoolScheduler
 
 from ingest._metrics import IngestMetrics
-from rules.records import DronePosition, Reading, Record
+from rules.records import VALID_FLAG, DronePosition, Measurement, Reading, Record
 
 log = logging.getLogger(__name__)
 
@@ -75,25 +75,54 @@ def _ms(ts: datetime) -> int:
     return int(ts.timestamp() * 1000)
 
 
+#: A reading's tag set by (station, interval, source): the same few hundred keys over
+#: and over, escaped once (bounded, should the station ids be many).
+_READING_TAGS: dict[tuple[str, str, str], str] = {}
+_READING_TAGS_MAX: Final = 100_000
+
+
+def _reading_tags(station: str, interval: str, source: str) -> str:
+    key = (station, interval, source)
+    tags = _READING_TAGS.get(key)
+    if tags is None:
+        tags = _tags((("station", station), ("interval", interval), ("source", source)))
+        if len(_READING_TAGS) < _READING_TAGS_MAX:
+            _READING_TAGS[key] = tags
+    return tags
+
+
+def _reading_lines(record: Reading) -> list[str]:
+    """`to_lines` of a reading: on the path of every message, so written for speed (one
+    pass over the values, float fields without a generator); the output is the general
+    rule's, which `tests/unit/ingest/test_timeseries_lines.py` holds it to."""
+    ms = _ms(record.ts)
+    fields: list[str] = []
+    flagged: list[tuple[str, Measurement]] | None = None
+    for metric, v in record.values.items():
+        if v.flag != VALID_FLAG:
+            (flagged := flagged or []).append((metric, v))
+            continue
+        value = v.value
+        if type(value) is float:
+            fields.append(f"{metric}={value!r}")
+        elif value is not None:
+            fields.append(f"{metric}={value}i" if isinstance(value, int) else f"{metric}={value!r}")
+    if record.location is not None:
+        fields.append(f"lat={record.location.lat!r},lon={record.location.lon!r}")
+    lines = []
+    if fields:
+        tags = _reading_tags(record.station, record.interval.value, record.source)
+        lines.append(f"reading{tags} {','.join(fields)} {ms}")
+    for metric, v in flagged or ():
+        t = _tags((("station", record.station), ("metric", metric), ("flag", v.flag)))
+        lines.append(f"reading_flagged{t} value={v.value!r} {ms}")
+    return lines
+
+
 def to_lines(record: Record) -> list[str]:
     """The line-protocol lines for a record (none for missions and findings)."""
-    if isinstance(record, Reading):
-        ms = _ms(record.ts)
-        tags = _tags(
-            (("station", record.station), ("interval", record.interval.value),
-             ("source", record.source))
-        )
-        lines = []
-        valid = _fields((m, v.value) for m, v in record.values.items() if v.valid)
-        if record.location is not None:
-            valid += f",lat={record.location.lat!r},lon={record.location.lon!r}"
-        if valid:
-            lines.append(f"reading{tags} {valid.lstrip(',')} {ms}")
-        for metric, v in record.values.items():
-            if not v.valid:
-                t = _tags((("station", record.station), ("metric", metric), ("flag", v.flag)))
-                lines.append(f"reading_flagged{t} value={v.value!r} {ms}")
-        return lines
+    if type(record) is Reading:
+        return _reading_lines(record)
     if isinstance(record, DronePosition):
         tags = _tags((("drone", record.drone), ("mission", record.mission),
                       ("source", record.source)))
@@ -137,10 +166,21 @@ class TimeSeriesWriter:
         ) / 1000
         self._ages: deque[list[float]] = deque()  # [first write time, points], oldest first
         self._failing = False
+        # Lines wait here, rendered, until a batch is full or the flush interval passed;
+        # the flusher thread alone hands them to the client, a batch at a time. The
+        # client's rx pipeline costs tens of µs an item: an item a point on the event
+        # loop's thread was a fifth of the whole service's CPU under a backlog.
+        self._batch_size = batch_size
+        self._flush_s = flush_interval_ms / 1000
+        self._buffer: list[str] = []
+        self._reoffer: list[str] = []  # parked batches to offer again
+        self._wake = threading.Event()
+        self._closing = False
         self._client = InfluxDBClient(url=url, token=token, org=org, timeout=timeout_ms)
         self._api = self._client.write_api(
             write_options=WriteOptions(
-                batch_size=batch_size,
+                # each item handed over is a whole batch already: send it as it comes
+                batch_size=1,
                 flush_interval=flush_interval_ms,
                 retry_interval=retry_interval_ms,
                 max_retries=3,
@@ -153,6 +193,11 @@ class TimeSeriesWriter:
             error_callback=self._on_error,
             retry_callback=self._on_retry,
         )
+        # read at each scrape: a gauge set a write cost a lock of its own a message
+        metrics.points_pending.set_function(lambda: self._pending)
+        self._flusher = threading.Thread(target=self._flush_loop, name="influx-flush",
+                                         daemon=True)
+        self._flusher.start()
 
     @property
     def pending(self) -> int:
@@ -183,37 +228,60 @@ class TimeSeriesWriter:
                           self._pending)
                 return
             self._pending += len(lines)
-            self._metrics.points_pending.set(self._pending)
             now = self._monotonic()
             # one entry a second at most, so an outage costs a few bytes a second here
             if self._ages and now - self._ages[-1][0] < 1.0:
                 self._ages[-1][1] += len(lines)
             else:
                 self._ages.append([now, len(lines)])
-        for line in lines:
-            self._api.write(self._bucket, self._org, line, write_precision=_MS)
+            self._buffer += lines
+            full = len(self._buffer) >= self._batch_size
+        if full:
+            self._wake.set()
 
     def retry_parked(self) -> int:
         """Offer parked batches to the server again; returns the number of points offered."""
         with self._lock:
             batches = list(self._parked)
             self._parked.clear()
-        for batch in batches:
-            self._api.write(self._bucket, self._org, batch, write_precision=_MS)
+            self._reoffer += batches
+        if batches:
+            self._wake.set()
         return sum(b.count("\n") + 1 for b in batches)
+
+    def _flush_loop(self) -> None:
+        """The flusher thread: every flush interval, or at once when a batch is full,
+        hand the buffered lines to the client in batches, and the parked ones offered
+        again; the last round runs after `close()` asked for it."""
+        while True:
+            self._wake.wait(self._flush_s)
+            self._wake.clear()
+            with self._lock:
+                lines, self._buffer = self._buffer, []
+                reoffer, self._reoffer = self._reoffer, []
+                closing = self._closing
+            size = self._batch_size
+            batches = ["\n".join(lines[i:i + size]) for i in range(0, len(lines), size)]
+            for batch in reoffer + batches:
+                self._api.write(self._bucket, self._org, batch, write_precision=_MS)
+            if closing:
+                return
 
     def close(self) -> None:
         """Flush, offering the parked batches once more; the client waits up to 10 s for
         the server. What it has not taken by then is given up, counted and logged: a
         stop with the server away must not lose points in silence."""
         self.retry_parked()
+        with self._lock:
+            self._closing = True
+        self._wake.set()
+        self._flusher.join()
         self._api.close()  # type: ignore[no-untyped-call]
         self._client.close()  # type: ignore[no-untyped-call]
         with self._lock:
             lost, self._pending = self._pending, 0
             self._parked.clear()
             self._ages.clear()
-            self._metrics.points_pending.set(0)
         if lost:
             self._metrics.points_failed.inc(lost)
             log.error("time series: stopping with %d points the server has not taken: "
@@ -223,7 +291,6 @@ class TimeSeriesWriter:
     def _settled(self, points: int) -> None:
         with self._lock:
             self._pending -= points
-            self._metrics.points_pending.set(self._pending)
             # settled points are taken off the oldest entries: batches settle roughly in
             # the order they were written, and a parked one makes healthy() False anyway
             while points and self._ages:

@@ -76,20 +76,46 @@ class Journal:
     def __init__(self, store: SqlStore, partition: str = SINGLE) -> None:
         self._store = store
         self.partition = partition
+        #: messages of the open burst (`hold` to `flush`), inserted together by `flush`:
+        #: one executemany a burst, where an insert with its savepoint a message cost
+        #: more than the rest of the store's work; every other write and read of the
+        #: journal flushes first
+        self._pending: list[tuple[float, str | None, bytes | None]] = []
+        self._holding = False
+
+    def hold(self) -> None:
+        """Keep the messages until `flush` (`Burst`: from its begin to its commit)."""
+        self._holding = True
 
     def message(self, topic: str, payload: bytes, at: datetime) -> None:
-        self._add(at, topic, payload)
+        if self._holding:
+            self._pending.append((at.timestamp(), topic, payload))
+        else:
+            self._add(at, topic, payload)
 
     def sweep(self, at: datetime) -> None:
         self._add(at, None, None)
 
+    def flush(self) -> None:
+        """Insert the messages held for the open transaction; `Burst.end` calls it before
+        the commit, so they commit (or fail) with their effects."""
+        self._holding = False
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        with self._store.transaction() as db:
+            db.executemany("INSERT INTO inputs (at, topic, payload, partition)"
+                           " VALUES (?, ?, ?, ?)", [(*r, self.partition) for r in rows])
+
     def _add(self, at: datetime, topic: str | None, payload: bytes | None) -> None:
+        self.flush()  # ids keep the order things happened in
         with self._store.transaction() as db:
             db.execute("INSERT INTO inputs (at, topic, payload, partition)"
                        " VALUES (?, ?, ?, ?)", (at.timestamp(), topic, payload, self.partition))
 
     def after(self, position: int, batch: int = 5000) -> Iterator[Entry]:
         """The entries after `position`, in order, read a batch at a time."""
+        self.flush()
         db = self._store.connection
         while True:
             rows = db.execute(
@@ -104,6 +130,7 @@ class Journal:
             position = rows[-1][0]
 
     def __len__(self) -> int:
+        self.flush()
         n: int = self._store.connection.execute(
             "SELECT count(*) FROM inputs WHERE partition = ?", (self.partition,)).fetchone()[0]
         return n
@@ -122,6 +149,7 @@ class Journal:
     def checkpoint(self, data: bytes, at: datetime, keep: int = RECENT_KEPT) -> int:
         """Keep `data` as the snapshot covering every entry so far, and forget those
         entries but the `keep` most recent, in one transaction; the position it covers."""
+        self.flush()
         with self._store.transaction() as db:
             position = int(db.execute("SELECT coalesce(max(id), 0) FROM inputs"
                                       " WHERE partition = ?", (self.partition,)).fetchone()[0])
@@ -234,12 +262,15 @@ class Burst:
             self._store.begin()
         except Exception as exc:  # raised at `end`, which leaves the burst unacknowledged
             self._failed = exc
+            return
+        self._checkpoints.journal.hold()
 
     def end(self) -> None:
         failed, self._failed = self._failed, None
         try:
             if failed is not None:
                 raise failed
+            self._checkpoints.journal.flush()
             self._store.commit()
         except Exception:
             # the messages stay unacknowledged (the broker redelivers them); the state in

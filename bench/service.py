@@ -1,0 +1,344 @@
+"""The whole service as fast as its ingest: how fast `lantian run` drains a QoS 1 backlog,
+with and without InfluxDB, beside a bare paho subscriber and the ingest path alone.
+
+    python -m bench.service [--n 30000] [--runs 3] [--probes 100] [--duration 10]
+                            [--partitions 2]
+
+Every receiver drains the same backlog: N ~200-byte Lantian readings for the shipped
+stations (config/stations.geojson, quiet values under every shipped limit, unique
+timestamps an hour ago), published at QoS 1 by a child-process paho publisher to a
+persistent session while the receiver is away or frozen. Round-robin, --runs rounds:
+
+  CEILING         a bare paho subscriber (`bench._bare`) resumes its session and counts
+  INGEST          `MqttConnection` + `Ingestor` in this process (`bench._lantian`, as
+                  `bench.ingest` runs it), against the bench config's stations
+  SERVICE         `lantian run` in its own process (shipped rules, SQLite store, the
+                  journal and outbox committed before each burst's acks), no InfluxDB:
+                  started, frozen (SIGSTOP) while the backlog is queued, thawed and timed
+                  until its /metrics counts every reading
+  SERVICE+INFLUX  the same with InfluxDB (Debian's victoria-metrics, the InfluxDB v2 write
+                  API); after the timing it waits until every point is written
+
+The rate is N over the drain's span (CEILING and INGEST: first message to last;
+SERVICE: thaw to the /metrics poll that counts the last, polled ever more often
+as the end nears, every 20 ms at the end: `bench._service.wait_counted`). CPU µs a
+message is the receiver process's own (all its threads; for SERVICE from
+/proc/<pid>/stat at thaw and at the end). Each round's share of CEILING is printed per
+round, so a drift of this shared box hits all receivers of a round alike.
+
+LATENCY: `lantian run` with InfluxDB under a paced background of readings at half the
+SERVICE+INFLUX median drain rate for --duration s, and --probes readings spread over
+it, each for a probe station of its own (kind "test", read only by a bench rule with an
+instant PM10 limit of 500) with PM10 600: each raises a new alert. Latency is from the
+probe's publish to its alert's message on `lantian/queues/+/alerts`; target p99 ≤ 50 ms.
+
+COMPARED+INFLUX (--compare CHECKOUT): SERVICE+INFLUX with the packages of another
+checkout (a worktree of the commit before a change), in the same rounds: the change's
+effect on rate and CPU a message, per round.
+
+PARTITIONS (--partitions 2): two `lantian run` processes with LANTIAN_PARTITION=0/2 and
+1/2 sharing the store and the broker drain the backlog together, against one instance of
+the same code in the same round (SERVICE+INFLUX; with --compare, the compared checkout's
+code and COMPARED+INFLUX); target ≥ 1.6×. Skipped, saying so, when that service does not
+know LANTIAN_PARTITION.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pstats
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rich.table import Table
+
+from bench import _bare, _lantian, _publisher
+from bench._common import console, machine_info, past_base_ms, print_header, spread, write_results
+from bench._service import (
+    ServiceProcess,
+    rejected,
+    shipped_station_ids,
+    wait_counted,
+    write_bench_config,
+)
+from bench._service_latency import LatencyRun, measure_latency
+from bench._session import forget_session, register_session
+from ingest import DecodeContext, InboundTopics
+from lantian.config import load_settings
+from tests.support import REPO, Broker, Victoria, free_port, run_mosquitto, run_victoria
+
+KINDS = ("CEILING", "INGEST", "SERVICE", "SERVICE+INFLUX")
+TARGET_SHARE = 0.70
+TARGET_P99_MS = 50.0
+TARGET_PARTITIONS = 1.6
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    kind: str
+    round: int
+    n: int
+    counted: int
+    dead_letters: int
+    rate: float
+    cpu_us_per_msg: float
+    points_written: int | None = None  # SERVICE+INFLUX: what InfluxDB took, after
+    loop_cpu_us_per_msg: float | None = None  # SERVICE: the event loop's thread alone
+
+
+@dataclass
+class Bench:
+    broker: Broker
+    victoria: Victoria
+    workdir: Path
+    stations: list[str]
+    n: int
+    ctx: DecodeContext
+    #: the environment COMPARED+INFLUX's `lantian run` gets on top of ours (--compare)
+    compared: dict[str, str] = field(default_factory=dict)
+
+    def backlog(self, publish_for: str) -> None:
+        published = _publisher.run(self.broker.port, self.n, 0, 1, 0,
+                                   past_base_ms(time.time()), stations=self.stations)
+        if published.acked != self.n:
+            raise RuntimeError(f"{publish_for}: only {published.acked} of {self.n} acknowledged")
+
+    def in_process(self, kind: str, rnd: int) -> Drain:
+        cid = f"bench-service-{kind.lower()}-{rnd}"
+        register_session(self.broker, cid, InboundTopics().subscriptions())
+        try:
+            self.backlog(kind)
+            timeout = 60 + self.n / 500
+            if kind == "CEILING":
+                tally, dead = _bare.drain(self.broker, cid, self.n, timeout), 0
+            else:
+                run = _lantian.drain(self.broker, cid, self.n, timeout, ctx=self.ctx)
+                tally, dead = run.tally, sum(run.dead_letters.values())
+        finally:
+            forget_session(self.broker, cid)
+        return Drain(kind, rnd, self.n, tally.count, dead, tally.rate, tally.cpu_us_per_msg)
+
+    def services(self, label: str, influx: bool, partitions: int = 0,
+                 profile: Path | None = None, env: dict[str, str] | None = None,
+                 ) -> list[ServiceProcess]:
+        """Started services on a fresh config and store: one, or `partitions` sharing
+        them (each its own HTTP port and LANTIAN_PARTITION)."""
+        base = self.workdir / label
+        config = write_bench_config(base / "config", self.broker, base / "lantian.sqlite",
+                                    self.victoria.url if influx else "")
+        if not partitions:
+            return [ServiceProcess(config, dict(env or {}), base / "lantian.log",
+                                   profile=profile).start()]
+        started = []
+        try:
+            for k in range(partitions):
+                own = {**(env or {}), "LANTIAN_PARTITION": f"{k}/{partitions}",
+                       "LANTIAN_HTTP": f"127.0.0.1:{free_port()}"}
+                started.append(ServiceProcess(config, own, base / f"lantian-{k}.log").start())
+        except BaseException:
+            for s in started:
+                s.stop()
+            raise
+        return started
+
+    def service(self, kind: str, rnd: int, partitions: int = 0,
+                profile: Path | None = None) -> Drain:
+        influx = kind != "SERVICE"
+        env = self.compared if kind in ("COMPARED+INFLUX", "PARTITIONS") else None
+        procs = self.services(f"{kind.lower()}-{rnd}", influx, partitions, profile, env)
+        try:
+            for p in procs:
+                p.freeze()
+            self.backlog(kind)
+            cpu0 = sum(p.cpu_s() for p in procs)
+            loop0 = sum(p.thread_cpu_s()["loop"] for p in procs)
+            t0 = time.perf_counter()
+            for p in procs:
+                p.thaw()
+            done, seen = wait_counted(procs, self.n, 60 + self.n / 200, started=t0,
+                                      settle=bool(partitions))
+            cpu = sum(p.cpu_s() for p in procs) - cpu0
+            loop = sum(p.thread_cpu_s()["loop"] for p in procs) - loop0
+            counted = sum(int(m.get('lantian_records_total{type="Reading"}', 0)) for m in seen)
+            dead = sum(rejected(m) for m in seen)
+            written = None
+            if influx:  # nothing lost on the way to InfluxDB either (not timed)
+                _, after = wait_counted(procs, self.n, 60, points=True)
+                written = sum(int(m.get("lantian_influx_points_written_total", 0))
+                              for m in after)
+        finally:
+            for p in procs:
+                p.stop()
+        return Drain(kind, rnd, self.n, counted, dead, self.n / (done - t0),
+                     cpu / self.n * 1e6, written, loop / self.n * 1e6)
+
+
+def partitions_supported(checkout: Path) -> bool:
+    """Whether that checkout's service knows LANTIAN_PARTITION (the issue's partitions,
+    built in parallel with this harness): the env overrides are a table in
+    lantian/config/_env.py."""
+    env = checkout / "lantian" / "config" / "_env.py"
+    return env.is_file() and "LANTIAN_PARTITION" in env.read_text(encoding="utf-8")
+
+
+# -- reporting ---------------------------------------------------------------------------
+
+
+def drain_table(drains: list[Drain], kinds: Sequence[str], n: int) -> Table:
+    table = Table(title=f"Drain a backlog of {n:,} QoS 1 readings for the shipped stations: "
+                  "median [min..max]", title_justify="left")
+    for col in ("receiver", "msg/s", "share of CEILING per round", "CPU µs/msg (receiver)",
+                "of which its event loop's thread", "counted", "dead letters",
+                "InfluxDB points written"):
+        table.add_column(col, justify="left" if col == "receiver" else "right")
+    ceiling = {d.round: d.rate for d in drains if d.kind == "CEILING"}
+    for kind in kinds:
+        ds = [d for d in drains if d.kind == kind]
+        if not ds:
+            continue
+        shares = [d.rate / ceiling[d.round] * 100 for d in ds if ceiling.get(d.round)]
+        written = [d.points_written for d in ds if d.points_written is not None]
+        table.add_row(
+            kind, spread([d.rate for d in ds]), spread(shares, "{:.0f} %"),
+            spread([d.cpu_us_per_msg for d in ds], "{:.1f}"),
+            spread([d.loop_cpu_us_per_msg for d in ds if d.loop_cpu_us_per_msg is not None],
+                   "{:.1f}"),
+            "all" if all(d.counted == d.n for d in ds) else
+            "all, shared stations' by each instance" if all(d.counted > d.n for d in ds) else
+            ", ".join(f"{d.counted:,}/{d.n:,}" for d in ds),
+            str(sum(d.dead_letters for d in ds)),
+            ("-" if not written else "all" if all(w >= n for w in written)
+             else ", ".join(f"{w:,}" for w in written)),
+        )
+    return table
+
+
+def share(drains: list[Drain], kind: str, of: str = "CEILING") -> list[float]:
+    base = {d.round: d.rate for d in drains if d.kind == of}
+    return [d.rate / base[d.round] for d in drains if d.kind == kind and base.get(d.round)]
+
+
+def _args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.service", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, default=30_000, help="backlog size (default 30000)")
+    p.add_argument("--runs", type=int, default=3, help="rounds of each receiver (default 3)")
+    p.add_argument("--probes", type=int, default=100, help="latency probes (default 100)")
+    p.add_argument("--duration", type=float, default=10.0, help="latency run length, s")
+    p.add_argument("--latency-rate", type=float, default=0.0, metavar="R",
+                   help="background msg/s of the latency run (default: half the median "
+                   "SERVICE+INFLUX drain rate)")
+    p.add_argument("--partitions", type=int, default=0, choices=(0, 2),
+                   help="also drain with two partitioned instances (default: off)")
+    p.add_argument("--only", nargs="*", choices=KINDS, help="run only these receivers")
+    p.add_argument("--profile", type=Path, metavar="STATS",
+                   help="instead: one SERVICE+INFLUX drain with `lantian run` under cProfile "
+                   "(its event loop's thread), stats saved to STATS, top functions printed")
+    p.add_argument("--compare", type=Path, metavar="CHECKOUT",
+                   help="add COMPARED+INFLUX: SERVICE+INFLUX with `lantian run` from this "
+                   "checkout's packages (PYTHONPATH), e.g. a worktree of the commit before a "
+                   "change, in the same rounds")
+    p.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _args(argv)
+    info = machine_info()
+    print_header("Lantian whole-service benchmark", info)
+    started = time.monotonic()
+    kinds = [k for k in KINDS if not args.only or k in args.only or k == "CEILING"]
+    if args.compare:
+        kinds.append("COMPARED+INFLUX")
+    # the partitions run the compared checkout's code when there is one, and are
+    # measured against one instance of the same code
+    code = args.compare.resolve() if args.compare else REPO
+    single = "COMPARED+INFLUX" if args.compare else "SERVICE+INFLUX"
+    partitioned = args.partitions and partitions_supported(code)
+    if args.partitions and not partitioned:
+        console.print(f"[yellow]PARTITIONS skipped: the service in {code} does not know "
+                      "LANTIAN_PARTITION (lantian/config/_env.py) yet[/yellow]")
+    latency: LatencyRun | None = None
+    with tempfile.TemporaryDirectory(prefix="lantian-bench-service-") as tmp, \
+            run_mosquitto(Path(tmp) / "mosquitto") as broker, \
+            run_victoria(Path(tmp) / "victoria") as victoria:  # fmt: skip
+        first = write_bench_config(Path(tmp) / "ctx", broker, Path(tmp) / "ctx.sqlite", "")
+        bench = Bench(broker, victoria, Path(tmp), shipped_station_ids(), args.n,
+                      load_settings(first, {}).decode,
+                      {"PYTHONPATH": str(args.compare.resolve())} if args.compare else {})
+        if args.compare:
+            console.print(f"COMPARED+INFLUX: lantian run from {args.compare.resolve()}")
+        console.print(f"mosquitto on {broker.url}, victoria-metrics on {victoria.url}; "
+                      f"backlog for {', '.join(bench.stations)}")
+        if args.profile:
+            d = bench.service("SERVICE+INFLUX", 0, profile=args.profile.resolve())
+            console.print(f"profiled SERVICE+INFLUX: {d.rate:,.0f} msg/s (cProfile slows it), "
+                          f"CPU {d.cpu_us_per_msg:.1f} µs/msg, of which the loop's "
+                          f"{d.loop_cpu_us_per_msg:.1f}; stats in {args.profile}")
+            pstats.Stats(str(args.profile)).strip_dirs().sort_stats("tottime").print_stats(40)
+            return
+        drains: list[Drain] = []
+        order = [*kinds, *(["PARTITIONS"] if partitioned else [])]
+        for rnd in range(args.runs):
+            for kind in order:
+                if kind in ("CEILING", "INGEST"):
+                    d = bench.in_process(kind, rnd)
+                elif kind == "PARTITIONS":
+                    d = bench.service(kind, rnd, partitions=args.partitions)
+                else:
+                    d = bench.service(kind, rnd)
+                drains.append(d)
+                console.print(f"[dim]round {rnd + 1}/{args.runs} {kind}: {d.rate:,.0f} msg/s, "
+                              f"{d.counted:,}/{d.n:,}, CPU {d.cpu_us_per_msg:.1f} µs/msg[/dim]")
+        console.print(drain_table(drains, order, args.n))
+        for kind in kinds[1:]:
+            shares = share(drains, kind)
+            if not shares:
+                continue
+            line = f"{kind} / CEILING: [bold]{spread([x * 100 for x in shares], '{:.0f}')} %"
+            line += "[/bold] per round"
+            if kind == "SERVICE+INFLUX":
+                met = statistics.median(shares) >= TARGET_SHARE
+                line += f"; target ≥ {TARGET_SHARE:.0%}: " + (
+                    "[green]met[/green]" if met else "[red]not met[/red]")
+            console.print(line)
+        if partitioned:
+            both = share(drains, "PARTITIONS", of=single)
+            ok = statistics.median(both) >= TARGET_PARTITIONS
+            console.print(f"PARTITIONS ({args.partitions} instances) / {single}: "
+                          f"[bold]{spread(both, '{:.2f}')}×[/bold] per round; target ≥ "
+                          f"{TARGET_PARTITIONS}×: " + ("[green]met[/green]" if ok
+                                                       else "[red]not met[/red]"))
+        if args.compare:
+            vs = share(drains, "SERVICE+INFLUX", of="COMPARED+INFLUX")
+            cpu = {d.round: d.cpu_us_per_msg for d in drains if d.kind == "COMPARED+INFLUX"}
+            less = [1 - d.cpu_us_per_msg / cpu[d.round] for d in drains
+                    if d.kind == "SERVICE+INFLUX" and cpu.get(d.round)]
+            console.print(f"SERVICE+INFLUX / COMPARED+INFLUX: {spread(vs, '{:.2f}')}× the rate, "
+                          f"{spread([x * 100 for x in less], '{:.0f}')} % less CPU a message, "
+                          "per round")
+        rates = [d.rate for d in drains if d.kind == "SERVICE+INFLUX"]
+        if (rates or args.latency_rate) and args.probes:
+            rate = args.latency_rate or statistics.median(rates) / 2
+            procs = bench.services("latency", influx=True)
+            try:
+                latency = measure_latency(broker, bench.stations, rate, args.duration,
+                                          args.probes)
+            finally:
+                procs[0].stop()
+            console.print(latency.table(TARGET_P99_MS))
+    console.print(f"[dim]total {time.monotonic() - started:.0f} s[/dim]")
+    if not args.no_json:
+        path = write_results("service", {
+            "machine": info, "args": vars(args), "drain": [asdict(d) for d in drains],
+            "latency": asdict(latency) if latency is not None else None,
+        })  # fmt: skip
+        console.print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()
