@@ -42,13 +42,14 @@ class PgStore(SqlStore):
         self._side: PgConnection | None = None
         try:
             self._migrate()
+        except BaseException:
+            db.close()
+            raise
+        try:
             self._side = PgConnection(url, call_timeout_s=call_timeout_s)
         except psycopg.Error as e:
             db.close()
             raise StoreUnavailable(f"{where}: cannot connect: {_first_line(e)}") from None
-        except BaseException:
-            db.close()
-            raise
 
     def _migrations(self) -> tuple[str, ...]:
         return PG_MIGRATIONS
@@ -58,13 +59,19 @@ class PgStore(SqlStore):
         # bursts added the same new labels inside their open transactions waited on each
         # other's index entries, in opposite orders (a deadlock). A label whose alert is
         # rolled back stays, unused: labels are only names.
+        # If that connection fails (the server restarted since its last use), the label is
+        # interned as before, in the transaction: a failure there fails the burst, which
+        # is then not acknowledged, where one here would cost the alert alone, committed.
         side = self._side
         if text is None or side is None or text in self._labels:
             return super()._label(text)
-        rows = side.execute(
-            "INSERT INTO labels (text) VALUES (?) ON CONFLICT (text) DO NOTHING RETURNING id",
-            (text,)).fetchall() or side.execute(
-            "SELECT id FROM labels WHERE text = ?", (text,)).fetchall()
+        try:
+            rows = side.execute(
+                "INSERT INTO labels (text) VALUES (?) ON CONFLICT (text) DO NOTHING"
+                " RETURNING id", (text,)).fetchall() or side.execute(
+                "SELECT id FROM labels WHERE text = ?", (text,)).fetchall()
+        except psycopg.Error:
+            return super()._label(text)
         found = self._labels[text] = int(rows[0][0])
         return found
 

@@ -17,7 +17,7 @@ SURFACES = {
         "Route", "Router", "Spot", "SqliteOutbox", "SqliteStore", "StreamHub", "Token",
         "api_router",
     ],
-    "dispatch.feed": ["ChangeFeed"],
+    "dispatch.feed": ["ChangeFeed", "PgWakeup"],
     "dispatch.flights": ["DockFlight", "Flights"],
     "dispatch.notify": ["Channel", "DeliveryWorker", "Notifier", "SqliteDeliveries"],
     "dispatch.users": ["SessionPolicy", "SqliteUsers", "UserAdmin", "UserRefused"],
