@@ -50,14 +50,18 @@ def on_reading(state: RuleState, reading: Reading, rs: Ruleset) -> list[Signal]:
             signal = evaluate_threshold(th, rule, site, reading, m.value, t, rs)
             if signal is not None:
                 out.append(signal)
-    if rs.aqi is not None and AQI_METRIC in by_metric:
+    aqi_rules = by_metric.get(AQI_METRIC, ())
+    # the AQI's hourly windows are kept only where an AQI rule reads them: a construction
+    # site's readings, most of the stream, would otherwise cost a fifth of the rules' time
+    if rs.aqi is not None and any(
+            r.select.matches(site.id, site.kind, site.zones) for r in aqi_rules):
         result = station_aqi(th.windows, site, reading, t, rs.aqi)
         if result is not None and result.aqi is not None:
             detail: dict[str, object] = {
                 "aqi_level": result.level, "category": result.category,
                 "primary": list(result.primary), "edition": str(result.edition),
             }
-            for rule in by_metric[AQI_METRIC]:
+            for rule in aqi_rules:
                 signal = evaluate_threshold(
                     th, rule, site, reading, float(result.aqi), t, rs, detail
                 )

@@ -285,6 +285,20 @@ def test_aqi_is_a_derived_metric_rules_can_use() -> None:
     assert a.detail["primary"] == ["pm25"]
 
 
+def test_the_aqi_is_kept_only_for_the_stations_an_aqi_rule_reads() -> None:
+    rule = ThresholdRule(
+        id="aqi", kind="air_quality", metric="aqi",
+        select=Selector(station_kinds=frozenset({"ambient"})),
+        trigger=Trigger(Direction.ABOVE, (Level("warning", 150, 140),)),
+    )
+    rs = ruleset(rule, aqi=AqiEdition.HJ633_2026)
+    state = RuleState()
+    for station in ("KY-AQ-001", "KY-CS-001"):  # an ambient station, a construction site
+        state, _ = evaluate(state, reading(station, 0, pm25=110, pm10=100), rs)
+    kept = {subject for subject, *_ in state.thresholds.windows}
+    assert kept == {"station:KY-AQ-001"}  # a site's readings feed no AQI nobody reads
+
+
 def test_findings_become_alerts_at_their_zone_and_merge() -> None:
     rs = ruleset(findings=FindingRules(by_kind={"dust_plume": 0.7}))
     plume = Finding("KY-UAV-01", T0, "dust_plume", 0.91, Location(30.02783, 120.502557),
