@@ -133,6 +133,10 @@ class Bench:
         if not partitions:
             return [ServiceProcess(config, dict(env or {}), base / "lantian.log",
                                    profile=profile).start()]
+        # each instance subscribes to its own stations' topics only (no partition takes
+        # the wide filters that dead-letter misspelt topics): the scaling configuration
+        with (config / "lantian.toml").open("a") as toml:
+            toml.write("\n[scale]\ncatch_all = false\n")
         started = []
         try:
             for k in range(partitions):
