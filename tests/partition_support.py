@@ -8,12 +8,8 @@ store lands, then a `postgresql://` URL, nothing else changed."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,10 +20,9 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import shipped_rules, write_config
+from tests.faults.conftest import ADMIN, ServiceProcess
 from tests.support import Broker, free_port, wait_until
 
-ADMIN_TOKEN = "test-admin-token-0123456789"
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 BLUE_SKY = {"Authorization": "Bearer demo-blue-sky-officer-token"}
 LAW = {"Authorization": "Bearer demo-law-enforcement-officer-token"}
 
@@ -65,64 +60,18 @@ def as_json(value: object) -> dict[str, object]:
     return value if isinstance(value, dict) else json.loads(str(value))  # type: ignore[no-any-return]
 
 
-class Instance:
+class Instance(ServiceProcess):
     """`lantian run` as partition `partition` ("k/N") of the deployment in `config`,
-    on `store`."""
+    on `store`, on an HTTP port of its own."""
 
     def __init__(self, config: Path, partition: str, log: Path, store: SharedStore,
                  env: dict[str, str] | None = None) -> None:
-        self.config = config
+        port = free_port()
+        super().__init__(
+            config, log, {"LANTIAN_PARTITION": partition, "LANTIAN_HTTP": f"127.0.0.1:{port}",
+                          "LANTIAN_STORE_URL": store.url, **(env or {})},
+            url=f"http://127.0.0.1:{port}", name=f"partition {partition}")
         self.partition = partition
-        self.log = log
-        self.env = {"LANTIAN_STORE_URL": store.url, **(env or {})}
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Instance:
-        env = {**os.environ, "LANTIAN_ADMIN_TOKEN": ADMIN_TOKEN,
-               "LANTIAN_PARTITION": self.partition, "LANTIAN_HTTP": f"127.0.0.1:{self.port}",
-               **self.env}
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "lantian", "--config", str(self.config), "run"],
-                stdout=out, stderr=out, env=env)
-        wait_until(self._up, timeout=30, what=f"partition {self.partition} to answer /healthz")
-        return self
-
-    def _up(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"partition {self.partition} exited:"
-                                 f" {self.log.read_text()[-3000:]}")
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def kill(self) -> None:
-        """kill -9: no shutdown, no last snapshot, nothing flushed."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def metric(self, name: str, **labels: str) -> float:
-        """A sample of /metrics (0 when absent)."""
-        want = "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
-        for line in httpx.get(f"{self.url}/metrics", timeout=30).text.splitlines():
-            key, _, value = line.rpartition(" ")
-            if key == name + want:
-                return float(value)
-        return 0.0
 
     def alerts(self) -> list[dict[str, object]]:
         r = httpx.get(f"{self.url}/api/alerts", headers=ADMIN, params={"limit": 500},

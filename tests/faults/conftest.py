@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 import httpx
 import paho.mqtt.client as paho
@@ -29,30 +30,36 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 class ServiceProcess:
-    """`lantian run` in a process of its own, on the config in `config`."""
+    """`lantian run` in a process of its own, on the config in `config`, with `env` over
+    the environment; `url` is its HTTP port's (by default the one the config names)."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None,
+                 url: str | None = None, name: str = "the service") -> None:
         self.config = config
         self.log = log
+        self.env = dict(env or {})
+        self.name = name
         self.proc: subprocess.Popen[bytes] | None = None
-        text = (config / "lantian.toml").read_text()
-        port = text.split('http = "127.0.0.1:', 1)[1].split('"', 1)[0]
-        self.url = f"http://127.0.0.1:{port}"
+        if url is None:
+            text = (config / "lantian.toml").read_text()
+            port = text.split('http = "127.0.0.1:', 1)[1].split('"', 1)[0]
+            url = f"http://127.0.0.1:{port}"
+        self.url = url
 
-    def start(self) -> ServiceProcess:
-        env = {**os.environ, "LANTIAN_ADMIN_TOKEN": ADMIN_TOKEN}
+    def start(self) -> Self:
+        env = {**os.environ, "LANTIAN_ADMIN_TOKEN": ADMIN_TOKEN, **self.env}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "lantian", "--config", str(self.config), "run"],
                 stdout=out, stderr=out, env=env,
             )
-        wait_until(self._up, timeout=30, what="the service to answer /healthz")
+        wait_until(self._up, timeout=30, what=f"{self.name} to answer /healthz")
         return self
 
     def _up(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            raise AssertionError(f"the service exited: {self.log.read_text()[-3000:]}")
+            raise AssertionError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
         try:
             return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:

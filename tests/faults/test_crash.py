@@ -74,12 +74,12 @@ def add_stations(config: Path, n: int) -> list[str]:
     return ids
 
 
-def publish_paced(broker: Broker, messages: list[tuple[str, bytes]], per_s: float
-                  ) -> threading.Thread:
+def publish_paced(broker: Broker, messages: list[tuple[str, bytes]], per_s: float,
+                  client_id: str = "fault-publisher") -> threading.Thread:
     """Publish at a pace in the background (the stream a kill lands in the middle of)."""
 
     def run() -> None:
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id="fault-publisher")
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         c.connect(broker.host, broker.port)
         c.loop_start()
         infos = []

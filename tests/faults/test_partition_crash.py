@@ -6,20 +6,17 @@ each escalation once though both instances sweep."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from lantian.partition import owner_of
 from tests.faults.conftest import Watcher
-from tests.faults.test_crash import FAULT_RULE, add_stations
+from tests.faults.test_crash import FAULT_RULE, add_stations, publish_paced
 from tests.partition_support import (
     Instance,
     SharedStore,
@@ -89,28 +86,6 @@ def test_a_replacement_continues_the_windows_of_its_partition(
 STATIONS = 1200
 
 
-def publish_paced(broker: Broker, messages: list[tuple[str, bytes]], per_s: float
-                  ) -> threading.Thread:
-    """Publish at a pace in the background (the stream a kill lands in the middle of)."""
-
-    def run() -> None:
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id="partition-fault-publisher")
-        c.connect(broker.host, broker.port)
-        c.loop_start()
-        infos = []
-        for t, p in messages:
-            infos.append(c.publish(t, p, qos=1))
-            time.sleep(1 / per_s)  # the pace of the devices, not a synchronisation
-        for info in infos:
-            info.wait_for_publish(10)
-        c.loop_stop()
-        c.disconnect()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_kill_9_of_one_partition_mid_stream_loses_nothing_and_repeats_nothing(
     deployment: list[Instance], broker: Broker, tmp_path: Path, store: SharedStore
 ) -> None:
@@ -128,7 +103,8 @@ ack_s = 3
     settle(broker, a, b)
     watcher = Watcher(broker, "lantian/queues/+/alerts")
     now = datetime.now(UTC)
-    stream = publish_paced(broker, [reading(s, now, 150.0) for s in stations], per_s=1000)
+    stream = publish_paced(broker, [reading(s, now, 150.0) for s in stations], per_s=1000,
+                           client_id="partition-fault-publisher")
     wait_until(lambda: records(b) >= share[1] // 4, timeout=60,
                what="a quarter of partition 1's share processed")
     b.kill()
