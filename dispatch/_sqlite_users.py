@@ -60,6 +60,26 @@ class SqliteUsers:
         if n != 1:
             raise UserRefused(f"no enabled user {username!r}")
 
+    def set_password(self, username: str, password_hash: str) -> None:
+        """A new password (a reset, or a change): the sessions signed in with the old one
+        end, and the name's sign-in lock-out with them."""
+        with self._store.transaction() as db:
+            n = db.execute("UPDATE users SET password_hash = ? WHERE username = ?"
+                           " AND disabled_at IS NULL", (password_hash, username)).rowcount
+            db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+            db.execute("DELETE FROM login_failures WHERE key = ?", (f"user:{username}",))
+        if n != 1:
+            raise UserRefused(f"no enabled user {username!r}")
+
+    def enable(self, username: str) -> None:
+        """A disabled user may sign in again, with their password; a personal token they
+        need anew (`set_token`): disabling took theirs."""
+        with self._store.transaction() as db:
+            n = db.execute("UPDATE users SET disabled_at = NULL WHERE username = ?"
+                           " AND disabled_at IS NOT NULL", (username,)).rowcount
+        if n != 1:
+            raise UserRefused(f"no disabled user {username!r}")
+
     def users(self) -> list[tuple[User, bool]]:
         """Every user, by name, and whether they have a personal token."""
         rows = self._db.execute(

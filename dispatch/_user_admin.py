@@ -51,6 +51,16 @@ class UserAdmin:
     def disable(self, name: str, now: datetime) -> None:
         self._users.disable(name, now)
 
+    def enable(self, name: str) -> None:
+        self._users.enable(name)
+
+    def set_password(self, name: str, password: str) -> None:
+        """A new password, checked against the policy; the user's sessions end."""
+        problem = password_problem(password)
+        if problem is not None:
+            raise UserRefused(problem)
+        self._users.set_password(name, self._passwords.hash(password))
+
     def users(self) -> list[tuple[User, bool]]:
         """Every user, and whether they have a personal token."""
         return self._users.users()

@@ -1,4 +1,5 @@
-"""`lantian users ...`: named users of the console and the API, kept in the store.
+"""`lantian users add|token|list|disable|enable|password`: named users of the console and
+the API, kept in the store.
 
 They open the store file the configuration names (`LANTIAN_STORE_URL` or `[store]`), as
 the service does, and work on it also while the service runs (SQLite's WAL lets a second
@@ -52,6 +53,14 @@ def add_user_commands(
                               "their sessions end and their token stops working")
     disable.add_argument("user")
     disable.set_defaults(func=_run(load, _disable))
+    enable = cmds.add_parser("enable", help="enable a disabled user again: they sign in "
+                             "with their password (a personal token they need anew)")
+    enable.add_argument("user")
+    enable.set_defaults(func=_run(load, _enable))
+    password = cmds.add_parser("password", help="set a user's password, read from stdin "
+                               "(a forgotten one's reset): their sessions end")
+    password.add_argument("user")
+    password.set_defaults(func=_run(load, _password))
 
 
 def _run(
@@ -129,6 +138,24 @@ def _list(admin: UserAdmin, args: argparse.Namespace) -> int:
 def _disable(admin: UserAdmin, args: argparse.Namespace) -> int:
     admin.disable(args.user, _now())
     print(f"user {args.user} disabled: their sessions ended and their token no longer works")
+    return 0
+
+
+def _enable(admin: UserAdmin, args: argparse.Namespace) -> int:
+    admin.enable(args.user)
+    print(f"user {args.user} enabled: they sign in with their password; a personal token"
+          " they need anew (lantian users token)")
+    return 0
+
+
+def _password(admin: UserAdmin, args: argparse.Namespace) -> int:
+    from dispatch.users import UserRefused
+
+    password = _read_password()
+    if password is None:
+        raise UserRefused("no password given on stdin")
+    admin.set_password(args.user, password)
+    print(f"password of {args.user} set: their sessions ended")
     return 0
 
 

@@ -1,5 +1,6 @@
-"""`lantian users add|token|list|disable`, run as an operator would: against the store
-file the configuration names (or `LANTIAN_STORE_URL`), and while the service runs on it."""
+"""`lantian users add|token|list|disable|enable|password`, run as an operator would:
+against the store file the configuration names (or `LANTIAN_STORE_URL`), and while the
+service runs on it."""
 
 from __future__ import annotations
 
@@ -130,5 +131,42 @@ def test_the_commands_work_while_the_service_runs(tmp_path: Path, broker: Broker
             r = httpx.get(f"{d.url}/api/me", headers=headers, cookies=login.cookies)
             assert r.status_code == 401
         assert httpx.get(f"{d.url}/healthz").json()["checks"]["store_writable"] is True
+    finally:
+        d.service.stop()
+
+
+def test_a_forgotten_password_is_reset_and_a_disabled_user_enabled_again(
+    tmp_path: Path, broker: Broker,
+) -> None:
+    d = start_deployment(tmp_path, broker)
+    try:
+        cfg = d.config
+
+        def sign_in(password: str) -> httpx.Response:
+            return httpx.post(f"{d.url}/auth/login",
+                              json={"username": "li", "password": password})
+        assert users(cfg, "add", "li", "--role", "officer", "--queue", "blue_sky",
+                     stdin=PASSWORD).returncode == 0
+        before = sign_in(PASSWORD.strip())
+        assert before.status_code == 200, before.text
+        weak = users(cfg, "password", "li", stdin="short\n")
+        assert weak.returncode == 1 and "password" in weak.stderr  # the policy holds
+        reset = users(cfg, "password", "li", stdin="a new horse battery staple\n")
+        assert (reset.returncode, reset.stdout) == (
+            0, "password of li set: their sessions ended\n"), reset.stderr
+        assert sign_in(PASSWORD.strip()).status_code == 401  # the old one no longer
+        assert httpx.get(f"{d.url}/api/me", cookies=before.cookies).status_code == 401
+        assert sign_in("a new horse battery staple").status_code == 200
+
+        assert users(cfg, "disable", "li").returncode == 0
+        assert sign_in("a new horse battery staple").status_code == 401
+        refused = users(cfg, "password", "li", stdin="yet another horse battery\n")
+        assert refused.returncode == 1 and "no enabled user 'li'" in refused.stderr
+        enabled = users(cfg, "enable", "li")
+        assert enabled.returncode == 0 and "enabled" in enabled.stdout, enabled.stderr
+        assert sign_in("a new horse battery staple").status_code == 200
+        again = users(cfg, "enable", "li")
+        assert again.returncode == 1 and "no disabled user 'li'" in again.stderr
+        assert "li    officer" in users(cfg, "list").stdout
     finally:
         d.service.stop()
