@@ -59,7 +59,9 @@ from rich.table import Table
 from bench import _bare, _lantian, _publisher
 from bench._common import console, machine_info, past_base_ms, print_header, spread, write_results
 from bench._service import (
+    PROBE_STATIONS,
     ServiceProcess,
+    probe_station,
     rejected,
     shipped_station_ids,
     wait_counted,
@@ -192,8 +194,10 @@ def partitions_supported(checkout: Path) -> bool:
 # -- reporting ---------------------------------------------------------------------------
 
 
-def drain_table(drains: list[Drain], kinds: Sequence[str], n: int) -> Table:
-    table = Table(title=f"Drain a backlog of {n:,} QoS 1 readings for the shipped stations: "
+def drain_table(drains: list[Drain], kinds: Sequence[str], n: int, stations: int = 0
+                ) -> Table:
+    whose = f"{stations} bench stations" if stations else "the shipped stations"
+    table = Table(title=f"Drain a backlog of {n:,} QoS 1 readings for {whose}: "
                   "median [min..max]", title_justify="left")
     for col in ("receiver", "msg/s", "share of CEILING per round", "CPU µs/msg (receiver)",
                 "of which its event loop's thread", "counted", "dead letters",
@@ -238,6 +242,10 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
                    "SERVICE+INFLUX drain rate)")
     p.add_argument("--partitions", type=int, default=0, choices=(0, 2),
                    help="also drain with two partitioned instances (default: off)")
+    p.add_argument("--spread", type=int, default=0, metavar="N",
+                   help="the backlog for N bench stations (up to 400, kind test, read by"
+                        " one instant rule) instead of the 7 shipped ones: a district's"
+                        " spread over the partitions, none shared")
     p.add_argument("--only", nargs="*", choices=KINDS, help="run only these receivers")
     p.add_argument("--profile", type=Path, metavar="STATS",
                    help="instead: one SERVICE+INFLUX drain with `lantian run` under cProfile "
@@ -271,13 +279,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             run_mosquitto(Path(tmp) / "mosquitto") as broker, \
             run_victoria(Path(tmp) / "victoria") as victoria:  # fmt: skip
         first = write_bench_config(Path(tmp) / "ctx", broker, Path(tmp) / "ctx.sqlite", "")
-        bench = Bench(broker, victoria, Path(tmp), shipped_station_ids(), args.n,
+        stations = ([probe_station(i) for i in range(min(args.spread, PROBE_STATIONS))]
+                    if args.spread else shipped_station_ids())
+        bench = Bench(broker, victoria, Path(tmp), stations, args.n,
                       load_settings(first, {}).decode,
                       {"PYTHONPATH": str(args.compare.resolve())} if args.compare else {})
         if args.compare:
             console.print(f"COMPARED+INFLUX: lantian run from {args.compare.resolve()}")
         console.print(f"mosquitto on {broker.url}, victoria-metrics on {victoria.url}; "
-                      f"backlog for {', '.join(bench.stations)}")
+                      f"backlog for {', '.join(bench.stations[:10])}"
+                      f"{f' and {len(bench.stations) - 10} more' if len(stations) > 10 else ''}")
         if args.profile:
             d = bench.service("SERVICE+INFLUX", 0, profile=args.profile.resolve())
             console.print(f"profiled SERVICE+INFLUX: {d.rate:,.0f} msg/s (cProfile slows it), "
@@ -298,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 drains.append(d)
                 console.print(f"[dim]round {rnd + 1}/{args.runs} {kind}: {d.rate:,.0f} msg/s, "
                               f"{d.counted:,}/{d.n:,}, CPU {d.cpu_us_per_msg:.1f} µs/msg[/dim]")
-        console.print(drain_table(drains, order, args.n))
+        console.print(drain_table(drains, order, args.n, args.spread))
         for kind in kinds[1:]:
             shares = share(drains, kind)
             if not shares:
