@@ -99,7 +99,7 @@ class ChangeFeed:
         """Move past `ids` (new rows, in order), remembering the ids between as gaps."""
         expected = self._after + 1
         for id_ in ids:
-            for gap in range(expected, id_):
+            for gap in range(max(expected, id_ - GAPS), id_):  # a jump's last GAPS at most
                 self._gaps[gap] = now + GAP_WAIT
             expected = id_ + 1
         if ids:
