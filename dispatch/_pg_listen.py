@@ -66,7 +66,7 @@ class PgWakeup:
                 self._lost = asyncio.Event()
                 self._conn, self._fd = conn, conn.pgconn.socket
                 loop.add_reader(self._fd, self._readable)
-                self._wake()  # what committed while we were not listening
+                self._nudge()  # what committed while we were not listening
                 await self._lost.wait()
                 await asyncio.sleep(pause)
         finally:
@@ -102,7 +102,13 @@ class PgWakeup:
             self._drop()
             return
         if heard:
+            self._nudge()
+
+    def _nudge(self) -> None:
+        try:
             self._wake()
+        except Exception:  # the feed's read failed (the store away): its next poll retries
+            log.exception("the change feed failed on a wake-up")
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
