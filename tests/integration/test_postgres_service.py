@@ -15,7 +15,7 @@ from lantian.config import load_settings
 from tests.conftest import RunningService, shipped_rules, write_config
 from tests.integration.conftest import ADMIN_TOKEN, BLUE_SKY, T0, Deployment, FakeClock
 from tests.postgres import PgServer, new_database
-from tests.support import Broker, free_port
+from tests.support import Broker, free_port, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -61,13 +61,18 @@ def test_an_alert_raised_acknowledged_and_restarted_lives_in_postgresql(
     assert (alert["state"], alert["acknowledged_at"]) == (
         "acknowledged", "2026-06-12T10:03:00+08:00")
     assert [e["kind"] for e in alert["events"]] == ["raised", "dispatched", "acknowledged"]
-    with psycopg.connect(d.env["LANTIAN_STORE_URL"]) as db:
+    url = d.env["LANTIAN_STORE_URL"]
+
+    def all_sent() -> bool:  # what the restarted service publishes, acknowledged too
+        with psycopg.connect(url) as db:
+            return db.execute(
+                "SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone() == (0,)
+    wait_until(all_sent, what="every publication acknowledged by the broker")
+    with psycopg.connect(url) as db:
         state = db.execute("SELECT state FROM alerts WHERE id = %s", (aid,)).fetchone()
-        unsent = db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()
         journal = db.execute("SELECT count(*) FROM inputs").fetchone()
         snapshot = db.execute("SELECT name FROM snapshots").fetchall()
     assert state == ("acknowledged",)
-    assert unsent == (0,)  # every publication was acknowledged by the broker
     assert journal is not None and journal[0] >= 3  # the three readings, journalled
     assert snapshot == [("rules",)]  # taken at the shutdown
     assert not (tmp_path / "unused.sqlite").exists()  # nothing went to SQLite
