@@ -38,7 +38,7 @@ from dispatch import (
 from dispatch.feed import ChangeFeed, PgWakeup
 from dispatch.flights import Flights
 from dispatch.notify import DeliveryWorker, Notifier, SqliteDeliveries
-from dispatch.stores import StoreUnavailable, open_store
+from dispatch.stores import PgStore
 from dispatch.users import SqliteUsers
 from ingest import (
     DataGap,
@@ -53,13 +53,14 @@ from ingest import (
 )
 from ingest.hj212_tcp import Hj212Server
 from ingest.timeseries import TimeSeriesReader
-from lantian.config import ConfigError, Settings
+from lantian.config import Settings
 from lantian.console import known_drones, map_view, mount_console
 from lantian.hj212_api import loggers_routes
 from lantian.http import create_app
 from lantian.names import gazetteer_of
 from lantian.pipeline import RulesPipeline
 from lantian.recovery import Burst, Checkpoints
+from lantian.store import open_configured_store
 from rules.records import Record
 
 log = logging.getLogger("lantian")
@@ -86,11 +87,7 @@ async def serve(
     disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created: clutter here
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
-    try:
-        store = open_store(settings.store_url or f"sqlite:///{settings.store_path}",
-                           tz=settings.tz)
-    except StoreUnavailable as e:  # unreachable, or newer than this Lantian: say so, stop
-        raise ConfigError("LANTIAN_STORE_URL or [store]", "url", str(e)) from None
+    store = open_configured_store(settings)
     # one connection, so that a dead letter commits with the burst it came in
     deadletters = SqliteDeadLetters(store.connection, settings.deadletters, registry=registry)
     # on a shared store, rows this instance claimed are its own again after a restart
@@ -149,8 +146,8 @@ async def serve(
     if feed is not None:
         dispatcher.listeners.append(feed.mine)
     # on PostgreSQL the others' commits wake the feed at once; polling is the fallback
-    wakeup = PgWakeup(settings.store_url, feed.poll) if feed is not None and (
-        settings.store_url.startswith(("postgresql://", "postgres://"))) else None
+    wakeup = (PgWakeup(settings.store_url, feed.poll)
+              if feed is not None and isinstance(store, PgStore) else None)
     pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry,
                              scope=None if part.single else part)
 

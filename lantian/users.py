@@ -81,15 +81,10 @@ def _run(
 
 @contextmanager
 def _admin(settings: Settings) -> Iterator[UserAdmin]:
-    from dispatch.stores import StoreUnavailable, open_store
     from dispatch.users import UserAdmin
-    from lantian.config import ConfigError
+    from lantian.store import open_configured_store
 
-    try:
-        store = open_store(settings.store_url or f"sqlite:///{settings.store_path}",
-                           tz=settings.tz)
-    except StoreUnavailable as e:  # unreachable, or newer than this Lantian: say so, stop
-        raise ConfigError("LANTIAN_STORE_URL or [store]", "url", str(e)) from None
+    store = open_configured_store(settings)
     try:
         yield UserAdmin(store, settings.dispatch.queues)
     finally:
