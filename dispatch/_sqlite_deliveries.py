@@ -21,7 +21,7 @@ import orjson
 
 from dispatch._notify import ChannelBacklog, Notice
 from dispatch._sqlite import SqlStore
-from dispatch._sqlite_outbox import CLAIM_S, DB_NOW
+from dispatch._sqlite_outbox import CLAIM_S, FREE, claiming
 from dispatch._sqlite_rows import ts
 
 
@@ -68,12 +68,9 @@ class SqliteDeliveries:
         """The channel's pending rows due by `now`, oldest first."""
         cols = "id, channel, message_id, title, text, body, created_at, attempts"
         if self._store.dialect.postgres:
-            rows = sorted(self._store.connection.execute(
-                f"UPDATE notifications SET claimed_by = ?, claimed_until = {DB_NOW} + ?"
-                " WHERE id IN (SELECT id FROM notifications WHERE state = 'pending'"
-                " AND channel = ? AND next_at <= ? AND (claimed_until IS NULL"
-                f" OR claimed_until < {DB_NOW} OR claimed_by = ?)"
-                f" ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING {cols}",
+            rows = sorted(self._store.connection.execute(claiming(
+                "notifications", "state = 'pending' AND channel = ? AND next_at <= ?"
+                f" AND ({FREE} OR claimed_by = ?) ORDER BY id LIMIT ?", cols),
                 (self._me, self._claim_s, channel, ts(now), self._me, limit),
             ).fetchall())
         else:

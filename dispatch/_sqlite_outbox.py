@@ -29,6 +29,17 @@ from dispatch._sqlite_rows import ts
 CLAIM_S: Final = 120.0
 #: The database's clock, in epoch seconds (PostgreSQL): the one clock all instances share.
 DB_NOW: Final = "extract(epoch FROM clock_timestamp())"
+#: A row no instance holds: never claimed, or its claim ended.
+FREE: Final = f"(claimed_until IS NULL OR claimed_until < {DB_NOW})"
+
+
+def claiming(table: str, pick: str, returning: str) -> str:
+    """PostgreSQL: claim the rows of `table` that `pick` (a condition, then ORDER BY and
+    LIMIT) selects, passing over those another transaction holds, and return `returning`
+    of them. Parameters: the claimant, the claim's seconds, then `pick`'s."""
+    return (f"UPDATE {table} SET claimed_by = ?, claimed_until = {DB_NOW} + ?"
+            f" WHERE id IN (SELECT id FROM {table} WHERE {pick} FOR UPDATE SKIP LOCKED)"
+            f" RETURNING {returning}")
 
 
 class SqliteOutbox:
@@ -60,13 +71,10 @@ class SqliteOutbox:
         if self._store.dialect.postgres:  # claimed: see the module docstring
             # ids at or below `after` too, but not this relay's own: rows another held
             # when the relay passed them, or that a slower transaction committed since
-            free = f"(claimed_until IS NULL OR claimed_until < {DB_NOW})"
-            rows = sorted(self._store.connection.execute(
-                f"UPDATE outbox SET claimed_by = ?, claimed_until = {DB_NOW} + ?"
-                " WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND"
-                f" ((id > ? AND ({free} OR claimed_by = ?))"
-                f" OR (id <= ? AND claimed_by IS DISTINCT FROM ? AND {free}))"
-                " ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING id, topic, payload",
+            rows = sorted(self._store.connection.execute(claiming(
+                "outbox", f"sent_at IS NULL AND ((id > ? AND ({FREE} OR claimed_by = ?))"
+                f" OR (id <= ? AND claimed_by IS DISTINCT FROM ? AND {FREE}))"
+                " ORDER BY id LIMIT ?", "id, topic, payload"),
                 (self._me, self._claim_s, after, self._me, after, self._me, limit),
             ).fetchall())
         else:
