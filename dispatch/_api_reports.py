@@ -9,7 +9,8 @@ at most `MAX_XLSX_ITEMS` alerts (openpyxl writes ~2,000 rows a second): a page o
 workbook is a document someone reads, and JSON and CSV are there for more; the HTML
 page lists a bounded number of rows itself (`dispatch._report_html.MAX_ROWS`).
 
-Rendering is a pure function of the report, run on a worker thread: a workbook of ten
+Reading the figures and the report runs apart from the event loop (`LongReads`), and so
+does rendering, a pure function of the report, on a worker thread: a workbook of ten
 thousand rows takes seconds, and the event loop carries the MQTT traffic meanwhile.
 """
 
@@ -33,7 +34,7 @@ from dispatch._figures import to_csv as metrics_csv
 from dispatch._figures import to_json as metrics_json
 from dispatch._gazetteer import Gazetteer
 from dispatch._guard import Bureau
-from dispatch._queries import Queries
+from dispatch._long_reads import LongReads
 from dispatch._report import month_bounds
 from dispatch._report import to_json as report_json
 from dispatch._report_csv import to_csv as report_csv
@@ -68,7 +69,7 @@ def document(body: str | bytes, format: str, name: str) -> Response:
 
 
 def report_routes(
-    router: APIRouter, read: Queries, tz: tzinfo, clock: Clock,
+    router: APIRouter, read: LongReads, tz: tzinfo, clock: Clock,
     coverage: CoverageReport | None, data_gaps: DataGaps | None, names: Gazetteer,
 ) -> None:
     @router.get(
@@ -88,7 +89,8 @@ def report_routes(
         if format in ("xlsx", "html") and end - start > timedelta(days=MAX_DAYS):
             raise HTTPException(422, f"format={format} covers at most {MAX_DAYS} days; "
                                 "use json or csv for a longer period")
-        results = read.response_times(start, end, group_by, now=clock())
+        now = clock()
+        results = await read(lambda q: q.response_times(start, end, group_by, now=now))
         name = f"lantian-response-times-{start:%Y-%m-%d}-{end:%Y-%m-%d}"
         if format == "csv":
             # as before: RFC 4180 without a BOM (ids only, no names)
@@ -116,7 +118,7 @@ def report_routes(
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
         check_year(start.year, "month")
-        report = read.monthly_report(month, start, end)
+        report = await read(lambda q: q.monthly_report(month, start, end))
         name = f"lantian-monthly-{month}"
         if format == "csv":
             return document(await asyncio.to_thread(report_csv, report, names), format, name)

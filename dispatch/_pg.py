@@ -34,6 +34,7 @@ class PgStore(SqlStore):
     def __init__(self, url: str, *, tz: tzinfo = UTC,
                  call_timeout_s: float = CALL_TIMEOUT_S) -> None:
         where = redact(url)
+        self._url, self._call_timeout_s = url, call_timeout_s
         try:
             db = PgConnection(url, call_timeout_s=call_timeout_s)
         except psycopg.Error as e:
@@ -74,6 +75,9 @@ class PgStore(SqlStore):
             return super()._label(text)
         found = self._labels[text] = int(rows[0][0])
         return found
+
+    def reader(self) -> SqlStore | None:
+        return PgStore(self._url, tz=self._tz, call_timeout_s=self._call_timeout_s)
 
     def close(self) -> None:
         if self._side is not None:

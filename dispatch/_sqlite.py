@@ -399,6 +399,12 @@ class SqlStore(FiguresReads):
             return False
         return True
 
+    def reader(self) -> SqlStore | None:
+        """Another store on the same database over a connection of its own, for the long
+        reads a worker thread makes (`dispatch._long_reads`); None where the database
+        has no second connection."""
+        return None
+
     def close(self) -> None:
         self._db.close()
 
@@ -429,6 +435,12 @@ class SqliteStore(SqlStore):
         except BaseException:
             db.close()
             raise
+
+    def reader(self) -> SqlStore | None:
+        if self._path == ":memory:" or self._path.startswith("file::memory:") \
+                or "mode=memory" in self._path:
+            return None  # a second connection would open a database of its own
+        return SqliteStore(self._path, tz=self._tz)
 
 
 def _check_events(alert: Alert, events: Sequence[Event]) -> None:

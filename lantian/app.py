@@ -9,6 +9,7 @@ import asyncio
 import functools
 import gc
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -38,7 +39,7 @@ from dispatch import (
 from dispatch.feed import ChangeFeed, PgWakeup
 from dispatch.flights import Flights
 from dispatch.notify import DeliveryWorker, Notifier, SqliteDeliveries
-from dispatch.stores import PgStore
+from dispatch.stores import LongReads, PgStore, SqlStore, StoreUnavailable
 from dispatch.users import SqliteUsers
 from ingest import (
     DataGap,
@@ -272,6 +273,8 @@ async def serve(
     every(lambda: deadletters.prune(clock()), minutes=10, id="deadletters-prune",
           next_run_time=datetime.now(settings.tz))
 
+    queries = Queries(store, settings.tz)
+    reports = _reports_store(store)
     app = create_app(
         registry,
         {"broker_connected": mqtt.connected.is_set, "store_writable": store.writable},
@@ -288,7 +291,9 @@ async def serve(
              "seconds": round(g.seconds, 3), "reason": g.reason}
             for g in gaps.overlapping(since, until)
         ],
-        queries=Queries(store, settings.tz), silences=store, stream=stream,
+        queries=queries, long_reads=LongReads(queries, apart=None if reports is None
+                                              else Queries(reports, settings.tz)),
+        silences=store, stream=stream,
         notifications=worker,
         map_view=map_view(
             settings.zones, settings.stations, settings.decode.dji_aircraft.values(),
@@ -355,7 +360,20 @@ async def serve(
         await asyncio.gather(http_task, return_exceptions=True)
         if timeseries is not None:
             await asyncio.to_thread(timeseries.close)
+        if reports is not None:
+            reports.close()
         store.close()
+
+
+def _reports_store(store: SqlStore) -> SqlStore | None:
+    """The store the long reads use apart from the loop; without it they run on the
+    loop, which costs the service nothing but their time."""
+    try:
+        return store.reader()
+    except (StoreUnavailable, sqlite3.Error, OSError) as e:
+        log.warning("the bureau's reports will be read on the event loop: no second "
+                    "connection to the store: %s", e)
+        return None
 
 
 def _log_quiet_deadletters(ingestor: Ingestor) -> None:

@@ -21,7 +21,9 @@ SURFACES = {
     "dispatch.flights": ["DockFlight", "Flights"],
     "dispatch.notify": ["Channel", "DeliveryWorker", "Notifier", "SqliteDeliveries"],
     "dispatch.users": ["SessionPolicy", "SqliteUsers", "UserAdmin", "UserRefused"],
-    "dispatch.stores": ["PgStore", "SqlStore", "SqliteStore", "StoreUnavailable", "open_store"],
+    "dispatch.stores": [
+        "LongReads", "PgStore", "SqlStore", "SqliteStore", "StoreUnavailable", "open_store",
+    ],
     "ingest": [
         "HJ212_DIALECTS", "HJ212_RETIRED_DIALECTS", "PAYLOAD_CAP", "BrokerSettings", "DataGap",
         "DeadLetterLimits",

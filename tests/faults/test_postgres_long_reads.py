@@ -1,0 +1,79 @@
+"""The bureau's monthly report waits on PostgreSQL, and the service goes on: readings are
+processed and `/healthz` answers meanwhile (`dispatch._long_reads`). The wait is made on
+purpose: a transaction of the test's holds `alerts` locked (ACCESS EXCLUSIVE), which the
+report's first query needs and the reading path does not; the service's periodic sweeps
+that read `alerts` are set an hour apart so that none of them falls inside the wait."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import psycopg
+import pytest
+
+from tests.conftest import shipped_rules
+from tests.faults.conftest import ADMIN, ServiceProcess
+from tests.faults.test_crash import reading
+from tests.support import Broker, wait_until
+
+pytestmark = pytest.mark.postgres
+
+Factory = Callable[..., ServiceProcess]
+
+
+def journalled(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as c:
+        row = c.execute("SELECT count(*) FROM inputs WHERE topic IS NOT NULL").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def report_waiting(url: str) -> bool:
+    """Whether one of the service's connections waits for a lock (the report's query)."""
+    with psycopg.connect(url, autocommit=True) as c:
+        row = c.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name ="
+                        " 'lantian' AND wait_event_type = 'Lock'").fetchone()
+        assert row is not None
+        return int(row[0]) > 0
+
+
+def test_readings_are_processed_while_a_monthly_report_waits_on_the_database(
+    service_factory: Factory, broker: Broker, pg_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LANTIAN_STORE_URL", pg_url)
+    # the SLA sweep ([dispatch]) and the silent stations' ([rules]) an hour apart
+    rules = shipped_rules().replace("\nsweep_s = 15 ", "\nsweep_s = 3600 ")
+    svc = service_factory(rules.replace("[rules]\n", "[rules]\nsweep_s = 3600\n", 1)).start()
+    before = journalled(pg_url)
+    month = f"{datetime.now(UTC):%Y-%m}"
+    answer: list[httpx.Response] = []
+
+    with psycopg.connect(pg_url) as lock:
+        lock.execute("LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE")
+        asking = threading.Thread(target=lambda: answer.append(httpx.get(
+            f"{svc.url}/api/reports/monthly", params={"month": month}, headers=ADMIN,
+            timeout=60)), daemon=True)
+        asking.start()
+        wait_until(lambda: report_waiting(pg_url), 10, "the report's query to wait")
+        locked_at = time.monotonic()
+
+        now = datetime.now(UTC)
+        for i in range(3):
+            broker.pub("lantian/sensors/KY-CS-001/reading",
+                       reading("KY-CS-001", now - timedelta(seconds=30 - i), 40))
+        wait_until(lambda: journalled(pg_url) == before + 3, 8,
+                   "the three readings committed while the report waits")
+        processed_after = time.monotonic() - locked_at
+        assert httpx.get(f"{svc.url}/healthz", timeout=5).status_code == 200
+        assert asking.is_alive() and not answer  # the report is still waiting
+        lock.rollback()
+
+    asking.join(30)
+    assert [r.status_code for r in answer] == [200], answer and answer[0].text
+    assert answer[0].json()["month"] == month
+    assert "Exception in callback" not in svc.log.read_text()
+    print(f"\nthree readings committed {processed_after * 1000:.0f} ms into the report's wait")
