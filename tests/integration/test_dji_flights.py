@@ -156,7 +156,7 @@ def test_a_refusal_and_an_unconfigured_drone(deployment: Deployment, broker: Bro
 
 
 def test_two_partitions_fly_a_dock_once_whoever_took_the_request(
-    tmp_path: Path, broker: Broker, store_url: str
+    tmp_path: Path, broker: Broker, store_url: str, service_logs: Path
 ) -> None:
     """KY-UAV-01 (dock A's aircraft) is partition 0's; the officer sends it through
     partition 1. The request reaches the dock once, and what the dock says is read by
@@ -166,7 +166,8 @@ def test_two_partitions_fly_a_dock_once_whoever_took_the_request(
     store = SharedStore(store_url)
     config = partition_config(tmp_path, broker, extra=FLIGHTS.split(
         f'[ingest.dji.flights."{DOCK_B}"]')[0])
-    a, b = (Instance(config, f"{k}/2", tmp_path / f"p{k}.log", store) for k in (0, 1))
+    a, b = (Instance(config, f"{k}/2", service_logs / f"p{k}.log", store)
+              for k in (0, 1))
     watcher: Watcher | None = None
     try:
         a.start(), b.start()
