@@ -166,8 +166,7 @@ def test_two_partitions_fly_a_dock_once_whoever_took_the_request(
     store = SharedStore(store_url)
     config = partition_config(tmp_path, broker, extra=FLIGHTS.split(
         f'[ingest.dji.flights."{DOCK_B}"]')[0])
-    a, b = (Instance(config, f"{k}/2", service_logs / f"p{k}.log", store)
-              for k in (0, 1))
+    a, b = (Instance(config, f"{k}/2", service_logs / f"p{k}.log", store) for k in (0, 1))
     watcher: Watcher | None = None
     try:
         a.start(), b.start()
@@ -232,4 +231,55 @@ def test_two_partitions_fly_a_dock_once_whoever_took_the_request(
         if watcher is not None:
             watcher.close()
         for i in (a, b):
+            i.stop()
+
+
+def test_the_docks_owner_killed_its_replacement_records_what_the_dock_said_meanwhile(
+    tmp_path: Path, broker: Broker, store_url: str, service_logs: Path
+) -> None:
+    """kill -9 of partition 0, the dock's owner; the officer sends the drone through
+    partition 1 and the dock accepts while partition 0 is away. The broker keeps the
+    reply in partition 0's session; its replacement, which never saw the flight, finds
+    it in the store and records the acceptance, once."""
+    store = SharedStore(store_url)
+    config = partition_config(tmp_path, broker, extra=FLIGHTS.split(
+        f'[ingest.dji.flights."{DOCK_B}"]')[0])
+    a, b = (Instance(config, f"{k}/2", service_logs / f"p{k}.log", store) for k in (0, 1))
+    started = [a, b]
+    try:
+        a.start(), b.start()
+        settle(broker, a, b)
+        now = datetime.now(UTC)
+        publish(broker, [reading("KY-CS-001", now - timedelta(minutes=2 - m), pm10)
+                         for m, pm10 in enumerate((160.0, 170.0, 180.0))])
+        alert = wait_until(lambda: next((x for x in b.alerts()
+                                         if x["subject"] == "station:KY-CS-001"), None),
+                           what="KY-CS-001's alert")
+        a.kill()
+        steps = f"{b.url}/api/alerts/{alert['id']}"
+        assert httpx.post(f"{steps}/ack", headers=BLUE_SKY, timeout=10).status_code == 200
+        with broker.sub(f"thing/product/{DOCK_A}/services", count=1) as dock:
+            r = httpx.post(f"{steps}/verify", headers=BLUE_SKY, json={"drone": "KY-UAV-01"},
+                           timeout=10)
+            assert r.status_code == 200, r.text
+            [raw] = dock.messages(timeout=10)
+        bid = json.loads(raw)["bid"]
+        broker.pub(f"thing/product/{DOCK_A}/services_reply",
+                   envelope(bid, "takeoff_to_point", {"result": 0}))
+        replacement = Instance(config, "0/2", service_logs / "p0-again.log", store)
+        started.append(replacement)
+        replacement.start()
+
+        def flights() -> list[str]:
+            return [str(as_json(d)["status"]) for (d,) in store.rows(
+                "SELECT data FROM events WHERE kind = 'flight' ORDER BY seq")]
+
+        recorded = "lantian_dji_flight_messages_total"
+        wait_until(lambda: replacement.metric(recorded, kind="services_reply",
+                                              outcome="recorded") == 1,
+                   what="the acceptance recorded by the replacement")
+        assert flights() == ["requested", "accepted"]
+        assert b.metric_sum(recorded) == 0
+    finally:
+        for i in started:
             i.stop()
