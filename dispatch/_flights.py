@@ -12,12 +12,34 @@ carries, progress at most every `progress_every_s` a flight, terminal states alw
 once. The bid → alert map lives in the `flight` events themselves, so `restore` rebuilds
 it from the open alerts after a restart and a late reply still finds its alert. A message
 for an unknown bid or one that cannot be read is logged and counted, never raised.
+
+Several instances (`lantian.partition`): a dock belongs to the partition owning its
+aircraft (`owns(dock.drone)`, the Lantian drone id the dock's config names: the drone's
+owner already speaks for its alerts, and every instance maps the dock's serial number to
+it from the one config). Only the owner subscribes to the dock's `services_reply` and
+`events`, so a flight's progress is recorded, and a `need_reply` event answered, by one
+instance. Every instance reads every dock's OSD (the drones are shared) and may *send*:
+"the sender sends, the owner follows". The instance that took the officer's request
+commits the `requested` event and the service request in the step's transaction, as a
+single instance does, and its outbox publishes it; the owner, hearing a reply for a bid
+it does not know, reads the flight from the store (`_follow`: the request was committed
+before it was sent, so before the dock could answer). Chosen over "the request is stored
+and the owner sends it" because it needs no hand-over between instances, and so nothing
+that a kill -9 could interrupt:
+
+- the sender killed after its commit: the request is an outbox row like any other, sent
+  by its replacement or, once the claim lapses, by another instance (PostgreSQL), so it
+  reaches the dock at least once (QoS 1), and its bid is one, however often it is sent;
+- the owner killed: what the dock said and the broker had not seen acknowledged is
+  redelivered to its replacement's session, which `restore`s the flights (their replies
+  and progress already recorded, so none twice) or follows the new ones from the store.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +64,11 @@ from dispatch._outbox import Outbox, Publication
 from dispatch._store import DispatchStore
 
 log = logging.getLogger(__name__)
+
+
+#: Bids looked up in the store and not found, remembered so that a dock chattering about
+#: flights Lantian never asked for (a pilot's, from DJI's own cloud) costs one look each.
+UNKNOWN_KEPT = 1000
 
 
 class Recorder(Protocol):
@@ -70,8 +97,13 @@ class Flights:
         *,
         registry: CollectorRegistry | None = None,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        owns: Callable[[str], bool] = lambda drone: True,
     ) -> None:
+        """`owns`: whether this instance's partition owns a drone (`Partition.owns_drone`);
+        it follows the docks of the drones it owns, and sends any dock's drone."""
         self.docks = {sn: d for sn, d in docks.items() if d.enabled}
+        #: the docks whose replies and events this instance reads (see the docstring)
+        self.followed = {sn: d for sn, d in self.docks.items() if owns(d.drone)}
         self._by_drone = {d.drone: d for d in self.docks.values()}
         self.store = store
         self.outbox = outbox
@@ -80,6 +112,7 @@ class Flights:
         self.recorder: Recorder | None = None  # the dispatcher, set by the composition root
         self._flights: dict[str, _Flight] = {}  # bid -> flight
         self._in_dock: dict[str, bool] = {}
+        self._unknown: OrderedDict[str, None] = OrderedDict()  # bids not in the store
         self.messages = Counter(
             "lantian_dji_flight_messages", "Messages from DJI docks about flights, by kind"
             " and outcome (recorded, throttled, unknown_bid, unreadable, other)",
@@ -88,14 +121,20 @@ class Flights:
     # -- wiring --------------------------------------------------------------------------
 
     def subscriptions(self) -> list[str]:
-        """The docks' replies and events; their OSD comes with ingest's `+/osd` filter."""
-        return [f"thing/product/{sn}/{leaf}" for sn in sorted(self.docks)
+        """The followed docks' replies and events; every dock's OSD comes with ingest's
+        `+/osd` filter."""
+        return [f"thing/product/{sn}/{leaf}" for sn in sorted(self.followed)
                 for leaf in ("services_reply", "events")]
 
     def wants(self, topic: str) -> bool:
+        """A followed dock's reply or event, or any enabled dock's OSD (whether its drone
+        sits in the dock decides the request whoever sends it)."""
         parts = topic.split("/")
-        return (len(parts) == 4 and parts[:2] == ["thing", "product"]
-                and parts[2] in self.docks and parts[3] in ("services_reply", "events", "osd"))
+        if len(parts) != 4 or parts[:2] != ["thing", "product"]:
+            return False
+        if parts[3] == "osd":
+            return parts[2] in self.docks
+        return parts[2] in self.followed and parts[3] in ("services_reply", "events")
 
     def restore(self) -> int:
         """Rebuild the bid → alert map from the open alerts' flight events; how many."""
@@ -104,6 +143,30 @@ class Flights:
                 if event.kind is EventKind.FLIGHT:
                     self._remember(alert.id, event)
         return len(self._flights)
+
+    def _follow(self, bid: str) -> _Flight | None:
+        """The flight of `bid`, read from the store if another instance sent it: among
+        the open alerts, first those a followed dock's drone was last sent to (an
+        officer may have sent another since). A bid found nowhere is remembered as
+        unknown (the last `UNKNOWN_KEPT`), so it is looked up once."""
+        flight = self._flights.get(bid)
+        if flight is not None or not bid or bid in self._unknown:
+            return flight
+        drones = {d.drone for d in self.followed.values()}
+        alerts = sorted(self.store.open_alerts(), key=lambda a: a.incident.drone not in drones)
+        for alert in alerts:
+            events = self.store.events(alert.id)
+            if any(e.kind is EventKind.FLIGHT and e.data.get("bid") == bid for e in events):
+                for event in events:  # its replies and progress too: each recorded once
+                    if event.kind is EventKind.FLIGHT:
+                        self._remember(alert.id, event)
+                break
+        flight = self._flights.get(bid)
+        if flight is None:
+            self._unknown[bid] = None
+            if len(self._unknown) > UNKNOWN_KEPT:
+                self._unknown.popitem(last=False)
+        return flight
 
     def _remember(self, alert_id: str, event: Event) -> None:
         bid = event.data.get("bid")
@@ -162,7 +225,7 @@ class Flights:
             self.messages.labels(leaf, "unreadable").inc()
 
     def _reply(self, dock: str, reply: Reply) -> None:
-        flight = self._flights.get(reply.bid)
+        flight = self._follow(reply.bid)
         if flight is None or flight.dock != dock:
             log.warning("services_reply from dock %s for unknown bid %r (%s), ignored",
                         dock, reply.bid, reply.method)
@@ -182,8 +245,9 @@ class Flights:
     def _event(self, dock: str, p: Progress) -> None:
         answer = ([Publication(*events_reply(dock, p, int(self.clock().timestamp() * 1000)))]
                   if p.need_reply else [])
-        bid = p.flight if p.flight in self._flights else p.bid
-        flight = self._flights.get(bid)
+        bid, flight = p.flight, self._follow(p.flight) if p.status else None
+        if flight is None and p.bid in self._flights:  # the flight named by the envelope
+            bid, flight = p.bid, self._flights[p.bid]
         if flight is None or flight.dock != dock or not p.status:
             if p.status:
                 log.warning("%s from dock %s for unknown flight %r, ignored", p.method, dock,

@@ -114,8 +114,10 @@ async def serve(
         retry_first=notify.retry_first, retry_max=notify.retry_max,
         dead_after=notify.dead_after, registry=registry,
     ) if notify.channels else None
-    # "send a drone" flies the drones of enabled DJI docks (off unless configured)
-    flights = Flights(settings.flights, store, outbox, clock, registry=registry)
+    # "send a drone" flies the drones of enabled DJI docks (off unless configured); each
+    # dock's replies and events are read by its drone's partition alone
+    flights = Flights(settings.flights, store, outbox, clock, registry=registry,
+                      owns=settings.partition.owns_drone)
     dispatcher = Dispatcher(
         store=store,
         router=settings.dispatch.router,
@@ -136,8 +138,9 @@ async def serve(
     flights.recorder = dispatcher
     restored = flights.restore()
     if flights.docks:
-        log.info("DJI flights enabled for docks %s; %d flights of open alerts followed",
-                 ", ".join(sorted(flights.docks)), restored)
+        log.info("DJI flights enabled for docks %s (replies read here: %s); %d flights of"
+                 " open alerts followed", ", ".join(sorted(flights.docks)),
+                 ", ".join(sorted(flights.followed)) or "none", restored)
     stream = StreamHub(settings.tz)  # the consoles' live view of every committed change
     dispatcher.listeners.append(stream.tell)
     registry.register(stream)

@@ -41,6 +41,7 @@ from typing import Final, NamedTuple
 from dispatch import Outbox
 from dispatch.stores import SqlStore
 from ingest import Ingestor
+from lantian.layouts import prune_other_layouts
 from lantian.pipeline import RulesPipeline
 from rules import RuleState, SnapshotError, dump_state, load_state
 
@@ -191,7 +192,16 @@ class Checkpoints:
         except Exception:
             log.exception("could not snapshot the rules state")
             return False
+        self._prune_other_layouts()
         return True
+
+    def _prune_other_layouts(self) -> None:
+        """With this layout's snapshot committed, the rows an earlier partition count
+        left may go (`lantian.layouts` says when); a failure costs only their space."""
+        try:
+            prune_other_layouts(self._store, self.journal.partition, self._clock())
+        except Exception:
+            log.exception("could not prune the rows of an earlier partition layout")
 
     def restore(self) -> Recovered:
         """Load the last snapshot, then replay the journal after it."""

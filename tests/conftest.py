@@ -3,9 +3,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -161,3 +162,42 @@ def service(config_dir: Path) -> Iterator[RunningService]:
     svc = RunningService(load_settings(config_dir)).start()
     yield svc
     svc.stop()
+
+
+#: The folder of the running test's service logs (`service_logs`), for its report.
+SERVICE_LOGS = pytest.StashKey[Path]()
+#: How much of each service log a failure report shows.
+LOG_TAIL = 4000
+
+
+@pytest.fixture
+def service_logs(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this test's service processes write their logs: the run's artefacts
+    ($LANTIAN_TEST_ARTEFACTS, else `artefacts/` in pytest's base temporary folder), one
+    folder a test, so that they outlive pytest's clean-up of its temporary folders; the
+    tail of each is shown in the report of a test that fails."""
+    where = os.environ.get("LANTIAN_TEST_ARTEFACTS")
+    root = (Path(where) if where else tmp_path_factory.getbasetemp() / "artefacts")
+    base = root / "service-logs" / re.sub(r"[^\w.=-]+", "_", request.node.nodeid)
+    folder, n = base, 1
+    while folder.exists():  # the same test again in a later run: keep both
+        n += 1
+        folder = base.with_name(f"{base.name}.{n}")
+    folder.mkdir(parents=True)
+    request.node.stash[SERVICE_LOGS] = folder
+    return folder
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    folder = item.stash.get(SERVICE_LOGS, None)
+    if report.failed and folder is not None:
+        for log in sorted(folder.glob("*.log")):
+            text = log.read_text(errors="replace")
+            report.sections.append((f"{log.name}, last {LOG_TAIL} characters (all: {log})",
+                                    text[-LOG_TAIL:]))
+    return report

@@ -31,7 +31,9 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 class ServiceProcess:
     """`lantian run` in a process of its own, on the config in `config`, with `env` over
-    the environment; `url` is its HTTP port's (by default the one the config names)."""
+    the environment; `url` is its HTTP port's (by default the one the config names).
+    Its output goes to `log`: in the `service_logs` folder, the report of a failed test
+    shows its tail."""
 
     def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None,
                  url: str | None = None, name: str = "the service") -> None:
@@ -142,7 +144,7 @@ def store_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 @pytest.fixture
-def service_factory(tmp_path: Path, broker: Broker) -> Iterator[object]:
+def service_factory(tmp_path: Path, broker: Broker, service_logs: Path) -> Iterator[object]:
     started: list[ServiceProcess] = []
 
     def make(extra: str = "", on: Broker | None = None) -> ServiceProcess:
@@ -150,7 +152,7 @@ def service_factory(tmp_path: Path, broker: Broker) -> Iterator[object]:
             tmp_path / "config", broker_url=(on or broker).url, http_port=free_port(),
             store=tmp_path / "lantian.sqlite", extra=extra,
         )
-        svc = ServiceProcess(config, tmp_path / "service.log")
+        svc = ServiceProcess(config, service_logs / "service.log")
         started.append(svc)
         return svc
 

@@ -49,15 +49,16 @@ def records(instance: Instance) -> float:
 
 
 def test_a_replacement_continues_the_windows_of_its_partition(
-    deployment: list[Instance], broker: Broker, tmp_path: Path, store: SharedStore
+    deployment: list[Instance], broker: Broker, tmp_path: Path, store: SharedStore,
+    service_logs: Path,
 ) -> None:
     """Two PM10 readings over the limit at a station of each partition, kill -9 of
     partition 1, a third after its replacement started: both 15-minute means need all
     three, so both alerts mean nothing was lost on either side."""
     assert (owner_of("KY-CS-001", 2), owner_of("KY-CS-004", 2)) == (0, 1)
     config = partition_config(tmp_path, broker)
-    a = Instance(config, "0/2", tmp_path / "p0.log", store).start()
-    b = Instance(config, "1/2", tmp_path / "p1.log", store).start()
+    a = Instance(config, "0/2", service_logs / "p0.log", store).start()
+    b = Instance(config, "1/2", service_logs / "p1.log", store).start()
     deployment += [a, b]
     settle(broker, a, b)
     now = datetime.now(UTC)
@@ -67,7 +68,7 @@ def test_a_replacement_continues_the_windows_of_its_partition(
     b.kill()  # long before the minute's snapshot: all in partition 1's journal
     journal = store.rows("SELECT topic FROM inputs WHERE partition = '1/2'")
     assert sum(1 for (t,) in journal if t == "lantian/sensors/KY-CS-004/reading") == 2
-    replacement = Instance(config, "1/2", tmp_path / "p1-again.log", store).start()
+    replacement = Instance(config, "1/2", service_logs / "p1-again.log", store).start()
     deployment.append(replacement)
     publish(broker, [reading(s, now, 180.0) for s in ("KY-CS-001", "KY-CS-004")])
 
@@ -80,14 +81,15 @@ def test_a_replacement_continues_the_windows_of_its_partition(
     assert records(replacement) == 1  # the third only: the two came from the journal
     # its own journal replayed, partition 0's left alone
     assert f"rules state: new, {len(journal)} journalled inputs replayed" in \
-        (tmp_path / "p1-again.log").read_text()
+        (service_logs / "p1-again.log").read_text()
 
 
 STATIONS = 1200
 
 
 def test_kill_9_of_one_partition_mid_stream_loses_nothing_and_repeats_nothing(
-    deployment: list[Instance], broker: Broker, tmp_path: Path, store: SharedStore
+    deployment: list[Instance], broker: Broker, tmp_path: Path, store: SharedStore,
+    service_logs: Path,
 ) -> None:
     config = partition_config(tmp_path, broker, rules="[rules]\n" + FAULT_RULE + """
 [dispatch]
@@ -97,8 +99,8 @@ ack_s = 3
 """)
     stations = add_stations(config, STATIONS)
     share = Counter(owner_of(s, 2) for s in stations)
-    a = Instance(config, "0/2", tmp_path / "p0.log", store).start()
-    b = Instance(config, "1/2", tmp_path / "p1.log", store).start()
+    a = Instance(config, "0/2", service_logs / "p0.log", store).start()
+    b = Instance(config, "1/2", service_logs / "p1.log", store).start()
     deployment += [a, b]
     settle(broker, a, b)
     watcher = Watcher(broker, "lantian/queues/+/alerts")
@@ -110,7 +112,7 @@ ack_s = 3
     b.kill()
     raised_before = store.count("SELECT count(*) FROM alerts")
     started = time.monotonic()
-    replacement = Instance(config, "1/2", tmp_path / "p1-again.log", store).start()
+    replacement = Instance(config, "1/2", service_logs / "p1-again.log", store).start()
     deployment.append(replacement)
     stream.join(60)
 

@@ -3,13 +3,16 @@ with simulated docks (mosquitto_sub/pub speaking the Cloud API): the dock receiv
 `takeoff_to_point` at the alert's WGS-84 location and the configured height, answers on
 `services_reply` and reports progress on `events`; the incident's events show the flight.
 A second dock refuses (its code shown); a drone behind no configured dock gets no request.
+With two partitions, the dock is flown once and followed by its drone's owner alone.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +20,19 @@ import httpx
 import pytest
 
 from lantian.config import load_settings
+from lantian.partition import owner_of
 from tests.conftest import RunningService, shipped_rules, write_config
+from tests.faults.conftest import Watcher
 from tests.integration.conftest import ADMIN_TOKEN, BLUE_SKY, T0, Deployment, FakeClock
+from tests.partition_support import (
+    Instance,
+    SharedStore,
+    as_json,
+    partition_config,
+    publish,
+    reading,
+    settle,
+)
 from tests.support import Broker, free_port, wait_until
 
 pytestmark = pytest.mark.integration
@@ -139,3 +153,133 @@ def test_a_refusal_and_an_unconfigured_drone(deployment: Deployment, broker: Bro
     for outcome in ("unreadable", "unknown_bid", "recorded"):
         assert (f'lantian_dji_flight_messages_total{{kind="services_reply",outcome="{outcome}"}}'
                 f" 1.0") in metrics
+
+
+def test_two_partitions_fly_a_dock_once_whoever_took_the_request(
+    tmp_path: Path, broker: Broker, store_url: str, service_logs: Path
+) -> None:
+    """KY-UAV-01 (dock A's aircraft) is partition 0's; the officer sends it through
+    partition 1. The request reaches the dock once, and what the dock says is read by
+    partition 0 alone: each reply and progress recorded once, each need_reply answered
+    once (before partitions knew of docks, both instances did both)."""
+    assert owner_of("KY-UAV-01", 2) == 0
+    store = SharedStore(store_url)
+    config = partition_config(tmp_path, broker, extra=FLIGHTS.split(
+        f'[ingest.dji.flights."{DOCK_B}"]')[0])
+    a, b = (Instance(config, f"{k}/2", service_logs / f"p{k}.log", store) for k in (0, 1))
+    watcher: Watcher | None = None
+    try:
+        a.start(), b.start()
+        settle(broker, a, b)
+        watcher = Watcher(broker, f"thing/product/{DOCK_A}/+")
+        now = datetime.now(UTC)
+        publish(broker, [reading("KY-CS-001", now - timedelta(minutes=2 - m), pm10)
+                         for m, pm10 in enumerate((160.0, 170.0, 180.0))])
+        alert = wait_until(lambda: next((x for x in b.alerts()
+                                         if x["subject"] == "station:KY-CS-001"), None),
+                           what="KY-CS-001's alert")
+        aid = str(alert["id"])
+        steps = f"{b.url}/api/alerts/{aid}"
+        assert httpx.post(f"{steps}/ack", headers=BLUE_SKY, timeout=10).status_code == 200
+        r = httpx.post(f"{steps}/verify", headers=BLUE_SKY, json={"drone": "KY-UAV-01"},
+                       timeout=10)
+        assert r.status_code == 200, r.text
+
+        def on(leaf: str) -> list[dict[str, Any]]:
+            return [json.loads(p) for t, p in watcher.received()  # type: ignore[union-attr]
+                    if t == f"thing/product/{DOCK_A}/{leaf}" and p != b"sentinel"]
+
+        [request] = wait_until(lambda: on("services"), what="the request at the dock")
+        bid = request["bid"]
+        broker.pub(f"thing/product/{DOCK_A}/services_reply",
+                   envelope(bid, "takeoff_to_point", {"result": 0}))
+        for status, left in (("wayline_progress", 1450.0), ("wayline_ok", 0.0)):
+            broker.pub(f"thing/product/{DOCK_A}/events", envelope(
+                f"dock-bid-{status}", "takeoff_to_point_progress",
+                {"result": 0, "status": status, "flight_id": bid,
+                 "remaining_distance": left, "remaining_time": 95}, need_reply=1))
+
+        def flights() -> list[str]:
+            return [str(as_json(d)["status"]) for (d,) in store.rows(
+                f"SELECT data FROM events WHERE kind = 'flight' AND alert_id = '{aid}'"
+                " ORDER BY seq")]
+
+        wait_until(lambda: len(flights()) >= 4, what="the flight on the incident")
+        # every publication acknowledged, then one of the test's own behind them: once
+        # the dock's topic carries it, Mosquitto (one thread, in order) has passed on
+        # any copy a second instance sent
+        wait_until(lambda: store.count("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+                   == 0, what="every publication acknowledged")
+        broker.pub(f"thing/product/{DOCK_A}/services", b"sentinel")
+        wait_until(lambda: any(p == b"sentinel" for _, p in watcher.received()),  # type: ignore[union-attr]
+                   what="the sentinel")
+        assert flights() == ["requested", "accepted", "progress", "arrived"]
+        requests = Counter(x["bid"] for x in on("services"))
+        answers = Counter(x["bid"] for x in on("events_reply"))
+        print(f"\n{store_url.partition(':')[0]}: the dock heard {requests} and {answers}")
+        assert set(requests) == {bid}  # one request, whoever sent it
+        assert set(answers) == {"dock-bid-wayline_ok", "dock-bid-wayline_progress"}
+        if store_url.startswith("postgresql"):  # each outbox row claimed by one relay
+            assert max(requests.values()) == max(answers.values()) == 1
+        else:  # SQLite's outbox has no claims: both relays may hand on a row (scale.md)
+            assert max(requests.values()) <= 2 and max(answers.values()) <= 2
+        recorded = 'lantian_dji_flight_messages_total'
+        assert a.metric(recorded, kind="services_reply", outcome="recorded") == 1
+        assert a.metric(recorded, kind="event", outcome="recorded") == 2
+        assert b.metric_sum(recorded) == 0  # partition 1 never heard the dock
+    finally:
+        if watcher is not None:
+            watcher.close()
+        for i in (a, b):
+            i.stop()
+
+
+def test_the_docks_owner_killed_its_replacement_records_what_the_dock_said_meanwhile(
+    tmp_path: Path, broker: Broker, store_url: str, service_logs: Path
+) -> None:
+    """kill -9 of partition 0, the dock's owner; the officer sends the drone through
+    partition 1 and the dock accepts while partition 0 is away. The broker keeps the
+    reply in partition 0's session; its replacement, which never saw the flight, finds
+    it in the store and records the acceptance, once."""
+    store = SharedStore(store_url)
+    config = partition_config(tmp_path, broker, extra=FLIGHTS.split(
+        f'[ingest.dji.flights."{DOCK_B}"]')[0])
+    a, b = (Instance(config, f"{k}/2", service_logs / f"p{k}.log", store) for k in (0, 1))
+    started = [a, b]
+    try:
+        a.start(), b.start()
+        settle(broker, a, b)
+        now = datetime.now(UTC)
+        publish(broker, [reading("KY-CS-001", now - timedelta(minutes=2 - m), pm10)
+                         for m, pm10 in enumerate((160.0, 170.0, 180.0))])
+        alert = wait_until(lambda: next((x for x in b.alerts()
+                                         if x["subject"] == "station:KY-CS-001"), None),
+                           what="KY-CS-001's alert")
+        a.kill()
+        steps = f"{b.url}/api/alerts/{alert['id']}"
+        assert httpx.post(f"{steps}/ack", headers=BLUE_SKY, timeout=10).status_code == 200
+        with broker.sub(f"thing/product/{DOCK_A}/services", count=1) as dock:
+            r = httpx.post(f"{steps}/verify", headers=BLUE_SKY, json={"drone": "KY-UAV-01"},
+                           timeout=10)
+            assert r.status_code == 200, r.text
+            [raw] = dock.messages(timeout=10)
+        bid = json.loads(raw)["bid"]
+        broker.pub(f"thing/product/{DOCK_A}/services_reply",
+                   envelope(bid, "takeoff_to_point", {"result": 0}))
+        replacement = Instance(config, "0/2", service_logs / "p0-again.log", store)
+        started.append(replacement)
+        replacement.start()
+
+        def flights() -> list[str]:
+            return [str(as_json(d)["status"]) for (d,) in store.rows(
+                "SELECT data FROM events WHERE kind = 'flight' ORDER BY seq")]
+
+        recorded = "lantian_dji_flight_messages_total"
+        wait_until(lambda: replacement.metric(recorded, kind="services_reply",
+                                              outcome="recorded") == 1,
+                   what="the acceptance recorded by the replacement")
+        assert flights() == ["requested", "accepted"]
+        assert b.metric_sum(recorded) == 0
+    finally:
+        for i in started:
+            i.stop()

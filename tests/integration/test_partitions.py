@@ -56,13 +56,14 @@ def store(store_url: str) -> SharedStore:
 
 
 @pytest.fixture
-def pair(tmp_path: Path, broker: Broker, store: SharedStore) -> Iterator[list[Instance]]:
+def pair(tmp_path: Path, broker: Broker, store: SharedStore,
+         service_logs: Path) -> Iterator[list[Instance]]:
     # both queues' deadlines short: every alert escalates within the test, twice
     config = partition_config(tmp_path, broker)
     toml = config / "lantian.toml"
     toml.write_text(toml.read_text().replace("ack_s = 300", "ack_s = 2")
                     .replace("close_s = 1800", "close_s = 4"))
-    instances = [Instance(config, f"{k}/2", tmp_path / f"partition-{k}.log", store)
+    instances = [Instance(config, f"{k}/2", service_logs / f"partition-{k}.log", store)
                  for k in (0, 1)]
     try:
         for i in instances:
@@ -162,7 +163,7 @@ def test_an_alert_of_one_partition_suggests_a_drone_another_owns(
 
 
 def test_a_logger_connected_to_another_partition_reaches_its_stations_owner(
-    tmp_path: Path, broker: Broker, store: SharedStore
+    tmp_path: Path, broker: Broker, store: SharedStore, service_logs: Path
 ) -> None:
     """KY-CS-004 is partition 1's; its data logger connects to partition 0's HJ 212
     port. Partition 0 hands each packet to partition 1 (on the station's hj212 topic,
@@ -170,7 +171,7 @@ def test_a_logger_connected_to_another_partition_reaches_its_stations_owner(
     assert owner_of("KY-CS-004", 2) == 1
     config = partition_config(tmp_path, broker, extra='[hj212_tcp]\nlisten = "127.0.0.1:0"\n')
     tcp = [free_port(), free_port()]
-    instances = [Instance(config, f"{k}/2", tmp_path / f"p{k}.log", store,
+    instances = [Instance(config, f"{k}/2", service_logs / f"p{k}.log", store,
                           env={"LANTIAN_HJ212_LISTEN": f"127.0.0.1:{tcp[k]}"})
                  for k in (0, 1)]
     try:

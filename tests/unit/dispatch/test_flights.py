@@ -1,9 +1,11 @@
 """The flights shell with the real dispatcher on an in-memory store and a recording broker:
 "send a drone" sends the request for a dock's drone only, and what the dock answers lands
-on the incident as flight events, throttled, once each, and still after a restart."""
+on the incident as flight events, throttled, once each, and still after a restart; with
+partitions, the dock's drone's owner alone reads it, whoever sent the request."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import orjson
@@ -26,7 +28,8 @@ DOCKS = {
 
 
 class Parts:
-    def __init__(self, store: SqliteStore | None = None) -> None:
+    def __init__(self, store: SqliteStore | None = None,
+                 owns: Callable[[str], bool] = lambda drone: True) -> None:
         self.clock = Clock()
         self.wire = Recorder()
         self.store = store or SqliteStore(":memory:", tz=SH)
@@ -34,7 +37,7 @@ class Parts:
         ids = iter(f"uuid-{i}" for i in range(100))
         self.registry = CollectorRegistry()
         self.flights = Flights(DOCKS, self.store, outbox, self.clock, registry=self.registry,
-                               new_id=lambda: next(ids))
+                               new_id=lambda: next(ids), owns=owns)
         alert_ids = iter(f"a{i}" for i in range(1, 100))
         self.dispatcher = Dispatcher(
             store=self.store, router=Router((Route("law", kinds=frozenset({"x"})),), "blue_sky"),
@@ -177,3 +180,55 @@ def test_a_progress_event_that_needs_no_answer_gets_none(p: Parts) -> None:
     p.dock_says("events", body)
     assert [t for t, _ in p.wire.sent if t.endswith("/events_reply")] == []
     assert [e["status"] for e in p.flight_events()] == ["requested", "progress"]
+
+
+def test_a_partition_not_owning_the_docks_drone_reads_only_its_osd() -> None:
+    other = Parts(owns=lambda drone: drone != "KY-UAV-01")
+    assert other.flights.subscriptions() == []
+    assert other.flights.wants(f"thing/product/{DOCK}/osd")  # it may still send the drone
+    assert not other.flights.wants(f"thing/product/{DOCK}/services_reply")
+    assert not other.flights.wants(f"thing/product/{DOCK}/events")
+
+
+def test_the_sender_sends_and_the_owner_follows_from_the_store() -> None:
+    """Instance B (not the drone's owner) took the officer's request; A, the owner, reads
+    what the dock answers, finds the flight in the shared store, records each once and
+    answers the dock once."""
+    sender = Parts(owns=lambda drone: False)
+    owner = Parts(sender.store)
+    sender.raise_and_verify()
+    assert [r["bid"] for r in sender.requests()] == ["uuid-0"]
+    assert owner.requests() == []
+    owner.dock_says("services_reply", {"tid": "uuid-1", "bid": "uuid-0",
+                                       "method": "takeoff_to_point", "data": {"result": 0}})
+    owner.dock_says("events", progress("wayline_progress", remaining_distance=900.0))
+    owner.dock_says("events", progress("wayline_ok", remaining_distance=0))
+    owner.dock_says("events", progress("task_finish"))  # arrived already recorded
+    assert [e["status"] for e in owner.flight_events()] == [
+        "requested", "accepted", "progress", "arrived"]
+    replies = [t for t, _ in owner.wire.sent if t.endswith("/events_reply")]
+    assert len(replies) == 3  # every need_reply event, once, by the owner
+    assert [t for t, _ in sender.wire.sent if t.endswith("/events_reply")] == []
+
+
+def test_a_followed_flight_keeps_what_was_recorded_before() -> None:
+    """An owner that follows a flight another instance sent picks up its outcomes too:
+    a repeated reply after a restart is not recorded twice."""
+    sender = Parts(owns=lambda drone: False)
+    first = Parts(sender.store)
+    sender.raise_and_verify()
+    first.dock_says("services_reply", {"tid": "uuid-1", "bid": "uuid-0",
+                                       "method": "takeoff_to_point", "data": {"result": 0}})
+    again = Parts(sender.store)  # the owner's replacement; the broker redelivers
+    again.dock_says("services_reply", {"tid": "uuid-1", "bid": "uuid-0",
+                                       "method": "takeoff_to_point", "data": {"result": 0}})
+    assert [e["status"] for e in again.flight_events()] == ["requested", "accepted"]
+    assert again.counted("services_reply", "repeat") == 1
+
+
+def test_a_bid_nobody_sent_is_counted_each_time_and_logged() -> None:
+    owner = Parts(Parts(owns=lambda drone: False).store)
+    for _ in range(3):
+        owner.dock_says("events", progress("wayline_progress", flight="a-pilots-flight"))
+    assert owner.counted("event", "unknown_bid") == 3
+    assert len([t for t, _ in owner.wire.sent if t.endswith("/events_reply")]) == 3
