@@ -19,6 +19,7 @@ from rules._sites import site_of
 from rules._state import RuleState
 from rules._station_aqi import station_aqi
 from rules._thresholds import evaluate as evaluate_threshold
+from rules._thresholds import rules_fed
 
 __all__ = ["on_reading"]
 
@@ -40,10 +41,13 @@ def on_reading(state: RuleState, reading: Reading, rs: Ruleset) -> list[Signal]:
         out.append(ended)
     feed_background(th.hourly, reading, t, rs)
     by_metric = rs.by_metric
+    fixed = reading.location is None  # a mobile site's zones, so its rules, move with it
     for metric, m in reading.values.items():
         rules = by_metric.get(metric)
         if rules is None:
             continue
+        if fixed:
+            rules = rules_fed(th, site.subject, metric, rules)
         for rule in rules:
             if rule.only_valid and m.flag != VALID_FLAG:
                 continue
