@@ -59,13 +59,16 @@ class ThresholdState:
 
     `fed` is derived from `series` and `skipped` (never stored, rebuilt as readings
     come): per (fixed subject, metric), the metric's rules less those `skipped`, once
-    every one of them has been judged for the subject (`rules_fed`)."""
+    every one of them has been judged for the subject (`rules_fed`); `aqi_read` from the
+    ruleset alone."""
 
     windows: Windows = field(default_factory=dict)
     series: dict[tuple[str, str], Series] = field(default_factory=dict)
     skipped: set[tuple[str, str]] = field(default_factory=set)  # rules not for the subject
     hourly: Hourly = field(default_factory=dict)
     fed: dict[tuple[str, str], tuple[ThresholdRule, ...]] = field(default_factory=dict)
+    #: fixed subject -> whether an AQI rule selects it (`rules._readings`; derived too)
+    aqi_read: dict[str, bool] = field(default_factory=dict)
 
 
 def rules_fed(
