@@ -9,6 +9,8 @@ class IngestMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
+        self._by_kind: dict[str, tuple[Counter, Counter]] = {}
+        self._by_record: dict[type, Counter] = {}
         r = self.registry
         self.received = Counter(
             "lantian_messages_received", "MQTT messages received, by topic kind", ["kind"],
@@ -51,6 +53,21 @@ class IngestMetrics:
         self.mqtt_connected = Gauge(
             "lantian_mqtt_connected", "1 while connected to the MQTT broker", registry=r
         )
+
+    def of_kind(self, kind: str) -> tuple[Counter, Counter]:
+        """The `received` and `decoded` children of a topic kind, for the per-message path:
+        one lookup for the two, where `count` costs a key, a lookup and a call for each."""
+        pair = self._by_kind.get(kind)
+        if pair is None:
+            pair = self._by_kind[kind] = (self.received.labels(kind), self.decoded.labels(kind))
+        return pair
+
+    def of_record(self, record_type: type) -> Counter:
+        """The `records` child of a record type (the type's name is its label)."""
+        child = self._by_record.get(record_type)
+        if child is None:
+            child = self._by_record[record_type] = self.records.labels(record_type.__name__)
+        return child
 
     def count(self, counter: Counter, *labels: str) -> None:
         """counter.labels(*labels).inc(), with the labelled child looked up once: the
