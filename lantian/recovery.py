@@ -80,7 +80,7 @@ class Journal:
         #: one executemany a burst, where an insert with its savepoint a message cost
         #: more than the rest of the store's work; every other write and read of the
         #: journal flushes first
-        self._pending: list[tuple[float, str | None, bytes | None]] = []
+        self._pending: list[tuple[float, str, bytes, str]] = []  # rows as inserted
         self._holding = False
 
     def hold(self) -> None:
@@ -89,7 +89,7 @@ class Journal:
 
     def message(self, topic: str, payload: bytes, at: datetime) -> None:
         if self._holding:
-            self._pending.append((at.timestamp(), topic, payload))
+            self._pending.append((at.timestamp(), topic, payload, self.partition))
         else:
             self._add(at, topic, payload)
 
@@ -105,7 +105,7 @@ class Journal:
         rows, self._pending = self._pending, []
         with self._store.transaction() as db:
             db.executemany("INSERT INTO inputs (at, topic, payload, partition)"
-                           " VALUES (?, ?, ?, ?)", [(*r, self.partition) for r in rows])
+                           " VALUES (?, ?, ?, ?)", rows)
 
     def _add(self, at: datetime, topic: str | None, payload: bytes | None) -> None:
         self.flush()  # ids keep the order things happened in
