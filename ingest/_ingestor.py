@@ -94,20 +94,19 @@ class Ingestor:
         outcome = self._decode(topic, payload, now)
         kind = outcome.kind
         m = self.metrics
-        received, decoded = m.of_kind(kind)
-        received.inc()
+        m.received.counts[kind] += 1
         result = outcome.result
         if not isinstance(result, Decoded):
             m.count(m.rejected, kind, result.code)
             reason = result.reason if origin is None else f"{result.reason} (from {origin})"
             self._dead_letter(DeadLetter(topic, result.code, reason, payload, now))
             return outcome
-        decoded.inc()
+        m.decoded.counts[kind] += 1
         fresh = self._fresh(result.records, kind)
         if fresh and self.journal is not None:
             self.journal.message(topic, payload, now)
         for record in fresh:
-            m.of_record(type(record)).inc()
+            m.records.counts[type(record).__name__] += 1
             if type(record) is Reading and not record.values:
                 self._without_metrics.saw(record.station, result.note)
             if self._timeseries is not None:
