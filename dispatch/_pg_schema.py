@@ -164,4 +164,8 @@ END $$;
 CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
     FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
 """,
+    """
+DROP INDEX inputs_partition;
+CREATE INDEX inputs_partition ON inputs (partition, id) WHERE partition <> '0/1';
+""",
 )

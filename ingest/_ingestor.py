@@ -94,19 +94,19 @@ class Ingestor:
         outcome = self._decode(topic, payload, now)
         kind = outcome.kind
         m = self.metrics
-        m.count(m.received, kind)
+        m.received.counts[kind] += 1
         result = outcome.result
         if not isinstance(result, Decoded):
             m.count(m.rejected, kind, result.code)
             reason = result.reason if origin is None else f"{result.reason} (from {origin})"
             self._dead_letter(DeadLetter(topic, result.code, reason, payload, now))
             return outcome
-        m.count(m.decoded, kind)
+        m.decoded.counts[kind] += 1
         fresh = self._fresh(result.records, kind)
         if fresh and self.journal is not None:
             self.journal.message(topic, payload, now)
         for record in fresh:
-            m.count(m.records, type(record).__name__)
+            m.records.counts[type(record).__name__] += 1
             if type(record) is Reading and not record.values:
                 self._without_metrics.saw(record.station, result.note)
             if self._timeseries is not None:

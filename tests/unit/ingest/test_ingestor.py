@@ -8,9 +8,11 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import Counter, generate_latest
 
 from ingest import DecodeContext, Deduplicator, InboundTopics, Ingestor, Kind
 from ingest._deadletters import PUBLISH_PAYLOAD_LIMIT, DeadLetter, MemoryDeadLetters
+from ingest._metrics import IngestMetrics
 from ingest._topics import TopicAddress
 from rules.records import Location, Reading, Record, Station
 
@@ -100,6 +102,18 @@ def test_metrics_count_by_kind_and_reason(parts) -> None:  # type: ignore[no-unt
     assert m.get_sample_value("lantian_records_duplicate_total", {"kind": "reading"}) == 1
     assert m.get_sample_value(
         "lantian_messages_rejected_total", {"kind": "unknown", "reason": "unknown_topic"}) == 1
+    assert m.get_sample_value("lantian_messages_decoded_total", {"kind": "reading"}) == 2
+    assert m.get_sample_value("lantian_records_total", {"type": "Reading"}) == 1
+
+
+def test_the_per_message_tallies_are_exposed_as_counters() -> None:
+    metrics = IngestMetrics()
+    metrics.received.counts["reading"] += 2
+    text = generate_latest(metrics.registry).decode()
+    assert "# TYPE lantian_messages_received_total counter" in text
+    assert 'lantian_messages_received_total{kind="reading"} 2.0' in text
+    with pytest.raises(ValueError, match="Duplicated timeseries"):  # named like any counter
+        Counter("lantian_records", "again", ["type"], registry=metrics.registry)
 
 
 def test_dead_letter_publishes_huge_payloads_cut() -> None:

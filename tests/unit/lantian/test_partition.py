@@ -360,3 +360,33 @@ def test_without_catch_all_partition_0_subscribes_to_its_stations_only(tmp_path:
     # a single instance keeps the wide filters whatever the setting
     single = load_settings(cfg)
     assert single.partition.subscriptions(single.topics) == single.topics.subscriptions()
+
+
+def test_only_other_partitions_rows_are_in_the_partition_index_and_each_reads_its_own(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(str(tmp_path / "s.sqlite"), tz=SH)
+    single, half = Journal(store), Journal(store, "1/2")
+    for i in range(3):
+        with store.transaction():
+            single.message("lantian/sensors/KY-CS-001/reading", b"{}", T0 + timedelta(i))
+            half.message("lantian/sensors/KY-CS-004/reading", b"{}", T0 + timedelta(i))
+    db = store.connection
+    # the index holds partition 1/2's rows, not the single instance's (its insert is cheaper)
+    indexed = db.execute("SELECT count(*) FROM inputs INDEXED BY inputs_partition"
+                         " WHERE partition = '1/2' AND partition <> '0/1'").fetchone()[0]
+    assert indexed == 3
+    # another partition's reads use the index; the single instance's walk the ids
+    plan = " ".join(r[3] for r in db.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM inputs WHERE " + half._mine + " AND id > ?",
+        ("1/2", 0)))
+    assert "inputs_partition" in plan
+    assert [e.topic for e in single.after(0)] == ["lantian/sensors/KY-CS-001/reading"] * 3
+    assert [e.topic for e in half.after(0)] == ["lantian/sensors/KY-CS-004/reading"] * 3
+    # a snapshot covers its partition's newest entry and prunes only its own
+    newest = {j.partition: max(e.id for e in j.after(0)) for j in (single, half)}
+    assert half.checkpoint(b"{}", T0, keep=1) == newest["1/2"]
+    assert (len(single), len(half)) == (3, 1)
+    assert single.checkpoint(b"{}", T0, keep=0) == newest["0/1"]
+    assert (len(single), len(half)) == (0, 1)
+    store.close()

@@ -708,3 +708,16 @@ def test_report_functions_refuse_bad_input(call: Callable[[], object], message: 
 def test_other_lantian_metrics_are_ignored() -> None:
     r = realtime_aqi({"pm25": 60, "tsp": 900, "pm1": 50, "wind_speed": 3}, E26)
     assert r.iaqi == {"pm25": 100}
+
+
+def test_the_same_sub_indices_give_the_same_report_built_once() -> None:
+    # PM10 55.3 and 55.4 µg/m³ both index to 54: a station's hour moving by a little
+    first, again = realtime_aqi({"pm10": 55.3}, E26), realtime_aqi({"pm10": 55.4}, E26)
+    assert again is first
+    assert (first.aqi, dict(first.iaqi), first.missing[:1]) == (54, {"pm10": 54}, ("so2",))
+    moved = realtime_aqi({"pm10": 60.0}, E26)
+    assert moved.aqi == 58 and moved is not first
+    assert realtime_aqi({"pm10": 55.3}, AqiEdition.HJ633_2012,
+                        pm_24h_means={"pm10": 55.3}) is not first  # the edition counts
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.aqi = 1  # type: ignore[misc]  # shared, so it must not change

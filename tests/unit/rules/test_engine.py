@@ -358,3 +358,33 @@ def test_window_aggregates(aggregate: Aggregate, values: list[float], expected: 
     signals = run(ruleset(rule), minutes("KY-CS-001", dict(enumerate(values))))
     [a] = [s for s in signals if isinstance(s, AlertSignal)]
     assert a.value == expected
+
+
+def test_a_fixed_station_is_fed_only_the_rules_that_select_it_once_each_is_judged() -> None:
+    road = replace(PM10_15MIN, id="road-pm10", aggregate=Aggregate.INSTANT,
+                   select=Selector(station_kinds=frozenset({"road"})))
+    rs = ruleset(PM10_15MIN, road)
+    state = RuleState()
+    for minute in (0, 1):  # the first judges each rule, the second remembers the verdicts
+        state, _ = evaluate(state, reading("KY-CS-001", minute, pm10=100), rs)
+    assert state.thresholds.fed[("station:KY-CS-001", "pm10")] == (PM10_15MIN,)
+    # the rule left out is the one whose selector skips the station: same alerts as before
+    got = alerts(run(rs, minutes("KY-CS-001", {2: 400, 3: 400, 4: 400}), state))
+    assert got[0][:2] == (Action.RAISE, "site-pm10-15min")
+    assert {rule for _, rule, _ in got} == {"site-pm10-15min"}
+
+
+def test_a_rule_a_mobile_reading_started_for_a_station_id_still_takes_its_fixed_readings() -> None:
+    # a station id that also sends located readings: the series the mobile one opened is
+    # fed the fixed ones too, as before the rules a fixed station is fed were remembered
+    mobile = replace(PM10_15MIN, id="mobile-pm10", aggregate=Aggregate.INSTANT,
+                     select=Selector(station_kinds=frozenset({"mobile"})))
+    rs = ruleset(mobile)
+    state = RuleState()
+    at_site = Location(30.02783, 120.502557)
+    state, _ = evaluate(state, reading("KY-CS-001", 0, location=at_site, pm10=100), rs)
+    for minute in (1, 2):
+        state, _ = evaluate(state, reading("KY-CS-001", minute, pm10=100), rs)
+    assert state.thresholds.fed[("station:KY-CS-001", "pm10")] == (mobile,)
+    state, signals = evaluate(state, reading("KY-CS-001", 3, pm10=400), rs)
+    assert alerts(signals) == [(Action.RAISE, "mobile-pm10", "critical")]
