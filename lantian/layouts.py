@@ -34,6 +34,13 @@ log = logging.getLogger("lantian.layouts")
 QUIET: Final = timedelta(days=1)
 _SNAPSHOT: Final = "rules"  # lantian.recovery.SNAPSHOT_NAME (which imports this module)
 _SINGLE: Final = "0/1"
+#: the condition of the partial index `inputs_partition`, which a query must repeat for
+#: either engine to use it
+_INDEXED: Final = f"partition <> '{_SINGLE}'"
+#: the partitions with journal rows, one seek each; and the time of one's newest row
+NEXT_PARTITION: Final = f"SELECT min(partition) FROM inputs WHERE partition > ? AND {_INDEXED}"
+NEWEST_ROW: Final = (f"SELECT at FROM inputs WHERE partition = ? AND {_INDEXED}"
+                     " ORDER BY id DESC LIMIT 1")
 
 
 def count_of(partition: str) -> int | None:
@@ -68,8 +75,11 @@ def prunable(own: str, last_written: Mapping[str, datetime], now: datetime,
 
 def last_written(store: SqlStore) -> dict[str, datetime]:
     """When each partition in the store last wrote: its snapshot's time or its newest
-    journal row's, whichever is later. Index seeks only (inputs_partition): a partition
-    at a time, never a scan of the journal."""
+    journal row's, whichever is later. Index seeks only, never a scan of the journal:
+    the partitions' rows through `inputs_partition`, which leaves out the single
+    instance's ("0/1", migration 9). Those are told by the single instance's snapshot
+    alone: its journal rows are at most a snapshot interval newer, a minute beside `QUIET`
+    (and rows without any snapshot, of an instance that never lived a minute, stay)."""
     db = store.connection
     out: dict[str, datetime] = {}
 
@@ -82,11 +92,9 @@ def last_written(store: SqlStore) -> dict[str, datetime]:
         if partition is not None:
             saw(partition, float(epoch))
     after = ""
-    while (row := db.execute("SELECT min(partition) FROM inputs WHERE partition > ?",
-                             (after,)).fetchone()) and row[0] is not None:
+    while (row := db.execute(NEXT_PARTITION, (after,)).fetchone()) and row[0] is not None:
         after = str(row[0])
-        newest = db.execute("SELECT at FROM inputs WHERE partition = ? ORDER BY id DESC"
-                            " LIMIT 1", (after,)).fetchone()
+        newest = db.execute(NEWEST_ROW, (after,)).fetchone()
         saw(after, float(newest[0]))
     return out
 
@@ -97,9 +105,11 @@ def prune_other_layouts(store: SqlStore, own: str, now: datetime,
     which ones. The journal a batch a transaction, so the write lock is held briefly."""
     gone = prunable(own, last_written(store), now, quiet)
     for partition in gone:
+        # the single instance's rows are the oldest: found first, in id order
+        indexed = "" if partition == _SINGLE else f" AND {_INDEXED}"
         rows = store.delete_in_batches(
-            "inputs", "SELECT id FROM inputs WHERE partition = ? ORDER BY id LIMIT ?",
-            (partition,))
+            "inputs", f"SELECT id FROM inputs WHERE partition = ?{indexed} ORDER BY id"
+            " LIMIT ?", (partition,))
         name = _SNAPSHOT if partition == _SINGLE else f"{_SNAPSHOT}@{partition}"
         with store.transaction() as db:
             db.execute("DELETE FROM snapshots WHERE name = ?", (name,))

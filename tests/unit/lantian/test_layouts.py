@@ -5,15 +5,23 @@ the instance's own count never, so a late replacement still finds its journal.""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from dispatch.stores import SqlStore, open_store
+from dispatch.stores import SqliteStore, SqlStore, open_store
 from ingest import Deduplicator, Ingestor
 from ingest._deadletters import MemoryDeadLetters
-from lantian.layouts import QUIET, count_of, prunable, snapshot_partition
+from lantian.layouts import (
+    NEWEST_ROW,
+    NEXT_PARTITION,
+    QUIET,
+    count_of,
+    prunable,
+    snapshot_partition,
+)
 from lantian.pipeline import RulesPipeline
 from lantian.recovery import Checkpoints
 from tests.unit.lantian.test_recovery import SETTINGS, SH, T0, TOPIC, Sink, reading
@@ -119,3 +127,15 @@ def test_a_stray_instance_of_another_count_prunes_nothing_of_a_live_layout(
     stray = Instance(store, "0/3", T0 + timedelta(days=3, minutes=1))
     assert stray.checkpoints.save()
     assert rows(store)[0] == {"0/2": 1, "1/2": 2}
+
+
+def test_the_layouts_are_told_by_index_seeks_not_by_a_scan_of_the_journal(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(str(tmp_path / "s.sqlite"), tz=UTC)
+    db = store.connection
+    for sql, arg in ((NEXT_PARTITION, ""), (NEWEST_ROW, "0/2")):
+        plan = " ".join(str(r[3]) for r in db.execute("EXPLAIN QUERY PLAN " + sql, (arg,)))
+        assert "USING COVERING INDEX inputs_partition" in plan or \
+            "USING INDEX inputs_partition" in plan, (sql, plan)
+    store.close()
