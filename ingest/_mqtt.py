@@ -35,6 +35,7 @@ from prometheus_client import CollectorRegistry
 
 from ingest._backoff import Backoff
 from ingest._mqtt_metrics import MqttMetrics
+from ingest._socket import BufferedSocket, make_client
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,9 @@ class MqttConnection:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._fd: int | None = None
+        self._writing = False  # the loop watches self._fd for writability
+        self._acking = False  # _end_burst writes the acks itself: paho's write callbacks wait
+        self._read_soon: asyncio.Handle | None = None
         self._messages = 0
         self._misc: asyncio.Task[None] | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -118,9 +122,9 @@ class MqttConnection:
 
     def _make_client(self) -> paho.Client:
         s = self._settings
-        c = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=paho.MQTTv5,
-            manual_ack=self._manual_ack,
+        c = make_client(
+            callback_api_version=CallbackAPIVersion.VERSION2, client_id=s.client_id,
+            protocol=paho.MQTTv5, manual_ack=self._manual_ack,
         )
         if s.username is not None:
             c.username_pw_set(s.username, s.password)
@@ -152,6 +156,8 @@ class MqttConnection:
         for task in (self._runner, self._misc):
             if task is not None:
                 task.cancel()
+        if self._read_soon is not None:
+            self._read_soon.cancel()
         if self._connecting is not None and not self._connecting.done():
             # a TCP connect in a worker thread cannot be cancelled; wait for it (paho's
             # connect timeout bounds it) so that its socket is closed below, not leaked
@@ -304,18 +310,36 @@ class MqttConnection:
     def _readable(self) -> None:
         """paho's loop_read takes one packet. Under load many wait in the socket buffer,
         and a trip through the event loop per packet (select, callback) costs about as
-        much as the packet itself: keep reading while messages keep coming, up to a
-        budget so timers and the HTTP server still get their turn. That is a burst."""
+        much as the packet itself: keep reading while messages keep coming or bytes
+        wait in our read buffer, up to a budget so timers and the HTTP server still get
+        their turn. That is a burst.
+
+        Bytes read ahead into the BufferedSocket do not make the kernel socket readable:
+        a burst that ends with some still buffered comes back by `call_soon`, not by
+        `select`, which might never wake for them."""
+        self._read_soon = None
         start = self._messages
+        client = self._client
         try:
             for _ in range(_READ_BUDGET):
                 before = self._messages
-                if self._client.loop_read() != paho.MQTT_ERR_SUCCESS \
-                        or self._messages == before:
+                if client.loop_read() != paho.MQTT_ERR_SUCCESS:
+                    break
+                if self._messages == before and not self._read_ahead():
                     break
         finally:
             if self._messages != start:
                 self._end_burst()
+            if self._read_ahead() and self._read_soon is None and self._loop is not None:
+                self._read_soon = self._loop.call_soon(self._readable)
+
+    def _buffered(self) -> BufferedSocket | None:
+        sock = self._client.socket()
+        return sock if isinstance(sock, BufferedSocket) else None
+
+    def _read_ahead(self) -> int:
+        sock = self._buffered()
+        return sock.pending() if sock is not None else 0
 
     def _end_burst(self, ack: bool = True) -> None:
         """Messages were delivered: `on_burst_end` (the caller commits their effect), then,
@@ -334,9 +358,29 @@ class MqttConnection:
                 if pending and self._client.socket() is not None:
                     self._client.disconnect()
                 return
-        if ack and self._client.socket() is not None:
+        if ack and pending and self._client.socket() is not None:
+            self._ack(pending)
+
+    def _ack(self, pending: list[tuple[int, int]]) -> None:
+        """paho queues each ack as a packet and writes each with a `send` of its own, on
+        the next writability: on the BufferedSocket they are written at once, corked,
+        and go to the kernel together. Whatever paho had queued before them goes first,
+        as it would have."""
+        sock = self._buffered()
+        if sock is None:  # paho's own socket: its way
             for mid, qos in pending:
                 self._client.ack(mid, qos)
+            return
+        self._acking = True
+        sock.cork()
+        try:
+            for mid, qos in pending:
+                self._client.ack(mid, qos)
+            self._client.loop_write()
+        finally:
+            sock.uncork()
+            self._acking = False
+        self._watch_writes(bool(sock.unsent()) or self._client.want_write())
 
     # -- paho's socket callbacks ---------------------------------------------------------
     # They fire on the loop's thread, except while connecting, which runs in an executor
@@ -369,22 +413,45 @@ class MqttConnection:
             self._loop.remove_reader(self._fd)
             self._loop.remove_writer(self._fd)
             self._fd = None
+            self._writing = False
 
     def _socket_register_write(self, _c: paho.Client, _u: Any, sock: Any) -> None:
-        self._on_loop(self._want_write, sock.fileno())
+        if not self._acking:
+            self._on_loop(self._want_write, sock.fileno())
 
     def _want_write(self, fd: int) -> None:
-        assert self._loop is not None
         if fd == self._fd:
-            self._loop.add_writer(fd, self._client.loop_write)
+            self._watch_writes(True)
 
     def _socket_unregister_write(self, _c: paho.Client, _u: Any, _sock: Any) -> None:
-        self._on_loop(self._done_writing)
+        if not self._acking:
+            self._on_loop(self._done_writing)
 
     def _done_writing(self) -> None:
+        # paho's queue is empty; bytes the BufferedSocket still holds keep the watch
+        sock = self._buffered()
+        self._watch_writes(sock is not None and sock.unsent() > 0)
+
+    def _watch_writes(self, on: bool) -> None:
         assert self._loop is not None
-        if self._fd is not None:
+        if self._fd is None or on == self._writing:
+            return
+        self._writing = on
+        if on:
+            self._loop.add_writer(self._fd, self._writable)
+        else:
             self._loop.remove_writer(self._fd)
+
+    def _writable(self) -> None:
+        """First what the BufferedSocket holds (paho's later packets go after it), then
+        paho's queue; paho's write callbacks say when its queue is empty."""
+        sock = self._buffered()
+        if sock is not None:
+            sock.flush()
+        self._client.loop_write()
+        sock = self._buffered()  # None if that write found the connection gone
+        self._watch_writes(self._client.want_write()
+                           or (sock is not None and sock.unsent() > 0))
 
     async def _misc_loop(self) -> None:
         # keep-alive, and the CONNACK timeout: paho gives up on a connection that has
