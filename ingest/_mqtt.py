@@ -103,7 +103,7 @@ class MqttConnection:
         self._loop_thread: int | None = None
         self._fd: int | None = None
         self._writing = False  # the loop watches self._fd for writability
-        self._acking = False  # _end_burst writes the acks itself: paho's write callbacks wait
+        self._writing_now = False  # paho's queue is written corked now: its callbacks wait
         self._read_soon: asyncio.Handle | None = None
         self._messages = 0
         self._misc: asyncio.Task[None] | None = None
@@ -371,16 +371,26 @@ class MqttConnection:
             for mid, qos in pending:
                 self._client.ack(mid, qos)
             return
-        self._acking = True
-        sock.cork()
-        try:
+
+        def queue() -> None:
             for mid, qos in pending:
                 self._client.ack(mid, qos)
+
+        self._write_corked(sock, queue)
+
+    def _write_corked(self, sock: BufferedSocket, queue: Callable[[], None]) -> None:
+        """`queue` packets, then have paho write its whole queue into the corked socket,
+        which sends it on in one piece; paho's write callbacks are moot meanwhile (the
+        watch for writability is settled once, after)."""
+        self._writing_now = True
+        sock.cork()
+        try:
+            queue()
             self._client.loop_write()
         finally:
             sock.uncork()
-            self._acking = False
-        self._watch_writes(bool(sock.unsent()) or self._client.want_write())
+            self._writing_now = False
+        self._watch_writes(sock.unsent() > 0 or self._client.want_write())
 
     # -- paho's socket callbacks ---------------------------------------------------------
     # They fire on the loop's thread, except while connecting, which runs in an executor
@@ -416,7 +426,7 @@ class MqttConnection:
             self._writing = False
 
     def _socket_register_write(self, _c: paho.Client, _u: Any, sock: Any) -> None:
-        if not self._acking:
+        if not self._writing_now:
             self._on_loop(self._want_write, sock.fileno())
 
     def _want_write(self, fd: int) -> None:
@@ -424,7 +434,7 @@ class MqttConnection:
             self._watch_writes(True)
 
     def _socket_unregister_write(self, _c: paho.Client, _u: Any, _sock: Any) -> None:
-        if not self._acking:
+        if not self._writing_now:
             self._on_loop(self._done_writing)
 
     def _done_writing(self) -> None:
@@ -443,15 +453,17 @@ class MqttConnection:
             self._loop.remove_writer(self._fd)
 
     def _writable(self) -> None:
-        """First what the BufferedSocket holds (paho's later packets go after it), then
-        paho's queue; paho's write callbacks say when its queue is empty."""
+        """First what the BufferedSocket holds, then, once that is all out, paho's queue
+        after it (PUBACKs paho sends itself without manual_ack, publishes, pings), corked
+        too: one `send` for what piled up since the last writability."""
         sock = self._buffered()
-        if sock is not None:
-            sock.flush()
-        self._client.loop_write()
-        sock = self._buffered()  # None if that write found the connection gone
-        self._watch_writes(self._client.want_write()
-                           or (sock is not None and sock.unsent() > 0))
+        if sock is None:  # paho's own socket; its callbacks keep the watch
+            self._client.loop_write()
+            return
+        sock.flush()
+        if sock.unsent():
+            return  # still writable-watched: paho's packets wait behind these bytes
+        self._write_corked(sock, lambda: None)
 
     async def _misc_loop(self) -> None:
         # keep-alive, and the CONNACK timeout: paho gives up on a connection that has

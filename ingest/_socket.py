@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 #: one refill of the read buffer; also the size from which a read bypasses the buffer
 CHUNK = 65_536
+#: bytes held at most; past it a corked `send` says "would block" and paho keeps the rest
+#: of its queue itself (a reconnect's resent outbox is not copied here all at once)
+HOLD_MAX = 262_144
 
 _NOT_NOW = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
@@ -86,6 +89,8 @@ class BufferedSocket:
         if self._broken is not None:
             raise self._broken
         if self._corked:
+            if len(self._out) >= HOLD_MAX:
+                raise BlockingIOError(errno.EAGAIN, "enough bytes held already")
             self._out += data
             return len(data)
         if self._out:

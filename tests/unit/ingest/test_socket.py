@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import paho.mqtt.client as paho
 import pytest
 
-from ingest._socket import CHUNK, BufferedSocket
+from ingest._socket import CHUNK, HOLD_MAX, BufferedSocket
 
 
 @pytest.fixture
@@ -196,6 +196,20 @@ def test_what_the_kernel_does_not_take_is_kept_sent_first_and_never_interleaved(
     finally:
         sock.close()
         peer.close()
+
+
+def test_held_bytes_are_bounded_and_paho_keeps_what_would_pass_the_bound(
+    pair: tuple[BufferedSocket, socket.socket],
+) -> None:
+    sock, _ = pair
+    sock.cork()
+    packet = b"\x32" + b"\x7f" + b"p" * 127
+    sent = 0
+    with pytest.raises(BlockingIOError):  # paho's cue to keep its packet and wait
+        while True:
+            sock.send(packet)
+            sent += 1
+    assert sock.unsent() == sent * len(packet) < HOLD_MAX + len(packet)
 
 
 def test_close_sends_what_was_held_before_closing(
