@@ -2,8 +2,10 @@
 
 paho's documented external-loop integration: paho tells us when its socket opens,
 closes, and has something to write; the event loop calls `loop_read` / `loop_write` when
-the socket is ready and `loop_misc` once a second for keep-alive. Message callbacks thus
-run on the event loop's thread, the same thread as the rules and the store: no locks.
+the socket is ready (ingest/_mqtt_watch.py) and `loop_misc` once a second for
+keep-alive. paho's socket is ours, reading ahead and writing corked (ingest/_socket.py).
+Message callbacks thus run on the event loop's thread, the same thread as the rules and
+the store: no locks.
 
 The session is persistent (clean start off, a session expiry), so QoS 1 messages sent
 while the service is down or reconnecting wait at the broker. By default paho sends the
@@ -21,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,8 @@ from prometheus_client import CollectorRegistry
 
 from ingest._backoff import Backoff
 from ingest._mqtt_metrics import MqttMetrics
-from ingest._socket import BufferedSocket, make_client
+from ingest._mqtt_watch import SocketWatch
+from ingest._socket import make_client
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +102,6 @@ class MqttConnection:
         self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s,
                                 settings.reconnect_stable_s)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
-        self._fd: int | None = None
-        self._writing = False  # the loop watches self._fd for writability
-        self._writing_now = False  # paho's queue is written corked now: its callbacks wait
         self._read_soon: asyncio.Handle | None = None
         self._messages = 0
         self._misc: asyncio.Task[None] | None = None
@@ -115,6 +113,7 @@ class MqttConnection:
         self._stopping = False
         self.connected = asyncio.Event()
         self._client = self._make_client()
+        self._io = SocketWatch(self._client, self._readable, self._keep_alive)
 
     @property
     def _broker(self) -> str:
@@ -135,10 +134,6 @@ class MqttConnection:
         c.on_disconnect = self._handle_disconnect
         c.on_message = self._handle_message
         c.on_publish = self._handle_publish
-        c.on_socket_open = self._socket_open
-        c.on_socket_close = self._socket_close
-        c.on_socket_register_write = self._socket_register_write
-        c.on_socket_unregister_write = self._socket_unregister_write
         return c
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -148,7 +143,7 @@ class MqttConnection:
         for as long as the service runs (the service is useful while the broker is away:
         its API and health endpoint say so)."""
         self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
+        self._io.bind(self._loop)
         self._runner = self._loop.create_task(self._run(), name="mqtt-connect")
 
     async def stop(self) -> None:
@@ -293,7 +288,7 @@ class MqttConnection:
             if not self._stopping:
                 log.warning("MQTT connection to %s lost: %s", self._broker, reason,
                             extra={"event": "mqtt.lost", "broker": self._broker})
-        self._on_loop(self._end_attempt)
+        self._io.on_loop(self._end_attempt)
 
     def _end_attempt(self) -> None:
         if self._attempt_over is not None and not self._attempt_over.done():
@@ -325,21 +320,13 @@ class MqttConnection:
                 before = self._messages
                 if client.loop_read() != paho.MQTT_ERR_SUCCESS:
                     break
-                if self._messages == before and not self._read_ahead():
+                if self._messages == before and not self._io.read_ahead():
                     break
         finally:
             if self._messages != start:
                 self._end_burst()
-            if self._read_ahead() and self._read_soon is None and self._loop is not None:
+            if self._io.read_ahead() and self._read_soon is None and self._loop is not None:
                 self._read_soon = self._loop.call_soon(self._readable)
-
-    def _buffered(self) -> BufferedSocket | None:
-        sock = self._client.socket()
-        return sock if isinstance(sock, BufferedSocket) else None
-
-    def _read_ahead(self) -> int:
-        sock = self._buffered()
-        return sock.pending() if sock is not None else 0
 
     def _end_burst(self, ack: bool = True) -> None:
         """Messages were delivered: `on_burst_end` (the caller commits their effect), then,
@@ -366,7 +353,7 @@ class MqttConnection:
         the next writability: on the BufferedSocket they are written at once, corked,
         and go to the kernel together. Whatever paho had queued before them goes first,
         as it would have."""
-        sock = self._buffered()
+        sock = self._io.buffered()
         if sock is None:  # paho's own socket: its way
             for mid, qos in pending:
                 self._client.ack(mid, qos)
@@ -376,94 +363,12 @@ class MqttConnection:
             for mid, qos in pending:
                 self._client.ack(mid, qos)
 
-        self._write_corked(sock, queue)
+        self._io.write_corked(sock, queue)
 
-    def _write_corked(self, sock: BufferedSocket, queue: Callable[[], None]) -> None:
-        """`queue` packets, then have paho write its whole queue into the corked socket,
-        which sends it on in one piece; paho's write callbacks are moot meanwhile (the
-        watch for writability is settled once, after)."""
-        self._writing_now = True
-        sock.cork()
-        try:
-            queue()
-            self._client.loop_write()
-        finally:
-            sock.uncork()
-            self._writing_now = False
-        self._watch_writes(sock.unsent() > 0 or self._client.want_write())
-
-    # -- paho's socket callbacks ---------------------------------------------------------
-    # They fire on the loop's thread, except while connecting, which runs in an executor
-    # thread; `_on_loop` runs the action now or hands it to the loop. The loop watches
-    # the file descriptor number, which stays valid to unregister after paho closes it.
-
-    def _on_loop(self, action: Callable[..., object], *args: object) -> None:
+    def _keep_alive(self) -> None:
         assert self._loop is not None
-        if self._loop_thread == threading.get_ident():
-            action(*args)
-        else:
-            self._loop.call_soon_threadsafe(action, *args)
-
-    def _socket_open(self, _c: paho.Client, _u: Any, sock: Any) -> None:
-        self._on_loop(self._watch, sock.fileno())
-
-    def _watch(self, fd: int) -> None:
-        assert self._loop is not None
-        self._fd = fd
-        self._loop.add_reader(fd, self._readable)
         if self._misc is None or self._misc.done():
             self._misc = self._loop.create_task(self._misc_loop())
-
-    def _socket_close(self, _c: paho.Client, _u: Any, _sock: Any) -> None:
-        self._on_loop(self._unwatch)
-
-    def _unwatch(self) -> None:
-        assert self._loop is not None
-        if self._fd is not None:
-            self._loop.remove_reader(self._fd)
-            self._loop.remove_writer(self._fd)
-            self._fd = None
-            self._writing = False
-
-    def _socket_register_write(self, _c: paho.Client, _u: Any, sock: Any) -> None:
-        if not self._writing_now:
-            self._on_loop(self._want_write, sock.fileno())
-
-    def _want_write(self, fd: int) -> None:
-        if fd == self._fd:
-            self._watch_writes(True)
-
-    def _socket_unregister_write(self, _c: paho.Client, _u: Any, _sock: Any) -> None:
-        if not self._writing_now:
-            self._on_loop(self._done_writing)
-
-    def _done_writing(self) -> None:
-        # paho's queue is empty; bytes the BufferedSocket still holds keep the watch
-        sock = self._buffered()
-        self._watch_writes(sock is not None and sock.unsent() > 0)
-
-    def _watch_writes(self, on: bool) -> None:
-        assert self._loop is not None
-        if self._fd is None or on == self._writing:
-            return
-        self._writing = on
-        if on:
-            self._loop.add_writer(self._fd, self._writable)
-        else:
-            self._loop.remove_writer(self._fd)
-
-    def _writable(self) -> None:
-        """First what the BufferedSocket holds, then, once that is all out, paho's queue
-        after it (PUBACKs paho sends itself without manual_ack, publishes, pings), corked
-        too: one `send` for what piled up since the last writability."""
-        sock = self._buffered()
-        if sock is None:  # paho's own socket; its callbacks keep the watch
-            self._client.loop_write()
-            return
-        sock.flush()
-        if sock.unsent():
-            return  # still writable-watched: paho's packets wait behind these bytes
-        self._write_corked(sock, lambda: None)
 
     async def _misc_loop(self) -> None:
         # keep-alive, and the CONNACK timeout: paho gives up on a connection that has
