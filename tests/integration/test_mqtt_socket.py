@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+import ingest._socket
 from ingest import BrokerSettings
 from ingest._socket import BufferedSocket
 from tests.integration.test_mqtt_reconnect import TOPIC, Client, LoopThread, settings
@@ -311,3 +312,31 @@ def test_over_tls_a_backlog_is_read_and_acked(tmp_path: Path, loop: LoopThread) 
                 assert again.messages == [b"marker"]
             finally:
                 again.stop()
+
+
+def test_on_a_paho_without_the_internals_relied_on_its_own_socket_serves_with_one_warning(
+    broker: Broker, loop: LoopThread, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # as another paho version would look: one of the internals missing
+    monkeypatch.setattr(ingest._socket, "_PAHO_INTERNALS", ("_create_socket", "_gone"))
+    monkeypatch.setattr(ingest._socket, "_warned", False)
+    made = [Client(loop, settings(broker.port, client_id=f"lantian-old-{free_port()}",
+                                  receive_maximum=5), manual_ack=True,
+                   on_burst_end=lambda: None) for _ in range(2)]
+    warnings = [r for r in caplog.records if "lacks _gone" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    c = made[0].start()
+    try:
+        wait_until(c.connected, what="the connection")
+        sock = c.conn._client.socket()
+        assert sock is not None and not isinstance(sock, BufferedSocket)
+        # acks by paho's own path keep a window of 5 moving
+        lines = b"".join(b"m%d\n" % i for i in range(200))
+        subprocess.run([require_binary("mosquitto_pub"), "-h", broker.host, "-p",
+                        str(broker.port), "-t", TOPIC, "-q", "1", "-l"],
+                       input=lines, check=True, timeout=30)
+        wait_until(lambda: len(c.messages) == 200, what="all 200 messages")
+        assert c.messages == lines.splitlines()
+    finally:
+        c.stop()
