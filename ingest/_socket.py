@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 #: one refill of the read buffer; also the size from which a read bypasses the buffer
 CHUNK = 65_536
+#: a read past the buffer asks for this much at most: paho asks for a packet's whole rest,
+#: which a remaining length may put at 256 MiB, allocated by `recv` before it is filled
+BIG_READ = 1 << 20
 #: bytes held at most; past it a corked `send` says "would block" and paho keeps the rest
 #: of its queue itself (a reconnect's resent outbox is not copied here all at once)
 HOLD_MAX = 262_144
@@ -69,7 +72,7 @@ class BufferedSocket:
             self._pos = pos + len(chunk)
             return chunk
         if n >= CHUNK:  # the rest of a large payload: straight into paho's packet
-            return self._sock.recv(n)
+            return self._sock.recv(min(n, BIG_READ))
         # raises BlockingIOError or SSLWantReadError when there is nothing: paho's cue
         data = self._sock.recv(CHUNK)
         if len(data) <= n:
