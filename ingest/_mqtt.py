@@ -2,8 +2,10 @@
 
 paho's documented external-loop integration: paho tells us when its socket opens,
 closes, and has something to write; the event loop calls `loop_read` / `loop_write` when
-the socket is ready and `loop_misc` once a second for keep-alive. Message callbacks thus
-run on the event loop's thread, the same thread as the rules and the store: no locks.
+the socket is ready (ingest/_mqtt_watch.py) and `loop_misc` once a second for
+keep-alive. paho's socket is ours, reading ahead and writing corked (ingest/_socket.py).
+Message callbacks thus run on the event loop's thread, the same thread as the rules and
+the store: no locks.
 
 The session is persistent (clean start off, a session expiry), so QoS 1 messages sent
 while the service is down or reconnecting wait at the broker. By default paho sends the
@@ -21,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,8 @@ from prometheus_client import CollectorRegistry
 
 from ingest._backoff import Backoff
 from ingest._mqtt_metrics import MqttMetrics
+from ingest._mqtt_watch import SocketWatch
+from ingest._socket import make_client
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +102,7 @@ class MqttConnection:
         self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s,
                                 settings.reconnect_stable_s)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
-        self._fd: int | None = None
+        self._read_soon: asyncio.Handle | None = None
         self._messages = 0
         self._misc: asyncio.Task[None] | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -111,6 +113,7 @@ class MqttConnection:
         self._stopping = False
         self.connected = asyncio.Event()
         self._client = self._make_client()
+        self._io = SocketWatch(self._client, self._readable, self._keep_alive)
 
     @property
     def _broker(self) -> str:
@@ -118,9 +121,9 @@ class MqttConnection:
 
     def _make_client(self) -> paho.Client:
         s = self._settings
-        c = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=paho.MQTTv5,
-            manual_ack=self._manual_ack,
+        c = make_client(
+            callback_api_version=CallbackAPIVersion.VERSION2, client_id=s.client_id,
+            protocol=paho.MQTTv5, manual_ack=self._manual_ack,
         )
         if s.username is not None:
             c.username_pw_set(s.username, s.password)
@@ -131,10 +134,6 @@ class MqttConnection:
         c.on_disconnect = self._handle_disconnect
         c.on_message = self._handle_message
         c.on_publish = self._handle_publish
-        c.on_socket_open = self._socket_open
-        c.on_socket_close = self._socket_close
-        c.on_socket_register_write = self._socket_register_write
-        c.on_socket_unregister_write = self._socket_unregister_write
         return c
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -144,7 +143,7 @@ class MqttConnection:
         for as long as the service runs (the service is useful while the broker is away:
         its API and health endpoint say so)."""
         self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
+        self._io.bind(self._loop)
         self._runner = self._loop.create_task(self._run(), name="mqtt-connect")
 
     async def stop(self) -> None:
@@ -152,6 +151,8 @@ class MqttConnection:
         for task in (self._runner, self._misc):
             if task is not None:
                 task.cancel()
+        if self._read_soon is not None:
+            self._read_soon.cancel()
         if self._connecting is not None and not self._connecting.done():
             # a TCP connect in a worker thread cannot be cancelled; wait for it (paho's
             # connect timeout bounds it) so that its socket is closed below, not leaked
@@ -287,7 +288,7 @@ class MqttConnection:
             if not self._stopping:
                 log.warning("MQTT connection to %s lost: %s", self._broker, reason,
                             extra={"event": "mqtt.lost", "broker": self._broker})
-        self._on_loop(self._end_attempt)
+        self._io.on_loop(self._end_attempt)
 
     def _end_attempt(self) -> None:
         if self._attempt_over is not None and not self._attempt_over.done():
@@ -304,18 +305,28 @@ class MqttConnection:
     def _readable(self) -> None:
         """paho's loop_read takes one packet. Under load many wait in the socket buffer,
         and a trip through the event loop per packet (select, callback) costs about as
-        much as the packet itself: keep reading while messages keep coming, up to a
-        budget so timers and the HTTP server still get their turn. That is a burst."""
+        much as the packet itself: keep reading while messages keep coming or bytes
+        wait in our read buffer, up to a budget so timers and the HTTP server still get
+        their turn. That is a burst.
+
+        Bytes read ahead into the BufferedSocket do not make the kernel socket readable:
+        a burst that ends with some still buffered comes back by `call_soon`, not by
+        `select`, which might never wake for them."""
+        self._read_soon = None
         start = self._messages
+        client = self._client
         try:
             for _ in range(_READ_BUDGET):
                 before = self._messages
-                if self._client.loop_read() != paho.MQTT_ERR_SUCCESS \
-                        or self._messages == before:
+                if client.loop_read() != paho.MQTT_ERR_SUCCESS:
+                    break
+                if self._messages == before and not self._io.read_ahead():
                     break
         finally:
             if self._messages != start:
                 self._end_burst()
+            if self._io.read_ahead() and self._read_soon is None and self._loop is not None:
+                self._read_soon = self._loop.call_soon(self._readable)
 
     def _end_burst(self, ack: bool = True) -> None:
         """Messages were delivered: `on_burst_end` (the caller commits their effect), then,
@@ -334,57 +345,30 @@ class MqttConnection:
                 if pending and self._client.socket() is not None:
                     self._client.disconnect()
                 return
-        if ack and self._client.socket() is not None:
+        if ack and pending and self._client.socket() is not None:
+            self._ack(pending)
+
+    def _ack(self, pending: list[tuple[int, int]]) -> None:
+        """paho queues each ack as a packet and writes each with a `send` of its own, on
+        the next writability: on the BufferedSocket they are written at once, corked,
+        and go to the kernel together. Whatever paho had queued before them goes first,
+        as it would have."""
+        sock = self._io.buffered()
+        if sock is None:  # paho's own socket: its way
+            for mid, qos in pending:
+                self._client.ack(mid, qos)
+            return
+
+        def queue() -> None:
             for mid, qos in pending:
                 self._client.ack(mid, qos)
 
-    # -- paho's socket callbacks ---------------------------------------------------------
-    # They fire on the loop's thread, except while connecting, which runs in an executor
-    # thread; `_on_loop` runs the action now or hands it to the loop. The loop watches
-    # the file descriptor number, which stays valid to unregister after paho closes it.
+        self._io.write_corked(sock, queue)
 
-    def _on_loop(self, action: Callable[..., object], *args: object) -> None:
+    def _keep_alive(self) -> None:
         assert self._loop is not None
-        if self._loop_thread == threading.get_ident():
-            action(*args)
-        else:
-            self._loop.call_soon_threadsafe(action, *args)
-
-    def _socket_open(self, _c: paho.Client, _u: Any, sock: Any) -> None:
-        self._on_loop(self._watch, sock.fileno())
-
-    def _watch(self, fd: int) -> None:
-        assert self._loop is not None
-        self._fd = fd
-        self._loop.add_reader(fd, self._readable)
         if self._misc is None or self._misc.done():
             self._misc = self._loop.create_task(self._misc_loop())
-
-    def _socket_close(self, _c: paho.Client, _u: Any, _sock: Any) -> None:
-        self._on_loop(self._unwatch)
-
-    def _unwatch(self) -> None:
-        assert self._loop is not None
-        if self._fd is not None:
-            self._loop.remove_reader(self._fd)
-            self._loop.remove_writer(self._fd)
-            self._fd = None
-
-    def _socket_register_write(self, _c: paho.Client, _u: Any, sock: Any) -> None:
-        self._on_loop(self._want_write, sock.fileno())
-
-    def _want_write(self, fd: int) -> None:
-        assert self._loop is not None
-        if fd == self._fd:
-            self._loop.add_writer(fd, self._client.loop_write)
-
-    def _socket_unregister_write(self, _c: paho.Client, _u: Any, _sock: Any) -> None:
-        self._on_loop(self._done_writing)
-
-    def _done_writing(self) -> None:
-        assert self._loop is not None
-        if self._fd is not None:
-            self._loop.remove_writer(self._fd)
 
     async def _misc_loop(self) -> None:
         # keep-alive, and the CONNACK timeout: paho gives up on a connection that has
