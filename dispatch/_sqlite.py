@@ -418,8 +418,13 @@ class SqliteStore(SqlStore):
         if where != ":memory:" and not where.startswith("file:"):
             Path(where).parent.mkdir(parents=True, exist_ok=True)
             # alerts name officers and places: the owner's only, whatever the umask (SQLite
-            # gives the -wal and -shm files it creates the database file's mode)
-            os.close(os.open(where, os.O_CREAT | os.O_RDONLY, 0o600))
+            # gives the -wal and -shm files it creates the database file's mode).
+            # Created only when missing: closing a descriptor of the file drops every POSIX
+            # lock this process holds on it, those of its other connections too (the
+            # reader's, `reader`), and another process's `lantian users` then took itself
+            # for the last one and checkpointed the WAL away under them.
+            if not os.path.exists(where):
+                os.close(os.open(where, os.O_CREAT | os.O_RDONLY, 0o600))
             os.chmod(where, 0o600)
         db = sqlite3.connect(where, isolation_level=None, check_same_thread=False, uri=True)
         super().__init__(db, SQLITE, where, tz=tz)
