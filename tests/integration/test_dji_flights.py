@@ -155,6 +155,18 @@ def test_a_refusal_and_an_unconfigured_drone(deployment: Deployment, broker: Bro
                 f" 1.0") in metrics
 
 
+def raise_site_alert(broker: Broker, seen_by: Instance) -> dict[str, object]:
+    """Three readings of KY-CS-001 over its limit; the alert they raise, as `seen_by`
+    lists it."""
+    now = datetime.now(UTC)
+    publish(broker, [reading("KY-CS-001", now - timedelta(minutes=2 - m), pm10)
+                     for m, pm10 in enumerate((160.0, 170.0, 180.0))])
+    found: dict[str, object] = wait_until(
+        lambda: next((x for x in seen_by.alerts() if x["subject"] == "station:KY-CS-001"),
+                     None), what="KY-CS-001's alert")
+    return found
+
+
 def test_two_partitions_fly_a_dock_once_whoever_took_the_request(
     tmp_path: Path, broker: Broker, store_url: str, service_logs: Path
 ) -> None:
@@ -172,12 +184,7 @@ def test_two_partitions_fly_a_dock_once_whoever_took_the_request(
         a.start(), b.start()
         settle(broker, a, b)
         watcher = Watcher(broker, f"thing/product/{DOCK_A}/+")
-        now = datetime.now(UTC)
-        publish(broker, [reading("KY-CS-001", now - timedelta(minutes=2 - m), pm10)
-                         for m, pm10 in enumerate((160.0, 170.0, 180.0))])
-        alert = wait_until(lambda: next((x for x in b.alerts()
-                                         if x["subject"] == "station:KY-CS-001"), None),
-                           what="KY-CS-001's alert")
+        alert = raise_site_alert(broker, b)
         aid = str(alert["id"])
         steps = f"{b.url}/api/alerts/{aid}"
         assert httpx.post(f"{steps}/ack", headers=BLUE_SKY, timeout=10).status_code == 200
@@ -249,12 +256,7 @@ def test_the_docks_owner_killed_its_replacement_records_what_the_dock_said_meanw
     try:
         a.start(), b.start()
         settle(broker, a, b)
-        now = datetime.now(UTC)
-        publish(broker, [reading("KY-CS-001", now - timedelta(minutes=2 - m), pm10)
-                         for m, pm10 in enumerate((160.0, 170.0, 180.0))])
-        alert = wait_until(lambda: next((x for x in b.alerts()
-                                         if x["subject"] == "station:KY-CS-001"), None),
-                           what="KY-CS-001's alert")
+        alert = raise_site_alert(broker, b)
         a.kill()
         steps = f"{b.url}/api/alerts/{alert['id']}"
         assert httpx.post(f"{steps}/ack", headers=BLUE_SKY, timeout=10).status_code == 200
