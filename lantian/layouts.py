@@ -1,4 +1,5 @@
-"""The rows a change of the partition count leaves behind, and when they may go.
+"""The rows each partition keeps (its snapshot's name, its journal rows), those a change
+of the partition count leaves behind, and when they may go.
 
 Each instance keeps a snapshot (`rules@k/N`; `rules` for the single instance, `0/1`) and
 journal rows of its partition "k/N" (`lantian.recovery`). Once the deployment runs with
@@ -32,16 +33,31 @@ log = logging.getLogger("lantian.layouts")
 
 #: How long a layout must have been silent before another one prunes its rows.
 QUIET: Final = timedelta(days=1)
-_SNAPSHOT: Final = "rules"  # lantian.recovery.SNAPSHOT_NAME (which imports this module)
-_SINGLE: Final = "0/1"
-#: the condition of the partial index `inputs_partition`, which a query must repeat for
-#: either engine to use it
-_INDEXED: Final = f"partition <> '{_SINGLE}'"
+#: The snapshots row; its format is `rules.dump_state`'s own, versioned there.
+SNAPSHOT_NAME: Final = "rules"
+#: The partition of a single instance (`lantian.partition`), and of journals before them.
+SINGLE: Final = "0/1"
+#: the condition of the partial index `inputs_partition` (migration 9), which leaves the
+#: single instance's rows out; a query must repeat it for either engine to use the index
+_INDEXED: Final = f"partition <> '{SINGLE}'"
 #: the partitions with journal rows, one seek each; and the time of one's newest row
 NEXT_PARTITION: Final = f"SELECT min(partition) FROM inputs WHERE partition > ? AND {_INDEXED}"
 NEWEST_ROW: Final = (f"SELECT at FROM inputs WHERE partition = ? AND {_INDEXED}"
                      " ORDER BY id DESC LIMIT 1")
 
+
+def snapshot_name(partition: str) -> str:
+    """Each partition's rule state is its own row: `rules` for the single instance (as
+    before partitions), `rules@k/N` for instance k of N."""
+    return SNAPSHOT_NAME if partition == SINGLE else f"{SNAPSHOT_NAME}@{partition}"
+
+
+def journal_rows(partition: str) -> str:
+    """Which journal rows are `partition`'s (the `?` its name), in words the planner can
+    match: a single instance's are read by id (they are kept out of the index, where an
+    entry a message cost a fifth of the insert), another partition's through the index,
+    whose own condition they restate."""
+    return "partition = ?" if partition == SINGLE else f"partition = ? AND {_INDEXED}"
 
 def count_of(partition: str) -> int | None:
     """N of "k/N"; None for a name no instance writes (left alone)."""
@@ -52,10 +68,10 @@ def count_of(partition: str) -> int | None:
 def snapshot_partition(name: str) -> str | None:
     """The partition a snapshot row is: `rules` the single instance's, `rules@k/N` k/N's;
     None for another row (not a rules snapshot)."""
-    if name == _SNAPSHOT:
-        return _SINGLE
+    if name == SNAPSHOT_NAME:
+        return SINGLE
     head, sep, partition = name.partition("@")
-    return partition if head == _SNAPSHOT and sep else None
+    return partition if head == SNAPSHOT_NAME and sep else None
 
 
 def prunable(own: str, last_written: Mapping[str, datetime], now: datetime,
@@ -106,13 +122,11 @@ def prune_other_layouts(store: SqlStore, own: str, now: datetime,
     gone = prunable(own, last_written(store), now, quiet)
     for partition in gone:
         # the single instance's rows are the oldest: found first, in id order
-        indexed = "" if partition == _SINGLE else f" AND {_INDEXED}"
         rows = store.delete_in_batches(
-            "inputs", f"SELECT id FROM inputs WHERE partition = ?{indexed} ORDER BY id"
+            "inputs", f"SELECT id FROM inputs WHERE {journal_rows(partition)} ORDER BY id"
             " LIMIT ?", (partition,))
-        name = _SNAPSHOT if partition == _SINGLE else f"{_SNAPSHOT}@{partition}"
         with store.transaction() as db:
-            db.execute("DELETE FROM snapshots WHERE name = ?", (name,))
+            db.execute("DELETE FROM snapshots WHERE name = ?", (snapshot_name(partition),))
         log.info("pruned partition %s of an earlier layout (silent for over %s): its"
                  " snapshot and %d journal rows", partition, quiet, rows)
     return gone

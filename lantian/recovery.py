@@ -41,22 +41,17 @@ from typing import Final, NamedTuple
 from dispatch import Outbox
 from dispatch.stores import SqlStore
 from ingest import Ingestor
-from lantian.layouts import prune_other_layouts
+from lantian.layouts import (
+    SINGLE,
+    journal_rows,
+    prune_other_layouts,
+    snapshot_name,
+)
 from lantian.pipeline import RulesPipeline
 from rules import RuleState, SnapshotError, dump_state, load_state
 
 log = logging.getLogger("lantian.recovery")
 
-#: The snapshots row; its format is `rules.dump_state`'s own, versioned there.
-SNAPSHOT_NAME: Final = "rules"
-#: The partition of a single instance (`lantian.partition`), and of journals before them.
-SINGLE: Final = "0/1"
-
-
-def snapshot_name(partition: str) -> str:
-    """Each partition's rule state is its own row: `rules` for the single instance (as
-    before partitions), `rules@k/N` for instance k of N."""
-    return SNAPSHOT_NAME if partition == SINGLE else f"{SNAPSHOT_NAME}@{partition}"
 #: Journal entries a snapshot keeps behind although it covers them: enough for ingest to
 #: remember what a broker may redeliver, or a device resend, after a restart.
 RECENT_KEPT: Final = 20_000
@@ -77,12 +72,7 @@ class Journal:
     def __init__(self, store: SqlStore, partition: str = SINGLE) -> None:
         self._store = store
         self.partition = partition
-        #: which rows are this partition's, in words the planner can match: the partition
-        #: index leaves a single instance's rows out (an entry a message cost a fifth of
-        #: the insert), so those are read by id; another partition's condition restates
-        #: the index's own, without which SQLite and PostgreSQL would not use it
-        self._mine = ("partition = ?" if partition == SINGLE
-                      else f"partition = ? AND partition <> '{SINGLE}'")
+        self._mine = journal_rows(partition)
         #: messages of the open burst (`hold` to `flush`), inserted together by `flush`:
         #: one executemany a burst, where an insert with its savepoint a message cost
         #: more than the rest of the store's work; every other write and read of the

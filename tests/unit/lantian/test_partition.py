@@ -20,9 +20,10 @@ from dispatch._sqlite import SqliteStore
 from ingest import Deduplicator, Ingestor
 from ingest._deadletters import MemoryDeadLetters
 from lantian.config import ConfigError, load_settings
+from lantian.layouts import snapshot_name
 from lantian.partition import Partition, owner_of
 from lantian.pipeline import RulesPipeline
-from lantian.recovery import Checkpoints, Journal, snapshot_name
+from lantian.recovery import Checkpoints, Journal
 from rules.records import DronePosition, Location, Reading
 from rules.signals import Action, AlertSignal, Maintenance, Signal, ZoneEvent
 from tests.support import REPO

@@ -15,8 +15,9 @@ from dispatch.stores import SqlStore, open_store
 from ingest import Deduplicator, Ingestor
 from ingest._deadletters import MemoryDeadLetters
 from lantian.config import load_settings
+from lantian.layouts import SNAPSHOT_NAME
 from lantian.pipeline import RulesPipeline
-from lantian.recovery import SNAPSHOT_NAME, Burst, Checkpoints
+from lantian.recovery import Burst, Checkpoints
 from rules.records import Record
 from rules.signals import AlertSignal, Signal
 from tests.support import REPO
