@@ -351,19 +351,14 @@ class MqttConnection:
     def _ack(self, pending: list[tuple[int, int]]) -> None:
         """paho queues each ack as a packet and writes each with a `send` of its own, on
         the next writability: on the BufferedSocket they are written at once, corked,
-        and go to the kernel together. Whatever paho had queued before them goes first,
-        as it would have."""
-        sock = self._io.buffered()
-        if sock is None:  # paho's own socket: its way
-            for mid, qos in pending:
-                self._client.ack(mid, qos)
-            return
+        and go to the kernel together (`SocketWatch.write`). Whatever paho had queued
+        before them goes first, as it would have."""
 
         def queue() -> None:
             for mid, qos in pending:
                 self._client.ack(mid, qos)
 
-        self._io.write_corked(sock, queue)
+        self._io.write(queue)
 
     def _keep_alive(self) -> None:
         assert self._loop is not None

@@ -65,7 +65,16 @@ class SocketWatch:
         sock = self.buffered()
         return sock.pending() if sock is not None else 0
 
-    def write_corked(self, sock: BufferedSocket, queue: Callable[[], None]) -> None:
+    def write(self, queue: Callable[[], None]) -> None:
+        """`queue` packets with paho and have them written: on a BufferedSocket at once and
+        corked; on paho's own socket its way, on the next writability."""
+        sock = self.buffered()
+        if sock is None:
+            queue()
+        else:
+            self._write_corked(sock, queue)
+
+    def _write_corked(self, sock: BufferedSocket, queue: Callable[[], None]) -> None:
         """`queue` packets, then have paho write its whole queue into the corked socket,
         which sends it on in one piece; paho's write callbacks are moot meanwhile (the
         watch for writability is settled once, after)."""
@@ -139,4 +148,4 @@ class SocketWatch:
         sock.flush()
         if sock.unsent():
             return  # still writable-watched: paho's packets wait behind these bytes
-        self.write_corked(sock, lambda: None)
+        self._write_corked(sock, lambda: None)
