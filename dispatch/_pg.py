@@ -33,24 +33,23 @@ class PgStore(SqlStore):
 
     def __init__(self, url: str, *, tz: tzinfo = UTC,
                  call_timeout_s: float = CALL_TIMEOUT_S) -> None:
-        where = redact(url)
         self._url, self._call_timeout_s = url, call_timeout_s
-        try:
-            db = PgConnection(url, call_timeout_s=call_timeout_s)
-        except psycopg.Error as e:
-            raise StoreUnavailable(f"{where}: cannot connect: {_first_line(e)}") from None
-        super().__init__(db, POSTGRES, where, tz=tz)
+        db = self._connect()
+        super().__init__(db, POSTGRES, redact(url), tz=tz)
         self._side: PgConnection | None = None
         try:
             self._migrate()
+            self._side = self._connect()
         except BaseException:
             db.close()
             raise
+
+    def _connect(self) -> PgConnection:
         try:
-            self._side = PgConnection(url, call_timeout_s=call_timeout_s)
+            return PgConnection(self._url, call_timeout_s=self._call_timeout_s)
         except psycopg.Error as e:
-            db.close()
-            raise StoreUnavailable(f"{where}: cannot connect: {_first_line(e)}") from None
+            raise StoreUnavailable(f"{redact(self._url)}: cannot connect:"
+                                   f" {_first_line(e)}") from None
 
     def _migrations(self) -> tuple[str, ...]:
         return PG_MIGRATIONS
@@ -77,7 +76,8 @@ class PgStore(SqlStore):
         return found
 
     def reader(self) -> SqlStore | None:
-        return PgStore(self._url, tz=self._tz, call_timeout_s=self._call_timeout_s)
+        # it only reads: the schema is this store's (migrated), and it interns no labels
+        return SqlStore(self._connect(), POSTGRES, self._path, tz=self._tz)
 
     def close(self) -> None:
         if self._side is not None:
