@@ -46,9 +46,9 @@ from dispatch._api_users import UserList, user_routes
 from dispatch._dispatcher import Clock, Dispatcher
 from dispatch._gazetteer import NO_NAMES, Gazetteer
 from dispatch._guard import Gate, authenticated_route
-from dispatch._long_reads import LongReads
 from dispatch._media import MediaStore
 from dispatch._queries import Queries
+from dispatch._read_lane import ReadLane
 from dispatch._sessions import SessionPolicy
 from dispatch._silences import SilenceBook
 from dispatch._stream import StreamHub
@@ -68,7 +68,8 @@ def api_router(
     media: MediaStore | None = None,
     deadletters: DeadLetterLog | None = None,
     readings: ReadingSource | None = None,
-    long_reads: LongReads | None = None,
+    bureau_reads: ReadLane | None = None,
+    console_reads: ReadLane | None = None,
     more_routes: Sequence[Callable[[APIRouter], None]] = (),
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
@@ -85,8 +86,9 @@ def api_router(
     refused messages, counted per hour for the admin page (`/api/deadletters`);
     `readings` the stored time series (InfluxDB), charted around an alert
     (`/api/alerts/{id}/readings`; without it, the rule window of its evidence).
-    `long_reads` runs the bureau's figures and monthly report off the event loop
-    (without it, `queries` answers them on the loop).
+    `bureau_reads` runs the bureau's figures and monthly report off the event loop, and
+    `console_reads` the consoles' alert lists and histories (without them, `queries`
+    answers on the loop).
     `more_routes` add the composition root's own reads (another package's state) behind
     the same gate."""
     gate = Gate(tokens, users, clock)
@@ -97,11 +99,11 @@ def api_router(
         dependencies=[Security(BEARER)], responses=errors(401),
     )
     me_route(api)
-    alert_routes(api, dispatcher, queries, tz, drones)
+    alert_routes(api, dispatcher, console_reads or ReadLane(queries), tz, drones)
     readings_routes(api, lambda alert_id: dispatcher.get(alert_id), tz, clock, readings)
     if media is not None:
         media_routes(api, dispatcher, queries, tz, media)
-    report_routes(api, long_reads or LongReads(queries), tz, clock, coverage, data_gaps,
+    report_routes(api, bureau_reads or ReadLane(queries), tz, clock, coverage, data_gaps,
                   names)
     silence_routes(api, queries, silences, dispatcher.queues, tz, clock)
     if stream is not None:

@@ -8,7 +8,9 @@ would otherwise never arrive on scene.
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the parameters at runtime.
-# Every route is `async def`: the dispatcher and the store belong to the event loop alone.
+# Every route is `async def`: the dispatcher and the store belong to the event loop alone;
+# the lists and histories are read through a `ReadLane`, off the loop where the store
+# waits on the network (PostgreSQL).
 
 from collections.abc import Callable, Collection
 from datetime import tzinfo
@@ -49,7 +51,7 @@ from dispatch._lifecycle import (
     Transfer,
     Verify,
 )
-from dispatch._queries import Queries
+from dispatch._read_lane import ReadLane
 from dispatch._wire import event_json, history_json
 
 #: The drones a verify step may send, asked at each step (drones are heard at any time);
@@ -68,7 +70,7 @@ def unknown_drone(drone: str, known: Collection[str]) -> str | None:
     return f"unknown drone {drone!r}; the known drones are: {names}"
 
 
-def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: tzinfo,
+def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: ReadLane, tz: tzinfo,
                  drones: KnownDrones | None = None) -> None:
     def alert_for(alert_id: str, token: Grants) -> Alert:
         try:
@@ -106,17 +108,16 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
                 raise HTTPException(403, f"{token.name} may only list queues "
                                     f"{', '.join(sorted(token.queues))}")
             queues = queues or sorted(token.queues)
-        found = read.alerts(
-            queues=queues, state=state, since=parse_time(since, tz, "since"),
-            until=parse_time(until, tz, "until"), zone=zone, limit=limit,
-        )
+        start, end = parse_time(since, tz, "since"), parse_time(until, tz, "until")
+        found = await read(lambda q: q.alerts(
+            queues=queues, state=state, since=start, until=end, zone=zone, limit=limit))
         return answer({"alerts": [a.to_json(tz) for a in found]})
 
     @router.get("/alerts/{alert_id}", response_model=None,
                 responses=answers(AlertWithEvents, 403, 404, 422))
     async def show_alert(alert_id: AlertId, token: Officer) -> Response:
         try:
-            alert, events = read.alert_with_events(alert_id)
+            alert, events = await read(lambda q: q.alert_with_events(alert_id))
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from exc
         check_may_act(alert, token)

@@ -9,7 +9,7 @@ at most `MAX_XLSX_ITEMS` alerts (openpyxl writes ~2,000 rows a second): a page o
 workbook is a document someone reads, and JSON and CSV are there for more; the HTML
 page lists a bounded number of rows itself (`dispatch._report_html.MAX_ROWS`).
 
-Reading the figures and the report runs apart from the event loop (`LongReads`), and so
+Reading the figures and the report runs apart from the event loop (`ReadLane`), and so
 does rendering, a pure function of the report, on a worker thread: a workbook of ten
 thousand rows takes seconds, and the event loop carries the MQTT traffic meanwhile.
 """
@@ -34,7 +34,7 @@ from dispatch._figures import to_csv as metrics_csv
 from dispatch._figures import to_json as metrics_json
 from dispatch._gazetteer import Gazetteer
 from dispatch._guard import Bureau
-from dispatch._long_reads import LongReads
+from dispatch._read_lane import ReadLane
 from dispatch._report import month_bounds
 from dispatch._report import to_json as report_json
 from dispatch._report_csv import to_csv as report_csv
@@ -69,7 +69,7 @@ def document(body: str | bytes, format: str, name: str) -> Response:
 
 
 def report_routes(
-    router: APIRouter, read: LongReads, tz: tzinfo, clock: Clock,
+    router: APIRouter, read: ReadLane, tz: tzinfo, clock: Clock,
     coverage: CoverageReport | None, data_gaps: DataGaps | None, names: Gazetteer,
 ) -> None:
     @router.get(

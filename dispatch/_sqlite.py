@@ -401,7 +401,7 @@ class SqlStore(FiguresReads):
 
     def reader(self) -> SqlStore | None:
         """Another store on the same database over a connection of its own, for the long
-        reads a worker thread makes (`dispatch._long_reads`); None where the database
+        reads a worker thread makes (`dispatch._read_lane`); None where the database
         has no second connection."""
         return None
 

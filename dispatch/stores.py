@@ -1,10 +1,10 @@
 """Where the service keeps its state: the store on SQLite (the embedded default) or
-PostgreSQL, chosen by URL (`open_store`), what refuses to open one, and the long reads
-made apart from the event loop on a second connection (`LongReads`)."""
+PostgreSQL, chosen by URL (`open_store`), what refuses to open one, and the reads made
+apart from the event loop on a second connection (`ReadLane`)."""
 
-from dispatch._long_reads import LongReads
 from dispatch._pg import PgStore, open_store
+from dispatch._read_lane import ReadLane
 from dispatch._sql_engine import StoreUnavailable
 from dispatch._sqlite import SqliteStore, SqlStore
 
-__all__ = ["LongReads", "PgStore", "SqlStore", "SqliteStore", "StoreUnavailable", "open_store"]
+__all__ = ["PgStore", "ReadLane", "SqlStore", "SqliteStore", "StoreUnavailable", "open_store"]

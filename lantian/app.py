@@ -12,7 +12,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import uvicorn
@@ -39,7 +39,7 @@ from dispatch import (
 from dispatch.feed import ChangeFeed, PgWakeup
 from dispatch.flights import Flights
 from dispatch.notify import DeliveryWorker, Notifier, SqliteDeliveries
-from dispatch.stores import LongReads, PgStore, SqlStore, StoreUnavailable
+from dispatch.stores import PgStore, ReadLane, SqlStore, StoreUnavailable
 from dispatch.users import SqliteUsers
 from ingest import (
     DataGap,
@@ -277,7 +277,8 @@ async def serve(
           next_run_time=datetime.now(settings.tz))
 
     queries = Queries(store, settings.tz)
-    reports = _reports_store(store)
+    reports = _reader(store, "the bureau's figures and reports")
+    consoles = _reader(store, "the consoles' lists and histories")
     app = create_app(
         registry,
         {"broker_connected": mqtt.connected.is_set, "store_writable": store.writable},
@@ -294,8 +295,8 @@ async def serve(
              "seconds": round(g.seconds, 3), "reason": g.reason}
             for g in gaps.overlapping(since, until)
         ],
-        queries=queries, long_reads=LongReads(queries, apart=None if reports is None
-                                              else Queries(reports, settings.tz)),
+        queries=queries, bureau_reads=_lane(queries, reports, settings.tz),
+        console_reads=_lane(queries, consoles, settings.tz),
         silences=store, stream=stream,
         notifications=worker,
         map_view=map_view(
@@ -363,20 +364,25 @@ async def serve(
         await asyncio.gather(http_task, return_exceptions=True)
         if timeseries is not None:
             await asyncio.to_thread(timeseries.close)
-        if reports is not None:
-            reports.close()
+        for apart in (reports, consoles):
+            if apart is not None:
+                apart.close()
         store.close()
 
 
-def _reports_store(store: SqlStore) -> SqlStore | None:
-    """The store the long reads use apart from the loop; without it they run on the
-    loop, which costs the service nothing but their time."""
+def _reader(store: SqlStore, of: str) -> SqlStore | None:
+    """A store for the reads `of` to use apart from the loop; without it they run on
+    the loop, which costs the service nothing but their time."""
     try:
         return store.reader()
     except (StoreUnavailable, sqlite3.Error, OSError) as e:
-        log.warning("the bureau's reports will be read on the event loop: no second "
-                    "connection to the store: %s", e)
+        log.warning("%s will be read on the event loop: no second connection to the"
+                    " store: %s", of, e)
         return None
+
+
+def _lane(queries: Queries, reader: SqlStore | None, tz: tzinfo) -> ReadLane:
+    return ReadLane(queries, None if reader is None else Queries(reader, tz))
 
 
 def _log_quiet_deadletters(ingestor: Ingestor) -> None:

@@ -1,4 +1,4 @@
-"""`LongReads`: the bureau's long reads on a store of their own, in a worker thread, one
+"""`ReadLane`: the bureau's long reads on a store of their own, in a worker thread, one
 at a time; on the loop where there is no second connection."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from dispatch import Queries
-from dispatch.stores import LongReads, SqliteStore
+from dispatch.stores import ReadLane, SqliteStore
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -17,7 +17,7 @@ SH = ZoneInfo("Asia/Shanghai")
 def test_an_in_memory_store_has_no_reader_and_its_reads_stay_on_the_loop() -> None:
     store = SqliteStore(":memory:", tz=SH)
     assert store.reader() is None
-    reads = LongReads(Queries(store, SH))
+    reads = ReadLane(Queries(store, SH))
     assert not reads.apart
 
     async def main() -> tuple[int, int]:
@@ -31,7 +31,7 @@ def test_a_file_store_is_read_apart_one_read_at_a_time(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "lantian.db", tz=SH)
     reader = store.reader()
     assert reader is not None
-    reads = LongReads(Queries(store, SH), Queries(reader, SH))
+    reads = ReadLane(Queries(store, SH), Queries(reader, SH))
     assert reads.apart
     inside: list[str] = []
     first_in, let_go = threading.Event(), threading.Event()
