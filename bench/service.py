@@ -2,7 +2,7 @@
 with and without InfluxDB, beside a bare paho subscriber and the ingest path alone.
 
     python -m bench.service [--n 30000] [--runs 3] [--probes 100] [--duration 10]
-                            [--partitions 2]
+                            [--partitions 2] [--store postgres]
 
 Every receiver drains the same backlog: N ~200-byte Lantian readings for the shipped
 stations (config/stations.geojson, quiet values under every shipped limit, unique
@@ -41,16 +41,23 @@ PARTITIONS (--partitions 2): two `lantian run` processes with LANTIAN_PARTITION=
 the same code in the same round (SERVICE+INFLUX; with --compare, the compared checkout's
 code and COMPARED+INFLUX); target ≥ 1.6×. Skipped, saying so, when that service does not
 know LANTIAN_PARTITION.
+
+--store postgres: every `lantian run` (SERVICE, SERVICE+INFLUX, COMPARED+INFLUX,
+PARTITIONS, LATENCY) on a fresh database of a PostgreSQL cluster of the bench's own
+(Debian's server, `tests.postgres`: loopback, fsync off, so a commit's disk flush is not
+in the figures), the configuration several instances are meant for; CEILING and INGEST
+do not use a store.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import pstats
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -71,6 +78,7 @@ from bench._service_latency import LatencyRun, measure_latency
 from bench._session import forget_session, register_session
 from ingest import DecodeContext, InboundTopics
 from lantian.config import load_settings
+from tests.postgres import new_database, run_postgres
 from tests.support import REPO, Broker, Victoria, free_port, run_mosquitto, run_victoria
 
 KINDS = ("CEILING", "INGEST", "SERVICE", "SERVICE+INFLUX")
@@ -102,6 +110,8 @@ class Bench:
     ctx: DecodeContext
     #: the environment COMPARED+INFLUX's `lantian run` gets on top of ours (--compare)
     compared: dict[str, str] = field(default_factory=dict)
+    #: a fresh store for each `lantian run` (--store postgres); None: the config's SQLite
+    store_url: Callable[[], str] | None = None
 
     def backlog(self, publish_for: str) -> None:
         published = _publisher.run(self.broker.port, self.n, 0, 1, 0,
@@ -132,6 +142,8 @@ class Bench:
         base = self.workdir / label
         config = write_bench_config(base / "config", self.broker, base / "lantian.sqlite",
                                     self.victoria.url if influx else "")
+        if self.store_url is not None:  # one database for all the instances of a drain
+            env = {**(env or {}), "LANTIAN_STORE_URL": self.store_url()}
         if not partitions:
             return [ServiceProcess(config, dict(env or {}), base / "lantian.log",
                                    profile=profile).start()]
@@ -254,6 +266,8 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="add COMPARED+INFLUX: SERVICE+INFLUX with `lantian run` from this "
                    "checkout's packages (PYTHONPATH), e.g. a worktree of the commit before a "
                    "change, in the same rounds")
+    p.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                   help="the store of every `lantian run` (default: the config's SQLite)")
     p.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
     return p.parse_args(argv)
 
@@ -277,13 +291,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     latency: LatencyRun | None = None
     with tempfile.TemporaryDirectory(prefix="lantian-bench-service-") as tmp, \
             run_mosquitto(Path(tmp) / "mosquitto") as broker, \
-            run_victoria(Path(tmp) / "victoria") as victoria:  # fmt: skip
+            run_victoria(Path(tmp) / "victoria") as victoria, \
+            contextlib.ExitStack() as stack:  # fmt: skip
         first = write_bench_config(Path(tmp) / "ctx", broker, Path(tmp) / "ctx.sqlite", "")
         stations = ([probe_station(i) for i in range(min(args.spread, PROBE_STATIONS))]
                     if args.spread else shipped_station_ids())
         bench = Bench(broker, victoria, Path(tmp), stations, args.n,
                       load_settings(first, {}).decode,
                       {"PYTHONPATH": str(args.compare.resolve())} if args.compare else {})
+        if args.store == "postgres":
+            server = stack.enter_context(contextlib.contextmanager(run_postgres)())
+            bench.store_url = lambda: new_database(server)
+            console.print(f"store: PostgreSQL on 127.0.0.1:{server.port} (fsync off), a "
+                          "database a drain")
         if args.compare:
             console.print(f"COMPARED+INFLUX: lantian run from {args.compare.resolve()}")
         console.print(f"mosquitto on {broker.url}, victoria-metrics on {victoria.url}; "
