@@ -76,10 +76,12 @@ class Outbox:
         self._inflight: dict[int, tuple[int, datetime]] = {}  # mid -> (row id, handed at)
         self._acked: list[int] = []
         self._handing: int | None = None  # the row being handed, for an ack within publish
+        self._added = False  # rows added since the last flush read the table
 
     def add(self, publications: Sequence[Publication]) -> None:
         """Record publications in the caller's open transaction."""
         self.table.add(publications, self.clock())
+        self._added = self._added or bool(publications)
 
     def acknowledged(self, mid: int) -> None:
         """The broker's PUBACK for message `mid` (called by the MQTT client)."""
@@ -102,6 +104,7 @@ class Outbox:
             self.table.mark_sent(acked, now)
         if self.broker is None:
             return 0
+        self._added = False
         handed = self._resend_stale(now)
         room = self.window - len(self._inflight)
         if room > 0:
@@ -110,6 +113,16 @@ class Outbox:
                 self._through = row.id
                 handed += 1
         return handed
+
+    def flush_new(self) -> int:
+        """`flush`, if this process added rows or was acknowledged some since the last
+        one; else nothing. After a burst of readings, whose commit brought nothing to
+        publish more often than not: a flush reads the table (on PostgreSQL a claim, a
+        round trip a burst). What else may wait there, another instance's rows or one
+        to send again, the periodic `flush` takes."""
+        if not (self._added or self._acked):
+            return 0
+        return self.flush()
 
     def _resend_stale(self, now: datetime) -> int:
         stale = [mid for mid, (_, at) in self._inflight.items() if now - at > self.resend_after]

@@ -249,7 +249,7 @@ class Checkpoints:
 class Burst:
     """One store transaction per burst of MQTT messages, committed before they are
     acknowledged (`begin` from the first message, `end` from the MQTT client's burst
-    hook); the outbox is flushed once the commit made its rows real.
+    hook); the outbox is flushed once the commit made its rows real, if it made any.
 
     A store that cannot begin (a PostgreSQL server down) fails the burst at its `end`, so
     its messages stay unacknowledged, whatever the store says by then; the memory, ahead
@@ -289,7 +289,7 @@ class Burst:
             with contextlib.suppress(Exception):  # the store may still be away: next burst
                 self._rebuild()
             raise
-        self._outbox.flush()
+        self._outbox.flush_new()
 
     def _rebuild(self) -> None:
         self._checkpoints.reset()

@@ -56,6 +56,27 @@ def test_nothing_is_handed_before_the_commit(parts) -> None:  # type: ignore[no-
     assert broker.handed == [(1, "a")]
 
 
+def test_after_a_burst_the_table_is_read_only_for_what_this_process_added_or_had_acked(
+    parts,  # type: ignore[no-untyped-def]
+) -> None:
+    store, outbox, broker, _ = parts
+    reads: list[int] = []
+    unsent = outbox.table.unsent
+    outbox.table.unsent = lambda after, limit: reads.append(after) or unsent(after, limit)  # type: ignore[method-assign]
+    assert outbox.flush_new() == 0 and reads == []  # nothing new: the table is not read
+    add(store, outbox, "a")
+    assert outbox.flush_new() == 1 and len(reads) == 1
+    assert outbox.flush_new() == 0 and len(reads) == 1
+    outbox.acknowledged(1)  # an ack to record: that is a flush, and a read
+    assert outbox.flush_new() == 0 and len(reads) == 2
+    with store.transaction():  # another's row (or one left by a restart): the periodic flush
+        store.connection.execute("INSERT INTO outbox (topic, payload, created_at)"
+                                 " VALUES ('b', ?, 0)", (b"{}",))
+    assert outbox.flush_new() == 0
+    assert outbox.flush() == 1
+    assert [t for _, t in broker.handed] == ["a", "b"]
+
+
 def test_a_rolled_back_publication_is_never_handed(parts) -> None:  # type: ignore[no-untyped-def]
     store, outbox, broker, _ = parts
     with pytest.raises(RuntimeError), store.transaction():
