@@ -56,6 +56,8 @@ _INSERT: Final = f"INSERT INTO alerts (id, {WRITE_COLS}, metric) VALUES (?, {_MA
 _UPDATE: Final = f"UPDATE alerts SET ({WRITE_COLS}, metric) = ({_MARKS}) WHERE id = ?"
 _ALERT_COLS: Final = ", ".join(f"a.{c.strip()}" for c in f"id, {WRITE_COLS}".split(","))
 _SILENCE_MARKS: Final = ", ".join("?" * len(SILENCE_COLS.split(",")))
+#: A statement and its parameters.
+Statement = tuple[str, Sequence[Any]]
 
 
 class SqlStore(FiguresReads):
@@ -65,11 +67,12 @@ class SqlStore(FiguresReads):
 
     def __init__(self, db: Connection, dialect: Dialect, where: str, *, tz: tzinfo = UTC
                  ) -> None:
-        self._db = db
+        self._conn = db  # raw: `_db` is the way in, which opens what `begin` asked for
         self._dialect = dialect
         self._path = where
         self._tz = tz
         self._labels: dict[str, int] = {}  # labels.text -> id, see the module docstring
+        self._begun = False  # `begin` was asked for; its BEGIN waits for the first write
 
     # -- schema ----------------------------------------------------------------------
 
@@ -84,6 +87,16 @@ class SqlStore(FiguresReads):
 
     def _migrations(self) -> tuple[str, ...]:
         return _MIGRATIONS
+
+    @property
+    def _db(self) -> Connection:
+        """The connection, with the transaction `begin` asked for opened if it is not:
+        whatever touches the store inside it joins it, a read too, so that SQLite's
+        write lock (BEGIN IMMEDIATE) covers a read and the write it decides, as ever."""
+        if self._begun:
+            self._begun = False
+            self._conn.execute(self._dialect.begin)
+        return self._conn
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -137,8 +150,9 @@ class SqlStore(FiguresReads):
     @property
     def connection(self) -> Connection:
         """For the tables kept beside the alerts in the same file and transactions
-        (`dispatch._sqlite_outbox`, `lantian.recovery`); reads only, writes go through
-        `transaction()`."""
+        (`dispatch._sqlite_outbox`, `lantian.recovery`, ingest's dead letters); writes
+        should go through `transaction()`, and whatever is done on it joins the
+        transaction `begin` opened."""
         return self._db
 
     @property
@@ -148,25 +162,38 @@ class SqlStore(FiguresReads):
 
     @property
     def in_transaction(self) -> bool:
-        return self._db.in_transaction
+        return self._begun or self._conn.in_transaction
 
     def begin(self) -> None:
         """Open a transaction that the writes until `commit` join (as savepoints): the
         service wraps each burst of MQTT messages in one, so that one commit makes a
-        burst's effects durable before the broker is told it may forget the messages."""
-        if not self._db.in_transaction:
-            self._db.execute(self._dialect.begin)
+        burst's effects durable before the broker is told it may forget the messages.
 
-    def commit(self) -> None:
-        """Commit what `begin` opened (nothing to do when nothing is open)."""
-        if not self._db.in_transaction:
+        Its BEGIN waits for the store's first use: most bursts of readings touch the store
+        for nothing but their journal row, which `commit` then writes alone, one
+        statement where BEGIN, INSERT and COMMIT were three (on PostgreSQL, three round
+        trips)."""
+        if not self._conn.in_transaction:
+            self._begun = True
+
+    def commit(self, last: Statement | None = None) -> None:
+        """Commit what `begin` opened, `last` (a statement and its parameters) its final
+        write; with nothing else written, `last` alone, a statement that commits itself.
+        If that fails, nothing of the transaction is kept."""
+        db = self._conn
+        if self._begun or not db.in_transaction:
+            self._begun = False
+            if last is not None:
+                db.execute(*last)
             return
         try:
-            self._db.execute("COMMIT")
+            if last is not None:
+                db.execute(*last)
+            db.execute("COMMIT")
         except BaseException:
             self._labels.clear()
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
 
     @contextmanager
@@ -175,7 +202,7 @@ class SqlStore(FiguresReads):
         imports and benchmarks, where a commit a write would dominate. Each write inside
         still succeeds or fails as a whole. Not for the live service, which must not hold
         the write lock for long."""
-        if self._db.in_transaction:
+        if self.in_transaction:
             raise RuntimeError("the store's bulk() does not nest")
         with self._write():
             yield
@@ -387,14 +414,15 @@ class SqlStore(FiguresReads):
     def writable(self) -> bool:
         """Takes the write lock and prepares a write that changes nothing: a read-only
         file or connection, a full or failed disk, or a closed store say False."""
+        db = self._conn  # not `_db`: a transaction `begin` asked for stays unopened
         try:
-            if self._db.in_transaction:  # inside bulk(): we hold the lock already
+            if self.in_transaction:  # inside bulk() or a burst: the lock is ours to take
                 return True
-            self._db.execute(self._dialect.begin)
+            db.execute(self._dialect.begin)
             try:
-                self._db.execute("DELETE FROM snapshots WHERE false")
+                db.execute("DELETE FROM snapshots WHERE false")
             finally:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
         except STORE_ERRORS:
             return False
         return True
@@ -406,7 +434,7 @@ class SqlStore(FiguresReads):
         return None
 
     def close(self) -> None:
-        self._db.close()
+        self._conn.close()
 
 
 class SqliteStore(SqlStore):
@@ -428,7 +456,7 @@ class SqliteStore(SqlStore):
             os.chmod(where, 0o600)
         db = sqlite3.connect(where, isolation_level=None, check_same_thread=False, uri=True)
         super().__init__(db, SQLITE, where, tz=tz)
-        self._db: sqlite3.Connection = db  # its own methods too (tests set its limits)
+        self.sqlite: sqlite3.Connection = db  # its own methods too (tests set its limits)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")

@@ -45,8 +45,11 @@ _CHUNK: Final = 500  # ids a statement: under SQLite's limit of bound parameters
 class FiguresReads:
     """Reads of `metric` over the store's connection `_db`."""
 
-    _db: Connection
     _dialect: Dialect
+
+    @property
+    def _db(self) -> Connection:
+        raise NotImplementedError  # the store's (`SqlStore._db`)
 
     def metric_rows(self, since: datetime, until: datetime) -> list[MetricRow]:
         return self._rows(

@@ -248,7 +248,7 @@ def test_a_range_too_long_for_one_blob_is_read_in_parts(lite: SqliteStore) -> No
     rows = random_rows(40, 5)
     fill(lite, rows)
     # 40 rows of 48 bytes: 1920 bytes, over this limit; each half-range's part is under it
-    lite._db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1000)
+    lite.sqlite.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1000)
     assert decode(lite.metric_columns(*whole(lite))) == expected(
         lite.metric_rows(*whole(lite)))
 
@@ -369,10 +369,10 @@ def test_rows_that_cannot_be_read_packed_are_read_value_by_value(
         assert by_id(packed) == by_id(plain), name
     assert nul.id in {r.id for r in lite.metric_rows(*whole(lite))}
     # a read too long for one blob
-    limit = lite._db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1000)
+    limit = lite.sqlite.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1000)
     for name, (packed, plain) in every_read(lite).items():
         assert by_id(packed) == by_id(plain), name
-    lite._db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limit)
+    lite.sqlite.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limit)
     # no row with metric
     db = sqlite3.connect(path)
     with db:
@@ -395,7 +395,8 @@ def test_each_read_is_from_its_index_alone(
     lite: SqliteStore, index: str, where: str, order: str
 ) -> None:
     # the queries of metric_rows, open_rows (two halves) and closed_rows
-    plan = lite._db.execute("EXPLAIN QUERY PLAN " + _sqlite_figures._rows_sql(index, where, order),
-                             (0.0,) * where.count("?")).fetchall()
+    plan = lite.sqlite.execute(
+        "EXPLAIN QUERY PLAN " + _sqlite_figures._rows_sql(index, where, order),
+        (0.0,) * where.count("?")).fetchall()
     assert any(f"USING COVERING INDEX {index} " in step[3] for step in plan), plan
     assert not any("TEMP B-TREE" in step[3] for step in plan), plan  # ordered by the index
