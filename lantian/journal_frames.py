@@ -27,8 +27,6 @@ MAGIC: Final = b"LJ"
 VERSION: Final = 1
 _HEADER: Final = struct.Struct("<2sBI")
 _MESSAGE: Final = struct.Struct("<dHI")
-_MAX_TOPIC: Final = 0xFFFF
-_MAX_PAYLOAD: Final = 0xFFFFFFFF
 
 
 class FrameError(ValueError):
@@ -44,46 +42,48 @@ class Message(NamedTuple):
 def pack(messages: Iterable[tuple[float, str, bytes]]) -> bytes:
     """The messages (receive time in epoch seconds, topic, payload) as one value."""
     parts = [b""]  # the header, once the count is known
-    count = 0
-    frame = _MESSAGE.pack
-    for at, topic, payload in messages:
-        name = topic.encode()
-        if len(name) > _MAX_TOPIC or len(payload) > _MAX_PAYLOAD:
-            # MQTT itself bounds both: a broker never delivers such a message
-            raise ValueError(f"a message on {topic[:80]!r} is too large to journal")
-        parts += (frame(at, len(name), len(payload)), name, payload)
-        count += 1
-    parts[0] = _HEADER.pack(MAGIC, VERSION, count)
+    add, frame = parts.append, _MESSAGE.pack
+    try:
+        for at, topic, payload in messages:
+            name = topic.encode()
+            add(frame(at, len(name), len(payload)))
+            add(name)
+            add(payload)
+    except struct.error:  # MQTT itself bounds both sizes: a broker never delivers such
+        raise ValueError(f"a message on {topic[:80]!r} is too large to journal"
+                         f" ({len(name)} bytes of topic, {len(payload)} of payload)") from None
+    parts[0] = _HEADER.pack(MAGIC, VERSION, len(parts) // 3)
     return b"".join(parts)
 
 
 def unpack(data: bytes) -> list[Message]:
     """The messages `pack` made `data` of, or `FrameError`."""
-    view = memoryview(data)
-    if len(view) < _HEADER.size:
-        raise FrameError(f"{len(view)} bytes, shorter than the header")
-    magic, version, count = _HEADER.unpack_from(view)
+    size = len(data)
+    if size < _HEADER.size:
+        raise FrameError(f"{size} bytes, shorter than the header")
+    magic, version, count = _HEADER.unpack_from(data)
     if magic != MAGIC:
-        raise FrameError(f"not a packed burst (starts {bytes(magic)!r})")
+        raise FrameError(f"not a packed burst (starts {magic!r})")
     if version != VERSION:
         raise FrameError(f"format version {version}; this Lantian reads {VERSION}")
     out: list[Message] = []
-    offset = _HEADER.size
-    for n in range(count):
-        if offset + _MESSAGE.size > len(view):
-            raise FrameError(f"message {n + 1} of {count}: its header is cut off")
-        at, topic_size, payload_size = _MESSAGE.unpack_from(view, offset)
-        offset += _MESSAGE.size
-        end = offset + topic_size + payload_size
-        if end > len(view):
-            raise FrameError(f"message {n + 1} of {count}: {end - len(view)} bytes missing")
-        try:
-            topic = str(view[offset:offset + topic_size], "utf-8")
-            when = datetime.fromtimestamp(at, UTC)
-        except (UnicodeDecodeError, ValueError, OverflowError, OSError) as exc:
-            raise FrameError(f"message {n + 1} of {count}: {exc}") from None
-        out.append(Message(when, topic, bytes(view[offset + topic_size:end])))
-        offset = end
-    if offset != len(view):
-        raise FrameError(f"{len(view) - offset} bytes after the last of {count} messages")
+    add, frame, stamp = out.append, _MESSAGE.unpack_from, datetime.fromtimestamp
+    offset, header = _HEADER.size, _MESSAGE.size
+    try:
+        for _ in range(count):
+            at, topic_size, payload_size = frame(data, offset)
+            topic_at = offset + header
+            payload_at = topic_at + topic_size
+            offset = payload_at + payload_size
+            if offset > size:
+                raise FrameError(f"{offset - size} bytes missing")
+            add(Message(stamp(at, UTC), data[topic_at:payload_at].decode(),
+                        data[payload_at:offset]))
+    except FrameError as exc:
+        raise FrameError(f"message {len(out) + 1} of {count}: {exc}") from None
+    except (struct.error, UnicodeDecodeError, ValueError, OverflowError, OSError) as exc:
+        # a header cut off, a topic that is not UTF-8, a time that is no time
+        raise FrameError(f"message {len(out) + 1} of {count}: {exc}") from None
+    if offset != size:
+        raise FrameError(f"{size - offset} bytes after the last of {count} messages")
     return out
