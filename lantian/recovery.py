@@ -7,7 +7,7 @@ snapshotted once a minute. What came in since is not lost with the process, beca
 1. every MQTT message that brought a new record is journalled (`inputs`), and every rules
    sweep too, in the same transaction as everything it caused — alerts, events, outbox
    rows, dead letters (`Burst`: one transaction per burst of messages read from the
-   socket);
+   socket, whose messages are one journal row, packed by `lantian.journal_frames`);
 2. the broker is told it may forget a message (PUBACK, paho's manual acknowledgement)
    only after that transaction has committed;
 3. at start, the last snapshot is loaded and the journal after it replayed through ingest
@@ -20,9 +20,11 @@ A snapshot and the pruning of the journal it covers are one transaction, too. A 
 is the rule state as versioned JSON (`rules.dump_state`: plain data, checked as it is
 read, never executed); one that cannot be read is logged and dropped and the whole
 journal replayed instead (windows refill within their span), never allowed to stop
-start-up. Ingest's memory (the record identities seen, the DJI devices' merged state) is
-not in the snapshot: the last `RECENT_KEPT` journal entries the snapshot covers are kept
-behind it, and at start they go through ingest alone, which remembers them again.
+start-up. So is a journal row that cannot be unpacked: logged by its id and skipped, the
+rest replayed in order (the state misses its messages, whose effects were committed).
+Ingest's memory (the record identities seen, the DJI devices' merged state) is not in
+the snapshot: the rows holding the last `RECENT_KEPT` messages the snapshot covers are
+kept behind it, and at start they go through ingest alone, which remembers them again.
 
 Instances sharing one store (`lantian.partition`) each keep their own: the snapshot row
 `rules@k/N` and the journal entries of partition "k/N", which only that partition's
