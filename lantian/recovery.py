@@ -141,9 +141,10 @@ class Journal:
                        " VALUES (?, ?, ?, ?)",
                        (held[-1][0], pack(held), len(held), self.partition))
 
-    def after(self, position: int, batch: int = 1000) -> Iterator[Entry | Unreadable]:
+    def after(self, position: int, batch: int = 200) -> Iterator[Entry | Unreadable]:
         """The entries of the rows after `position`, in order, read a batch of rows at a
-        time; a row that cannot be unpacked is an `Unreadable` in its place."""
+        time (a burst's row holds up to 64 messages: a batch is a few MB at most); a row
+        that cannot be unpacked is an `Unreadable` in its place."""
         self.flush()
         db = self._store.connection
         while True:
