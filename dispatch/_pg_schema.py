@@ -168,4 +168,7 @@ CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
 DROP INDEX inputs_partition;
 CREATE INDEX inputs_partition ON inputs (partition, id) WHERE partition <> '0/1';
 """,
+    """
+ALTER TABLE inputs ADD COLUMN messages integer;
+""",
 )

@@ -1,6 +1,6 @@
 """The alert store's schema: the migrations that build it, in order, and their applying.
 
-Schema (version 9; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
+Schema (version 10; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
 
     alerts       the projection, one row an alert: id (UNIQUE), rule, subject, kind, queue,
                  assists (JSON list), state, severity, zone, grid, raised_at,
@@ -26,7 +26,10 @@ Schema (version 9; `PRAGMA user_version` is the number of `MIGRATIONS` applied):
                  rules engine since its last snapshot (a message; a sweep when topic is
                  NULL), written in the transaction of its effects; partition (version
                  7: "k/N", the instance whose rules it fed; "0/1" a single instance's,
-                 which the partition index leaves out since version 9)
+                 which the partition index leaves out since version 9); messages
+                 (version 10): a row a burst, its messages packed in payload
+                 (`lantian.journal_frames`) and counted here, topic NULL; NULL in a
+                 sweep and in the one-message rows of before
     dead_letters (version 3 here; ingest's before) id, received_at (UTC ISO text),
                  topic, code, reason, payload (up to the cap), payload_size,
                  payload_sha256: every rejected message (`ingest._deadletters`)
@@ -208,6 +211,12 @@ CREATE INDEX inputs_partition ON inputs (partition, id);
     """
 DROP INDEX inputs_partition;
 CREATE INDEX inputs_partition ON inputs (partition, id) WHERE partition <> '0/1';
+""",
+    # a burst of messages is one journal row, its messages packed in `payload`
+    # (`lantian.journal_frames`) and counted here; NULL in the rows of before, a message
+    # or a sweep each, which replay as they are
+    """
+ALTER TABLE inputs ADD COLUMN messages INTEGER;
 """,
 )
 

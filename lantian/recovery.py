@@ -7,7 +7,7 @@ snapshotted once a minute. What came in since is not lost with the process, beca
 1. every MQTT message that brought a new record is journalled (`inputs`), and every rules
    sweep too, in the same transaction as everything it caused — alerts, events, outbox
    rows, dead letters (`Burst`: one transaction per burst of messages read from the
-   socket);
+   socket, whose messages are one journal row, packed by `lantian.journal_frames`);
 2. the broker is told it may forget a message (PUBACK, paho's manual acknowledgement)
    only after that transaction has committed;
 3. at start, the last snapshot is loaded and the journal after it replayed through ingest
@@ -20,9 +20,11 @@ A snapshot and the pruning of the journal it covers are one transaction, too. A 
 is the rule state as versioned JSON (`rules.dump_state`: plain data, checked as it is
 read, never executed); one that cannot be read is logged and dropped and the whole
 journal replayed instead (windows refill within their span), never allowed to stop
-start-up. Ingest's memory (the record identities seen, the DJI devices' merged state) is
-not in the snapshot: the last `RECENT_KEPT` journal entries the snapshot covers are kept
-behind it, and at start they go through ingest alone, which remembers them again.
+start-up. So is a journal row that cannot be unpacked: logged by its id and skipped, the
+rest replayed in order (the state misses its messages, whose effects were committed).
+Ingest's memory (the record identities seen, the DJI devices' merged state) is not in
+the snapshot: the rows holding the last `RECENT_KEPT` messages the snapshot covers are
+kept behind it, and at start they go through ingest alone, which remembers them again.
 
 Instances sharing one store (`lantian.partition`) each keep their own: the snapshot row
 `rules@k/N` and the journal entries of partition "k/N", which only that partition's
@@ -41,6 +43,7 @@ from typing import Final, NamedTuple
 from dispatch import Outbox
 from dispatch.stores import SqlStore
 from ingest import Ingestor
+from lantian.journal_frames import FrameError, pack, unpack
 from lantian.layouts import (
     SINGLE,
     journal_rows,
@@ -52,32 +55,60 @@ from rules import RuleState, SnapshotError, dump_state, load_state
 
 log = logging.getLogger("lantian.recovery")
 
-#: Journal entries a snapshot keeps behind although it covers them: enough for ingest to
-#: remember what a broker may redeliver, or a device resend, after a restart.
+#: Messages a snapshot keeps journalled behind it although it covers them (the rows that
+#: hold them, whole: at least that many, fewer than that and one burst): enough for ingest
+#: to remember what a broker may redeliver, or a device resend, after a restart.
 RECENT_KEPT: Final = 20_000
 
 
 class Entry(NamedTuple):
-    id: int
+    id: int  # the row's: the messages of one burst share it
     at: datetime
     topic: str | None  # None: a sweep
     payload: bytes | None
 
 
+class Unreadable(NamedTuple):
+    """A journal row that cannot be unpacked: which one, and why."""
+
+    id: int
+    messages: int | None  # what the row says it holds
+    reason: str
+
+
+#: the rows' entries, to count them: a packed burst its messages, an earlier version's row
+#: (a message, or a sweep) one
+_ENTRIES: Final = "coalesce(messages, 1)"
+#: and the messages alone, which `RECENT_KEPT` counts
+_MESSAGES: Final = ("CASE WHEN messages IS NOT NULL THEN messages"
+                    " WHEN topic IS NOT NULL THEN 1 ELSE 0 END")
+
+
 class Journal:
     """The `inputs` table: what the rules engine was fed since its last snapshot, and the
-    last `RECENT_KEPT` entries before it (for ingest's memory); one partition's entries
-    (`partition`, "k/N"), since instances of a shared store each journal their own."""
+    last `RECENT_KEPT` messages before it (for ingest's memory); one partition's entries
+    (`partition`, "k/N"), since instances of a shared store each journal their own.
+
+    A row is one of (schema version 10 on; the rows of earlier versions replay as they
+    are):
+
+    - a burst of messages: `payload` the messages packed (`lantian.journal_frames`: each
+      one's receive time, topic and payload), `messages` their count, `topic` NULL, `at`
+      the last one's time;
+    - a sweep: `topic`, `payload` and `messages` NULL;
+    - a single message, as versions before 10 wrote every one: `topic` and `payload`
+      its own, `messages` NULL.
+
+    Ids keep the order things happened in: a sweep first writes the burst held so far."""
 
     def __init__(self, store: SqlStore, partition: str = SINGLE) -> None:
         self._store = store
         self.partition = partition
         self._mine = journal_rows(partition)
-        #: messages of the open burst (`hold` to `flush`), inserted together by `flush`:
-        #: one executemany a burst, where an insert with its savepoint a message cost
-        #: more than the rest of the store's work; every other write and read of the
-        #: journal flushes first
-        self._pending: list[tuple[float, str, bytes, str]] = []  # rows as inserted
+        #: messages of the open burst (`hold` to `flush`), packed into one row by
+        #: `flush`: a row a message cost ~3 µs each on SQLite and ~23 µs on PostgreSQL
+        #: (`bench.journal`); every other write and read of the journal writes them first
+        self._pending: list[tuple[float, str, bytes]] = []
         self._holding = False
 
     def hold(self) -> None:
@@ -85,67 +116,92 @@ class Journal:
         self._holding = True
 
     def message(self, topic: str, payload: bytes, at: datetime) -> None:
-        if self._holding:
-            self._pending.append((at.timestamp(), topic, payload, self.partition))
-        else:
-            self._add(at, topic, payload)
+        self._pending.append((at.timestamp(), topic, payload))
+        if not self._holding:
+            self._write_pending()
 
     def sweep(self, at: datetime) -> None:
-        self._add(at, None, None)
+        self._write_pending()  # ids keep the order things happened in
+        with self._store.transaction() as db:
+            db.execute("INSERT INTO inputs (at, partition) VALUES (?, ?)",
+                       (at.timestamp(), self.partition))
 
     def flush(self) -> None:
-        """Insert the messages held for the open transaction; `Burst.end` calls it before
-        the commit, so they commit (or fail) with their effects."""
+        """Write the messages held for the open transaction as one row; `Burst.end`
+        calls it before the commit, so they commit (or fail) with their effects."""
         self._holding = False
+        self._write_pending()
+
+    def _write_pending(self) -> None:
         if not self._pending:
             return
-        rows, self._pending = self._pending, []
+        held, self._pending = self._pending, []
         with self._store.transaction() as db:
-            db.executemany("INSERT INTO inputs (at, topic, payload, partition)"
-                           " VALUES (?, ?, ?, ?)", rows)
+            db.execute("INSERT INTO inputs (at, payload, messages, partition)"
+                       " VALUES (?, ?, ?, ?)",
+                       (held[-1][0], pack(held), len(held), self.partition))
 
-    def _add(self, at: datetime, topic: str | None, payload: bytes | None) -> None:
-        self.flush()  # ids keep the order things happened in
-        with self._store.transaction() as db:
-            db.execute("INSERT INTO inputs (at, topic, payload, partition)"
-                       " VALUES (?, ?, ?, ?)", (at.timestamp(), topic, payload, self.partition))
-
-    def after(self, position: int, batch: int = 5000) -> Iterator[Entry]:
-        """The entries after `position`, in order, read a batch at a time."""
+    def after(self, position: int, batch: int = 200) -> Iterator[Entry | Unreadable]:
+        """The entries of the rows after `position`, in order, read a batch of rows at a
+        time (a burst's row holds up to 64 messages: a batch is a few MB at most); a row
+        that cannot be unpacked is an `Unreadable` in its place."""
         self.flush()
         db = self._store.connection
         while True:
             rows = db.execute(
-                f"SELECT id, at, topic, payload FROM inputs WHERE {self._mine} AND id > ?"
-                " ORDER BY id LIMIT ?", (self.partition, position, batch),
+                f"SELECT id, at, topic, payload, messages FROM inputs WHERE {self._mine}"
+                " AND id > ? ORDER BY id LIMIT ?", (self.partition, position, batch),
             ).fetchall()
-            for id_, at, topic, payload in rows:
-                yield Entry(id_, datetime.fromtimestamp(at, UTC), topic,
-                            None if payload is None else bytes(payload))
+            for id_, at, topic, payload, messages in rows:
+                if messages is None:  # a sweep, or a message as earlier versions wrote it
+                    yield Entry(id_, datetime.fromtimestamp(at, UTC), topic,
+                                None if payload is None else bytes(payload))
+                    continue
+                try:
+                    burst = unpack(b"" if payload is None else bytes(payload))
+                    if len(burst) != messages:
+                        raise FrameError(f"{len(burst)} messages, the row says {messages}")
+                except FrameError as exc:
+                    yield Unreadable(id_, messages, str(exc))
+                    continue
+                for m in burst:
+                    yield Entry(id_, m.at, m.topic, m.payload)
             if len(rows) < batch:
                 return
             position = rows[-1][0]
 
     def __len__(self) -> int:
+        """The entries: messages and sweeps."""
         self.flush()
-        n: int = self._store.connection.execute(
-            f"SELECT count(*) FROM inputs WHERE {self._mine}", (self.partition,)).fetchone()[0]
-        return n
+        n = self._store.connection.execute(
+            f"SELECT sum({_ENTRIES}) FROM inputs WHERE {self._mine}", (self.partition,)
+        ).fetchone()[0]
+        return int(n or 0)
 
-    def _oldest_kept(self, keep: int, position: int) -> int:
-        """The id of the `keep`-th newest entry (those from it on stay), or past the
-        position when none are to stay; 0 (keep all) when there are fewer."""
+    def _oldest_kept(self, keep: int, position: int, batch: int = 1000) -> int:
+        """The id of the newest row from which on the rows hold `keep` messages (those
+        from it on stay: at least `keep` messages, fewer than `keep` and one burst), or
+        past the position when none are to stay; 0 (keep all) when there are fewer."""
         if keep <= 0:
             return position + 1
-        row = self._store.connection.execute(
-            f"SELECT id FROM inputs WHERE {self._mine} ORDER BY id DESC LIMIT 1 OFFSET ?",
-            (self.partition, keep - 1)
-        ).fetchone()
-        return 0 if row is None else int(row[0])
+        db = self._store.connection
+        kept, before = 0, position + 1
+        while True:
+            rows = db.execute(
+                f"SELECT id, {_MESSAGES} FROM inputs WHERE {self._mine} AND id < ?"
+                " ORDER BY id DESC LIMIT ?", (self.partition, before, batch)).fetchall()
+            for id_, messages in rows:
+                kept += messages
+                if kept >= keep:
+                    return int(id_)
+            if len(rows) < batch:
+                return 0
+            before = rows[-1][0]
 
     def checkpoint(self, data: bytes, at: datetime, keep: int = RECENT_KEPT) -> int:
         """Keep `data` as the snapshot covering every entry so far, and forget those
-        entries but the `keep` most recent, in one transaction; the position it covers."""
+        entries but the rows of the `keep` most recent messages, in one transaction; the
+        position (a row id) it covers."""
         self.flush()
         with self._store.transaction() as db:
             # the newest by a backward walk of ids, not max(id): without the index that
@@ -166,6 +222,8 @@ class Recovered:
     #: the time of the last input the state covers (None: nothing was there): how far
     #: the previous run is known to have received
     last_input_at: datetime | None = None
+    #: the journal rows that could not be read (logged, and skipped)
+    unreadable: tuple[int, ...] = ()
 
 
 class Checkpoints:
@@ -214,7 +272,16 @@ class Checkpoints:
             if not loaded:  # the state is empty: replay whatever the journal still has
                 position, last = 0, None
         replayed = 0
+        unreadable: list[int] = []
         for entry in self.journal.after(0):
+            if isinstance(entry, Unreadable):
+                # as with an unreadable snapshot: said, and start-up goes on without it
+                log.error("skipping journal row %d of partition %s (%s messages), which"
+                          " cannot be read: %s; the rule state misses those messages"
+                          " (what they raised was committed with them)", entry.id,
+                          self.journal.partition, entry.messages, entry.reason)
+                unreadable.append(entry.id)
+                continue
             if entry.id <= position:  # covered by the snapshot: ingest remembers it again
                 if entry.topic is not None and entry.payload is not None:
                     self._ingestor.replay(entry.topic, entry.payload, entry.at)
@@ -227,7 +294,7 @@ class Checkpoints:
                 for record in self._ingestor.replay(entry.topic, entry.payload, entry.at):
                     self._pipeline.replay(record)
             replayed += 1
-        return Recovered(loaded, replayed, last)
+        return Recovered(loaded, replayed, last, tuple(unreadable))
 
     def _load(self, data: bytes) -> bool:
         try:

@@ -28,7 +28,9 @@ Factory = Callable[..., ServiceProcess]
 
 def journalled(url: str) -> int:
     with psycopg.connect(url, autocommit=True) as c:
-        row = c.execute("SELECT count(*) FROM inputs WHERE topic IS NOT NULL").fetchone()
+        # the messages: a burst's row counts them (a sweep's has no payload)
+        row = c.execute("SELECT coalesce(sum(coalesce(messages, 1)), 0) FROM inputs"
+                        " WHERE payload IS NOT NULL").fetchone()
         assert row is not None
         return int(row[0])
 
