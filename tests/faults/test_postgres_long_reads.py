@@ -36,18 +36,20 @@ def journalled(url: str) -> int:
 
 
 def connections(url: str) -> dict[str, int]:
-    """The service's connections by application name."""
+    """The service's connections to its database by application name."""
     with psycopg.connect(url, autocommit=True) as c:
         return {str(name): int(n) for name, n in c.execute(
             "SELECT application_name, count(*) FROM pg_stat_activity"
-            " WHERE application_name LIKE 'lantian%' GROUP BY 1").fetchall()}
+            " WHERE application_name LIKE 'lantian%' AND datname = current_database()"
+            " GROUP BY 1").fetchall()}
 
 
 def read_waiting(url: str) -> bool:
     """Whether one of the service's connections waits for a lock (the read's query)."""
     with psycopg.connect(url, autocommit=True) as c:
         row = c.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name ="
-                        " 'lantian' AND wait_event_type = 'Lock'").fetchone()
+                        " 'lantian' AND wait_event_type = 'Lock'"
+                        " AND datname = current_database()").fetchone()
         assert row is not None
         return int(row[0]) > 0
 
