@@ -86,8 +86,7 @@ async def _run(
             ingestor.handle(topic, payload)
 
         def commit() -> None:  # what lantian.recovery.Burst.end does
-            journal.flush()
-            store.commit()
+            store.commit(journal.take())
 
         mqtt = MqttConnection(settings, topics.subscriptions(), on_message=journalled,
                               manual_ack=True, on_burst_end=commit)
