@@ -92,6 +92,11 @@ class Dialect:
     #: how a write transaction begins: SQLite takes the write lock up front, since
     #: another connection (the `lantian users` command) may write in between
     begin: str
+    #: whether a burst's BEGIN waits for the store's first use (`SqlStore.begin`): where
+    #: it is a round trip to a server. SQLite's is a call into this process, and takes
+    #: the file's write lock before the burst does anything: a burst that cannot have it
+    #: (another process holds it) fails before its messages are processed and counted.
+    deferred_begin: bool
 
     @property
     def postgres(self) -> bool:
@@ -105,8 +110,8 @@ class Dialect:
         return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value IN ({marks}))"
 
 
-SQLITE: Final = Dialect("sqlite", "BEGIN IMMEDIATE")
-POSTGRES: Final = Dialect("postgresql", "BEGIN")
+SQLITE: Final = Dialect("sqlite", "BEGIN IMMEDIATE", deferred_begin=False)
+POSTGRES: Final = Dialect("postgresql", "BEGIN", deferred_begin=True)
 
 _MARK = re.compile(r"\?")
 

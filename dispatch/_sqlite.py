@@ -72,7 +72,10 @@ class SqlStore(FiguresReads):
         self._path = where
         self._tz = tz
         self._labels: dict[str, int] = {}  # labels.text -> id, see the module docstring
-        self._begun = False  # `begin` was asked for; its BEGIN waits for the first write
+        self._begun = False  # `begin` was asked for; its BEGIN waits for the store's first use
+        #: why the BEGIN `begin` asked for failed: every use until `commit` fails with it,
+        #: and so does `commit`, rather than write outside the transaction
+        self._unbegun: Exception | None = None
 
     # -- schema ----------------------------------------------------------------------
 
@@ -93,9 +96,15 @@ class SqlStore(FiguresReads):
         """The connection, with the transaction `begin` asked for opened if it is not:
         whatever touches the store inside it joins it, a read too, so that SQLite's
         write lock (BEGIN IMMEDIATE) covers a read and the write it decides, as ever."""
+        if self._unbegun is not None:
+            raise self._unbegun
         if self._begun:
             self._begun = False
-            self._conn.execute(self._dialect.begin)
+            try:
+                self._conn.execute(self._dialect.begin)
+            except Exception as exc:
+                self._unbegun = exc
+                raise
         return self._conn
 
     @contextmanager
@@ -162,25 +171,32 @@ class SqlStore(FiguresReads):
 
     @property
     def in_transaction(self) -> bool:
-        return self._begun or self._conn.in_transaction
+        return self._begun or self._unbegun is not None or self._conn.in_transaction
 
     def begin(self) -> None:
         """Open a transaction that the writes until `commit` join (as savepoints): the
         service wraps each burst of MQTT messages in one, so that one commit makes a
         burst's effects durable before the broker is told it may forget the messages.
 
-        Its BEGIN waits for the store's first use: most bursts of readings touch the store
-        for nothing but their journal row, which `commit` then writes alone, one
-        statement where BEGIN, INSERT and COMMIT were three (on PostgreSQL, three round
-        trips)."""
-        if not self._conn.in_transaction:
+        On PostgreSQL its BEGIN waits for the store's first use (`Dialect.deferred_begin`):
+        most bursts of readings touch the store for nothing but their journal row, which
+        `commit` then writes alone, one round trip where BEGIN, INSERT and COMMIT were
+        three."""
+        if self._conn.in_transaction:
+            return
+        if self._dialect.deferred_begin:
             self._begun = True
+        else:
+            self._conn.execute(self._dialect.begin)
 
     def commit(self, last: Statement | None = None) -> None:
         """Commit what `begin` opened, `last` (a statement and its parameters) its final
         write; with nothing else written, `last` alone, a statement that commits itself.
         If that fails, nothing of the transaction is kept."""
         db = self._conn
+        if self._unbegun is not None:  # the burst never had its transaction: it fails
+            unbegun, self._unbegun = self._unbegun, None
+            raise unbegun
         if self._begun or not db.in_transaction:
             self._begun = False
             if last is not None:

@@ -80,6 +80,8 @@ def test_a_frozen_server_fails_the_write_within_the_bound_and_the_store_comes_ba
                          [replace(raised(kept), seq=2)])
         failed_after = time.monotonic() - started
         assert CALL_TIMEOUT_S <= failed_after < CALL_TIMEOUT_S + 2
+        with pytest.raises(psycopg.OperationalError):
+            store.commit()  # the burst fails at its end too: it is not acknowledged
         assert not store.in_transaction
         started = time.monotonic()
         assert store.writable() is False  # a new connection gets no answer either

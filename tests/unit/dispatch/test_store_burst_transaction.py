@@ -1,6 +1,8 @@
-"""A burst's transaction on either engine (`SqlStore.begin`/`commit`): its BEGIN waits for
-the store's first use, so that a burst that touches nothing but its last write costs that
-one statement, and whatever else it does joins the one transaction as before."""
+"""A burst's transaction on either engine (`SqlStore.begin`/`commit`). On PostgreSQL its
+BEGIN waits for the store's first use, so that a burst that touches nothing but its last
+write costs that one statement (a round trip), and whatever else it does joins the one
+transaction as before; a BEGIN that fails then fails the burst, never leaving its writes
+outside. SQLite's BEGIN takes the file's write lock at once."""
 
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ def test_a_burst_that_touches_nothing_else_is_its_last_write_alone(store: SqlSto
     store.begin()
     assert store.in_transaction  # the outbox and the deliveries wait for the commit
     store.commit(LAST)
-    assert sent == ["INSERT"]
+    assert sent == (["INSERT"] if store.dialect.postgres else ["BEGIN", "INSERT", "COMMIT"])
     assert not store.in_transaction and labelled(store)
 
 
@@ -86,4 +88,31 @@ def test_a_burst_that_writes_nothing_commits_nothing(store: SqlStore) -> None:
     sent = said(store)
     store.begin()
     store.commit()
-    assert sent == [] and not store.in_transaction
+    assert sent == ([] if store.dialect.postgres else ["BEGIN", "COMMIT"])
+    assert not store.in_transaction
+
+
+def test_a_begin_that_fails_fails_the_burst_and_nothing_is_written_outside_it(
+    store: SqlStore,
+) -> None:
+    if not store.dialect.postgres:
+        pytest.skip("SQLite's BEGIN is made at once: its failure is begin()'s own")
+
+    class Refusing(Said):
+        def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
+            if sql == "BEGIN":
+                raise OSError("the server is away")
+            return super().execute(sql, parameters)
+
+    store._conn = Refusing(store._conn)  # type: ignore[assignment]
+    store.begin()
+    alert = make_alert("a1")
+    for _ in range(2):  # every use fails with it, none runs in autocommit
+        with pytest.raises(OSError, match="away"):
+            store.create(alert, [raised(alert)])
+    assert store.in_transaction  # the outbox still waits
+    with pytest.raises(OSError, match="away"):
+        store.commit(LAST)
+    assert not store.in_transaction
+    store._conn = store._conn.db  # type: ignore[attr-defined]
+    assert store.get("a1") is None and not labelled(store)
