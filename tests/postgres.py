@@ -11,6 +11,7 @@ missing: CI installs it, so a skip would hide a gap.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
@@ -74,9 +75,16 @@ class PgServer:
         wait_until(self.ready, 30, "PostgreSQL to accept connections")
 
     def kill(self) -> None:
-        """kill -9 the postmaster and every backend: what a crash of the host leaves."""
+        """kill -9 the postmaster and every backend: what a crash of the host leaves. The
+        backends too, at once: left to notice the postmaster's death, one could still
+        answer a client's next statement."""
+        backends = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        pids = [int(p) for p in backends.read_text().split()] if backends.exists() else []
         self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()  # its backends notice the postmaster's death and exit
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc.wait()
         wait_until(lambda: not self.ready(), 10, "PostgreSQL to be gone")
         (self.data / "postmaster.pid").unlink(missing_ok=True)
 
