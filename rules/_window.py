@@ -11,7 +11,10 @@ which keeps a 15-minute window of minute data at a few hundred bytes.
 
 Times are epoch seconds as floats (microsecond resolution for this century). The running
 sum makes the mean O(1); it is recomputed from the samples every `_RESUM` appends so that
-floating-point drift cannot accumulate.
+floating-point drift cannot accumulate. The lowest and highest values are kept as they
+come and forgotten when the sample holding one leaves (recomputed on the next ask): a
+rise or fall rule asks on every sample, and a numpy `min` over the array cost more than
+the rest of the rule.
 """
 
 from __future__ import annotations
@@ -29,7 +32,10 @@ Sample = tuple[float, float]  # (epoch seconds, value)
 
 
 class Window:
-    __slots__ = ("_buf", "_capacity", "_hi", "_lo", "_newest", "_since_resum", "_sum", "span_s")
+    __slots__ = (
+        "_buf", "_capacity", "_hi", "_high", "_lo", "_low", "_newest", "_since_resum", "_sum",
+        "span_s",
+    )
 
     def __init__(self, span_s: float) -> None:
         if not span_s > 0:
@@ -42,6 +48,9 @@ class Window:
         self._hi = 0
         self._sum = 0.0
         self._since_resum = 0
+        # the live values' extremes, None when not known (then recomputed when asked)
+        self._low: float | None = None
+        self._high: float | None = None
 
     def __len__(self) -> int:
         return self._hi - self._lo
@@ -75,6 +84,7 @@ class Window:
             self._hi += 1
             self._newest = t
             self._add(value)
+            self._extend(value)
             return True
         newest = float(self._buf[hi - 1, 0])
         if t <= newest - self.span_s:
@@ -86,16 +96,22 @@ class Window:
         return self._sum / n if n else None
 
     def extremes(self) -> tuple[float, float] | None:
-        if self._hi == self._lo:
-            return None
-        values = self._buf[self._lo : self._hi, 1]
-        return float(values.min()), float(values.max())
+        low, high = self.low(), self.high()
+        return None if low is None or high is None else (low, high)
 
     def low(self) -> float | None:
-        return float(self._buf[self._lo : self._hi, 1].min()) if self._hi > self._lo else None
+        if self._hi == self._lo:
+            return None
+        if self._low is None:
+            self._low = float(self._buf[self._lo : self._hi, 1].min())
+        return self._low
 
     def high(self) -> float | None:
-        return float(self._buf[self._lo : self._hi, 1].max()) if self._hi > self._lo else None
+        if self._hi == self._lo:
+            return None
+        if self._high is None:
+            self._high = float(self._buf[self._lo : self._hi, 1].max())
+        return self._high
 
     def mean_between(self, start: float, end: float) -> tuple[float, int] | None:
         """Mean and count of the samples with start <= t < end (a clock-aligned block)."""
@@ -163,6 +179,21 @@ class Window:
         if self._since_resum >= _RESUM:
             self._resum()
 
+    def _extend(self, value: float) -> None:
+        """Note a value that joined the live ones in the known extremes."""
+        low, high = self._low, self._high
+        if low is not None and value < low:
+            self._low = value
+        if high is not None and value > high:
+            self._high = value
+
+    def _forget(self, value: float) -> None:
+        """A value left the live ones: an extreme it was is no longer known."""
+        if value == self._low:
+            self._low = None
+        if value == self._high:
+            self._high = None
+
     def _resum(self) -> None:
         self._sum = math.fsum(self._buf[self._lo : self._hi, 1].tolist())
         self._since_resum = 0
@@ -173,12 +204,15 @@ class Window:
         if lo == hi or buf[lo, 0] > cutoff:
             return
         while lo < hi and buf[lo, 0] <= cutoff:
-            self._sum -= float(buf[lo, 1])
+            value = float(buf[lo, 1])
+            self._sum -= value
+            self._forget(value)
             lo += 1
         self._lo = lo
         if lo == hi:
             self._sum = 0.0
             self._since_resum = 0
+            self._low = self._high = None
 
     def _make_room(self) -> None:
         n = self._hi - self._lo
@@ -196,8 +230,11 @@ class Window:
         live = self._buf[self._lo : self._hi]
         i = int(np.searchsorted(live[:, 0], t, side="left"))
         if i < len(live) and live[i, 0] == t:
-            self._sum += value - float(live[i, 1])
+            old = float(live[i, 1])
+            self._sum += value - old
             live[i, 1] = value
+            self._forget(old)
+            self._extend(value)
             return True
         if self._hi == self._buf.shape[0]:
             self._make_room()
@@ -206,4 +243,5 @@ class Window:
         self._buf[at] = (t, value)
         self._hi += 1
         self._add(value)
+        self._extend(value)
         return True
