@@ -33,8 +33,8 @@ Sample = tuple[float, float]  # (epoch seconds, value)
 
 class Window:
     __slots__ = (
-        "_buf", "_capacity", "_hi", "_high", "_lo", "_low", "_newest", "_since_resum", "_sum",
-        "span_s",
+        "_buf", "_capacity", "_hi", "_high", "_lo", "_low", "_newest", "_oldest", "_since_resum",
+        "_sum", "span_s",
     )
 
     def __init__(self, span_s: float) -> None:
@@ -43,7 +43,9 @@ class Window:
         self.span_s = float(span_s)
         self._buf: npt.NDArray[np.float64] = np.empty((_INITIAL, 2))
         self._capacity = _INITIAL
-        self._newest = -math.inf  # kept as a float: reading it from the array costs more
+        # the newest and oldest live times, kept as floats: reading the array costs more
+        self._newest = -math.inf
+        self._oldest = math.inf
         self._lo = 0
         self._hi = 0
         self._sum = 0.0
@@ -61,7 +63,7 @@ class Window:
 
     @property
     def oldest(self) -> float | None:
-        return float(self._buf[self._lo, 0]) if self._hi > self._lo else None
+        return self._oldest if self._hi > self._lo else None
 
     def push(self, t: float, value: float) -> bool:
         """Add a sample. Returns False, changing nothing, for a sample already outside the
@@ -75,7 +77,11 @@ class Window:
             raise ValueError(f"sample value {value!r} is not finite")
         hi = self._hi
         if hi == self._lo or t > self._newest:
-            self._expire(t - self.span_s)
+            cutoff = t - self.span_s
+            if self._oldest <= cutoff:
+                self._expire(cutoff)
+            if self._hi == self._lo:
+                self._oldest = t
             if self._hi == self._capacity:
                 self._make_room()
             row = self._buf[self._hi]
@@ -164,6 +170,7 @@ class Window:
         window._buf[:n] = rows
         window._capacity, window._hi = capacity, n
         window._newest = float(times[-1]) if n else -math.inf
+        window._oldest = float(times[0]) if n else math.inf
         window._sum, window._since_resum = float(running_sum), int(since_resum)
         return window
 
@@ -201,15 +208,16 @@ class Window:
     def _expire(self, cutoff: float) -> None:
         # window is (newest - span, newest]: a sample exactly `span` old has left it
         buf, lo, hi = self._buf, self._lo, self._hi
-        if lo == hi or buf[lo, 0] > cutoff:
-            return
         while lo < hi and buf[lo, 0] <= cutoff:
             value = float(buf[lo, 1])
             self._sum -= value
             self._forget(value)
             lo += 1
         self._lo = lo
-        if lo == hi:
+        if lo < hi:
+            self._oldest = float(buf[lo, 0])
+        else:
+            self._oldest = math.inf
             self._sum = 0.0
             self._since_resum = 0
             self._low = self._high = None
@@ -241,6 +249,8 @@ class Window:
         at = self._lo + i
         self._buf[at + 1 : self._hi + 1] = self._buf[at : self._hi].copy()
         self._buf[at] = (t, value)
+        if i == 0:
+            self._oldest = t
         self._hi += 1
         self._add(value)
         self._extend(value)

@@ -100,6 +100,7 @@ def test_agrees_with_a_plain_list(samples: list[tuple[int, float]]) -> None:
         w.push(float(t), v)
     expected = sorted(model.items())
     assert w.samples() == [(float(t), v) for t, v in expected]
+    assert (w.oldest, w.newest) == ((expected[0][0], expected[-1][0]) if expected else (None, None))
     if expected:
         mean = w.mean()
         assert mean is not None
@@ -136,7 +137,9 @@ def test_kept_extremes_equal_the_recomputed_ones(steps: list[Step], restore_at: 
             rows, running_sum, since_resum = w.parts()
             w = Window.restore(span, rows, running_sum, since_resum)
         if step is None:
-            values = [v for _, v in w.samples()]
+            held = w.samples()
+            assert (w.oldest, w.newest) == ((held[0][0], held[-1][0]) if held else (None, None))
+            values = [v for _, v in held]
             assert w.low() == (min(values) if values else None)
             assert w.high() == (max(values) if values else None)
             continue
