@@ -45,7 +45,7 @@ class Series:
     trigger: Trigger  # the rule's, scaled by the site's area factor
     last_t: float = -math.inf
     block: float | None = None
-    day: date | None = None
+    day: date | None = None  # the local day `exceedances` counts (as of its last use)
     exceedances: int = 0
     peak: float | None = None  # the worst value reported for the open condition
     severity: str = ""  # the severity last reported
@@ -160,7 +160,9 @@ def evaluate(
 
     trigger = trigger_for(rule, site) if mobile else series.trigger
     transition = step(series.condition, trigger, x, at)
-    if rule.daily_limit is not None:
+    # a sliding rule's quiet sample neither counts nor reads the day's count: the local
+    # day (a zoneinfo lookup, once a sample) is worked out when it does
+    if rule.daily_limit is not None and (rule.aligned or transition is not Transition.QUIET):
         _count_exceedance(series, rule, trigger, transition, x, at, rs.tz)
     if transition is Transition.QUIET:
         return None

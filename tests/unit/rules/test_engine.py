@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from lantian.config import load_stations, load_zones
-from rules import RuleState, evaluate, sweep
+from rules import RuleState, dump_state, evaluate, load_state, sweep
 from rules.aqi import AqiEdition
 from rules.geo import ZoneIndex
 from rules.records import DronePosition, Finding, Interval, Location, Measurement, Reading, Record
@@ -236,6 +236,32 @@ def test_daily_exceedance_limit_counts_aligned_blocks_per_local_day() -> None:
     later = run(rs, minutes("KY-CS-001", next_day), state)
     assert [(s.severity, s.detail["exceedances_today"]) for s in later
             if isinstance(s, AlertSignal)] == [("major", 1), ("major", 1)]
+
+
+@pytest.mark.parametrize("snapshot", [False, True], ids=["live", "restored after midnight"])
+def test_daily_exceedance_limit_counts_sliding_episodes_per_local_day(snapshot: bool) -> None:
+    """Quiet samples do not work out the day (`rules._thresholds`): the count still starts
+    again on the next local day, also from a snapshot taken in the quiet after midnight."""
+    rule = ThresholdRule(
+        id="episodes", kind="dust_exceedance", metric="pm10",
+        trigger=Trigger(Direction.ABOVE, (Level("major", 150, 130),)),
+        daily_limit=DailyLimit(allowed=1, severity="critical"),
+    )
+    rs = ruleset(rule)
+    state = RuleState()
+    today = run(rs, minutes("KY-CS-001", {0: 200, 1: 100, 2: 200, 3: 100}), state)
+    assert [(s.action, s.severity, s.detail["exceedances_today"]) for s in today
+            if isinstance(s, AlertSignal)] == [
+        (Action.RAISE, "major", 1), (Action.CLEAR, "major", 1),
+        (Action.RAISE, "critical", 2), (Action.CLEAR, "major", 2),
+    ]
+    # quiet every hour from 11:00 to 01:00 the next local day (Asia/Shanghai)
+    assert run(rs, minutes("KY-CS-001", {h * 60: 100 for h in range(1, 16)}), state) == []
+    if snapshot:
+        state = load_state(dump_state(state), rs)
+    later = run(rs, minutes("KY-CS-001", {15 * 60 + 10: 200, 15 * 60 + 11: 100}), state)
+    assert [(s.action, s.severity, s.detail["exceedances_today"]) for s in later
+            if isinstance(s, AlertSignal)] == [(Action.RAISE, "major", 1), (Action.CLEAR, "major", 1)]
 
 
 def test_area_factor_lowers_the_limit_in_key_areas() -> None:
