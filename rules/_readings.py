@@ -60,7 +60,7 @@ def on_reading(state: RuleState, reading: Reading, rs: Ruleset) -> list[Signal]:
     if rs.aqi is not None and aqi_rules and _reads_aqi(th, site, fixed, aqi_rules):
         if fixed:
             aqi_rules = rules_fed(th, site.subject, AQI_METRIC, aqi_rules)
-        result = station_aqi(th.windows, site, reading, t, rs.aqi)
+        result = station_aqi(th.windows, th.aqi_windows, site, reading, t, rs.aqi)
         if result is not None and result.aqi is not None:
             detail: dict[str, object] = {
                 "aqi_level": result.level, "category": result.category,

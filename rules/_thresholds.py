@@ -69,6 +69,9 @@ class ThresholdState:
     fed: dict[tuple[str, str], tuple[ThresholdRule, ...]] = field(default_factory=dict)
     #: fixed subject -> whether an AQI rule selects it (`rules._readings`; derived too)
     aqi_read: dict[str, bool] = field(default_factory=dict)
+    #: the AQI's windows by (subject, interval) (`rules._station_aqi`; derived from `windows`)
+    aqi_windows: dict[tuple[str, Interval], tuple[tuple[str, Window], ...]] = field(
+        default_factory=dict)
 
 
 def rules_fed(

@@ -325,6 +325,27 @@ def test_the_aqi_is_kept_only_for_the_stations_an_aqi_rule_reads() -> None:
     assert kept == {"station:KY-AQ-001"}  # a site's readings feed no AQI nobody reads
 
 
+def test_the_aqi_windows_a_station_feeds_are_the_registry_s_per_interval() -> None:
+    """`rules._station_aqi` looks a station's AQI windows up once per interval: they are
+    the registry's own, one per pollutant, and each interval has its own hour."""
+    rule = ThresholdRule(
+        id="aqi", kind="air_quality", metric="aqi",
+        trigger=Trigger(Direction.ABOVE, (Level("warning", 150, 140),)),
+    )
+    rs = ruleset(rule, aqi=AqiEdition.HJ633_2026)
+    state = RuleState()
+    for m, interval in ((0, Interval.INSTANT), (1, Interval.MINUTE), (2, Interval.INSTANT)):
+        state, _ = evaluate(state, reading("KY-AQ-001", m, interval, pm25=110 + m), rs)
+    th = state.thresholds
+    assert set(th.aqi_windows) == {("station:KY-AQ-001", Interval.INSTANT),
+                                   ("station:KY-AQ-001", Interval.MINUTE)}
+    for (subject, interval), found in th.aqi_windows.items():
+        assert [p for p, _ in found] == ["pm25", "pm10", "so2", "no2", "o3", "co"]
+        assert all(w is th.windows[subject, p, interval, 3600.0, True] for p, w in found)
+    instant = dict(th.aqi_windows["station:KY-AQ-001", Interval.INSTANT])
+    assert [v for _, v in instant["pm25"].samples()] == [110, 112]
+
+
 def test_findings_become_alerts_at_their_zone_and_merge() -> None:
     rs = ruleset(findings=FindingRules(by_kind={"dust_plume": 0.7}))
     plume = Finding("KY-UAV-01", T0, "dust_plume", 0.91, Location(30.02783, 120.502557),
