@@ -77,6 +77,7 @@ class Window:
             raise ValueError(f"sample value {value!r} is not finite")
         hi = self._hi
         if hi == self._lo or t > self._newest:
+            # the path of nearly every sample, so written out rather than in helpers
             cutoff = t - self.span_s
             if self._oldest <= cutoff:
                 self._expire(cutoff)
@@ -84,13 +85,21 @@ class Window:
                 self._oldest = t
             if self._hi == self._capacity:
                 self._make_room()
-            row = self._buf[self._hi]
-            row[0] = t
-            row[1] = value
-            self._hi += 1
+            hi = self._hi
+            buf = self._buf
+            buf[hi, 0] = t
+            buf[hi, 1] = value
+            self._hi = hi + 1
             self._newest = t
-            self._add(value)
-            self._extend(value)
+            self._sum += value
+            self._since_resum += 1
+            if self._since_resum >= _RESUM:
+                self._resum()
+            low, high = self._low, self._high
+            if low is not None and value < low:
+                self._low = value
+            if high is not None and value > high:
+                self._high = value
             return True
         newest = float(self._buf[hi - 1, 0])
         if t <= newest - self.span_s:
@@ -207,15 +216,19 @@ class Window:
 
     def _expire(self, cutoff: float) -> None:
         # window is (newest - span, newest]: a sample exactly `span` old has left it
-        buf, lo, hi = self._buf, self._lo, self._hi
-        while lo < hi and buf[lo, 0] <= cutoff:
-            value = float(buf[lo, 1])
+        item, lo, hi = self._buf.item, self._lo, self._hi  # item(): a float, no numpy scalar
+        oldest = math.inf
+        while lo < hi:
+            oldest = item(lo, 0)
+            if oldest > cutoff:
+                break
+            value = item(lo, 1)
             self._sum -= value
             self._forget(value)
             lo += 1
         self._lo = lo
         if lo < hi:
-            self._oldest = float(buf[lo, 0])
+            self._oldest = oldest
         else:
             self._oldest = math.inf
             self._sum = 0.0
