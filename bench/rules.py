@@ -41,7 +41,13 @@ from rich.table import Table
 
 from bench import geofence
 from bench._common import (
-    console, machine_info, past_base_ms, print_header, spread, station_payload, station_topic,
+    console,
+    machine_info,
+    past_base_ms,
+    print_header,
+    spread,
+    station_payload,
+    station_topic,
     write_results,
 )
 from bench._service import shipped_station_ids

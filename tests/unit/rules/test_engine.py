@@ -261,7 +261,9 @@ def test_daily_exceedance_limit_counts_sliding_episodes_per_local_day(snapshot: 
         state = load_state(dump_state(state), rs)
     later = run(rs, minutes("KY-CS-001", {15 * 60 + 10: 200, 15 * 60 + 11: 100}), state)
     assert [(s.action, s.severity, s.detail["exceedances_today"]) for s in later
-            if isinstance(s, AlertSignal)] == [(Action.RAISE, "major", 1), (Action.CLEAR, "major", 1)]
+            if isinstance(s, AlertSignal)] == [
+        (Action.RAISE, "major", 1), (Action.CLEAR, "major", 1),
+    ]
 
 
 def test_area_factor_lowers_the_limit_in_key_areas() -> None:
