@@ -416,7 +416,7 @@ def test_a_fixed_station_is_fed_only_the_rules_that_select_it_once_each_is_judge
     state = RuleState()
     for minute in (0, 1):  # the first judges each rule, the second remembers the verdicts
         state, _ = evaluate(state, reading("KY-CS-001", minute, pm10=100), rs)
-    assert state.thresholds.fed[("station:KY-CS-001", "pm10")] == (PM10_15MIN,)
+    assert state.thresholds.fed["station:KY-CS-001"]["pm10"] == (PM10_15MIN,)
     # the rule left out is the one whose selector skips the station: same alerts as before
     got = alerts(run(rs, minutes("KY-CS-001", {2: 400, 3: 400, 4: 400}), state))
     assert got[0][:2] == (Action.RAISE, "site-pm10-15min")
@@ -434,6 +434,6 @@ def test_a_rule_a_mobile_reading_started_for_a_station_id_still_takes_its_fixed_
     state, _ = evaluate(state, reading("KY-CS-001", 0, location=at_site, pm10=100), rs)
     for minute in (1, 2):
         state, _ = evaluate(state, reading("KY-CS-001", minute, pm10=100), rs)
-    assert state.thresholds.fed[("station:KY-CS-001", "pm10")] == (mobile,)
+    assert state.thresholds.fed["station:KY-CS-001"]["pm10"] == (mobile,)
     state, signals = evaluate(state, reading("KY-CS-001", 3, pm10=400), rs)
     assert alerts(signals) == [(Action.RAISE, "mobile-pm10", "critical")]
