@@ -224,7 +224,19 @@ def _index(table: Table, c: float) -> int | None:
     lo, hi = bps[i - 1], bps[i]
     i_lo, i_hi = IAQI_ROWS[i - 1], IAQI_ROWS[i]
     # multiply before dividing: the table values are exact in binary, so error stays minimal
-    exact = i_lo + (i_hi - i_lo) * (c - lo) / (hi - lo)
+    return _round_up(i_lo + (i_hi - i_lo) * (c - lo) / (hi - lo))
+
+
+def _round_up(exact: float) -> int:
+    """`exact` rounded to 9 decimals, then up (the module's note on float noise).
+
+    round() is most of an IAQI's cost (a station's AQI is worked out on every reading), and
+    it can only matter within 1e-9 of an integer: rounding to 9 decimals moves a value by
+    at most 5e-10 (plus an ulp, ~1e-13 at 500), so a value further than 1e-9 from both
+    integers around it stays strictly between them and rounds up to the same one."""
+    up = math.ceil(exact)
+    if up - exact > 1e-9 and exact - (up - 1) > 1e-9:
+        return up
     return math.ceil(round(exact, _NOISE_DECIMALS))
 
 

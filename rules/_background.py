@@ -3,7 +3,9 @@ from a site's value ("the site's own contribution over the city's air").
 
 The reference stations' valid values are summed per clock hour of record time; a rule
 compares against the mean of the stations' means for the hour so far, or for the hour
-before while none has reported in this one yet. Three hours are kept per series.
+before while none has reported in this one yet. Three hours are kept per series, and
+only the series a rule reads (`Ruleset.background_metrics`): a reference station's
+other metrics (temperature, wind, ...) would cost as much again and never be read.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Final
 
-from rules._records import Interval, Reading
+from rules._records import VALID_FLAG, Interval, Reading
 from rules._ruleset import Ruleset, ThresholdRule
 
 __all__ = ["Hourly", "background", "feed_background"]
@@ -24,13 +26,19 @@ Hourly = dict[tuple[str, str], dict[float, list[float]]]
 
 def feed_background(hourly: Hourly, reading: Reading, t: float, rs: Ruleset) -> None:
     """Keep hourly sums of the reference stations' valid values for background rules."""
-    if reading.station not in rs.background_stations or reading.interval is Interval.DAY:
+    metrics = rs.background_metrics.get(reading.station)
+    if metrics is None or reading.interval is Interval.DAY:
         return
     hour = t - t % _HOUR
-    for metric, m in reading.values.items():
-        if not m.valid:
+    values = reading.values
+    for metric in metrics:
+        m = values.get(metric)
+        if m is None or m.flag != VALID_FLAG:
             continue
-        hours = hourly.setdefault((reading.station, metric), {})
+        key = (reading.station, metric)
+        hours = hourly.get(key)
+        if hours is None:
+            hours = hourly[key] = {}
         acc = hours.get(hour)
         if acc is None:
             acc = hours[hour] = [0.0, 0.0]

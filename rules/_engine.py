@@ -45,6 +45,8 @@ def evaluate(
         signals = list(on_finding(state.findings, record, rs))
     else:  # pragma: no cover - Record is a closed union
         raise TypeError(f"not a record: {record!r}")
+    if not signals:
+        return state, signals  # most records: nothing to suggest a drone for
     return state, with_suggestions(state.drones, signals, rs.drones, now)
 
 

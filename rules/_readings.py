@@ -9,6 +9,10 @@ otherwise; each of them is judged independently.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
 from rules._background import feed_background
 from rules._maintenance import maintenance
 from rules._nodata import seen
@@ -22,6 +26,8 @@ from rules._thresholds import ThresholdState, rules_fed
 from rules._thresholds import evaluate as evaluate_threshold
 
 __all__ = ["on_reading"]
+
+_NOTHING_FED: Final[Mapping[str, tuple[ThresholdRule, ...]]] = MappingProxyType({})
 
 
 def on_reading(state: RuleState, reading: Reading, rs: Ruleset) -> list[Signal]:
@@ -42,12 +48,14 @@ def on_reading(state: RuleState, reading: Reading, rs: Ruleset) -> list[Signal]:
     feed_background(th.hourly, reading, t, rs)
     by_metric = rs.by_metric
     fixed = reading.location is None  # a mobile site's zones, so its rules, move with it
+    fed = th.fed.get(site.subject, _NOTHING_FED) if fixed else _NOTHING_FED
     for metric, m in reading.values.items():
         rules = by_metric.get(metric)
         if rules is None:
             continue
         if fixed:
-            rules = rules_fed(th, site.subject, metric, rules)
+            known = fed.get(metric)
+            rules = rules_fed(th, site.subject, metric, rules) if known is None else known
         for rule in rules:
             if rule.only_valid and m.flag != VALID_FLAG:
                 continue
@@ -60,7 +68,7 @@ def on_reading(state: RuleState, reading: Reading, rs: Ruleset) -> list[Signal]:
     if rs.aqi is not None and aqi_rules and _reads_aqi(th, site, fixed, aqi_rules):
         if fixed:
             aqi_rules = rules_fed(th, site.subject, AQI_METRIC, aqi_rules)
-        result = station_aqi(th.windows, site, reading, t, rs.aqi)
+        result = station_aqi(th.windows, th.aqi_windows, site, reading, t, rs.aqi)
         if result is not None and result.aqi is not None:
             detail: dict[str, object] = {
                 "aqi_level": result.level, "category": result.category,

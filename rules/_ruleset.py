@@ -204,6 +204,8 @@ class Ruleset:
     by_metric: Mapping[str, tuple[ThresholdRule, ...]] = field(init=False)
     #: the stations whose hourly means some rule uses as its background
     background_stations: frozenset[str] = field(init=False)
+    #: station -> the metrics of it some rule uses as its background
+    background_metrics: Mapping[str, tuple[str, ...]] = field(init=False)
 
     def __post_init__(self) -> None:
         ids = [r.id for r in self.thresholds]
@@ -218,4 +220,13 @@ class Ruleset:
         )
         object.__setattr__(self, "background_stations", frozenset().union(
             *(r.background for r in self.thresholds if r.background)
+        ))
+        background: dict[str, list[str]] = {}
+        for rule in self.thresholds:
+            for station in sorted(rule.background or ()):
+                metrics = background.setdefault(station, [])
+                if rule.metric not in metrics:
+                    metrics.append(rule.metric)
+        object.__setattr__(self, "background_metrics", MappingProxyType(
+            {station: tuple(metrics) for station, metrics in background.items()}
         ))

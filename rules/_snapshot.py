@@ -18,6 +18,8 @@ before a config change is read with the new rules:
 - a series of a rule that no longer exists, or whose levels changed in number, is
   dropped (that condition starts over); one fed by an interval the rule no longer takes
   starts unfed;
+- a reference station's hourly sums of a metric no background rule reads are dropped
+  (snapshots of older versions kept every metric of theirs);
 - a drone's presence in a zone that left the index is kept: the drone modules already
   handle a zone that disappears (`rules._scene.zone_or_none`).
 
@@ -202,10 +204,12 @@ def _state(doc: dict[str, Any], rs: Ruleset) -> RuleState:
             th.series[_str(rule_id), _str(subject)] = series
     for entry in _list(doc["hourly"], "hourly"):
         station, metric, hours = _row(entry, 3)
-        th.hourly[_str(station), _str(metric)] = {
+        sums = {
             _float(h): [_float(total), _float(count)]
             for h, total, count in (_row(x, 3) for x in _list(hours, "hours"))
         }
+        if _str(metric) in rs.background_metrics.get(_str(station), ()):
+            th.hourly[_str(station), _str(metric)] = sums
     nd, raw = state.no_data, _dict(doc["no_data"], "no_data")
     nd.last_seen = {_str(k): _float(v) for k, v in _dict(raw["last_seen"], "last_seen").items()}
     nd.open = {_str(k): _float(v) for k, v in _dict(raw["open"], "open").items()}

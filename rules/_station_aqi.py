@@ -15,9 +15,15 @@ from rules._aqi import AqiResult, realtime_aqi
 from rules._aqi_tables import AqiEdition
 from rules._records import VALID_FLAG, Interval, Reading
 from rules._sites import Site
+from rules._window import Window
 from rules._windows import Windows, shared_window
 
-__all__ = ["station_aqi"]
+__all__ = ["AqiWindows", "station_aqi"]
+
+#: (subject, interval) -> its pollutants' 1-hour windows, in `_AQI_POLLUTANTS` order: the
+#: registry's windows looked up once, not six keys built and hashed on every reading
+#: (derived from the registry, never stored)
+AqiWindows = dict[tuple[str, Interval], tuple[tuple[str, Window], ...]]
 
 _AQI_POLLUTANTS: Final = ("pm25", "pm10", "so2", "no2", "o3", "co")
 _PM: Final = ("pm25", "pm10")
@@ -26,7 +32,8 @@ _DAY: Final = 86400.0
 
 
 def station_aqi(
-    windows: Windows, site: Site, reading: Reading, t: float, edition: AqiEdition
+    windows: Windows, hours: AqiWindows, site: Site, reading: Reading, t: float,
+    edition: AqiEdition,
 ) -> AqiResult | None:
     """The real-time AQI after `reading` (None: the reading carries no AQI pollutant,
     or is a daily one)."""
@@ -35,10 +42,10 @@ def station_aqi(
         return None
     hourly: dict[str, float] = {}
     daily: dict[str, float] = {}
-    for p in _AQI_POLLUTANTS:
-        m = values.get(p)
-        value = m.value if m is not None and m.flag == VALID_FLAG else None
-        if reading.interval is Interval.HOUR:
+    if reading.interval is Interval.HOUR:
+        for p in _AQI_POLLUTANTS:
+            m = values.get(p)
+            value = m.value if m is not None and m.flag == VALID_FLAG else None
             if value is not None:
                 hourly[p] = value
             if p in _PM and edition is AqiEdition.HJ633_2012:
@@ -47,11 +54,19 @@ def station_aqi(
                     day.push(t, value)
                 if (mean := day.mean()) is not None:
                     daily[p] = mean
-            continue
-        hour = shared_window(windows, site.subject, p, reading.interval, _HOUR, True)
-        if value is not None:
-            hour.push(t, value)
-        if (mean := hour.mean()) is not None:
-            hourly[p] = mean
+    else:
+        key = (site.subject, reading.interval)
+        found = hours.get(key)
+        if found is None:
+            found = hours[key] = tuple(
+                (p, shared_window(windows, site.subject, p, reading.interval, _HOUR, True))
+                for p in _AQI_POLLUTANTS
+            )
+        for p, hour in found:
+            m = values.get(p)
+            if m is not None and m.flag == VALID_FLAG:
+                hour.push(t, m.value)
+            if (mean := hour.mean()) is not None:
+                hourly[p] = mean
     # the 2026 edition has no 24-hour PM rule and takes no notice of them
     return realtime_aqi(hourly, edition, pm_24h_means=daily)

@@ -45,7 +45,7 @@ class Series:
     trigger: Trigger  # the rule's, scaled by the site's area factor
     last_t: float = -math.inf
     block: float | None = None
-    day: date | None = None
+    day: date | None = None  # the local day `exceedances` counts (as of its last use)
     exceedances: int = 0
     peak: float | None = None  # the worst value reported for the open condition
     severity: str = ""  # the severity last reported
@@ -58,7 +58,7 @@ class ThresholdState:
     stations' hourly sums.
 
     `fed` is derived from `series` and `skipped` (never stored, rebuilt as readings
-    come): per (fixed subject, metric), the metric's rules less those `skipped`, once
+    come): per fixed subject and metric, the metric's rules less those `skipped`, once
     every one of them has been judged for the subject (`rules_fed`); `aqi_read` from the
     ruleset alone."""
 
@@ -66,9 +66,13 @@ class ThresholdState:
     series: dict[tuple[str, str], Series] = field(default_factory=dict)
     skipped: set[tuple[str, str]] = field(default_factory=set)  # rules not for the subject
     hourly: Hourly = field(default_factory=dict)
-    fed: dict[tuple[str, str], tuple[ThresholdRule, ...]] = field(default_factory=dict)
+    #: fixed subject -> metric -> its rules (by subject: a reading looks its station up once)
+    fed: dict[str, dict[str, tuple[ThresholdRule, ...]]] = field(default_factory=dict)
     #: fixed subject -> whether an AQI rule selects it (`rules._readings`; derived too)
     aqi_read: dict[str, bool] = field(default_factory=dict)
+    #: the AQI's windows by (subject, interval) (`rules._station_aqi`; derived from `windows`)
+    aqi_windows: dict[tuple[str, Interval], tuple[tuple[str, Window], ...]] = field(
+        default_factory=dict)
 
 
 def rules_fed(
@@ -78,14 +82,16 @@ def rules_fed(
     once, forever, for a rule in `skipped` (the pair never gets a series, and a fixed
     site's selector answer does not change), so leaving those out changes nothing but
     the calls; most rules select a few station kinds, and a station is fed one or two.
-    Remembered once every rule is judged (has a series or is skipped); until then, all."""
-    key = (subject, metric)
-    fed = st.fed.get(key)
+    Remembered once every rule is judged (has a series or is skipped); until then, all.
+    (`rules._readings` reads `st.fed[subject]` itself first, once a reading.)"""
+    known = st.fed.get(subject)
+    fed = None if known is None else known.get(metric)
     if fed is not None:
         return fed
     skipped, series = st.skipped, st.series
     if all((r.id, subject) in skipped or (r.id, subject) in series for r in rules):
-        fed = st.fed[key] = tuple(r for r in rules if (r.id, subject) not in skipped)
+        fed = tuple(r for r in rules if (r.id, subject) not in skipped)
+        st.fed.setdefault(subject, {})[metric] = fed
         return fed
     return rules
 
@@ -160,7 +166,9 @@ def evaluate(
 
     trigger = trigger_for(rule, site) if mobile else series.trigger
     transition = step(series.condition, trigger, x, at)
-    if rule.daily_limit is not None:
+    # a sliding rule's quiet sample neither counts nor reads the day's count: the local
+    # day (a zoneinfo lookup, once a sample) is worked out when it does
+    if rule.daily_limit is not None and (rule.aligned or transition is not Transition.QUIET):
         _count_exceedance(series, rule, trigger, transition, x, at, rs.tz)
     if transition is Transition.QUIET:
         return None

@@ -2,57 +2,74 @@
 seconds of *record* time, with their mean, extremes and the samples themselves as evidence.
 
 The window is by time, not by count: a station that skips a minute has fewer samples in
-its 15 minutes, not an older sample pulled in. Samples live in one numpy array of
-(time, value) rows, contiguous between `_lo` and `_hi`; expired rows are left behind and
-the live ones moved back to the start when the array's end is reached, so appending is
-amortised O(1) and every query is one contiguous slice (a ring that wraps would need two).
-The array starts small and doubles only while the window really holds that many samples,
-which keeps a 15-minute window of minute data at a few hundred bytes.
+its 15 minutes, not an older sample pulled in. Samples live in two `array("d")`, times
+and values (8 bytes a sample each, no object per sample), live from `_lo` to the end;
+expired samples are left before `_lo` and deleted in one go once they are half as many
+as the live ones, so appending is amortised O(1), every query is one contiguous slice (a
+ring that wraps would need two) and a 15-minute window of minute data holds a few hundred
+bytes. Plain arrays rather than one numpy array: an append or a read is a C call, where
+writing a numpy row cost more than the rest of a push; numpy still reads them in place
+(`np.frombuffer`) for the block means and extremes, which it computes as before.
 
 Times are epoch seconds as floats (microsecond resolution for this century). The running
 sum makes the mean O(1); it is recomputed from the samples every `_RESUM` appends so that
-floating-point drift cannot accumulate.
+floating-point drift cannot accumulate. The lowest and highest values are kept as they
+come and forgotten when the sample holding one leaves (recomputed on the next ask): a
+rise or fall rule asks on every sample, and a numpy `min` over the array cost more than
+the rest of the rule.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+from array import array
+from bisect import bisect_left
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-_INITIAL: Final = 8
 _RESUM: Final = 256
+#: expired samples are deleted once they are this many, and half as many as the live ones
+_COMPACT_AT: Final = 8
+_EMPTY_ARRAY_BYTES: Final = sys.getsizeof(array("d"))
 
 Sample = tuple[float, float]  # (epoch seconds, value)
 
 
 class Window:
-    __slots__ = ("_buf", "_capacity", "_hi", "_lo", "_newest", "_since_resum", "_sum", "span_s")
+    __slots__ = (
+        "_high", "_lo", "_low", "_newest", "_oldest", "_since_resum", "_sum", "_times",
+        "_values", "span_s",
+    )
 
     def __init__(self, span_s: float) -> None:
         if not span_s > 0:
             raise ValueError(f"window span must be positive, got {span_s!r}")
         self.span_s = float(span_s)
-        self._buf: npt.NDArray[np.float64] = np.empty((_INITIAL, 2))
-        self._capacity = _INITIAL
-        self._newest = -math.inf  # kept as a float: reading it from the array costs more
-        self._lo = 0
-        self._hi = 0
+        self._times = array("d")
+        self._values = array("d")
+        self._lo = 0  # the first live sample; those before it have expired
+        # the newest and oldest live times, kept as floats for the comparisons of a push
+        self._newest = -math.inf
+        self._oldest = math.inf
         self._sum = 0.0
         self._since_resum = 0
+        # the live values' extremes, None when not known (then recomputed when asked)
+        self._low: float | None = None
+        self._high: float | None = None
 
     def __len__(self) -> int:
-        return self._hi - self._lo
+        return len(self._times) - self._lo
 
     @property
     def newest(self) -> float | None:
-        return float(self._buf[self._hi - 1, 0]) if self._hi > self._lo else None
+        return self._newest if len(self._times) > self._lo else None
 
     @property
     def oldest(self) -> float | None:
-        return float(self._buf[self._lo, 0]) if self._hi > self._lo else None
+        return self._oldest if len(self._times) > self._lo else None
 
     def push(self, t: float, value: float) -> bool:
         """Add a sample. Returns False, changing nothing, for a sample already outside the
@@ -64,61 +81,77 @@ class Window:
         """
         if not math.isfinite(value):
             raise ValueError(f"sample value {value!r} is not finite")
-        hi = self._hi
-        if hi == self._lo or t > self._newest:
-            self._expire(t - self.span_s)
-            if self._hi == self._capacity:
-                self._make_room()
-            row = self._buf[self._hi]
-            row[0] = t
-            row[1] = value
-            self._hi += 1
+        times = self._times
+        if len(times) == self._lo or t > self._newest:
+            # the path of nearly every sample, so written out rather than in helpers
+            cutoff = t - self.span_s
+            if self._oldest <= cutoff:
+                self._expire(cutoff)
+            if len(times) == self._lo:
+                self._oldest = t
+            times.append(t)
+            self._values.append(value)
             self._newest = t
-            self._add(value)
+            self._sum += value
+            self._since_resum += 1
+            if self._since_resum >= _RESUM:
+                self._resum()
+            low, high = self._low, self._high
+            if low is not None and value < low:
+                self._low = value
+            if high is not None and value > high:
+                self._high = value
             return True
-        newest = float(self._buf[hi - 1, 0])
-        if t <= newest - self.span_s:
+        if t <= self._newest - self.span_s:
             return False
         return self._insert_late(t, value)
 
     def mean(self) -> float | None:
-        n = self._hi - self._lo
+        n = len(self._times) - self._lo
         return self._sum / n if n else None
 
     def extremes(self) -> tuple[float, float] | None:
-        if self._hi == self._lo:
-            return None
-        values = self._buf[self._lo : self._hi, 1]
-        return float(values.min()), float(values.max())
+        low, high = self.low(), self.high()
+        return None if low is None or high is None else (low, high)
 
     def low(self) -> float | None:
-        return float(self._buf[self._lo : self._hi, 1].min()) if self._hi > self._lo else None
+        if len(self._times) == self._lo:
+            return None
+        if self._low is None:
+            self._low = float(np.frombuffer(self._values)[self._lo :].min())
+        return self._low
 
     def high(self) -> float | None:
-        return float(self._buf[self._lo : self._hi, 1].max()) if self._hi > self._lo else None
+        if len(self._times) == self._lo:
+            return None
+        if self._high is None:
+            self._high = float(np.frombuffer(self._values)[self._lo :].max())
+        return self._high
 
     def mean_between(self, start: float, end: float) -> tuple[float, int] | None:
         """Mean and count of the samples with start <= t < end (a clock-aligned block)."""
-        live = self._buf[self._lo : self._hi]
-        a, b = np.searchsorted(live[:, 0], (start, end), side="left")
+        a = bisect_left(self._times, start, self._lo)
+        b = bisect_left(self._times, end, a)
         if a == b:
             return None
-        return float(live[a:b, 1].mean()), int(b - a)
+        return float(np.frombuffer(self._values)[a:b].mean()), b - a
 
     def samples(self, start: float | None = None, end: float | None = None) -> list[Sample]:
         """(time, value) pairs, oldest first, optionally only start <= t < end."""
-        live = self._buf[self._lo : self._hi]
-        if start is not None or end is not None:
-            lo = 0 if start is None else int(np.searchsorted(live[:, 0], start, side="left"))
-            hi = len(live) if end is None else int(np.searchsorted(live[:, 0], end, "left"))
-            live = live[lo:hi]
-        return [(float(t), float(v)) for t, v in live]
+        times, lo = self._times, self._lo
+        a = lo if start is None else bisect_left(times, start, lo)
+        b = len(times) if end is None else max(a, bisect_left(times, end, lo))
+        return list(zip(times[a:b], self._values[a:b], strict=True))
 
     def parts(self) -> tuple[npt.NDArray[np.float64], float, int]:
         """What a snapshot keeps (`rules._snapshot`): the live (time, value) rows as an
-        n × 2 copy, the running sum and the appends since it was last recomputed. The sum
+        n × 2 array, the running sum and the appends since it was last recomputed. The sum
         is kept as it is, drift and all, so a restored window's means are the same floats."""
-        return self._buf[self._lo : self._hi].copy(), self._sum, self._since_resum
+        lo = self._lo
+        rows = np.column_stack(
+            (np.frombuffer(self._times)[lo:], np.frombuffer(self._values)[lo:])
+        )
+        return rows, self._sum, self._since_resum
 
     @classmethod
     def restore(
@@ -140,20 +173,16 @@ class Window:
                 <= 1e-6 * (float(np.abs(values).sum()) + 1.0)):
             raise ValueError(f"running sum {running_sum!r} ({since_resum!r} appends) is not "
                              "the sum of the window's values")
-        # the capacity a window of n samples settles at, so it does not regrow at once
-        capacity = _INITIAL
-        while capacity < 2 * n:
-            capacity *= 2
-        window._buf = np.empty((capacity, 2))
-        window._buf[:n] = rows
-        window._capacity, window._hi = capacity, n
+        window._times = array("d", times.tolist())
+        window._values = array("d", values.tolist())
         window._newest = float(times[-1]) if n else -math.inf
+        window._oldest = float(times[0]) if n else math.inf
         window._sum, window._since_resum = float(running_sum), int(since_resum)
         return window
 
     def nbytes(self) -> int:
-        """Memory held by the samples (the array; the object itself is a few slots)."""
-        return int(self._buf.nbytes)
+        """Memory held by the samples (the arrays' buffers; the object is a few slots)."""
+        return sys.getsizeof(self._times) + sys.getsizeof(self._values) - 2 * _EMPTY_ARRAY_BYTES
 
     # -- internals -----------------------------------------------------------------------
 
@@ -163,47 +192,65 @@ class Window:
         if self._since_resum >= _RESUM:
             self._resum()
 
+    def _extend(self, value: float) -> None:
+        """Note a value that joined the live ones in the known extremes."""
+        low, high = self._low, self._high
+        if low is not None and value < low:
+            self._low = value
+        if high is not None and value > high:
+            self._high = value
+
+    def _forget(self, value: float) -> None:
+        """A value left the live ones: an extreme it was is no longer known."""
+        if value == self._low:
+            self._low = None
+        if value == self._high:
+            self._high = None
+
     def _resum(self) -> None:
-        self._sum = math.fsum(self._buf[self._lo : self._hi, 1].tolist())
+        self._sum = math.fsum(self._values[self._lo :])
         self._since_resum = 0
 
     def _expire(self, cutoff: float) -> None:
         # window is (newest - span, newest]: a sample exactly `span` old has left it
-        buf, lo, hi = self._buf, self._lo, self._hi
-        if lo == hi or buf[lo, 0] > cutoff:
-            return
-        while lo < hi and buf[lo, 0] <= cutoff:
-            self._sum -= float(buf[lo, 1])
+        times, values, lo = self._times, self._values, self._lo
+        hi = len(times)
+        oldest = math.inf
+        while lo < hi:
+            oldest = times[lo]
+            if oldest > cutoff:
+                break
+            value = values[lo]
+            self._sum -= value
+            self._forget(value)
             lo += 1
-        self._lo = lo
-        if lo == hi:
+        if lo < hi:
+            self._oldest = oldest
+        else:
+            self._oldest = math.inf
             self._sum = 0.0
             self._since_resum = 0
-
-    def _make_room(self) -> None:
-        n = self._hi - self._lo
-        buf = self._buf
-        if n * 2 <= buf.shape[0]:
-            buf[:n] = buf[self._lo : self._hi]  # at least half is expired: compact in place
-        else:
-            grown = np.empty((buf.shape[0] * 2, 2))
-            grown[:n] = buf[self._lo : self._hi]
-            self._buf = grown
-            self._capacity = grown.shape[0]
-        self._lo, self._hi = 0, n
+            self._low = self._high = None
+        if lo >= _COMPACT_AT and 2 * lo >= hi - lo:
+            del times[:lo]
+            del values[:lo]
+            lo = 0
+        self._lo = lo
 
     def _insert_late(self, t: float, value: float) -> bool:
-        live = self._buf[self._lo : self._hi]
-        i = int(np.searchsorted(live[:, 0], t, side="left"))
-        if i < len(live) and live[i, 0] == t:
-            self._sum += value - float(live[i, 1])
-            live[i, 1] = value
+        times, values = self._times, self._values
+        i = bisect_left(times, t, self._lo)
+        if i < len(times) and times[i] == t:
+            old = values[i]
+            self._sum += value - old
+            values[i] = value
+            self._forget(old)
+            self._extend(value)
             return True
-        if self._hi == self._buf.shape[0]:
-            self._make_room()
-        at = self._lo + i
-        self._buf[at + 1 : self._hi + 1] = self._buf[at : self._hi].copy()
-        self._buf[at] = (t, value)
-        self._hi += 1
+        times.insert(i, t)
+        values.insert(i, value)
+        if i == self._lo:
+            self._oldest = t
         self._add(value)
+        self._extend(value)
         return True

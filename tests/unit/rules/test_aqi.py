@@ -14,8 +14,10 @@ from collections.abc import Callable, Mapping
 from typing import Final
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from rules._aqi import AqiResult, daily_aqi, iaqi, realtime_aqi
+from rules._aqi import AqiResult, _round_up, daily_aqi, iaqi, realtime_aqi
 from rules._aqi_tables import POLLUTANTS, AqiEdition, Averaging, level_for
 
 E12: Final = AqiEdition.HJ633_2012
@@ -721,3 +723,24 @@ def test_the_same_sub_indices_give_the_same_report_built_once() -> None:
                         pm_24h_means={"pm10": 55.3}) is not first  # the edition counts
     with pytest.raises(dataclasses.FrozenInstanceError):
         first.aqi = 1  # type: ignore[misc]  # shared, so it must not change
+
+
+# -- rounding up without round() where it cannot matter -----------------------------------
+
+
+@given(st.one_of(
+    st.floats(0, 600),
+    # at and around the integers, where rounding to 9 decimals can land on one or cross it
+    st.builds(lambda n, k: n + k * 1e-10, st.integers(0, 500), st.integers(-30, 30)),
+    st.builds(lambda n, d: n + d, st.integers(0, 500),
+              st.sampled_from([5e-10, -5e-10, 1e-9, -1e-9, 1.0000001e-9, -1.0000001e-9,
+                               4.9e-10, 5.1e-10, 1e-13, -1e-13])),
+))
+def test_round_up_is_rounding_to_9_decimals_then_up(exact: float) -> None:
+    assert _round_up(exact) == math.ceil(round(exact, 9))
+
+
+def test_float_noise_still_rounds_down_to_the_integer() -> None:
+    assert _round_up(0.8 * 3 * 25) == 60  # 60.00000000000001
+    assert (_round_up(60.0000000004), _round_up(60.0000000006), _round_up(59.9999999996)) == (
+        60, 61, 60)

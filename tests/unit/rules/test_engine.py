@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from lantian.config import load_stations, load_zones
-from rules import RuleState, evaluate, sweep
+from rules import RuleState, dump_state, evaluate, load_state, sweep
 from rules.aqi import AqiEdition
 from rules.geo import ZoneIndex
 from rules.records import DronePosition, Finding, Interval, Location, Measurement, Reading, Record
@@ -238,6 +238,34 @@ def test_daily_exceedance_limit_counts_aligned_blocks_per_local_day() -> None:
             if isinstance(s, AlertSignal)] == [("major", 1), ("major", 1)]
 
 
+@pytest.mark.parametrize("snapshot", [False, True], ids=["live", "restored after midnight"])
+def test_daily_exceedance_limit_counts_sliding_episodes_per_local_day(snapshot: bool) -> None:
+    """Quiet samples do not work out the day (`rules._thresholds`): the count still starts
+    again on the next local day, also from a snapshot taken in the quiet after midnight."""
+    rule = ThresholdRule(
+        id="episodes", kind="dust_exceedance", metric="pm10",
+        trigger=Trigger(Direction.ABOVE, (Level("major", 150, 130),)),
+        daily_limit=DailyLimit(allowed=1, severity="critical"),
+    )
+    rs = ruleset(rule)
+    state = RuleState()
+    today = run(rs, minutes("KY-CS-001", {0: 200, 1: 100, 2: 200, 3: 100}), state)
+    assert [(s.action, s.severity, s.detail["exceedances_today"]) for s in today
+            if isinstance(s, AlertSignal)] == [
+        (Action.RAISE, "major", 1), (Action.CLEAR, "major", 1),
+        (Action.RAISE, "critical", 2), (Action.CLEAR, "major", 2),
+    ]
+    # quiet every hour from 11:00 to 01:00 the next local day (Asia/Shanghai)
+    assert run(rs, minutes("KY-CS-001", {h * 60: 100 for h in range(1, 16)}), state) == []
+    if snapshot:
+        state = load_state(dump_state(state), rs)
+    later = run(rs, minutes("KY-CS-001", {15 * 60 + 10: 200, 15 * 60 + 11: 100}), state)
+    assert [(s.action, s.severity, s.detail["exceedances_today"]) for s in later
+            if isinstance(s, AlertSignal)] == [
+        (Action.RAISE, "major", 1), (Action.CLEAR, "major", 1),
+    ]
+
+
 def test_area_factor_lowers_the_limit_in_key_areas() -> None:
     key_site = replace(ZONES["cs-01"], area_class="key")
     index = ZoneIndex([key_site if z.id == "cs-01" else z for z in ZONES.values()])
@@ -297,6 +325,27 @@ def test_the_aqi_is_kept_only_for_the_stations_an_aqi_rule_reads() -> None:
         state, _ = evaluate(state, reading(station, 0, pm25=110, pm10=100), rs)
     kept = {subject for subject, *_ in state.thresholds.windows}
     assert kept == {"station:KY-AQ-001"}  # a site's readings feed no AQI nobody reads
+
+
+def test_the_aqi_windows_a_station_feeds_are_the_registry_s_per_interval() -> None:
+    """`rules._station_aqi` looks a station's AQI windows up once per interval: they are
+    the registry's own, one per pollutant, and each interval has its own hour."""
+    rule = ThresholdRule(
+        id="aqi", kind="air_quality", metric="aqi",
+        trigger=Trigger(Direction.ABOVE, (Level("warning", 150, 140),)),
+    )
+    rs = ruleset(rule, aqi=AqiEdition.HJ633_2026)
+    state = RuleState()
+    for m, interval in ((0, Interval.INSTANT), (1, Interval.MINUTE), (2, Interval.INSTANT)):
+        state, _ = evaluate(state, reading("KY-AQ-001", m, interval, pm25=110 + m), rs)
+    th = state.thresholds
+    assert set(th.aqi_windows) == {("station:KY-AQ-001", Interval.INSTANT),
+                                   ("station:KY-AQ-001", Interval.MINUTE)}
+    for (subject, interval), found in th.aqi_windows.items():
+        assert [p for p, _ in found] == ["pm25", "pm10", "so2", "no2", "o3", "co"]
+        assert all(w is th.windows[subject, p, interval, 3600.0, True] for p, w in found)
+    instant = dict(th.aqi_windows["station:KY-AQ-001", Interval.INSTANT])
+    assert [v for _, v in instant["pm25"].samples()] == [110, 112]
 
 
 def test_findings_become_alerts_at_their_zone_and_merge() -> None:
@@ -367,7 +416,7 @@ def test_a_fixed_station_is_fed_only_the_rules_that_select_it_once_each_is_judge
     state = RuleState()
     for minute in (0, 1):  # the first judges each rule, the second remembers the verdicts
         state, _ = evaluate(state, reading("KY-CS-001", minute, pm10=100), rs)
-    assert state.thresholds.fed[("station:KY-CS-001", "pm10")] == (PM10_15MIN,)
+    assert state.thresholds.fed["station:KY-CS-001"]["pm10"] == (PM10_15MIN,)
     # the rule left out is the one whose selector skips the station: same alerts as before
     got = alerts(run(rs, minutes("KY-CS-001", {2: 400, 3: 400, 4: 400}), state))
     assert got[0][:2] == (Action.RAISE, "site-pm10-15min")
@@ -385,6 +434,6 @@ def test_a_rule_a_mobile_reading_started_for_a_station_id_still_takes_its_fixed_
     state, _ = evaluate(state, reading("KY-CS-001", 0, location=at_site, pm10=100), rs)
     for minute in (1, 2):
         state, _ = evaluate(state, reading("KY-CS-001", minute, pm10=100), rs)
-    assert state.thresholds.fed[("station:KY-CS-001", "pm10")] == (mobile,)
+    assert state.thresholds.fed["station:KY-CS-001"]["pm10"] == (mobile,)
     state, signals = evaluate(state, reading("KY-CS-001", 3, pm10=400), rs)
     assert alerts(signals) == [(Action.RAISE, "mobile-pm10", "critical")]

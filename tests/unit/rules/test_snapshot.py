@@ -290,6 +290,23 @@ def test_a_snapshot_is_read_with_the_current_rules() -> None:
     feed(loaded, SCENARIO[len(SCENARIO) // 2:], fewer)
 
 
+def test_hourly_sums_no_background_rule_reads_are_dropped_on_load() -> None:
+    """The reference stations' hourly sums are kept for the metrics a background rule
+    reads (here tsp); earlier versions kept every metric, in the same format: such a
+    snapshot loads, without the others, and carries on as the live state."""
+    split = len(SCENARIO) // 2
+    live = state_after(SCENARIO[:split])
+    doc = orjson.loads(dump_state(live))
+    assert {(station, metric) for station, metric, _ in doc["hourly"]} == {
+        ("KY-AQ-001", "tsp"), ("KY-AQ-002", "tsp")}
+    older = doc | {"hourly": doc["hourly"] + [
+        [station, other, hours] for station, _, hours in doc["hourly"]
+        for other in ("pm10", "pm25", "so2")]}
+    loaded = load_state(orjson.dumps(older), RS)
+    assert dump_state(loaded) == dump_state(live)
+    assert feed(loaded, SCENARIO[split:], RS) == feed(live, SCENARIO[split:], RS)
+
+
 def test_an_empty_state_round_trips() -> None:
     data = dump_state(RuleState())
     assert orjson.loads(data)["format"] == FORMAT

@@ -100,7 +100,68 @@ def test_agrees_with_a_plain_list(samples: list[tuple[int, float]]) -> None:
         w.push(float(t), v)
     expected = sorted(model.items())
     assert w.samples() == [(float(t), v) for t, v in expected]
+    assert (w.oldest, w.newest) == ((expected[0][0], expected[-1][0]) if expected else (None, None))
     if expected:
         mean = w.mean()
         assert mean is not None
         assert mean == pytest.approx(math.fsum(v for _, v in expected) / len(expected), abs=1e-6)
+
+
+# -- the kept extremes ------------------------------------------------------------------
+
+#: a push of (time, value), or None: ask the window for its extremes now
+Step = tuple[int, float] | None
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.tuples(st.integers(0, 3000), st.sampled_from([math.nan, math.inf])),
+            st.tuples(st.integers(0, 3000), st.floats(-1e4, 1e4, allow_nan=False)),
+            # few distinct values: ties between the extreme and the sample that leaves
+            st.tuples(st.integers(0, 3000), st.sampled_from([0.0, -0.0, 1.0, 2.0])),
+        ),
+        max_size=300,
+    ),
+    st.integers(0, 300),
+)
+def test_kept_extremes_equal_the_recomputed_ones(steps: list[Step], restore_at: int) -> None:
+    """Pushes in order, late ones, repeats, gaps that empty the window, refused non-finite
+    values, asks in between or not at all, and a restore from `parts` midway: low and high
+    are always the live values' min and max."""
+    span = 600.0
+    w = Window(span)
+    for i, step in enumerate(steps):
+        if i == restore_at:
+            rows, running_sum, since_resum = w.parts()
+            w = Window.restore(span, rows, running_sum, since_resum)
+        if step is None:
+            held = w.samples()
+            assert (w.oldest, w.newest) == ((held[0][0], held[-1][0]) if held else (None, None))
+            values = [v for _, v in held]
+            assert w.low() == (min(values) if values else None)
+            assert w.high() == (max(values) if values else None)
+            continue
+        t, v = step
+        if not math.isfinite(v):
+            with pytest.raises(ValueError, match="not finite"):
+                w.push(float(t), v)
+        else:
+            w.push(float(t), v)
+    values = [v for _, v in w.samples()]
+    assert w.extremes() == ((min(values), max(values)) if values else None)
+
+
+def test_extremes_follow_the_samples_that_leave() -> None:
+    # minute data in a 10-minute window: the low leaves, then the high, then all of it
+    w = filled(600, [(0, 5), (60, 50), (120, 20)])
+    assert w.extremes() == (5, 50)
+    w.push(600, 30)  # (0, 5) leaves
+    assert w.extremes() == (20, 50)
+    w.push(660, 25)  # (60, 50) leaves
+    assert w.extremes() == (20, 30)
+    w.push(5000, 7)  # a gap: only the new sample is left
+    assert w.extremes() == (7, 7)
+    w.push(5000, 9)  # a correction of it
+    assert w.extremes() == (9, 9)
