@@ -121,8 +121,10 @@ def _reading(station: str, obj: _Object, ctx: DecodeContext) -> Decoded:
     extras: dict[str, str] | None = None
     for key, value in obj.items():
         if key in _METRICS:
-            if value is not None:
-                values[key] = _measurement(key, value, flags)
+            if value is not None:  # `_measurement`, inline: up to a dozen a reading
+                number = value if type(value) is float else as_number(key, value)
+                flag = flags.get(key, VALID_FLAG) if flags else VALID_FLAG
+                values[key] = _new_tuple(Measurement, (number, flag, None, None))
         elif key not in _READING_KEYS:
             if extras is None:
                 extras = {}
