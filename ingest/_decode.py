@@ -6,8 +6,8 @@ when debugging a device is exactly what the service would do with it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from ingest._context import DecodeContext
 from ingest._dji import DeviceState, decode_dji_osd
@@ -32,8 +32,10 @@ _JSON_DECODERS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Decoding:
+class Decoding(NamedTuple):
+    """What became of one message. A NamedTuple rather than a frozen dataclass: one is
+    built for every message, and a frozen dataclass costs twice as much to construct."""
+
     address: TopicAddress | None
     result: DecodeResult
     #: a DJI device's merged OSD state after this message (None for other topics)

@@ -12,9 +12,9 @@ last snapshot did not cover.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Final, Protocol
 
 from ingest._context import DecodeContext
 from ingest._deadletters import PAYLOAD_CAP, DeadLetter, DeadLetterStore
@@ -24,7 +24,7 @@ from ingest._dji import DeviceState
 from ingest._metrics import IngestMetrics
 from ingest._ratelimit import TokenBucket
 from ingest._result import Decoded, Rejection
-from ingest._topics import InboundTopics, Kind
+from ingest._topics import InboundTopics, Kind, TopicAddress
 from ingest._without_metrics import ReadingsWithoutMetrics
 from rules.records import Reading, Record
 
@@ -44,6 +44,9 @@ class Journal(Protocol):
 
 
 RecordSink = Callable[[Record], None]
+
+#: topics whose address is kept: every station's and drone's, and then some
+_ADDRESSES_KEPT: Final = 10_000
 
 
 class Ingestor:
@@ -78,6 +81,9 @@ class Ingestor:
         self._cap = deadletter_cap
         self._quiet = 0
         self._without_metrics = ReadingsWithoutMetrics(self.metrics)
+        # topic -> its address: the same few topics (one a station) over and over, parsed
+        # once each; bounded, as misspelt topics are many
+        self._addresses: dict[str, TopicAddress | None] = {}
 
     def forget(self) -> None:
         """Forget what was seen (record identities, DJI devices' merged state). Ingest's
@@ -103,15 +109,18 @@ class Ingestor:
             return outcome
         m.decoded.counts[kind] += 1
         fresh = self._fresh(result.records, kind)
-        if fresh and self.journal is not None:
+        if not fresh:
+            return outcome
+        if self.journal is not None:
             self.journal.message(topic, payload, now)
+        counts, timeseries, hand_on = m.records.counts, self._timeseries, self._records
         for record in fresh:
-            m.records.counts[type(record).__name__] += 1
+            counts[type(record).__name__] += 1
             if type(record) is Reading and not record.values:
                 self._without_metrics.saw(record.station, result.note)
-            if self._timeseries is not None:
-                self._timeseries.write(record)
-            self._records(record)
+            if timeseries is not None:
+                timeseries.write(record)
+            hand_on(record)
         return outcome
 
     def replay(self, topic: str, payload: bytes, at: datetime) -> list[Record]:
@@ -121,17 +130,30 @@ class Ingestor:
         result = self._decode(topic, payload, at).result
         return self._fresh(result.records, None) if isinstance(result, Decoded) else []
 
-    def _fresh(self, records: Iterable[Record], kind: str | None) -> list[Record]:
+    def _fresh(self, records: Sequence[Record], kind: str | None) -> list[Record]:
+        first_time = self._dedupe.first_time
         fresh = []
         for record in records:
-            if self._dedupe.first_time(record.dedupe_key):
+            if first_time(record.dedupe_key):
                 fresh.append(record)
             elif kind is not None:
                 self.metrics.count(self.metrics.duplicates, kind)
         return fresh
 
-    def _decode(self, topic: str, payload: bytes, now: datetime) -> Decoding:
+    def _address(self, topic: str) -> TopicAddress | None:
+        addresses = self._addresses
+        try:
+            return addresses[topic]
+        except KeyError:
+            pass
         address = self.topics.address(topic)
+        if len(addresses) >= _ADDRESSES_KEPT:
+            addresses.clear()
+        addresses[topic] = address
+        return address
+
+    def _decode(self, topic: str, payload: bytes, now: datetime) -> Decoding:
+        address = self._address(topic)
         dji = address is not None and address.kind is Kind.DJI_OSD
         previous = self._dji.get(address.source) if dji and address else None
         try:

@@ -11,7 +11,7 @@ call site; `_decode` is the only place that turns it into a `Rejection`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Final
@@ -55,6 +55,12 @@ _Object = JsonObject
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 # Epoch milliseconds below this are before 1973: far likelier epoch seconds (now ~1.8e9).
 _MIN_EPOCH_MS: Final = 10**11
+
+#: a set, not the MappingProxyType: `in` on a proxy goes through the mapping protocol
+_METRICS: Final = frozenset(METRIC_UNITS)
+_NO_EXTRAS: Final[Mapping[str, str]] = MappingProxyType({})
+_new_tuple: Final = tuple.__new__
+_NO_FLAGS: Final[dict[str, str]] = {}  # shared, never written to
 
 _POSITION_KEYS: Final = frozenset({"ts", "lat", "lon"})
 _READING_KEYS: Final = _POSITION_KEYS | {"station", "flags", *METRIC_UNITS}
@@ -104,9 +110,25 @@ def _decode(build: _Builder, topic_id: str, payload: bytes, ctx: DecodeContext) 
 
 
 def _reading(station: str, obj: _Object, ctx: DecodeContext) -> Decoded:
-    _same_as_topic("station", text(obj, "station"), station)
+    # the payload's station equal to the topic's, which is never empty, is a valid one
+    if obj.get("station") != station:
+        _same_as_topic("station", text(obj, "station"), station)
     ts = _time(obj, ctx)
-    values, deviations = _measurements(obj)
+    # One pass over the payload (on the path of every message): metrics to measurements,
+    # what we do not know to extras, kept as text and named (a tolerant reader, visibly).
+    flags = _flags(obj)
+    values: dict[str, Measurement] = {}
+    extras: dict[str, str] | None = None
+    for key, value in obj.items():
+        if key in _METRICS:
+            if value is not None:  # `_measurement`, inline: up to a dozen a reading
+                number = value if type(value) is float else as_number(key, value)
+                flag = flags.get(key, VALID_FLAG) if flags else VALID_FLAG
+                values[key] = _new_tuple(Measurement, (number, flag, None, None))
+        elif key not in _READING_KEYS:
+            if extras is None:
+                extras = {}
+            extras[key] = as_extra(value)
     if not values:
         raise BadField(
             "no_metrics",
@@ -118,16 +140,16 @@ def _reading(station: str, obj: _Object, ctx: DecodeContext) -> Decoded:
             "unknown_station",
             f'station "{station}" is not in config/stations.geojson and the reading has no lat/lon',
         )
-    # Tolerant reader, but visibly so: what we do not know is kept and named.
-    extras = {key: as_extra(value) for key, value in obj.items() if key not in _READING_KEYS}
-    deviations.extend(f'unknown field "{key}"' for key in extras)
+    deviations = _stray_flags(flags, values) if flags else []
+    if extras:
+        deviations.extend(f'unknown field "{key}"' for key in extras)
     reading = Reading(
         station,
         ts,
         MappingProxyType(values),
         location=location,
         source="json",
-        extras=MappingProxyType(extras),
+        extras=_NO_EXTRAS if extras is None else MappingProxyType(extras),
         deviations=tuple(deviations),
     )
     return Decoded((reading,))
@@ -260,18 +282,30 @@ def _measurements(obj: _Object) -> tuple[dict[str, Measurement], list[str]]:
     deviations found on the way."""
     flags = _flags(obj)
     values = {
-        key: Measurement(as_number(key, value), flags.get(key, VALID_FLAG))
+        key: _measurement(key, value, flags)
         for key, value in obj.items()
-        if key in METRIC_UNITS and value is not None
+        if key in _METRICS and value is not None
     }
-    stray = [key for key in flags if key not in values]
-    return values, [f'flag for "{key}" ignored: no such metric in the payload' for key in stray]
+    return values, _stray_flags(flags, values)
+
+
+def _measurement(key: str, value: object, flags: dict[str, str]) -> Measurement:
+    number = value if type(value) is float else as_number(key, value)
+    # tuple.__new__ is what the NamedTuple's own __new__ does, without its Python frame:
+    # up to a dozen a reading
+    return _new_tuple(Measurement, (number, flags.get(key, VALID_FLAG) if flags else VALID_FLAG,
+                                    None, None))
+
+
+def _stray_flags(flags: dict[str, str], values: dict[str, Measurement]) -> list[str]:
+    return [f'flag for "{key}" ignored: no such metric in the payload'
+            for key in flags if key not in values]
 
 
 def _flags(obj: _Object) -> dict[str, str]:
     raw = obj.get("flags")
     if raw is None:
-        return {}
+        return _NO_FLAGS
     if type(raw) is not dict:
         raise wrong_type("flags", "an object of metric to flag letter", raw)
     flags: dict[str, str] = {}

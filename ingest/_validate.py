@@ -60,6 +60,7 @@ PLAUSIBLE: Final[Mapping[str, tuple[float, float]]] = MappingProxyType(
     }
 )
 assert set(PLAUSIBLE) == set(METRIC_UNITS)
+_PLAUSIBLE: Final = dict(PLAUSIBLE)  # a dict's lookup, not the read-only proxy's
 
 
 def _check_time(ts: datetime, now: datetime, max_future: timedelta) -> Rejection | None:
@@ -83,23 +84,27 @@ class Marked:
 def _check_reading(r: Reading) -> Rejection | Marked | None:
     implausible: list[str] | None = None  # rare: built only when needed
     for metric, m in r.values.items():
-        if not math.isfinite(m.value):
-            return Rejection("not_finite", f"{metric} value is {m.value!r}, not a finite number")
-        if m.min is not None or m.max is not None:  # only minute/hour/day data have them
-            for what, v in (("min", m.min), ("max", m.max)):
-                if v is not None and not math.isfinite(v):
-                    return Rejection(
-                        "not_finite", f"{metric} {what} is {v!r}, not a finite number"
-                    )
-        if m.flag != VALID_FLAG:  # `m.valid`, without a property's call on every value
+        value, flag, low, high = m
+        # the common case first, in one test: a valid value in its range is finite, and
+        # only minute/hour/day data have a min or max to look at
+        if flag == VALID_FLAG and low is None and high is None:
+            lo, hi = _PLAUSIBLE[metric]
+            if lo <= value <= hi:
+                continue
+        if not math.isfinite(value):
+            return Rejection("not_finite", f"{metric} value is {value!r}, not a finite number")
+        for what, v in (("min", low), ("max", high)):
+            if v is not None and not math.isfinite(v):
+                return Rejection("not_finite", f"{metric} {what} is {v!r}, not a finite number")
+        if flag != VALID_FLAG:  # `m.valid`, without a property's call on every value
             continue
-        lo, hi = PLAUSIBLE[metric]
-        if lo <= m.value <= hi:
+        lo, hi = _PLAUSIBLE[metric]
+        if lo <= value <= hi:
             continue
         if metric in PARTICULATES:
             return Rejection(
                 "implausible",
-                f"{metric} = {m.value:g} {METRIC_UNITS[metric]} is outside the plausible range "
+                f"{metric} = {value:g} {METRIC_UNITS[metric]} is outside the plausible range "
                 f"{lo:g}..{hi:g}: a wrong unit in config, or a faulty instrument",
             )
         if implausible is None:

@@ -178,11 +178,15 @@ async def serve(
     ingestor.journal = checkpoints.journal
     burst = Burst(store, outbox, checkpoints)
 
+    # a single instance skips nothing: not asked on every message
+    skips = None if part.single else part.skips
+
     def on_message(topic: str, payload: bytes) -> None:
-        if part.skips(settings.topics, topic):
+        if skips is not None and skips(settings.topics, topic):
             return  # partition 0's wide filters: another instance's station (acked)
         burst.begin()
-        dock_says = flights.wants(topic)
+        # a dock speaks on DJI's topics only: a station's reading is not split to ask
+        dock_says = topic.startswith("thing/product/") and flights.wants(topic)
         try:
             if dock_says:  # a dock's reply or event is dispatch's; its OSD is both's
                 flights.handle(topic, payload)

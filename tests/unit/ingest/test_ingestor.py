@@ -152,6 +152,23 @@ def test_a_multi_level_prefix_routes_and_subscribes() -> None:
     assert topics.deadletter() == "cn/zj/keyan/deadletter"
 
 
+def test_topics_are_routed_alike_however_many_and_the_memory_of_them_is_bounded(
+    parts,  # type: ignore[no-untyped-def]
+) -> None:
+    from ingest._ingestor import _ADDRESSES_KEPT
+
+    ingestor, records, dead, *_ = parts
+    for i in range(_ADDRESSES_KEPT + 10):  # misspelt topics, each new
+        ingestor.handle(f"site/a/sensors/S1/reading-{i}", GOOD)
+    assert len(dead.letters) == _ADDRESSES_KEPT + 10
+    assert {letter.code for letter in dead.letters} == {"unknown_topic"}
+    assert len(ingestor._addresses) <= _ADDRESSES_KEPT
+    ingestor.handle("site/a/sensors/S1/reading", GOOD)
+    ingestor.handle("site/a/sensors/S1/reading", b"junk")  # the same topic, remembered
+    assert len(records) == 1
+    assert dead.letters[-1].code == "bad_json"
+
+
 def test_dedupe_forgets_the_oldest_beyond_capacity() -> None:
     d = Deduplicator(2)
     assert [d.first_time(k) for k in ("a", "b", "a", "c", "a")] == [True, True, False, True, True]
