@@ -128,7 +128,10 @@ class Flights:
 
     def wants(self, topic: str) -> bool:
         """A followed dock's reply or event, or any enabled dock's OSD (whether its drone
-        sits in the dock decides the request whoever sends it)."""
+        sits in the dock decides the request whoever sends it). Asked of every message:
+        a station's reading is not split to answer it."""
+        if not topic.startswith("thing/product/"):
+            return False
         parts = topic.split("/")
         if len(parts) != 4 or parts[:2] != ["thing", "product"]:
             return False

@@ -185,8 +185,7 @@ async def serve(
         if skips is not None and skips(settings.topics, topic):
             return  # partition 0's wide filters: another instance's station (acked)
         burst.begin()
-        # a dock speaks on DJI's topics only: a station's reading is not split to ask
-        dock_says = topic.startswith("thing/product/") and flights.wants(topic)
+        dock_says = flights.wants(topic)
         try:
             if dock_says:  # a dock's reply or event is dispatch's; its OSD is both's
                 flights.handle(topic, payload)
