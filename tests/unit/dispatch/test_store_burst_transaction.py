@@ -92,11 +92,11 @@ def test_a_burst_that_writes_nothing_commits_nothing(store: SqlStore) -> None:
     assert not store.in_transaction
 
 
+@pytest.mark.postgres  # SQLite's BEGIN is made at once: its failure is begin()'s own
 def test_a_begin_that_fails_fails_the_burst_and_nothing_is_written_outside_it(
-    store: SqlStore,
+    pg_url: str,
 ) -> None:
-    if not store.dialect.postgres:
-        pytest.skip("SQLite's BEGIN is made at once: its failure is begin()'s own")
+    store = open_store(pg_url)
 
     class Refusing(Said):
         def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
@@ -116,3 +116,4 @@ def test_a_begin_that_fails_fails_the_burst_and_nothing_is_written_outside_it(
     assert not store.in_transaction
     store._conn = store._conn.db  # type: ignore[attr-defined]
     assert store.get("a1") is None and not labelled(store)
+    store.close()
