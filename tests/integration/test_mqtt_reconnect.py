@@ -324,6 +324,19 @@ def _record_acks(c: Client, events: list[tuple[str, int]]) -> None:
     c.conn._client.ack = ack  # type: ignore[method-assign]
 
 
+def assert_session_empty(loop: LoopThread, on: BrokerSettings, broker: Broker) -> None:
+    """A new connection on the session `on` names is handed nothing the broker kept (every
+    message was acknowledged), only a marker published after it connected."""
+    again = Client(loop, on, manual_ack=True).start()
+    try:
+        wait_until(again.connected, what="a new connection on the session")
+        broker.pub(TOPIC, b"marker")
+        wait_until(lambda: again.messages[-1:] == [b"marker"], what="the marker")
+        assert again.messages == [b"marker"]
+    finally:
+        again.stop()
+
+
 def test_manual_acks_go_out_after_the_burst_end_hook_in_arrival_order(
     broker: Broker, loop: LoopThread,
 ) -> None:
@@ -351,14 +364,7 @@ def test_manual_acks_go_out_after_the_burst_end_hook_in_arrival_order(
     finally:
         c.stop()
     # all acked: a new connection on that session gets nothing again
-    again = Client(loop, settings(broker.port, client_id=cid), manual_ack=True).start()
-    try:
-        wait_until(again.connected, what="the second connection")
-        broker.pub(TOPIC, b"marker")
-        wait_until(lambda: again.messages[-1:] == [b"marker"], what="the marker")
-        assert again.messages == [b"marker"]
-    finally:
-        again.stop()
+    assert_session_empty(loop, settings(broker.port, client_id=cid), broker)
 
 
 def test_a_failing_burst_end_leaves_messages_unacked_and_they_come_again(

@@ -24,7 +24,13 @@ import pytest
 import ingest._socket
 from ingest import BrokerSettings
 from ingest._socket import BufferedSocket
-from tests.integration.test_mqtt_reconnect import TOPIC, Client, LoopThread, settings
+from tests.integration.test_mqtt_reconnect import (
+    TOPIC,
+    Client,
+    LoopThread,
+    assert_session_empty,
+    settings,
+)
 from tests.support import (
     Broker,
     broker_dir,
@@ -304,14 +310,7 @@ def test_over_tls_a_backlog_is_read_and_acked(tmp_path: Path, loop: LoopThread) 
             finally:
                 c.stop()
             # every one acked: the session holds nothing for the next connection
-            again = Client(loop, tls, manual_ack=True).start()
-            try:
-                wait_until(again.connected, what="the second TLS connection")
-                broker.pub(TOPIC, b"marker")
-                wait_until(lambda: again.messages[-1:] == [b"marker"], what="the marker")
-                assert again.messages == [b"marker"]
-            finally:
-                again.stop()
+            assert_session_empty(loop, tls, broker)
 
 
 def test_on_a_paho_without_the_internals_relied_on_its_own_socket_serves_with_one_warning(
