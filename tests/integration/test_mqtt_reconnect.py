@@ -387,6 +387,39 @@ def test_a_failing_burst_end_leaves_messages_unacked_and_they_come_again(
     assert not failures
 
 
+def test_a_message_whose_handling_raises_stays_unacked_and_its_burst_goes_on(
+    broker: Broker, loop: LoopThread,
+) -> None:
+    cid = f"lantian-bug-{free_port()}"
+    events: list[tuple[str, int]] = []
+    c = Client(loop, settings(broker.port, client_id=cid), manual_ack=True)
+    _record_acks(c, events)
+    handle = c.conn._on_message
+
+    def on_message(topic: str, payload: bytes) -> None:
+        if payload == b"bad":
+            raise ValueError("a bug in one message's handling")
+        handle(topic, payload)
+
+    c.conn._on_message = on_message
+    c.start()
+    try:
+        wait_until(c.connected, what="the connection")
+        for payload in (b"a", b"bad", b"b"):
+            broker.pub(TOPIC, payload)
+        wait_until(lambda: c.messages == [b"a", b"b"], what="the messages around it")
+        wait_until(lambda: len(events) == 2, what="their acks")
+    finally:
+        c.stop()
+    assert len(events) == 2
+    # the broker still holds the one never acknowledged, for the session's next connection
+    again = Client(loop, settings(broker.port, client_id=cid), manual_ack=True).start()
+    try:
+        wait_until(lambda: again.messages == [b"bad"], what="its redelivery")
+    finally:
+        again.stop()
+
+
 def test_without_manual_ack_the_burst_end_hook_is_still_called(
     broker: Broker, client: Callable[..., Client],
 ) -> None:
