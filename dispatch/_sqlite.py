@@ -485,11 +485,17 @@ class SqliteStore(SqlStore):
             db.close()
             raise
 
-    def reader(self) -> SqlStore | None:
+    @property
+    def path(self) -> str | None:
+        """Where a second connection opens this database (`reader`, the WAL
+        checkpointer); None for an in-memory one, where it would open one of its own."""
         if self._path == ":memory:" or self._path.startswith("file::memory:") \
                 or "mode=memory" in self._path:
-            return None  # a second connection would open a database of its own
-        return SqliteStore(self._path, tz=self._tz)
+            return None
+        return self._path
+
+    def reader(self) -> SqlStore | None:
+        return None if self.path is None else SqliteStore(self.path, tz=self._tz)
 
 
 def _check_events(alert: Alert, events: Sequence[Event]) -> None:

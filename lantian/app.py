@@ -39,7 +39,7 @@ from dispatch import (
 from dispatch.feed import ChangeFeed, PgWakeup
 from dispatch.flights import Flights
 from dispatch.notify import DeliveryWorker, Notifier, SqliteDeliveries
-from dispatch.stores import PgStore, ReadLane, SqlStore, StoreUnavailable
+from dispatch.stores import PgStore, ReadLane, SqlStore, StoreUnavailable, WalCheckpointer
 from dispatch.users import SqliteUsers
 from ingest import (
     DataGap,
@@ -340,7 +340,11 @@ async def serve(
     # what an earlier run recorded and never delivered goes first
     delivering = asyncio.create_task(worker.run(), name="notifications") if worker else None
     listening = asyncio.create_task(wakeup.run(), name="listen") if wakeup else None
+    # a SQLite file's fsyncs: on a thread of their own, not in the middle of a burst
+    checkpointer = WalCheckpointer.of(store, registry=registry)
     try:
+        if checkpointer is not None:
+            checkpointer.start()
         if ready is not None:
             await _wait_ready(server, mqtt, http_task)
             ready.set()
@@ -370,6 +374,8 @@ async def serve(
         for apart in (reports, consoles):
             if apart is not None:
                 apart.close()
+        if checkpointer is not None:
+            checkpointer.stop()
         store.close()
 
 

@@ -22,7 +22,8 @@ SURFACES = {
     "dispatch.notify": ["Channel", "DeliveryWorker", "Notifier", "SqliteDeliveries"],
     "dispatch.users": ["SessionPolicy", "SqliteUsers", "UserAdmin", "UserRefused"],
     "dispatch.stores": [
-        "ReadLane", "PgStore", "SqlStore", "SqliteStore", "StoreUnavailable", "open_store",
+        "ReadLane", "PgStore", "SqlStore", "SqliteStore", "StoreUnavailable", "WalCheckpointer",
+        "open_store",
     ],
     "ingest": [
         "HJ212_DIALECTS", "HJ212_RETIRED_DIALECTS", "PAYLOAD_CAP", "BrokerSettings", "DataGap",
