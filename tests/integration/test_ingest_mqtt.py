@@ -182,6 +182,17 @@ def test_healthz_reports_broker_and_store(service: RunningService) -> None:
         "broker_connected": True, "store_writable": True, "raise_path": True}}
 
 
+def test_the_store_file_is_checkpointed_by_a_thread_of_its_own(
+    broker: Broker, service: RunningService
+) -> None:
+    # the service's SQLite store has its WAL checkpointed apart from the event loop, the
+    # writer left to checkpoint itself only as a backstop (dispatch._wal_checkpoints)
+    broker.pub("lantian/sensors/KY-CS-001/reading", json.dumps(
+        {"station": "KY-CS-001", "ts": "2026-06-12T10:31:00+08:00", "pm10": 87.0}).encode())
+    wait_until(lambda: 'lantian_sqlite_checkpoints_total{result="done"}'
+               in httpx.get(f"{service.base_url}/metrics").text, what="a checkpoint")
+
+
 def test_hj212_minute_data_keeps_interval_and_units(
     broker: Broker, service: RunningService
 ) -> None:
