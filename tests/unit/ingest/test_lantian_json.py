@@ -3,6 +3,8 @@ arbitrary bytes that must never raise."""
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import string
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -339,6 +341,19 @@ def test_same_instant_in_any_offset_gives_one_dedupe_key() -> None:
         keys.add(result.records[0].dedupe_key)
     assert keys == {("reading", "KY-CS-001", Interval.INSTANT,
                      datetime(2026, 6, 12, 2, 31, tzinfo=UTC))}
+
+
+@pytest.mark.parametrize("interval", list(Interval))
+def test_a_readings_dedupe_key_is_nothing_the_garbage_collector_walks(
+    interval: Interval,
+) -> None:
+    # ingest remembers 200,000 of them: tracked, each full collection walked them all
+    result = decode_reading("KY-CS-001", _json(READING, ts="2026-06-12T10:31:00+08:00"), CTX)
+    assert isinstance(result, Decoded)
+    key = dataclasses.replace(result.records[0], interval=interval).dedupe_key
+    gc.collect()  # untracks the tuples holding only untracked objects
+    assert not gc.is_tracked(key)
+    assert key == ("reading", "KY-CS-001", interval, datetime(2026, 6, 12, 2, 31, tzinfo=UTC))
 
 
 # --- rejections -----------------------------------------------------------------------
