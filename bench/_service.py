@@ -148,8 +148,7 @@ class ServiceProcess:
 
     def cpu_s(self) -> float:
         """User plus system CPU of the process, all its threads, in seconds."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime
+        return process_cpu_s(self.pid)
 
     def thread_cpu_s(self) -> dict[str, float]:
         """CPU seconds of the event loop's thread (the process's first) and of all its
@@ -178,6 +177,24 @@ class ServiceProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def process_cpu_s(pid: int) -> float:
+    """User plus system CPU of a process, all its threads, in seconds; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime
+
+
+def tree_cpu_s(pid: int) -> float:
+    """`process_cpu_s` of a process and its children (a PostgreSQL server's backends)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return process_cpu_s(pid) + sum(process_cpu_s(int(c)) for c in children)
 
 
 def readings(m: dict[str, float]) -> int:

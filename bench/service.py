@@ -40,7 +40,10 @@ PARTITIONS (--partitions 2): two `lantian run` processes with LANTIAN_PARTITION=
 1/2 sharing the store and the broker drain the backlog together, against one instance of
 the same code in the same round (SERVICE+INFLUX; with --compare, the compared checkout's
 code and COMPARED+INFLUX); target ≥ 1.6×. Skipped, saying so, when that service does not
-know LANTIAN_PARTITION.
+know LANTIAN_PARTITION. For every service drain a second table says how many cores each
+party kept busy meanwhile (the instances, Mosquitto, victoria-metrics, PostgreSQL, this
+harness; /proc/<pid>/stat at thaw and at the end): two instances can only drain as much
+faster as the cores the others leave them.
 
 --store postgres: every `lantian run` (SERVICE, SERVICE+INFLUX, COMPARED+INFLUX,
 PARTITIONS, LATENCY) on a fresh database of a PostgreSQL cluster of the bench's own
@@ -53,8 +56,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import pstats
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -69,8 +74,10 @@ from bench._service import (
     PROBE_STATIONS,
     ServiceProcess,
     probe_station,
+    process_cpu_s,
     rejected,
     shipped_station_ids,
+    tree_cpu_s,
     wait_counted,
     write_bench_config,
 )
@@ -98,6 +105,12 @@ class Drain:
     cpu_us_per_msg: float
     points_written: int | None = None  # SERVICE+INFLUX: what InfluxDB took, after
     loop_cpu_us_per_msg: float | None = None  # SERVICE: the event loop's thread alone
+    #: SERVICE: the cores each party of the box kept busy over the drain (`BOX`)
+    box: dict[str, float] | None = None
+
+
+#: Who shares the box with the receiver during a service drain, in `Drain.box`.
+BOX = ("instances", "Mosquitto", "victoria-metrics", "PostgreSQL", "this harness")
 
 
 @dataclass
@@ -112,6 +125,21 @@ class Bench:
     compared: dict[str, str] = field(default_factory=dict)
     #: a fresh store for each `lantian run` (--store postgres); None: the config's SQLite
     store_url: Callable[[], str] | None = None
+    #: the PostgreSQL server's pid (--store postgres), for `Drain.box`
+    postgres_pid: int | None = None
+
+    def _box_cpu_s(self, procs: list[ServiceProcess]) -> dict[str, float]:
+        """CPU seconds so far of each party of `BOX` (the instances: all of them)."""
+        def pid(p: subprocess.Popen[bytes] | None) -> int | None:
+            return p.pid if p is not None else None
+
+        return {
+            "instances": sum(p.cpu_s() for p in procs),
+            "Mosquitto": process_cpu_s(pid(self.broker.proc) or 0),
+            "victoria-metrics": process_cpu_s(pid(self.victoria.proc) or 0),
+            "PostgreSQL": tree_cpu_s(self.postgres_pid) if self.postgres_pid else 0.0,
+            "this harness": time.process_time(),
+        }
 
     def backlog(self, publish_for: str) -> None:
         published = _publisher.run(self.broker.port, self.n, 0, 1, 0,
@@ -172,14 +200,15 @@ class Bench:
             for p in procs:
                 p.freeze()
             self.backlog(kind)
-            cpu0 = sum(p.cpu_s() for p in procs)
+            box0 = self._box_cpu_s(procs)
             loop0 = sum(p.thread_cpu_s()["loop"] for p in procs)
             t0 = time.perf_counter()
             for p in procs:
                 p.thaw()
             done, seen = wait_counted(procs, self.n, 60 + self.n / 200, started=t0,
                                       settle=bool(partitions))
-            cpu = sum(p.cpu_s() for p in procs) - cpu0
+            box = {k: (v - box0[k]) / (done - t0) for k, v in self._box_cpu_s(procs).items()}
+            cpu = box["instances"] * (done - t0)
             loop = sum(p.thread_cpu_s()["loop"] for p in procs) - loop0
             counted = sum(int(m.get('lantian_records_total{type="Reading"}', 0)) for m in seen)
             dead = sum(rejected(m) for m in seen)
@@ -192,7 +221,7 @@ class Bench:
             for p in procs:
                 p.stop()
         return Drain(kind, rnd, self.n, counted, dead, self.n / (done - t0),
-                     cpu / self.n * 1e6, written, loop / self.n * 1e6)
+                     cpu / self.n * 1e6, written, loop / self.n * 1e6, box)
 
 
 def partitions_supported(checkout: Path) -> bool:
@@ -234,6 +263,24 @@ def drain_table(drains: list[Drain], kinds: Sequence[str], n: int, stations: int
             ("-" if not written else "all" if all(w >= n for w in written)
              else ", ".join(f"{w:,}" for w in written)),
         )
+    return table
+
+
+def box_table(drains: list[Drain], kinds: Sequence[str]) -> Table | None:
+    """Where the box's CPU went during the service drains: each party's cores, median
+    [min..max] of the rounds (what a partitioned run's rate can grow into)."""
+    rows = [(kind, [d.box for d in drains if d.kind == kind and d.box is not None])
+            for kind in kinds]
+    rows = [(kind, boxes) for kind, boxes in rows if boxes]
+    if not rows:
+        return None
+    table = Table(title=f"Cores busy during the service drains, of {os.cpu_count()}: median "
+                  "[min..max]", title_justify="left")
+    for col in ("receiver", *BOX, "all of them"):
+        table.add_column(col, justify="left" if col == "receiver" else "right")
+    for kind, boxes in rows:
+        table.add_row(kind, *(spread([b[k] for b in boxes], "{:.2f}") for k in BOX),
+                      spread([sum(b.values()) for b in boxes], "{:.2f}"))
     return table
 
 
@@ -302,6 +349,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.store == "postgres":
             server = stack.enter_context(contextlib.contextmanager(run_postgres)())
             bench.store_url = lambda: new_database(server)
+            bench.postgres_pid = server.proc.pid
             console.print(f"store: PostgreSQL on 127.0.0.1:{server.port} (fsync off), a "
                           "database a drain")
         if args.compare:
@@ -330,6 +378,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 console.print(f"[dim]round {rnd + 1}/{args.runs} {kind}: {d.rate:,.0f} msg/s, "
                               f"{d.counted:,}/{d.n:,}, CPU {d.cpu_us_per_msg:.1f} µs/msg[/dim]")
         console.print(drain_table(drains, order, args.n, args.spread))
+        busy = box_table(drains, order)
+        if busy is not None:
+            console.print(busy)
         for kind in kinds[1:]:
             shares = share(drains, kind)
             if not shares:
