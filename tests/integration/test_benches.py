@@ -57,3 +57,7 @@ def test_the_service_bench_counts_every_reading_in_every_receiver() -> None:
     assert row.rstrip(" │").endswith("all"), row  # every point written to InfluxDB
     assert "5/5" in out, out[-2000:]  # every probe's alert arrived on the queue topic
     assert "PARTITIONS" in out  # run, or skipped saying why
+    # and where the box's cores went during each service drain: a second row for it
+    assert "Cores busy during the service drains" in out, out[-3000:]
+    rows = [li for li in out.splitlines() if li.startswith("│ SERVICE+INFLUX")]
+    assert len(rows) == 2, rows
