@@ -130,13 +130,13 @@ class Bench:
 
     def _box_cpu_s(self, procs: list[ServiceProcess]) -> dict[str, float]:
         """CPU seconds so far of each party of `BOX` (the instances: all of them)."""
-        def pid(p: subprocess.Popen[bytes] | None) -> int | None:
-            return p.pid if p is not None else None
+        def cpu_of(proc: subprocess.Popen[bytes] | None) -> float:
+            return process_cpu_s(proc.pid) if proc is not None else 0.0
 
         return {
             "instances": sum(p.cpu_s() for p in procs),
-            "Mosquitto": process_cpu_s(pid(self.broker.proc) or 0),
-            "victoria-metrics": process_cpu_s(pid(self.victoria.proc) or 0),
+            "Mosquitto": cpu_of(self.broker.proc),
+            "victoria-metrics": cpu_of(self.victoria.proc),
             "PostgreSQL": tree_cpu_s(self.postgres_pid) if self.postgres_pid else 0.0,
             "this harness": time.process_time(),
         }
