@@ -132,8 +132,8 @@ class Flights:
         a station's reading is not split to answer it."""
         if not topic.startswith("thing/product/"):
             return False
-        parts = topic.split("/")
-        if len(parts) != 4 or parts[:2] != ["thing", "product"]:
+        parts = topic.split("/")  # the prefix checked: thing, product, device, what
+        if len(parts) != 4:
             return False
         if parts[3] == "osd":
             return parts[2] in self.docks
