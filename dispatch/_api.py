@@ -21,10 +21,13 @@ commands, never through the store.
 
 from __future__ import annotations
 
-# Every route and dependency is `async def`: FastAPI runs plain `def` ones on a thread
-# pool, and the store, the dispatcher and the rule state belong to the event loop alone
-# (docs/architecture.md, "One process, one event loop"); two requests on two threads
-# broke each other's transactions on the one SQLite connection.
+# FastAPI runs a plain `def` route on a thread pool, but the store, the dispatcher and the
+# rule state belong to the event loop alone (docs/architecture.md, "One process, one
+# event loop"): two requests on two threads broke each other's transactions on the one
+# SQLite connection. So every dependency is `async def`, and a route is either `async
+# def`, handing its store work to the writer's turn itself (`dispatch._turns`), or a
+# plain `def` that uses only the store, which the route class runs in a turn
+# (`dispatch._guard.turn_route`).
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
 
@@ -52,6 +55,7 @@ from dispatch._read_lane import ReadLane
 from dispatch._sessions import SessionPolicy
 from dispatch._silences import SilenceBook
 from dispatch._stream import StreamHub
+from dispatch._turns import Turns
 from dispatch._users import Passwords, UserBook
 
 
@@ -71,6 +75,7 @@ def api_router(
     bureau_reads: ReadLane | None = None,
     console_reads: ReadLane | None = None,
     more_routes: Sequence[Callable[[APIRouter], None]] = (),
+    turns: Turns | None = None,
 ) -> APIRouter:
     """The API's routes. `coverage` gives the daily patrol coverage report (the rules'
     state, which dispatch does not hold); `data_gaps` the spans in which messages may
@@ -90,8 +95,11 @@ def api_router(
     `console_reads` the consoles' alert lists and histories (without them, `queries`
     answers on the loop).
     `more_routes` add the composition root's own reads (another package's state) behind
-    the same gate."""
-    gate = Gate(tokens, users, clock)
+    the same gate. `turns` are the store writer's (`dispatch._turns`): every use of the
+    store, the dispatcher and the users outside a lane runs in one."""
+    turns = turns or Turns.inline()
+    gate = Gate(tokens, users, clock, turns)
+    on_loop = ReadLane(queries, turns=turns)  # the reads no lane of their own was given
     api = APIRouter(
         prefix="/api", route_class=authenticated_route(gate),
         # declares the scheme on every operation for /docs and generated clients; the
@@ -99,12 +107,13 @@ def api_router(
         dependencies=[Security(BEARER)], responses=errors(401),
     )
     me_route(api)
-    alert_routes(api, dispatcher, console_reads or ReadLane(queries), tz, drones)
-    readings_routes(api, lambda alert_id: dispatcher.get(alert_id), tz, clock, readings)
+    alert_routes(api, dispatcher, console_reads or on_loop, tz, drones, turns)
+    readings_routes(api, lambda alert_id: dispatcher.get(alert_id), tz, clock, readings,
+                    turns)
     if media is not None:
-        media_routes(api, dispatcher, queries, tz, media)
-    report_routes(api, bureau_reads or ReadLane(queries), tz, clock, coverage, data_gaps,
-                  names)
+        media_routes(api, dispatcher, queries, tz, media, turns)
+    report_routes(api, bureau_reads or on_loop, tz, clock, coverage, data_gaps, names,
+                  turns)
     silence_routes(api, queries, silences, dispatcher.queues, tz, clock)
     if stream is not None:
         stream_routes(api, stream)
@@ -120,7 +129,7 @@ def api_router(
     routers = [api]
     if users is not None:
         routers.append(auth_router(
-            users, passwords or Passwords(), clock, sessions or SessionPolicy()))
+            users, passwords or Passwords(), clock, sessions or SessionPolicy(), turns))
         signed_in = APIRouter(prefix="/auth", route_class=authenticated_route(gate),
                               tags=["sign-in"])
         logout_route(signed_in, users)

@@ -8,13 +8,14 @@ would otherwise never arrive on scene.
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the parameters at runtime.
-# Every route is `async def`: the dispatcher and the store belong to the event loop alone;
-# the lists and histories are read through a `ReadLane`, off the loop where the store
-# waits on the network (PostgreSQL).
+# Every route is `async def`: the dispatcher and the store belong to the event loop alone,
+# and a step runs in the store writer's turn (`dispatch._turns`); the lists and histories
+# are read through a `ReadLane`, off the loop where the store waits on the network
+# (PostgreSQL).
 
 from collections.abc import Callable, Collection
 from datetime import tzinfo
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, HTTPException, Query
 from starlette.responses import Response
@@ -52,6 +53,7 @@ from dispatch._lifecycle import (
     Verify,
 )
 from dispatch._read_lane import ReadLane
+from dispatch._turns import Turns
 from dispatch._wire import event_json, history_json
 
 #: The drones a verify step may send, asked at each step (drones are heard at any time);
@@ -70,25 +72,40 @@ def unknown_drone(drone: str, known: Collection[str]) -> str | None:
     return f"unknown drone {drone!r}; the known drones are: {names}"
 
 
-def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: ReadLane, tz: tzinfo,
-                 drones: KnownDrones | None = None) -> None:
-    def alert_for(alert_id: str, token: Grants) -> Alert:
-        try:
-            alert = dispatcher.get(alert_id)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
-        check_may_act(alert, token)
-        return alert
+def alert_for(dispatcher: Dispatcher, alert_id: str, token: Grants) -> Alert:
+    """The alert, if `token` may act on it (404, 403 otherwise)."""
+    try:
+        alert = dispatcher.get(alert_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    check_may_act(alert, token)
+    return alert
 
-    def run(alert_id: str, token: Grants, make: Callable[[Alert, str], Command]) -> Response:
-        alert = alert_for(alert_id, token)
-        try:
-            alert, events = dispatcher.act(alert, make(alert, token.name))
-        except Refused as exc:
-            raise HTTPException(409, str(exc)) from exc
-        return answer({"alert": alert.to_json(tz), "events": [
-            event_json(e, alert.incident.state.value, alert.incident.queue, tz) for e in events
-        ]})
+
+def take_step(dispatcher: Dispatcher, tz: tzinfo, alert_id: str, token: Grants,
+              make: Callable[[Alert, str], Command]) -> dict[str, Any]:
+    """A lifecycle step on the alert as it is now (in the writer's turn): the alert and
+    the events it made, or 409 with the lifecycle's reason."""
+    alert = alert_for(dispatcher, alert_id, token)
+    try:
+        alert, events = dispatcher.act(alert, make(alert, token.name))
+    except Refused as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return {"alert": alert.to_json(tz), "events": [
+        event_json(e, alert.incident.state.value, alert.incident.queue, tz) for e in events
+    ]}
+
+
+def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: ReadLane, tz: tzinfo,
+                 drones: KnownDrones | None = None, turns: Turns | None = None) -> None:
+    in_turn = turns or Turns.inline()
+
+    def step(alert_id: str, token: Grants, make: Callable[[Alert, str], Command]) -> Response:
+        return answer(take_step(dispatcher, tz, alert_id, token, make))
+
+    async def run(alert_id: str, token: Grants, make: Callable[[Alert, str], Command]
+                  ) -> Response:
+        return await in_turn(step, alert_id, token, make)
 
     @router.get("/alerts", response_model=None, responses=answers(AlertList, 403, 422))
     async def list_alerts(
@@ -129,7 +146,7 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: ReadLane, tz: 
     async def ack(
         alert_id: AlertId, token: Officer, body: ActorBody | None = None
     ) -> Response:
-        return run(alert_id, token, lambda a, who: Ack(who))
+        return await run(alert_id, token, lambda a, who: Ack(who))
 
     @router.post("/alerts/{alert_id}/verify", response_model=None, responses=_STEP)
     async def verify(
@@ -143,7 +160,7 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: ReadLane, tz: 
             if refused is not None:
                 raise HTTPException(422, refused)
             return Verify(who, drone)
-        return run(alert_id, token, make)
+        return await run(alert_id, token, make)
 
     @router.post("/alerts/{alert_id}/on-scene", response_model=None, responses=_STEP)
     async def on_scene(
@@ -156,32 +173,32 @@ def alert_routes(router: APIRouter, dispatcher: Dispatcher, read: ReadLane, tz: 
             if refused is not None:  # an officer on foot names none; a drone must exist
                 raise HTTPException(422, refused)
             return OnScene(who, drone)
-        return run(alert_id, token, make)
+        return await run(alert_id, token, make)
 
     @router.post("/alerts/{alert_id}/transfer", response_model=None, responses=_STEP)
     async def transfer(alert_id: AlertId, token: Officer, body: QueueBody) -> Response:
-        return run(alert_id, token, lambda a, who: Transfer(who, body.queue))
+        return await run(alert_id, token, lambda a, who: Transfer(who, body.queue))
 
     @router.post("/alerts/{alert_id}/assist", response_model=None, responses=_STEP)
     async def assist(alert_id: AlertId, token: Officer, body: QueueBody) -> Response:
-        return run(alert_id, token, lambda a, who: Assist(who, body.queue))
+        return await run(alert_id, token, lambda a, who: Assist(who, body.queue))
 
     @router.post("/alerts/{alert_id}/close", response_model=None, responses=_STEP)
     async def close(alert_id: AlertId, token: Officer, body: CloseBody) -> Response:
         """Close with a receipt (回执): outcome, note and the officer (the caller)."""
-        return run(alert_id, token, lambda a, who: Close(who, body.outcome,
+        return await run(alert_id, token, lambda a, who: Close(who, body.outcome,
                                                          body.note))
 
     @router.post("/alerts/{alert_id}/comments", response_model=None, responses=_STEP)
     async def comment(alert_id: AlertId, token: Officer, body: CommentBody) -> Response:
         """A note on the incident's timeline, in any state (a closed one's too)."""
-        return run(alert_id, token, lambda a, who: Comment(who, body.text))
+        return await run(alert_id, token, lambda a, who: Comment(who, body.text))
 
     @router.post("/alerts/{alert_id}/reopen", response_model=None, responses=_STEP)
     async def reopen(
         alert_id: AlertId, token: Officer, body: ReopenBody | None = None
     ) -> Response:
-        return run(alert_id, token, lambda a, who: Reopen(who,
+        return await run(alert_id, token, lambda a, who: Reopen(who,
                                                           body.reason if body else ""))
 
 

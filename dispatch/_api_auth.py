@@ -18,7 +18,7 @@ guess is checked.
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Final
 from urllib.parse import parse_qs
 
@@ -39,6 +39,7 @@ from dispatch._sessions import (
     locked_for,
     retry_after_s,
 )
+from dispatch._turns import Turns
 from dispatch._users import MAX_PASSWORD, Passwords, User, UserBook, new_secret
 
 WRONG: Final = "wrong user name or password"
@@ -100,8 +101,11 @@ def me_route(router: APIRouter) -> None:
 
 def auth_router(
     users: UserBook, passwords: Passwords, clock: Callable[[], datetime],
-    policy: SessionPolicy,
+    policy: SessionPolicy, turns: Turns | None = None,
 ) -> APIRouter:
+    """`/auth/login`. The users are the store's: read and written in the writer's turn
+    (`turns`), the password checked outside it, on a thread."""
+    in_turn = turns or Turns.inline()
     router = APIRouter(prefix="/auth", tags=["sign-in"])
     one_at_a_time = asyncio.Lock()
 
@@ -121,24 +125,30 @@ def auth_router(
             return _problem(422, "a user name and a password are required")
         address = request.client.host if request.client else "unknown"
         keys = (f"user:{given.username}", f"addr:{address}")
+        def locked(now: datetime) -> list[timedelta]:
+            return [w for k in keys if (w := locked_for(users.strikes(k), now)) is not None]
+
+        def strike() -> None:
+            for k in keys:
+                users.set_strikes(k, after_failure(users.strikes(k), clock(), policy))
+
         async with one_at_a_time:
             now = clock()
-            waits = [w for k in keys if (w := locked_for(users.strikes(k), now)) is not None]
+            waits = await in_turn(locked, now)
             if waits:
                 return _problem(429, "too many failed logins; try again later",
                                 {"Retry-After": str(retry_after_s(max(waits)))})
-            found = users.for_login(given.username)
+            found = await in_turn(users.for_login, given.username)
             right = await asyncio.to_thread(
                 passwords.check, found[1] if found else None, given.password)
             if not right or found is None:
-                for k in keys:
-                    users.set_strikes(k, after_failure(users.strikes(k), clock(), policy))
+                await in_turn(strike)
                 return _problem(401, WRONG)
-            users.set_strikes(keys[0], Strikes())
+            await in_turn(users.set_strikes, keys[0], Strikes())
         user = found[0]
         session_id, csrf = new_secret(), new_secret()
         session = Session(user.name, csrf, now + policy.lifetime)
-        users.start_session(token_digest(session_id), session, now)
+        await in_turn(users.start_session, token_digest(session_id), session, now)
         response = JSONResponse({"user": user.me()})
         secure = policy.secure_cookies or request.url.scheme == "https"
         max_age = int(policy.lifetime.total_seconds())
@@ -160,7 +170,7 @@ def logout_route(router: APIRouter, users: UserBook) -> None:
         401: {"model": Problem, "description": "not signed in"},
         403: {"model": Problem, "description": "CSRF token missing or wrong"},
     })
-    async def logout(request: Request, who: Caller) -> Response:
+    def logout(request: Request, who: Caller) -> Response:  # in the writer's turn
         """End this browser's session."""
         session_id = request.cookies.get(SESSION_COOKIE)
         if session_id:

@@ -102,7 +102,7 @@ def hourly(rows: Sequence[tuple[datetime, str, int]], end: datetime, hours: int,
 def deadletter_routes(router: APIRouter, log: DeadLetterLog, tz: tzinfo, clock: Clock) -> None:
     @router.get("/deadletters", response_model=None, tags=["health"],
                 responses=answers(DeadLetterSummary, 403, 422))
-    async def deadletters(
+    def deadletters(
         token: Bureau,
         hours: Annotated[int, Query(ge=1, le=MAX_HOURS)] = 24,
     ) -> dict[str, Any]:

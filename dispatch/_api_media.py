@@ -17,15 +17,16 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
-from dispatch._api_alerts import check_may_act
+from dispatch._access import Grants
+from dispatch._api_alerts import alert_for, check_may_act, take_step
 from dispatch._api_models import StepResult, answers, errors
 from dispatch._api_params import AlertId
 from dispatch._dispatcher import Dispatcher, NotFound
 from dispatch._guard import Officer
-from dispatch._lifecycle import Comment, EventKind, Refused
+from dispatch._lifecycle import Comment, Event, EventKind
 from dispatch._media import MAX_PHOTO, MediaStore, image_type
 from dispatch._queries import Queries
-from dispatch._wire import event_json
+from dispatch._turns import Turns
 
 #: How a browser may keep a photo: it never changes under its name.
 _CACHE: Final = "private, max-age=86400, immutable"
@@ -34,7 +35,17 @@ Digest = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="the photo's
 
 
 def media_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: tzinfo,
-                 media: MediaStore) -> None:
+                 media: MediaStore, turns: Turns | None = None) -> None:
+    in_turn = turns or Turns.inline()
+
+    def timeline(alert_id: str, token: Grants) -> list[Event]:
+        try:
+            found, events = read.alert_with_events(alert_id)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+        check_may_act(found, token)
+        return events
+
     @router.post("/alerts/{alert_id}/photos", response_model=None,
                  responses=answers(StepResult, 403, 404, 409, 413, 415, 422, 503),
                  openapi_extra={"requestBody": {"required": True, "content": {
@@ -42,11 +53,7 @@ def media_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
                      for kind in _IMAGES}}})
     async def add_photo(alert_id: AlertId, token: Officer, request: Request) -> dict[str, Any]:
         """One photo (JPEG, PNG or WebP, at most 5 MiB) on the incident's timeline."""
-        try:
-            alert = dispatcher.get(alert_id)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
-        check_may_act(alert, token)  # before a byte of the photo is read
+        await in_turn(alert_for, dispatcher, alert_id, token)  # before the photo is read
         data = await request.body()
         if len(data) > MAX_PHOTO:
             raise HTTPException(413, f"a photo is at most {MAX_PHOTO // (1024 * 1024)} MiB; "
@@ -59,14 +66,10 @@ def media_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
         except OSError as exc:  # the disk is full, or the directory not ours: say so
             raise HTTPException(503, f"the photo could not be kept: {exc.strerror or exc}"
                                 ) from exc
-        alert = dispatcher.get(alert_id)  # as it is now, after the write
-        try:
-            alert, events = dispatcher.act(alert, Comment(token.name, "", (digest,)))
-        except Refused as exc:
-            raise HTTPException(409, str(exc)) from exc
-        return {"alert": alert.to_json(tz), "events": [
-            event_json(e, alert.incident.state.value, alert.incident.queue, tz) for e in events
-        ]}
+        found: dict[str, Any] = await in_turn(  # the alert as it is now, after the write
+            take_step, dispatcher, tz, alert_id, token,
+            lambda a, who: Comment(who, "", (digest,)))
+        return found
 
     served: dict[int | str, dict[str, Any]] = {200: {"description": "the photo", "content": {
         kind: {"schema": {"type": "string", "format": "binary"}} for kind in _IMAGES}}}
@@ -78,11 +81,7 @@ def media_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
                                                 description="the alert whose timeline "
                                                 "names the photo")]) -> Response:
         """A photo of an alert's timeline."""
-        try:
-            found, events = read.alert_with_events(alert)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
-        check_may_act(found, token)
+        events = await in_turn(timeline, alert, token)
         named = any(e.kind is EventKind.COMMENTED and digest in e.data.get("photos", ())
                     for e in events)
         kept = await asyncio.to_thread(media.get, digest) if named else None

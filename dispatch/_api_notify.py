@@ -52,7 +52,7 @@ def notification_routes(router: APIRouter, view: NotificationView | None, tz: tz
 
     @router.get("/notifications", response_model=None,
                 responses=answers(NotificationState, 403))
-    async def notifications(token: Bureau) -> dict[str, Any]:
+    def notifications(token: Bureau) -> dict[str, Any]:
         """Pending and dead notifications per channel (admins and the bureau)."""
         if view is None:
             return {"channels": []}

@@ -32,6 +32,7 @@ from dispatch._api_models import answers
 from dispatch._api_params import AlertId
 from dispatch._dispatcher import Clock, NotFound
 from dispatch._guard import Officer
+from dispatch._turns import Turns
 from rules.records import METRIC_UNITS
 
 log = logging.getLogger(__name__)
@@ -120,9 +121,11 @@ class Throttle:
 
 
 def readings_routes(router: APIRouter, find: Callable[[str], Alert], tz: tzinfo,
-                    clock: Clock, source: ReadingSource | None = None) -> None:
+                    clock: Clock, source: ReadingSource | None = None,
+                    turns: Turns | None = None) -> None:
     """The route, reading alerts with `find` (the dispatcher's `get`: the alert without
-    its event log, which the chart does not need)."""
+    its event log, which the chart does not need) in the store writer's `turns`."""
+    in_turn = turns or Turns.inline()
     warn = Throttle(clock, WARN_EVERY_S)
 
     @router.get("/alerts/{alert_id}/readings", response_model=None,
@@ -135,7 +138,7 @@ def readings_routes(router: APIRouter, find: Callable[[str], Alert], tz: tzinfo,
         at most 720) before it was raised to as long after (or its closing, or now), from
         InfluxDB when configured, else the rule window of its evidence."""
         try:
-            alert = find(alert_id)
+            alert = await in_turn(find, alert_id)
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from exc
         check_may_act(alert, token)

@@ -40,6 +40,7 @@ from dispatch._report import to_json as report_json
 from dispatch._report_csv import to_csv as report_csv
 from dispatch._report_html import figures_html, monthly_html
 from dispatch._report_xlsx import figures_xlsx, monthly_xlsx
+from dispatch._turns import Turns
 
 #: The data gaps overlapping [since, until), as JSON-ready dicts.
 DataGaps = Callable[[datetime, datetime], list[dict[str, Any]]]
@@ -71,7 +72,15 @@ def document(body: str | bytes, format: str, name: str) -> Response:
 def report_routes(
     router: APIRouter, read: ReadLane, tz: tzinfo, clock: Clock,
     coverage: CoverageReport | None, data_gaps: DataGaps | None, names: Gazetteer,
+    turns: Turns | None = None,
 ) -> None:
+    """The bureau's reads run on `read`'s lane; the data gaps (ingest's, on the store's
+    writer connection) in the writer's turn."""
+    in_turn = turns or Turns.inline()
+
+    async def gaps_in(start: datetime, end: datetime) -> list[dict[str, Any]] | None:
+        return None if data_gaps is None else await in_turn(data_gaps, start, end)
+
     @router.get(
         "/metrics/response-times", response_model=None,
         responses=answers(ResponseTimes, 403, 422) | formats(ResponseTimes),
@@ -128,7 +137,7 @@ def report_routes(
                 raise HTTPException(422, f"{month} has {items} alerts; format=xlsx lists at "
                                     f"most {MAX_XLSX_ITEMS}: use format=csv or json")
             return document(await asyncio.to_thread(monthly_xlsx, report, names), format, name)
-        gaps = data_gaps(start, end) if data_gaps is not None else None
+        gaps = await gaps_in(start, end)
         if format == "html":
             return document(await asyncio.to_thread(monthly_html, report, names, gaps or ()),
                             format, name)
@@ -147,7 +156,7 @@ def report_routes(
         """Spans in which messages may have been lost at the broker (it lost the
         service's session), overlapping [since, until)."""
         start, end = parse_period(since, until, tz)
-        return answer({"data_gaps": [] if data_gaps is None else data_gaps(start, end)})
+        return answer({"data_gaps": await gaps_in(start, end) or []})
 
     @router.get("/reports/coverage", response_model=None,
                 responses=answers(Coverage, 403, 404, 422))

@@ -37,14 +37,14 @@ def silence_routes(
     tz: tzinfo, clock: Clock,
 ) -> None:
     @router.get("/silences", response_model=None, responses=answers(SilenceList, 403, 422))
-    async def list_silences(token: Officer, active: bool = False) -> Response:
+    def list_silences(token: Officer, active: bool = False) -> Response:
         """The silences an officer's queue is under: its own and the global ones."""
         found = read.silences_for(token, active_at=clock() if active else None)
         return answer({"silences": [_silence_json(s, tz) for s in found]})
 
     @router.post("/silences", status_code=201, response_model=None,
                  responses=answers(SilenceOut, 400, 403, 413, 422, status=201))
-    async def add_silence(token: Officer, body: SilenceBody) -> Response:
+    def add_silence(token: Officer, body: SilenceBody) -> Response:
         """A silence of the officer's queue (`queue` may only name it); an admin's mutes
         every queue's alerts, or the named queue's."""
         try:
@@ -60,7 +60,7 @@ def silence_routes(
 
     @router.delete("/silences/{silence_id}", response_model=None,
                    responses=answers(SilenceOut, 403, 404, 422))
-    async def end_silence(silence_id: SilenceId, token: Officer) -> Response:
+    def end_silence(silence_id: SilenceId, token: Officer) -> Response:
         """Ends a silence now: an officer their queue's, an admin any."""
         try:
             ended = end_silence_now(book, silence_id, token, clock())

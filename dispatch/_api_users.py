@@ -55,7 +55,7 @@ Admin = Annotated[Grants, Depends(admin)]
 
 def user_routes(router: APIRouter, book: UserList) -> None:
     @router.get("/users", response_model=None, responses=answers(UserListing, 403))
-    async def users(who: Admin) -> dict[str, Any]:
+    def users(who: Admin) -> dict[str, Any]:
         """Every user: role, queues, whether a personal token is set, whether disabled."""
         return {"users": [
             {"username": u.name, "display_name": u.display_name, "role": u.role.value,

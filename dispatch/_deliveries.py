@@ -45,6 +45,7 @@ from dispatch._notify import (
     plan_sends,
 )
 from dispatch._sqlite_deliveries import Delivery, SqliteDeliveries
+from dispatch._turns import Turns
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +98,15 @@ class DeliveryWorker:
         retry_first: timedelta = timedelta(seconds=2), retry_max: timedelta = timedelta(minutes=5),
         dead_after: timedelta = timedelta(hours=1), poll_s: float = 1.0,
         random: Callable[[], float] = _random.random, registry: CollectorRegistry | None = None,
+        store_reads: CollectorRegistry | None = None, turns: Turns | None = None,
     ) -> None:
         """`post` sends a request (default: an `httpx.AsyncClient` with `timeout_s`);
         `random` spreads the retries ([0, 1)); `poll_s` is how often a channel looks
-        for due rows when nothing wakes it."""
+        for due rows when nothing wakes it. The table is read and written in the store
+        writer's `turns`; the backlog, read at scrape time, registers in `store_reads`
+        (by default `registry`)."""
         self.table = table
+        self.turns = turns or Turns.inline()
         self.channels = {c.name: c for c in channels}
         self.clock = clock
         self._close: Callable[[], Awaitable[None]] | None = None
@@ -121,8 +126,9 @@ class DeliveryWorker:
             "(delivered, retry, dead)", ["channel", "result"],
             registry=registry if registry is not None else CollectorRegistry(),
         )
-        if registry is not None:
-            registry.register(NotificationBacklog(self))
+        backlog_in = store_reads or registry
+        if backlog_in is not None:
+            backlog_in.register(NotificationBacklog(self))
 
     async def close(self) -> None:
         if self._close is not None:
@@ -142,7 +148,7 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """Deliver until cancelled, every channel on its own."""
-        self._recall_last_minute()
+        await self.turns(self._recall_last_minute)
         await asyncio.gather(*(self._run_channel(c) for c in self.channels.values()))
 
     def _recall_last_minute(self) -> None:
@@ -171,8 +177,7 @@ class DeliveryWorker:
         channel = self.channels[name]
         await self._outside_transaction()  # rows an open burst wrote may yet roll back
         now = self.clock()
-        rows = [r for r in self.table.due(name, now) if r.id not in self._delivered]
-        self._forget_marked()
+        rows = await self.turns(self._due, name, now)
         plan = plan_sends([r.id for r in rows], self._sent[name], now, channel.per_minute)
         by_id = {r.id: r for r in rows}
         settled = 0
@@ -183,6 +188,11 @@ class DeliveryWorker:
             message = _message(folded[0]) if len(folded) == 1 else self._digest(folded)
             settled += await self._send(channel, folded, message)
         return settled
+
+    def _due(self, name: str, now: datetime) -> list[Delivery]:
+        rows = [r for r in self.table.due(name, now) if r.id not in self._delivered]
+        self._forget_marked()
+        return rows
 
     def _forget_marked(self) -> None:
         """Write the marks a failure left unwritten (the rows were filtered out above)."""
@@ -210,9 +220,13 @@ class DeliveryWorker:
         return await self._settle(channel, rows, outcome)
 
     async def _settle(self, channel: Channel, rows: list[Delivery], outcome: Outcome) -> int:
+        await self._outside_transaction()
+        settled: int = await self.turns(self._settled, channel, rows, outcome)
+        return settled
+
+    def _settled(self, channel: Channel, rows: list[Delivery], outcome: Outcome) -> int:
         now = self.clock()
         ids = [r.id for r in rows]
-        await self._outside_transaction()
         if outcome.result == "delivered":
             self._delivered.update(ids)
             self.table.mark_sent(ids, now)

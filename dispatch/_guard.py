@@ -20,6 +20,8 @@ A caller is found by, in this order:
 
 # No `from __future__ import annotations`: FastAPI reads the dependency aliases at runtime.
 
+import functools
+import inspect
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Final
@@ -32,6 +34,7 @@ from starlette.responses import Response
 
 from dispatch._access import Grants, Token, TokenBook, identify, token_digest
 from dispatch._sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, UNSAFE_METHODS, csrf_ok
+from dispatch._turns import Turns
 from dispatch._users import UserBook
 
 UNAUTHENTICATED: Final = "a valid bearer token or session is required"
@@ -64,12 +67,21 @@ class Gate:
     tokens and browser sessions, whose expiry `clock` judges."""
 
     def __init__(self, tokens: Iterable[Token], users: UserBook | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, turns: Turns | None = None
+                 ) -> None:
         if users is not None and clock is None:
             raise ValueError("sessions need a clock")
+        #: the users and sessions are the store's: read in the writer's turn
+        self.turns = turns or Turns.inline()
         self._tokens = TokenBook(tokens)
         self._users = users
         self._clock = clock
+
+    def configured(self, request: Request) -> Grants | None:
+        """The caller of a configured token: found in memory, without the store's turn
+        (a machine's request is answered while the store is slow or away)."""
+        presented = presented_bearer(request.headers.get("authorization"))
+        return None if presented is None else self._tokens.find(token_digest(presented))
 
     def admit(self, request: Request) -> Grants | JSONResponse:
         """The caller, or the refusal to answer with (401, or 403 for a missing CSRF
@@ -98,15 +110,18 @@ class Gate:
 
 def authenticated_route(gate: Gate | Sequence[Token]) -> type[APIRoute]:
     """A route class whose routes answer 401 (or the CSRF 403) before reading the body,
-    and leave the caller found on `request.state.caller`. Given tokens, only they admit."""
+    and leave the caller found on `request.state.caller`. Given tokens, only they admit.
+    Its plain `def` routes run in the store writer's turn (`turn_route`)."""
     the_gate = gate if isinstance(gate, Gate) else Gate(gate)
 
-    class AuthenticatedRoute(APIRoute):
+    class AuthenticatedRoute(turn_route(the_gate.turns)):  # type: ignore[misc]
         def get_route_handler(self) -> Handler:
-            handler = super().get_route_handler()
+            handler: Handler = super().get_route_handler()
 
             async def authenticated(request: Request) -> Response:
-                found = the_gate.admit(request)
+                found: Grants | Response | None = the_gate.configured(request)
+                if found is None:
+                    found = await the_gate.turns(the_gate.admit, request)
                 if isinstance(found, Response):
                     return found
                 request.state.caller = found
@@ -115,6 +130,29 @@ def authenticated_route(gate: Gate | Sequence[Token]) -> type[APIRoute]:
             return authenticated
 
     return AuthenticatedRoute
+
+
+def turn_route(turns: Turns) -> type[APIRoute]:
+    """A route class whose plain `def` routes run in the store writer's turn
+    (`dispatch._turns`), where FastAPI would run them on its thread pool: the store and
+    the dispatcher are the event loop's. An `async def` route runs on the loop, and
+    hands its store work to the turn itself."""
+
+    class TurnRoute(APIRoute):
+        def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+            if not inspect.iscoroutinefunction(endpoint):
+                endpoint = _in_turn(endpoint, turns)
+            super().__init__(path, endpoint, **kwargs)
+
+    return TurnRoute
+
+
+def _in_turn(endpoint: Callable[..., Any], turns: Turns) -> Callable[..., Any]:
+    @functools.wraps(endpoint)  # FastAPI reads the parameters through the wrapper
+    async def in_turn(*args: Any, **kwargs: Any) -> Any:
+        return await turns(endpoint, *args, **kwargs)
+
+    return in_turn
 
 
 async def caller(request: Request) -> Grants:

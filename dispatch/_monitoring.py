@@ -19,7 +19,10 @@ from dispatch._store import AlertLog
 
 
 class DispatchMetrics:
-    def __init__(self, registry: CollectorRegistry, store: AlertLog) -> None:
+    def __init__(self, registry: CollectorRegistry, store: AlertLog,
+                 store_reads: CollectorRegistry | None = None) -> None:
+        """`store_reads`: where what is read from the store at scrape time registers
+        (the service reads it in the store writer's turn); by default `registry`."""
         self.raised = Counter(
             "lantian_alerts_raised", "Incidents opened, by queue, kind and whether muted",
             ["queue", "kind", "muted"], registry=registry,
@@ -35,7 +38,7 @@ class DispatchMetrics:
             "lantian_raise_path_errors", "Signals, silences, sweeps or outbox flushes that "
             "failed on one item and were skipped (see the log)", ["stage"], registry=registry,
         )
-        registry.register(_OpenAlerts(store))
+        (store_reads or registry).register(_OpenAlerts(store))
 
 
 class OutboxBacklog(Collector):

@@ -17,7 +17,7 @@ of a long read gives the loop its turn every few milliseconds (the interpreter's
 interval) instead of holding it to the end. The service gives the bureau one lane and
 the consoles another, so that a console's list never waits behind a year's figures.
 Without such a store (an in-memory database has no second connection) the reads run
-where they are asked.
+on the writer's, in its turn (`dispatch._turns`).
 """
 
 from __future__ import annotations
@@ -27,13 +27,16 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from dispatch._queries import Queries
+from dispatch._turns import Turns
 
 T = TypeVar("T")
 
 
 class ReadLane:
-    def __init__(self, queries: Queries, apart: Queries | None = None) -> None:
+    def __init__(self, queries: Queries, apart: Queries | None = None,
+                 turns: Turns | None = None) -> None:
         self._queries = queries
+        self._turns = turns or Turns.inline()
         self._apart = apart
         self._one_at_a_time = asyncio.Lock()
 
@@ -44,6 +47,6 @@ class ReadLane:
 
     async def __call__(self, read: Callable[[Queries], T]) -> T:
         if self._apart is None:
-            return read(self._queries)
+            return await self._turns(read, self._queries)
         async with self._one_at_a_time:
             return await asyncio.to_thread(read, self._apart)

@@ -51,6 +51,7 @@ from ingest._hj212_stream import MAX_FRAME, Frame, FrameSplitter, Junk, Piece
 from ingest._ingestor import Ingestor
 from ingest._result import Decoded
 from ingest._topics import Kind
+from ingest._turn import Turn, at_once
 from rules.records import Reading
 
 __all__ = ["Hj212Server", "Hj212TcpSettings"]
@@ -110,6 +111,7 @@ class Hj212Server:
         monotonic: Callable[[], float] = time.monotonic,
         newest: Callable[[str], datetime | None] | None = None,
         route: Callable[[str, str, bytes], bool] | None = None,
+        turn: Turn = at_once,
     ) -> None:
         """`newest(station)`: the time of the station's newest record from any source,
         where a back-fill's gap starts (the service passes the rules state's, which
@@ -117,7 +119,8 @@ class Hj212Server:
         `route(station, topic, packet)`: True when it handed the packet to another
         instance (the station's owner, `lantian.partition`) inside the read's
         transaction, so that it is answered after the commit without being ingested
-        here; without it, every packet is ingested here."""
+        here; without it, every packet is ingested here. `turn`: how the service runs
+        a batch of reads' handling and commit (`ingest._turn`: the store writer's)."""
         self.settings = settings
         self._ingestor = ingestor
         self._begin = begin
@@ -126,6 +129,8 @@ class Hj212Server:
         self._monotonic = monotonic
         self._newest = newest
         self._route = route
+        self._turn = turn
+        self._committing: set[asyncio.Task[None]] = set()
         self.loggers = LoggerRegistry()
         self.metrics = TcpMetrics(self.loggers, registry)
         self._server: asyncio.Server | None = None
@@ -158,6 +163,7 @@ class Hj212Server:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._committing, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self._server.wait_closed()
 
@@ -234,7 +240,7 @@ class Hj212Server:
                 leftover = splitter.close()
                 if leftover:
                     with contextlib.suppress(Exception):
-                        self._commit_now([(session, leftover)])
+                        await self._turn(self._commit_now, [(session, leftover)])
             self.loggers.close(session)
             writer.close()
             with contextlib.suppress(Exception):
@@ -247,16 +253,20 @@ class Hj212Server:
         The reads that complete in one turn of the event loop share one transaction
         (group commit, run on the next turn): with a thousand loggers a commit each
         would be most of the work, and none of them waits longer for it."""
-        future: asyncio.Future[list[bytes]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[bytes]] = loop.create_future()
         if not self._batch:
-            asyncio.get_running_loop().call_soon(self._commit_batch)
+            task = loop.create_task(self._commit_batch(), name="hj212-commit")
+            self._committing.add(task)  # held: the loop keeps only a weak reference
+            task.add_done_callback(self._committing.discard)
         self._batch.append((session, pieces, future))
         return await future
 
-    def _commit_batch(self) -> None:
+    async def _commit_batch(self) -> None:
         batch, self._batch = self._batch, []
         try:
-            outs = self._commit_now([(session, pieces) for session, pieces, _ in batch])
+            outs = await self._turn(
+                self._commit_now, [(session, pieces) for session, pieces, _ in batch])
         except Exception as exc:
             for _, _, future in batch:
                 if not future.done():

@@ -39,6 +39,7 @@ from ingest._backoff import Backoff
 from ingest._mqtt_metrics import MqttMetrics
 from ingest._mqtt_watch import SocketWatch
 from ingest._socket import make_client
+from ingest._turn import Turn
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,10 @@ class MqttConnection:
 
     `manual_ack`: acknowledge QoS 1/2 messages only after `on_burst_end` returned, for
     a caller that commits their effect there; a burst's messages then reach `on_message`
-    at its end, in arrival order (see `_end_burst`)."""
+    at its end, in arrival order (see `_end_burst`). With `turn` as well, the burst's
+    handling and commit run in the store writer's turn (`ingest._turn`), with reading
+    paused until it is over, so that bursts are still committed one after the other and
+    acknowledged in order."""
 
     def __init__(
         self,
@@ -88,6 +92,7 @@ class MqttConnection:
         manual_ack: bool = False,
         on_published: Callable[[int], None] | None = None,
         on_burst_end: Callable[[], None] | None = None,
+        turn: Turn | None = None,
     ) -> None:
         self._settings = settings
         self._subscriptions = subscriptions
@@ -100,6 +105,8 @@ class MqttConnection:
         self._on_session_lost = on_session_lost
         self._manual_ack = manual_ack
         self._on_burst_end = on_burst_end
+        self._turn = turn if manual_ack else None
+        self._committing: asyncio.Task[None] | None = None  # a burst in its turn
         #: with manual_ack, the burst's messages read and not yet handed over, in
         #: arrival order: (topic, payload, mid, qos)
         self._read: list[tuple[str, bytes, int, int]] = []
@@ -169,8 +176,13 @@ class MqttConnection:
             self._client.disconnect()
             # let the DISCONNECT packet go out before the socket is dropped
             self._client.loop_write()
+        if self._committing is not None:
+            await asyncio.gather(self._committing, return_exceptions=True)
         self._client.loop_read()  # notices the close and fires on_socket_close
-        self._end_burst(ack=False)  # anything read just now: committed, not acked
+        if self._turn is not None:
+            await self._turn(self._commit_burst)  # anything read just now: not acked
+        else:
+            self._end_burst(ack=False)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> int:
         """Queue a message; paho keeps it (and resends it) across a reconnect. Returns its
@@ -341,6 +353,8 @@ class MqttConnection:
         a burst that ends with some still buffered comes back by `call_soon`, not by
         `select`, which might never wake for them."""
         self._read_soon = None
+        if self._committing is not None:
+            return  # resumed, and called again, once the burst is committed
         start = self._messages
         client = self._client
         try:
@@ -353,15 +367,45 @@ class MqttConnection:
         finally:
             if self._messages != start:
                 self._end_burst()
-            if self._io.read_ahead() and self._read_soon is None and self._loop is not None:
+            if self._io.read_ahead() and self._read_soon is None and self._loop is not None \
+                    and self._committing is None:
                 self._read_soon = self._loop.call_soon(self._readable)
 
     def _end_burst(self, ack: bool = True) -> None:
-        """Messages were delivered: `on_burst_end` (the caller commits their effect), then,
-        with manual_ack, the acks, in arrival order. If the commit fails the acks are not
-        sent, and the connection is dropped so that the broker redelivers those messages
-        on the next one (the reconnect loop makes it) rather than holding them unacked
-        in our receive window for as long as this connection lasts."""
+        """Messages were read: hand them over and commit their effect (`_commit_burst`),
+        then, with manual_ack, send the acks, in arrival order. With a `turn` that is
+        done in the store writer's turn, reading paused meanwhile."""
+        if self._turn is not None and self._loop is not None:
+            self._io.pause_reading()
+            self._committing = self._loop.create_task(self._end_burst_in_turn(self._turn),
+                                                      name="mqtt-burst")
+            return
+        pending = self._commit_burst()
+        if ack and pending:
+            self._ack(pending)
+
+    async def _end_burst_in_turn(self, turn: Turn) -> None:
+        try:
+            pending = await turn(self._commit_burst)
+            if pending:
+                self._ack(pending)
+        except Exception:  # what the turn could not even run: nothing is acked
+            log.exception("a burst's turn failed; its messages stay unacknowledged")
+            if self._client.socket() is not None:
+                self._client.disconnect()
+        finally:
+            self._committing = None
+            self._io.resume_reading()
+            if self._loop is not None and self._read_soon is None and not self._stopping:
+                self._read_soon = self._loop.call_soon(self._readable)  # read ahead
+
+    def _commit_burst(self) -> list[tuple[int, int]]:
+        """`on_message` for each message read (`_deliver`), then `on_burst_end` (the
+        caller commits their effect): the acks owed, in arrival order. If the commit
+        fails none is owed, and the connection is dropped so that the broker redelivers
+        those messages on the next one (the reconnect loop makes it) rather than
+        holding them unacked in our receive window for as long as this connection
+        lasts."""
         self._deliver()
         pending, self._unacked = self._unacked, []
         if self._on_burst_end is not None:
@@ -373,9 +417,8 @@ class MqttConnection:
                               if pending else "")
                 if pending and self._client.socket() is not None:
                     self._client.disconnect()
-                return
-        if ack and pending and self._client.socket() is not None:
-            self._ack(pending)
+                return []
+        return pending if self._client.socket() is not None else []
 
     def _ack(self, pending: list[tuple[int, int]]) -> None:
         """paho queues each ack as a packet and writes each with a `send` of its own, on

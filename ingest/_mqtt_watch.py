@@ -36,6 +36,7 @@ class SocketWatch:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._fd: int | None = None
+        self._paused = False  # reading waits (a burst is being committed)
         self._writing = False  # the loop watches self._fd for writability
         self._writing_now = False  # paho's queue is written corked now: its callbacks wait
         client.on_socket_open = self._socket_open
@@ -47,6 +48,17 @@ class SocketWatch:
         """The loop to watch on, whose thread this is called on."""
         self._loop = loop
         self._loop_thread = threading.get_ident()
+
+    def pause_reading(self) -> None:
+        """Stop watching for readability, on this socket and on any opened meanwhile."""
+        if not self._paused and self._fd is not None and self._loop is not None:
+            self._loop.remove_reader(self._fd)
+        self._paused = True
+
+    def resume_reading(self) -> None:
+        if self._paused and self._fd is not None and self._loop is not None:
+            self._loop.add_reader(self._fd, self._on_readable)
+        self._paused = False
 
     def on_loop(self, action: Callable[..., object], *args: object) -> None:
         assert self._loop is not None
@@ -96,7 +108,8 @@ class SocketWatch:
     def _watch(self, fd: int) -> None:
         assert self._loop is not None
         self._fd = fd
-        self._loop.add_reader(fd, self._on_readable)
+        if not self._paused:
+            self._loop.add_reader(fd, self._on_readable)
         self._on_open()
 
     def _socket_close(self, _c: paho.Client, _u: Any, _sock: Any) -> None:
@@ -105,7 +118,8 @@ class SocketWatch:
     def _unwatch(self) -> None:
         assert self._loop is not None
         if self._fd is not None:
-            self._loop.remove_reader(self._fd)
+            if not self._paused:
+                self._loop.remove_reader(self._fd)
             self._loop.remove_writer(self._fd)
             self._fd = None
             self._writing = False

@@ -7,11 +7,13 @@ isolated, and there a CDN-backed page is blank."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
-from typing import Final, Literal
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final, Generic, Literal, TypeVar
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -22,7 +24,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("lantian.http")
 
-HealthCheck = Callable[[], bool]
+#: A check of `/healthz`: True when it passes; one that must wait for something (the
+#: store writer's turn) returns an awaitable of that, bounded by `BoundedRead`.
+#: Seconds `/healthz` and `/metrics` wait for what they read in the store writer's turn.
+STORE_WAIT_S: Final = 2.0
+
+T = TypeVar("T")
+
+HealthCheck = Callable[[], bool | Awaitable[bool]]
 
 #: The largest request body the port accepts. The API's largest legitimate body, a
 #: silence naming a thousand stations, is about 20 KiB.
@@ -46,6 +55,7 @@ def create_app(
     degraded: Mapping[str, HealthCheck] | None = None,
     max_body: int = MAX_BODY,
     large_bodies: tuple[tuple[str, int], ...] = (),
+    slow_metrics: Callable[[], Awaitable[bytes]] | None = None,
 ) -> FastAPI:
     """The app behind the port: `/healthz`, `/metrics`, every request body capped at
     `max_body` bytes (413, see `BodyLimit`; `large_bodies`: a path matching a pattern
@@ -63,6 +73,9 @@ def create_app(
     - 200 `{"status": "ok", "checks": {...}}` otherwise.
 
     `checks` names every check of both kinds with its result.
+
+    `/metrics` is `registry`'s, followed by `slow_metrics`' (the figures read from the
+    store, in the writer's turn: a `BoundedRead` of them).
     """
     app = FastAPIOffline(
         title="Lantian", version="0.1.0", static_url=STATIC,
@@ -80,7 +93,8 @@ def create_app(
         503: {"model": Health, "description": "unavailable: the service cannot do its job"},
     })
     async def healthz() -> JSONResponse:
-        results = {name: _passes(name, check) for name, check in {**required, **optional}.items()}
+        results = {name: await _passes(name, check)
+                   for name, check in {**required, **optional}.items()}
         status, code = health_status(
             all(results[n] for n in required), all(results[n] for n in optional)
         )
@@ -91,7 +105,10 @@ def create_app(
         "content": {"text/plain": {"schema": {"type": "string"}}},
     }})
     async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        text = generate_latest(registry)
+        if slow_metrics is not None:
+            text += await slow_metrics()
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(BodyLimit, max_body=max_body, large_bodies=large_bodies)
     # every answer is `{"detail": ...}` JSON, a crash's too (Starlette's is plain text);
@@ -112,12 +129,48 @@ def health_status(required_ok: bool, optional_ok: bool) -> tuple[str, int]:
     return ("ok", 200) if optional_ok else ("degraded", 200)
 
 
-def _passes(name: str, check: HealthCheck) -> bool:
+async def _passes(name: str, check: HealthCheck) -> bool:
     try:
-        return bool(check())
+        found = check()
+        return bool(await found if inspect.isawaitable(found) else found)
     except Exception:  # a check that cannot tell says "not healthy", it does not 500
         log.exception("health check %s failed", name)
         return False
+
+
+class BoundedRead(Generic[T]):
+    """`read` run in the store writer's turn (`turns`) for a caller that must answer
+    soon whatever the store does (`/healthz`, `/metrics`): one such read at a time, and
+    a caller waits for it at most `wait_s`, then takes `late(last)` instead (as when
+    the read failed), `last` being what the read gave the last time it ran (None before
+    it ever ran). A store
+    slow or away holds the read, never the caller; the read still runs when its turn
+    comes, and what it gives is the next caller's."""
+
+    def __init__(self, turns: Callable[[Callable[[], T]], Awaitable[T]],
+                 read: Callable[[], T], late: Callable[[T | None], T], *,
+                 wait_s: float = STORE_WAIT_S) -> None:
+        self._turns, self._read, self._late, self._wait_s = turns, read, late, wait_s
+        self._running: asyncio.Future[T] | None = None
+        self._last: T | None = None
+
+    async def __call__(self) -> T:
+        if self._running is None or self._running.done():
+            self._running = asyncio.ensure_future(self._turns(self._read))
+            self._running.add_done_callback(self._ran)
+        done, _ = await asyncio.wait({self._running}, timeout=self._wait_s)
+        if not done:
+            return self._late(self._last)
+        failure = self._running.exception()
+        if failure is not None:  # a read that failed is late for good: say it, go on
+            log.warning("a read for %s failed: %r", getattr(self._read, "__name__", "?"),
+                        failure)
+            return self._late(self._last)
+        return self._running.result()
+
+    def _ran(self, running: asyncio.Future[T]) -> None:
+        if not running.cancelled() and running.exception() is None:
+            self._last = running.result()
 
 
 class BodyLimit:
