@@ -26,6 +26,7 @@ from dispatch._sql_engine import (
     redact,
 )
 from dispatch._sqlite import SqliteStore, SqlStore
+from dispatch._turns import Turns
 
 
 class PgStore(SqlStore):
@@ -34,19 +35,21 @@ class PgStore(SqlStore):
     def __init__(self, url: str, *, tz: tzinfo = UTC,
                  call_timeout_s: float = CALL_TIMEOUT_S) -> None:
         self._url, self._call_timeout_s = url, call_timeout_s
-        db = self._connect()
-        super().__init__(db, POSTGRES, redact(url), tz=tz)
+        turns = Turns()
+        db = self._connect(turns)
+        super().__init__(db, POSTGRES, redact(url), tz=tz, turns=turns)
         self._side: PgConnection | None = None
         try:
             self._migrate()
-            self._side = self._connect()
+            self._side = self._connect(turns)
         except BaseException:
             db.close()
+            turns.close()
             raise
 
-    def _connect(self) -> PgConnection:
+    def _connect(self, turns: Turns | None = None) -> PgConnection:
         try:
-            return PgConnection(self._url, call_timeout_s=self._call_timeout_s)
+            return PgConnection(self._url, call_timeout_s=self._call_timeout_s, turns=turns)
         except psycopg.Error as e:
             raise StoreUnavailable(f"{redact(self._url)}: cannot connect:"
                                    f" {_first_line(e)}") from None
@@ -83,6 +86,7 @@ class PgStore(SqlStore):
         if self._side is not None:
             self._side.close()
         super().close()
+        self.turns.close()
 
 
 def open_store(url: str, *, tz: tzinfo = UTC) -> SqlStore:

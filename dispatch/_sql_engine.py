@@ -39,6 +39,8 @@ from typing import Any, Final, Protocol
 import psycopg
 from psycopg import pq
 
+from dispatch._turns import Turns
+
 
 class StoreUnavailable(RuntimeError):
     """The store's database cannot be reached, or opened by this version of Lantian; the
@@ -145,8 +147,12 @@ def redact(url: str) -> str:
 class PgConnection:
     """`Connection` over psycopg 3: see the module docstring."""
 
-    def __init__(self, url: str, *, call_timeout_s: float = CALL_TIMEOUT_S) -> None:
+    def __init__(self, url: str, *, call_timeout_s: float = CALL_TIMEOUT_S,
+                 turns: Turns | None = None) -> None:
         self.url = url
+        #: where a call waits for the server: the writer thread in a turn (the event
+        #: loop goes on meanwhile), else the calling thread
+        self._turns = turns
         self._pg: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(**connect_args(url))
         self._closed = False
         self._call_timeout = call_timeout_s
@@ -170,6 +176,16 @@ class PgConnection:
         return self._pg
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
+        if self._turns is not None:
+            return self._turns.blocking(self._execute, sql, parameters)
+        return self._execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
+        if self._turns is not None:
+            return self._turns.blocking(self._executemany, sql, parameters)
+        return self._executemany(sql, parameters)
+
+    def _execute(self, sql: str, parameters: Sequence[Any]) -> Any:
         pg = self._live(sql)
         if pg is None:
             return _NO_ROWS
@@ -181,7 +197,7 @@ class PgConnection:
         finally:
             self._deadline = 0.0
 
-    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
+    def _executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> Any:
         pg = self._live(sql)
         assert pg is not None
         self._deadline = time.monotonic() + self._call_timeout

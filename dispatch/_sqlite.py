@@ -50,6 +50,7 @@ from dispatch._sqlite_rows import (
     zone_rows,
 )
 from dispatch._store import Conflict
+from dispatch._turns import Turns
 
 _MARKS: Final = ", ".join("?" * (len(WRITE_COLS.split(",")) + 1))
 _INSERT: Final = f"INSERT INTO alerts (id, {WRITE_COLS}, metric) VALUES (?, {_MARKS})"
@@ -65,8 +66,11 @@ class SqlStore(FiguresReads):
     datetimes in `tz`. `where` names the database in messages (a path, or a URL
     without its password)."""
 
-    def __init__(self, db: Connection, dialect: Dialect, where: str, *, tz: tzinfo = UTC
-                 ) -> None:
+    def __init__(self, db: Connection, dialect: Dialect, where: str, *, tz: tzinfo = UTC,
+                 turns: Turns | None = None) -> None:
+        #: how the service runs work that writes here (`dispatch._turns`): off the loop
+        #: where the database is a server, at once where it is a file in this process
+        self.turns = turns or Turns.inline()
         self._conn = db  # raw: `_db` is the way in, which opens what `begin` asked for
         self._dialect = dialect
         self._path = where

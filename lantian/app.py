@@ -17,7 +17,7 @@ from typing import Any
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 
 from dispatch import (
     MAX_PHOTO,
@@ -39,7 +39,14 @@ from dispatch import (
 from dispatch.feed import ChangeFeed, PgWakeup
 from dispatch.flights import Flights
 from dispatch.notify import DeliveryWorker, Notifier, SqliteDeliveries
-from dispatch.stores import PgStore, ReadLane, SqlStore, StoreUnavailable, WalCheckpointer
+from dispatch.stores import (
+    PgStore,
+    ReadLane,
+    SqlStore,
+    StoreUnavailable,
+    Turns,
+    WalCheckpointer,
+)
 from dispatch.users import SqliteUsers
 from ingest import (
     DataGap,
@@ -57,7 +64,7 @@ from ingest.timeseries import TimeSeriesReader
 from lantian.config import Settings
 from lantian.console import known_drones, map_view, mount_console
 from lantian.hj212_api import loggers_routes
-from lantian.http import create_app
+from lantian.http import BoundedRead, create_app
 from lantian.names import gazetteer_of
 from lantian.pipeline import RulesPipeline
 from lantian.recovery import Burst, Checkpoints
@@ -89,12 +96,16 @@ async def serve(
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
     store = open_configured_store(settings)
+    # the work that writes runs in the store writer's turns: on PostgreSQL its waits on
+    # the server leave the loop to everything else (dispatch/_turns.py)
+    turns = store.turns
+    store_reads = CollectorRegistry()  # read at scrape time, in a turn (BoundedRead)
     # one connection, so that a dead letter commits with the burst it came in
     deadletters = SqliteDeadLetters(store.connection, settings.deadletters, registry=registry)
     # on a shared store, rows this instance claimed are its own again after a restart
     instance = settings.broker.client_id
     outbox = Outbox(SqliteOutbox(store, name=instance), clock)
-    registry.register(OutboxBacklog(outbox))
+    store_reads.register(OutboxBacklog(outbox))
     registry.register(ROWS_SKIPPED)
     timeseries = None
     reader = None  # the incident page's chart reads the readings back (/query, InfluxQL)
@@ -112,7 +123,8 @@ async def serve(
     worker = DeliveryWorker(
         deliveries, notify.channels, clock, tz=settings.tz, timeout_s=notify.timeout_s,
         retry_first=notify.retry_first, retry_max=notify.retry_max,
-        dead_after=notify.dead_after, registry=registry,
+        dead_after=notify.dead_after, registry=registry, store_reads=store_reads,
+        turns=turns,
     ) if notify.channels else None
     # "send a drone" flies the drones of enabled DJI docks (off unless configured); each
     # dock's replies and events are read by its drone's partition alone
@@ -126,7 +138,7 @@ async def serve(
         clock=clock,
         tz=settings.tz,
         lifecycle=IncidentPoints(timeseries.write_lines) if timeseries is not None else None,
-        metrics=DispatchMetrics(registry, store),
+        metrics=DispatchMetrics(registry, store, store_reads),
         outbox=outbox,
         late_after=settings.dispatch.late_after,
         stale_after=settings.dispatch.stale_after,
@@ -150,7 +162,7 @@ async def serve(
     if feed is not None:
         dispatcher.listeners.append(feed.mine)
     # on PostgreSQL the others' commits wake the feed at once; polling is the fallback
-    wakeup = (PgWakeup(settings.store_url, feed.poll)
+    wakeup = (PgWakeup(settings.store_url, _in_turn(turns, feed.poll, "the change feed"))
               if feed is not None and isinstance(store, PgStore) else None)
     pipeline = RulesPipeline(settings.rules, dispatcher, clock, registry,
                              scope=None if part.single else part)
@@ -211,7 +223,7 @@ async def serve(
     hj212 = (
         Hj212Server(settings.hj212_tcp, ingestor, begin=burst.begin, commit=burst.end,
                     clock=clock, registry=registry, newest=pipeline.last_seen,
-                    route=None if part.single else route_hj212)
+                    route=None if part.single else route_hj212, turn=turns)
         if settings.hj212_tcp is not None else None
     )
 
@@ -236,7 +248,8 @@ async def serve(
                       " messages queued for us in that time are gone")
         log.warning("data gap of %.0f s recorded (%s .. %s): %s", gap.seconds,
                     gap.started_at.isoformat(), gap.ended_at.isoformat(), gap.reason)
-        gaps.add(gap)
+        # in its turn, which comes before the first burst's on this connection
+        _in_turn(turns, functools.partial(gaps.add, gap), "recording a data gap")()
 
     mqtt = MqttConnection(
         settings.broker,
@@ -251,6 +264,8 @@ async def serve(
         manual_ack=True,
         on_published=outbox.acknowledged,
         on_burst_end=burst.end,
+        # off the loop where the store waits on a server; a file's is called at once
+        turn=turns if turns.off_loop else None,
     )
     ingestor.publisher = mqtt  # the two need each other: the publisher is set after
     outbox.broker = mqtt
@@ -262,7 +277,7 @@ async def serve(
     scheduler = AsyncIOScheduler(timezone=settings.tz)
     if timeseries is not None:  # the writer's own thread-safe queue: a thread may retry
         scheduler.add_job(timeseries.retry_parked, "interval", seconds=10, id="influx-retry")
-    every = functools.partial(_on_loop, scheduler)
+    every = functools.partial(_on_loop, scheduler, turns)
     every(sweep_rules, seconds=settings.rules_sweep_s, id="rules-sweep")
     every(dispatcher.sweep, seconds=settings.dispatch.sweep_s, id="sla-sweep")
     every(checkpoints.save, seconds=60, id="rules-snapshot")
@@ -284,11 +299,15 @@ async def serve(
     consoles = _reader(store, "the consoles' lists and histories")
     app = create_app(
         registry,
-        {"broker_connected": mqtt.connected.is_set, "store_writable": store.writable},
+        {"broker_connected": mqtt.connected.is_set,
+         "store_writable": BoundedRead(turns, store.writable, _not_in_time)},
         degraded={"raise_path": dispatcher.healthy}
         | ({"timeseries": timeseries.healthy} if timeseries is not None else {})
-        | ({"notifications": worker.healthy} if worker is not None else {}),
+        | ({"notifications": BoundedRead(turns, worker.healthy, _not_in_time)}
+           if worker is not None else {}),
         large_bodies=((r"/api/alerts/[^/]+/photos", MAX_PHOTO),),
+        slow_metrics=BoundedRead(turns, functools.partial(generate_latest, store_reads),
+                                 _as_last_read),
     )
     app.include_router(api_router(
         dispatcher, settings.dispatch.tokens, settings.tz, clock, coverage=pipeline.coverage,
@@ -298,8 +317,8 @@ async def serve(
              "seconds": round(g.seconds, 3), "reason": g.reason}
             for g in gaps.overlapping(since, until)
         ],
-        queries=queries, bureau_reads=_lane(queries, reports, settings.tz),
-        console_reads=_lane(queries, consoles, settings.tz),
+        queries=queries, bureau_reads=_lane(queries, reports, settings.tz, turns),
+        console_reads=_lane(queries, consoles, settings.tz, turns),
         silences=store, stream=stream,
         notifications=worker,
         map_view=map_view(
@@ -313,6 +332,7 @@ async def serve(
         users=SqliteUsers(store), sessions=settings.sessions,
         names=gazetteer_of(settings),
         more_routes=[loggers_routes(hj212, settings.tz)] if hj212 is not None else (),
+        turns=turns,
     ))
     mount_console(app)
     server = uvicorn.Server(
@@ -324,6 +344,8 @@ async def serve(
             proxy_headers=True, forwarded_allow_ips=list(settings.trusted_proxies),
         )
     )
+    # from here on, the loop uses the store's writer only in a turn (else OutsideTurn)
+    turns.own()
     if hj212 is not None:  # listening before /healthz answers
         await hj212.start()
     http_task = asyncio.create_task(server.serve(), name="http")
@@ -366,7 +388,7 @@ async def serve(
             await asyncio.gather(delivering, return_exceptions=True)
             await worker.close()
         await mqtt.stop()
-        checkpoints.save()
+        await turns(checkpoints.save)
         server.should_exit = True
         await asyncio.gather(http_task, return_exceptions=True)
         if timeseries is not None:
@@ -376,6 +398,7 @@ async def serve(
                 apart.close()
         if checkpointer is not None:
             checkpointer.stop()
+        await turns.idle()  # a sweep or a notification's mark the scheduler left running
         store.close()
 
 
@@ -390,8 +413,8 @@ def _reader(store: SqlStore, of: str) -> SqlStore | None:
         return None
 
 
-def _lane(queries: Queries, reader: SqlStore | None, tz: tzinfo) -> ReadLane:
-    return ReadLane(queries, None if reader is None else Queries(reader, tz))
+def _lane(queries: Queries, reader: SqlStore | None, tz: tzinfo, turns: Turns) -> ReadLane:
+    return ReadLane(queries, None if reader is None else Queries(reader, tz), turns)
 
 
 def _log_quiet_deadletters(ingestor: Ingestor) -> None:
@@ -408,15 +431,54 @@ def _poll_unless_woken(feed: ChangeFeed, wakeup: PgWakeup | None) -> None:
         feed.poll()
 
 
-def _on_loop(scheduler: AsyncIOScheduler, job: Callable[[], object], **trigger: Any) -> None:
-    """Run `job` every interval on the event loop. apscheduler runs a plain function on a
-    thread pool, where it raced the loop for the rule state and the store's one
-    connection; a coroutine function it runs on the loop."""
+def _on_loop(scheduler: AsyncIOScheduler, turns: Turns, job: Callable[[], object],
+             **trigger: Any) -> None:
+    """Run `job` every interval on the event loop, in the store writer's turn. apscheduler
+    runs a plain function on a thread pool, where it raced the loop for the rule state
+    and the store's one connection; a coroutine function it runs on the loop."""
+
+    waiting = False  # the last run still waits on the store: this one is skipped, quietly
 
     async def run() -> None:
-        job()
+        nonlocal waiting
+        if waiting:
+            return  # (apscheduler would log a warning a tick, through a store's outage)
+        waiting = True
+        try:
+            await turns(job)
+        finally:
+            waiting = False
 
     scheduler.add_job(run, "interval", name=trigger.get("id"), **trigger)
+
+
+def _not_in_time(_last: bool | None) -> bool:
+    return False  # a store that cannot answer a check in time fails it
+
+
+def _as_last_read(last: bytes | None) -> bytes:
+    return last or b""  # the figures as last read; none before the store first answered
+
+
+def _in_turn(turns: Turns, work: Callable[[], object], what: str) -> Callable[[], None]:
+    """`work` as a callback that starts it in the store writer's turn (and logs it if it
+    fails): for a caller on the loop that cannot await."""
+    running: set[asyncio.Task[object]] = set()  # held: the loop keeps weak references
+
+    def done(task: asyncio.Task[object]) -> None:
+        running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("%s failed: %r", what, task.exception())
+
+    def start() -> None:
+        if not turns.off_loop:
+            work()  # a file's store: the work is microseconds, and done at once
+            return
+        task = asyncio.get_running_loop().create_task(turns(work))
+        running.add(task)
+        task.add_done_callback(done)
+
+    return start
 
 
 async def _wait_ready(

@@ -22,7 +22,8 @@ SURFACES = {
     "dispatch.notify": ["Channel", "DeliveryWorker", "Notifier", "SqliteDeliveries"],
     "dispatch.users": ["SessionPolicy", "SqliteUsers", "UserAdmin", "UserRefused"],
     "dispatch.stores": [
-        "ReadLane", "PgStore", "SqlStore", "SqliteStore", "StoreUnavailable", "WalCheckpointer",
+        "ReadLane", "PgStore", "SqlStore", "SqliteStore", "StoreUnavailable", "Turns",
+        "WalCheckpointer",
         "open_store",
     ],
     "ingest": [
