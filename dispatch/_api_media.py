@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from dispatch._access import Grants
 from dispatch._api_alerts import alert_for, check_may_act, take_step
 from dispatch._api_models import StepResult, answers, errors
-from dispatch._api_params import AlertId
+from dispatch._api_params import NO_NUL, AlertId
 from dispatch._dispatcher import Dispatcher, NotFound
 from dispatch._guard import Officer
 from dispatch._lifecycle import Comment, Event, EventKind
@@ -77,7 +77,7 @@ def media_routes(router: APIRouter, dispatcher: Dispatcher, read: Queries, tz: t
     @router.get("/media/{digest}", response_model=None, response_class=Response,
                 responses=served | errors(403, 404, 422))
     async def photo(digest: Digest, token: Officer,
-                    alert: Annotated[str, Query(min_length=1, max_length=100,
+                    alert: Annotated[str, Query(min_length=1, max_length=100, pattern=NO_NUL,
                                                 description="the alert whose timeline "
                                                 "names the photo")]) -> Response:
         """A photo of an alert's timeline."""

@@ -12,9 +12,13 @@ from typing import Annotated, Final
 
 from fastapi import HTTPException, Path, Query
 
-AlertId = Annotated[str, Path(max_length=100)]
-SilenceId = Annotated[str, Path(max_length=200)]
-QueryName = Annotated[str | None, Query(max_length=100)]
+#: No NUL character in an id or a name: PostgreSQL's text cannot hold one, and a
+#: look-up by such a name failed there (500) where SQLite found nothing (404).
+NO_NUL: Final = r"^[^\x00]*$"
+
+AlertId = Annotated[str, Path(max_length=100, pattern=NO_NUL)]
+SilenceId = Annotated[str, Path(max_length=200, pattern=NO_NUL)]
+QueryName = Annotated[str | None, Query(max_length=100, pattern=NO_NUL)]
 QueryTime = Annotated[str | None, Query(max_length=40)]
 RequiredTime = Annotated[str, Query(max_length=40)]
 

@@ -99,15 +99,16 @@ ADMIN_TOKEN = ADMIN["Authorization"].removeprefix("Bearer ")
 
 
 def start_deployment(
-    tmp_path: Path, broker: Broker, influx_url: str = "", extra: str = ""
+    tmp_path: Path, broker: Broker, influx_url: str = "", extra: str = "",
+    env: dict[str, str] | None = None,
 ) -> Deployment:
     rules = re.sub(r"(?m)^sweep_s = 15\b", "sweep_s = 0.2", shipped_rules())
     config = write_config(tmp_path / "config", broker_url=broker.url, http_port=free_port(),
                           store=tmp_path / "lantian.sqlite", influx_url=influx_url,
                           extra=rules + extra)
     clock = FakeClock(T0)
-    svc = RunningService(load_settings(config, {"LANTIAN_ADMIN_TOKEN": ADMIN_TOKEN}),
-                         clock).start()
+    svc = RunningService(load_settings(config, {"LANTIAN_ADMIN_TOKEN": ADMIN_TOKEN,
+                                                **(env or {})}), clock).start()
     return Deployment(config, clock, broker, svc)
 
 

@@ -1,5 +1,5 @@
 """A bounded schemathesis run over the real service's `/openapi.json` (real Mosquitto, one
-service for the module), as an admin and as an officer: no request the schema allows, nor
+service for each store engine), as an admin and as an officer: no request the schema allows, nor
 the near misses it generates, may get a 5xx, and every JSON answer, a refusal's too, must
 be what the schema says for its status.
 
@@ -23,6 +23,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.integration.conftest import ADMIN, BLUE_SKY, Deployment, start_deployment
+from tests.postgres import new_database
 from tests.support import Broker
 
 pytestmark = pytest.mark.integration
@@ -31,9 +32,17 @@ EXAMPLES = 25
 TOKENS = {"admin": ADMIN, "officer": BLUE_SKY}
 
 
-@pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory: pytest.TempPathFactory, broker: Broker) -> Iterator[Deployment]:
-    d = start_deployment(tmp_path_factory.mktemp("fuzz"), broker)
+@pytest.fixture(scope="module", params=[
+    "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fuzzed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           broker: Broker) -> Iterator[Deployment]:
+    """The service on each engine. On PostgreSQL every use of the store from the event
+    loop must be in the writer's turn (`dispatch._turns`): a route that forgot its turn
+    fails there with OutsideTurn, a 500."""
+    env = {}
+    if request.param == "postgresql":
+        env["LANTIAN_STORE_URL"] = new_database(request.getfixturevalue("pg_server"))
+    d = start_deployment(tmp_path_factory.mktemp("fuzz"), broker, env=env)
     d.fume("KY-CS-001")  # one real alert, so that the store is not empty
     d.open_alert("KY-CS-001")
     yield d
