@@ -15,10 +15,12 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from dispatch import SqliteStore
 from dispatch._users import Passwords
+from dispatch.stores import SqlStore
 from dispatch.users import UserAdmin
+from lantian.store import open_configured_store
 from tests.integration.conftest import ADMIN, BLUE_SKY, Deployment, start_deployment
+from tests.postgres import new_database
 from tests.support import Broker
 
 pytestmark = pytest.mark.integration
@@ -28,9 +30,15 @@ PASSWORD = "correct horse battery"
 CHEAP = Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
+def _store(d: Deployment) -> SqlStore:
+    """The running service's store, on a connection of the test's own (as the `lantian
+    users` command opens it)."""
+    return open_configured_store(d.service.settings)
+
+
 def add_users(d: Deployment, *users: tuple[str, str, list[str]]) -> dict[str, dict[str, str]]:
-    """Users added to the running service's store file; each one's bearer header."""
-    store = SqliteStore(d.service.settings.store_path)
+    """Users added to the running service's store; each one's bearer header."""
+    store = _store(d)
     try:
         admin = UserAdmin(store, d.service.settings.dispatch.queues, CHEAP)
         headers = {}
@@ -43,7 +51,7 @@ def add_users(d: Deployment, *users: tuple[str, str, list[str]]) -> dict[str, di
 
 
 def disable(d: Deployment, name: str) -> None:
-    store = SqliteStore(d.service.settings.store_path)
+    store = _store(d)
     try:
         UserAdmin(store, d.service.settings.dispatch.queues, CHEAP).disable(name, d.clock())
     finally:
@@ -54,9 +62,15 @@ PEOPLE = (("li", "officer", ["blue_sky"]), ("wang", "officer", ["law_enforcement
           ("zhao", "supervisor", []), ("sun", "bureau", []), ("root", "admin", []))
 
 
-@pytest.fixture
-def office(tmp_path: Path, broker: Broker) -> Iterator[tuple[Deployment, dict[str, Any]]]:
-    d = start_deployment(tmp_path, broker)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def office(request: pytest.FixtureRequest, tmp_path: Path, broker: Broker
+           ) -> Iterator[tuple[Deployment, dict[str, Any]]]:
+    """The service with its people, on each engine (on PostgreSQL the users, sessions
+    and strikes are read and written in the store writer's turns)."""
+    env = {}
+    if request.param == "postgresql":
+        env["LANTIAN_STORE_URL"] = new_database(request.getfixturevalue("pg_server"))
+    d = start_deployment(tmp_path, broker, env=env)
     yield d, add_users(d, *PEOPLE)
     d.service.stop()
 
