@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
 import greenlet
@@ -37,15 +37,19 @@ T = TypeVar("T")
 
 
 class OutsideTurn(RuntimeError):
-    """The writer was used from the loop outside a turn while a turn held it: that call
-    would have run inside the other turn's open transaction."""
+    """The writer was used from the loop outside a turn (`Turns.own`); while a turn
+    held it, that call would have run inside the other turn's open transaction."""
 
 
 class Turns:
     """One store's writer turns; `off_loop` False: see `inline`."""
 
     def __init__(self, *, off_loop: bool = True, name: str = "store-writer") -> None:
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix=name) if off_loop else None
+        self._off_loop, self._name = off_loop, name
+        # the writer thread, started with the first call it is handed: a plain thread and
+        # a queue, since an executor's futures cost the loop 1.6 times as much a call
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
         self._lock = asyncio.Lock()
         self._loop_thread: int | None = None  # the thread whose loop the running turn is on
         self._owner: int | None = None  # the thread that uses the writer only in turns
@@ -56,7 +60,7 @@ class Turns:
 
     @property
     def off_loop(self) -> bool:
-        return self._writer is not None
+        return self._off_loop
 
     @property
     def busy(self) -> bool:
@@ -67,12 +71,12 @@ class Turns:
         """From now on this thread (the event loop's) uses the writer only in turns: a
         call outside one raises `OutsideTurn` even when no turn runs, so that a path
         that forgot its turn fails the first time, not when it meets another turn."""
-        if self._writer is not None:
+        if self._off_loop:
             self._owner = threading.get_ident()
 
     async def idle(self) -> None:
         """Wait until the turns asked for so far have run."""
-        if self._writer is not None:
+        if self._off_loop:
             async with self._lock:
                 pass
 
@@ -82,7 +86,7 @@ class Turns:
         what it raised). Cancelled while waiting for its turn it never runs; cancelled
         once it runs, it runs to its end (a transaction is not left half done), and the
         cancellation is raised then."""
-        if self._writer is None:
+        if not self._off_loop:
             return work(*args, **kwargs)
         async with self._lock:
             self._loop_thread = threading.get_ident()
@@ -97,18 +101,34 @@ class Turns:
         cancelled = False
         asked = turn.switch(*args, **kwargs)
         while not turn.dead:
-            call = loop.run_in_executor(self._writer, asked.run)
-            while not call.done():
+            call: _Call = asked
+            call.answered = loop.create_future()
+            call.loop = loop
+            self._hand(call)
+            while not call.done:
                 try:
-                    await asyncio.wait((call,))  # which, cancelled, leaves `call` be
+                    await call.answered
                 except asyncio.CancelledError:
                     cancelled = True  # a call cannot be stopped midway: wait for its end
-            failure = call.exception()
+                    call.answered = loop.create_future()
+            failure = call.failure
             asked = (turn.throw(type(failure), failure, failure.__traceback__)
-                     if failure is not None else turn.switch(call.result()))
+                     if failure is not None else turn.switch(call.value))
         if cancelled:
             raise asyncio.CancelledError
         return asked
+
+    def _hand(self, call: _Call) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write, name=self._name, daemon=True)
+            self._writer.start()
+        self._calls.put(call)
+
+    def _write(self) -> None:
+        while (call := self._calls.get()) is not None:
+            call.run()
+            assert call.loop is not None
+            call.loop.call_soon_threadsafe(call.wake)
 
     def blocking(self, call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Make a call that waits on the database: from a turn, on the writer thread
@@ -122,24 +142,41 @@ class Turns:
         here = threading.get_ident()
         if here in (self._loop_thread, self._owner):
             raise OutsideTurn("the store's writer was used on the event loop outside a"
-                              " turn while a turn held it (a bug: run it in a turn)")
+                              " turn (a bug: run the work in a turn)")
         return call(*args, **kwargs)
 
     def close(self) -> None:
         if self._writer is not None:
-            self._writer.shutdown(wait=True)
+            self._calls.put(None)
+            self._writer.join()
+            self._writer = None
 
 
 class _Call:
-    """A call a turn hands to the writer thread."""
+    """A call a turn hands to the writer thread, and its answer."""
 
-    __slots__ = ("_args", "_call", "_kwargs")
+    __slots__ = ("_args", "_call", "_kwargs", "answered", "done", "failure", "loop", "value")
 
     def __init__(self, call: Callable[..., Any], args: Any, kwargs: Any) -> None:
         self._call, self._args, self._kwargs = call, args, kwargs
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.answered: asyncio.Future[None] | None = None  # what the turn awaits
+        self.done = False
+        self.value: Any = None
+        self.failure: BaseException | None = None
 
-    def run(self) -> Any:
-        return self._call(*self._args, **self._kwargs)
+    def run(self) -> None:
+        """On the writer thread."""
+        try:
+            self.value = self._call(*self._args, **self._kwargs)
+        except BaseException as e:  # raised in the turn's work, where it was called
+            self.failure = e
+        self.done = True
+
+    def wake(self) -> None:
+        """On the loop, once `run` is over: the turn goes on."""
+        if self.answered is not None and not self.answered.done():
+            self.answered.set_result(None)
 
 
 class _Turn(greenlet.greenlet):
