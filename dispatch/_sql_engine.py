@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import psycopg
-from psycopg import pq
+from psycopg import pq, waiting
 
 from dispatch._turns import Turns
 
@@ -150,10 +150,10 @@ class PgConnection:
     def __init__(self, url: str, *, call_timeout_s: float = CALL_TIMEOUT_S,
                  turns: Turns | None = None) -> None:
         self.url = url
-        #: where a call waits for the server: the writer thread in a turn (the event
-        #: loop goes on meanwhile), else the calling thread
+        #: in a turn a call's waits for the server are the event loop's, which goes on
+        #: meanwhile (`_LoopWaits`), and connecting again the writer thread's
         self._turns = turns
-        self._pg: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(**connect_args(url))
+        self._pg: psycopg.Connection[tuple[Any, ...]] = self._connect()
         self._closed = False
         self._call_timeout = call_timeout_s
         self._deadline = 0.0  # monotonic time the running call must end by; 0: none runs
@@ -172,20 +172,16 @@ class PgConnection:
         if self._pg.closed and not self._closed:
             if sql.startswith(("ROLLBACK", "RELEASE")):
                 return None  # the transaction died with the connection
-            self._pg = psycopg.connect(**connect_args(self.url))
+            self._pg = (self._connect() if self._turns is None or not self._turns.in_turn()
+                        else self._turns.blocking(self._connect))  # off the loop: seconds
         return self._pg
 
+    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        pg = _LoopWaits.connect(**connect_args(self.url))
+        pg.turns = self._turns
+        return pg
+
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
-        if self._turns is not None:
-            return self._turns.blocking(self._execute, sql, parameters)
-        return self._execute(sql, parameters)
-
-    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
-        if self._turns is not None:
-            return self._turns.blocking(self._executemany, sql, parameters)
-        return self._executemany(sql, parameters)
-
-    def _execute(self, sql: str, parameters: Sequence[Any]) -> Any:
         pg = self._live(sql)
         if pg is None:
             return _NO_ROWS
@@ -197,7 +193,7 @@ class PgConnection:
         finally:
             self._deadline = 0.0
 
-    def _executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> Any:
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
         pg = self._live(sql)
         assert pg is not None
         self._deadline = time.monotonic() + self._call_timeout
@@ -221,6 +217,24 @@ class PgConnection:
         self._closed = True
         self._stop.set()
         self._pg.close()
+
+
+class _LoopWaits(psycopg.Connection[tuple[Any, ...]]):
+    """psycopg's connection, whose every wait for the server goes through `wait`: in a
+    turn (`dispatch._turns`) the wait is the event loop's (psycopg's own `wait_async`,
+    on the connection's socket), and the loop serves everything else meanwhile; the
+    statement and its rows are then the same as ever. Elsewhere, psycopg's own wait."""
+
+    turns: Turns | None = None
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        turns = self.turns
+        if turns is not None:
+            if turns.in_turn():
+                return turns.awaiting(waiting.wait_async(
+                    gen, self.pgconn.socket, interval=interval, timeout=timeout))
+            turns.outside()
+        return super().wait(gen, interval, timeout)
 
 
 def _cut(pg: psycopg.Connection[tuple[Any, ...]]) -> None:

@@ -1,4 +1,4 @@
-"""The writer's turns: the store's one writer, its calls to the database off the event loop.
+"""The writer's turns: the store's one writer, its waits for the database off the event loop.
 
 The service's work is synchronous code on the event loop's thread (a burst of messages,
 an officer's step, a sweep): it needs no locks, and a burst's transaction has one owner.
@@ -6,16 +6,18 @@ On PostgreSQL each statement is a round trip, and a server that is slow, locked 
 held the loop for as long, with the consoles, `/healthz` and `/metrics` waiting behind it.
 
 A turn keeps the code as it is and takes the waits off the loop. `await turns(work)` runs
-`work` in a greenlet on the loop's thread; where it calls the database
-(`Turns.blocking`, which `PgConnection` calls), the greenlet hands the call to the
-store's writer thread and switches back to the loop, which serves everything else until
-the call returns; then `work` goes on from there. (The technique SQLAlchemy's asyncio
-extension uses; greenlet is the library both use.) Turns run one at a time, in the
-order they were asked for (an `asyncio.Lock` is first come, first served): a burst's
-transaction is never interleaved with another writer's, and each command still commits
-before its answer. What runs on the loop meanwhile must not use the writer: it reads
-through its own connections (`ReadLane`) or the service's memory, which a turn leaves as
-it was between two messages, never in the middle of one.
+`work` in a greenlet on the loop's thread. Where it waits for the database, the greenlet
+switches back to the loop, which serves everything else until the wait is over, and
+`work` then goes on from there: `awaiting` waits for an awaitable on the loop (psycopg's
+own wait for its socket: `PgConnection`, a few tens of µs a statement), `blocking` hands
+a call that would block to the store's writer thread (connecting again: seconds; a hop
+to the thread and back costs ~100 µs, so it is kept for that). The technique is
+SQLAlchemy's asyncio extension's, on the same library, greenlet. Turns run one at a
+time, in the order they were asked for (an `asyncio.Lock` is first come, first served):
+a burst's transaction is never interleaved with another writer's, and each command
+still commits before its answer. What runs on the loop meanwhile must not use the
+writer: it reads through its own connections (`ReadLane`) or the service's memory, which
+a turn leaves as it was between two messages, never in the middle of one.
 
 SQLite's calls are microseconds in this process: `Turns.inline()` runs a turn's work at
 once, as a plain call, and there is nothing to hand off.
@@ -25,9 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
 import greenlet
@@ -46,8 +49,9 @@ class Turns:
 
     def __init__(self, *, off_loop: bool = True, name: str = "store-writer") -> None:
         self._off_loop, self._name = off_loop, name
-        # the writer thread, started with the first call it is handed: a plain thread and
-        # a queue, since an executor's futures cost the loop 1.6 times as much a call
+        # the writer thread, started with the first call it is handed (`blocking`): a
+        # plain thread and a queue, since an executor's futures cost the loop 1.6 times
+        # as much a call
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._lock = asyncio.Lock()
@@ -101,10 +105,16 @@ class Turns:
         cancelled = False
         asked = turn.switch(*args, **kwargs)
         while not turn.dead:
-            call: _Call = asked
-            call.answered = loop.create_future()
-            call.loop = loop
-            self._hand(call)
+            if isinstance(asked, _Call):
+                call: _Call = asked
+                call.answered = loop.create_future()
+                call.loop = loop
+                self._hand(call)
+            else:  # an awaitable (`awaiting`): its wait is the loop's
+                call = _Call(_unused, (), {})
+                call.answered = loop.create_future()
+                waited = asyncio.ensure_future(asked)
+                waited.add_done_callback(functools.partial(_settle, call))
             while not call.done:
                 try:
                     await call.answered
@@ -130,19 +140,37 @@ class Turns:
             assert call.loop is not None
             call.loop.call_soon_threadsafe(call.wake)
 
+    def in_turn(self) -> bool:
+        """Whether this code runs in one of these turns (else see `outside`)."""
+        current = greenlet.getcurrent()
+        return isinstance(current, _Turn) and current.turns is self
+
+    def awaiting(self, awaitable: Awaitable[T]) -> T:
+        """From a turn: wait for `awaitable` on the loop, which goes on meanwhile, and
+        return its result (a driver's wait for its socket: `PgConnection`)."""
+        current = greenlet.getcurrent()
+        assert isinstance(current, _Turn) and current.turns is self, "not in a turn"
+        parent = current.parent
+        assert parent is not None
+        return parent.switch(awaitable)  # type: ignore[no-any-return]
+
+    def outside(self) -> None:
+        """Say that the writer is used here outside a turn: `OutsideTurn` on the loop's
+        thread once it is owned (`own`), or while a turn runs; else nothing."""
+        if threading.get_ident() in (self._loop_thread, self._owner):
+            raise OutsideTurn("the store's writer was used on the event loop outside a"
+                              " turn (a bug: run the work in a turn)")
+
     def blocking(self, call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """Make a call that waits on the database: from a turn, on the writer thread
-        while the loop goes on; elsewhere (start-up, a command line, a thread of its
-        own) here and now."""
+        """Make a call that blocks (connecting to the database): from a turn, on the
+        writer thread while the loop goes on; elsewhere (start-up, a command line, a
+        thread of its own) here and now."""
         current = greenlet.getcurrent()
         if isinstance(current, _Turn) and current.turns is self:
             parent = current.parent
             assert parent is not None
             return parent.switch(_Call(call, args, kwargs))  # type: ignore[no-any-return]
-        here = threading.get_ident()
-        if here in (self._loop_thread, self._owner):
-            raise OutsideTurn("the store's writer was used on the event loop outside a"
-                              " turn (a bug: run the work in a turn)")
+        self.outside()
         return call(*args, **kwargs)
 
     def close(self) -> None:
@@ -177,6 +205,22 @@ class _Call:
         """On the loop, once `run` is over: the turn goes on."""
         if self.answered is not None and not self.answered.done():
             self.answered.set_result(None)
+
+
+def _unused() -> None:  # the stand-in call of an awaited wait's answer
+    return None
+
+
+def _settle(call: _Call, waited: asyncio.Future[Any]) -> None:
+    """An awaited wait is over: its answer, as a call's."""
+    if waited.cancelled():
+        call.failure = asyncio.CancelledError()
+    else:
+        call.failure = waited.exception()
+        if call.failure is None:
+            call.value = waited.result()
+    call.done = True
+    call.wake()
 
 
 class _Turn(greenlet.greenlet):

@@ -151,3 +151,47 @@ def test_inline_turns_run_the_work_at_once_on_the_callers_thread() -> None:
 def test_outside_any_loop_the_call_is_made_here_and_now(turns: Turns) -> None:
     assert turns.blocking(lambda: threading.current_thread().name) \
         == threading.main_thread().name
+
+
+def test_a_turn_awaits_on_the_loop_what_its_work_waits_for(turns: Turns) -> None:
+    """How the PostgreSQL connection waits for its socket (`Turns.awaiting`): the loop
+    runs other tasks meanwhile, and the work goes on with the answer."""
+    events: list[str] = []
+
+    async def the_server_answers() -> str:
+        events.append("waiting")
+        await asyncio.sleep(0.01)
+        return "rows"
+
+    def work() -> str:
+        assert turns.in_turn()
+        answer = turns.awaiting(the_server_answers())
+        events.append("work goes on")
+        return answer
+
+    async def meanwhile() -> None:
+        while "waiting" not in events:
+            await asyncio.sleep(0)
+        events.append("the loop ran meanwhile")
+
+    async def main() -> str:
+        answer, _ = await asyncio.gather(turns(work), meanwhile())
+        return answer
+
+    assert asyncio.run(main()) == "rows"
+    assert events == ["waiting", "the loop ran meanwhile", "work goes on"]
+    assert not turns.in_turn()
+
+
+def test_a_failed_wait_raises_in_the_work(turns: Turns) -> None:
+    async def the_server_is_gone() -> None:
+        raise ConnectionResetError("consuming input failed")
+
+    def work() -> str:
+        try:
+            turns.awaiting(the_server_is_gone())
+        except ConnectionResetError as e:
+            return f"caught: {e}"
+        return "not raised"
+
+    assert asyncio.run(turns(work)) == "caught: consuming input failed"
