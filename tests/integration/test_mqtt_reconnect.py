@@ -18,11 +18,15 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
+from dispatch.stores import Turns
 from ingest import BrokerSettings, MqttConnection
 from tests.support import (
     REPO,
@@ -364,6 +368,68 @@ def test_manual_acks_go_out_after_the_burst_end_hook_in_arrival_order(
     finally:
         c.stop()
     # all acked: a new connection on that session gets nothing again
+    assert_session_empty(loop, settings(broker.port, client_id=cid), broker)
+
+
+@contextmanager
+def paho_publisher(broker: Broker) -> Iterator[Callable[[str, bytes], None]]:
+    """QoS 1 publishes from one connection (a burst, where `Broker.pub` is a process
+    each), all acknowledged by the broker when the block ends."""
+    pub = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{free_port()}")
+    pub.connect(broker.host, broker.port)
+    pub.loop_start()
+    sent: list[paho.MQTTMessageInfo] = []
+    try:
+        yield lambda topic, payload: sent.append(pub.publish(topic, payload, qos=1))
+        for info in sent:
+            info.wait_for_publish(10)
+    finally:
+        pub.disconnect()
+        pub.loop_stop()
+
+
+def test_in_a_turn_bursts_are_handled_in_order_one_at_a_time_and_acked_after_their_commit(
+    broker: Broker, loop: LoopThread,
+) -> None:
+    """With the store writer's turns (PostgreSQL's, `dispatch._turns`) a burst's commit
+    waits on the loop, which goes on meanwhile: still no message is handled while a
+    commit waits, the messages are handled in arrival order, and each ack follows the
+    commit of its burst."""
+    cid = f"lantian-turn-{free_port()}"
+    turns = Turns()
+    events: list[tuple[str, int]] = []
+    waits: list[int] = []
+
+    def commit() -> None:  # a commit that waits for its server, as PostgreSQL's does
+        events.append(("commit waits", len(c.messages)))
+        turns.awaiting(asyncio.sleep(0.005))
+        waits.append(1)
+        events.append(("burst end", len(c.messages)))
+
+    c = Client(loop, settings(broker.port, client_id=cid), manual_ack=True,
+               on_burst_end=commit, turn=turns)
+    _record_acks(c, events)
+    c.start()
+    try:
+        wait_until(c.connected, what="the connection")
+        with paho_publisher(broker) as publish:
+            for i in range(200):
+                publish(TOPIC, b"m%03d" % i)
+        wait_until(lambda: sum(kind == "ack" for kind, _ in events) == 200, what="200 acks")
+        assert c.messages == [b"m%03d" % i for i in range(200)]  # arrival order, once
+        committed = acked = 0
+        for (kind, n), after in zip(events, [*events[1:], ("", 0)], strict=True):
+            if kind == "commit waits":  # nothing handled until it is over
+                assert after == ("burst end", n), events
+            elif kind == "burst end":
+                committed = n
+            else:
+                acked += 1
+                assert acked <= committed, f"an ack before its burst end: {events}"
+        assert waits  # the commits did wait on the loop
+    finally:
+        c.stop()
+        turns.close()
     assert_session_empty(loop, settings(broker.port, client_id=cid), broker)
 
 
