@@ -391,12 +391,11 @@ class MqttConnection:
         """Messages were read: hand them over and commit their effect (`_commit_burst`),
         then, with manual_ack, send the acks, in arrival order.
 
-        With a `turn` that is done in the store writer's turn, and the socket is read
-        on meanwhile, up to `_READ_AHEAD` messages: while one burst waits on the
-        database, paho decodes the next. One burst at a time waits for its turn, and
-        takes, when it comes, every message read by then; so the messages are still
-        handled in arrival order, and each turn's acks are sent before the next turn
-        begins."""
+        With a `turn` that is done in the store writer's turn. One burst at a time
+        waits for its turn, and takes, when it comes, every message read by then (the
+        socket is read on while it waits behind another turn, up to `_READ_AHEAD`
+        messages); so the messages are still handled in arrival order, and each
+        turn's acks are sent before the next turn begins."""
         if self._turn is not None and self._loop is not None:
             if self._waiting is None:
                 task = self._loop.create_task(self._end_burst_in_turn(self._turn),
@@ -440,8 +439,8 @@ class MqttConnection:
 
         In a turn the socket is not read until the turn is over: a raise waits on the
         store a dozen times, a commit once, and each wait's answer would wait behind a
-        read (the turns of a reading every 150 µs took 0.9 ms where they had taken 0.5,
-        and a reading's alert twice as long to reach its queue)."""
+        read (read on, a reading's alert took a median 8.5-9.8 ms to reach its queue
+        at 6,800 readings a second on PostgreSQL; not, 6.7-6.9 ms)."""
         if self._turn is not None:
             self._pause()
         self._deliver()
