@@ -31,18 +31,25 @@ def alerts_for(svc: ServiceProcess, subject: str) -> list[dict[str, object]]:
     return [a for a in found if a["subject"] == subject]
 
 
-def test_readings_acknowledged_before_a_kill_still_count_after_it(
-    service_factory: Factory, broker: Broker
-) -> None:
-    """The issue's reproduction: two PM10 readings over the limit, kill -9, a third after
-    the restart. The 15-minute mean needs all three."""
-    svc = service_factory(shipped_rules()).start()
+def two_readings_over_the_limit(svc: ServiceProcess, broker: Broker) -> tuple[str, datetime]:
+    """KY-CS-001's PM10 at 160 and 170, two and one minutes ago, processed: a third
+    completes the 15-minute mean's alert. Its topic, and now."""
     topic = "lantian/sensors/KY-CS-001/reading"
     now = datetime.now(UTC)
     broker.pub(topic, reading("KY-CS-001", now - timedelta(minutes=2), 160))
     broker.pub(topic, reading("KY-CS-001", now - timedelta(minutes=1), 170))
     wait_until(lambda: svc.metric("lantian_records_total", type="Reading") == 2,
                what="two readings processed")
+    return topic, now
+
+
+def test_readings_acknowledged_before_a_kill_still_count_after_it(
+    service_factory: Factory, broker: Broker
+) -> None:
+    """The issue's reproduction: two PM10 readings over the limit, kill -9, a third after
+    the restart. The 15-minute mean needs all three."""
+    svc = service_factory(shipped_rules()).start()
+    topic, now = two_readings_over_the_limit(svc, broker)
     svc.kill()  # long before the minute's snapshot
     svc.start()
     broker.pub(topic, reading("KY-CS-001", now, 180))

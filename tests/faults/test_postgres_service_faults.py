@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import shipped_rules
 from tests.faults.conftest import ADMIN, ServiceProcess
-from tests.faults.test_crash import alerts_for, reading
+from tests.faults.test_crash import alerts_for, reading, two_readings_over_the_limit
 from tests.postgres import PgServer, new_database, run_postgres
 from tests.support import Broker, wait_until
 
@@ -102,12 +102,7 @@ def test_a_frozen_postgresql_holds_the_burst_and_not_the_event_loop(
     and a machine's configured token is admitted. Thawed, the burst commits."""
     monkeypatch.setenv("LANTIAN_STORE_URL", new_database(server))
     svc = service_factory(shipped_rules()).start()
-    topic = "lantian/sensors/KY-CS-001/reading"
-    now = datetime.now(UTC)
-    broker.pub(topic, reading("KY-CS-001", now - timedelta(minutes=2), 160))
-    broker.pub(topic, reading("KY-CS-001", now - timedelta(minutes=1), 170))
-    wait_until(lambda: svc.metric("lantian_records_total", type="Reading") == 2,
-               what="two readings processed")
+    topic, now = two_readings_over_the_limit(svc, broker)
 
     frozen = [server.proc.pid, *_children(server.proc.pid)]
     for pid in frozen:
