@@ -28,6 +28,7 @@ import contextlib
 import functools
 import os
 import re
+import select
 import socket
 import sqlite3
 import threading
@@ -60,6 +61,10 @@ CONNECT_TIMEOUT_S: Final = 5
 #: Seconds a call may take before the watchdog cuts the connection: past the server's
 #: own statement timeout, so that a slow statement gets the server's clear error first.
 CALL_TIMEOUT_S: Final = STATEMENT_TIMEOUT_S + 5
+#: Seconds a statement in a turn waits for the server's answer on the spot, the loop
+#: held, before it gives the loop back to wait there: a loopback server answers most
+#: statements within it, and each trip through the loop cost a raise's alert latency.
+ON_THE_SPOT_S: Final = 0.0003
 
 
 class Cursor(Protocol):
@@ -229,12 +234,37 @@ class _LoopWaits(psycopg.Connection[tuple[Any, ...]]):
 
     def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
         turns = self.turns
-        if turns is not None:
-            if turns.in_turn():
-                return turns.awaiting(waiting.wait_async(
-                    gen, self.pgconn.socket, interval=interval, timeout=timeout))
-            turns.outside()
-        return super().wait(gen, interval, timeout)
+        if turns is None or not turns.in_turn():
+            if turns is not None:
+                turns.outside()
+            return super().wait(gen, interval, timeout)
+        fd = self.pgconn.socket
+        try:  # first on the spot: a trip through the loop costs more than a short wait
+            asked = next(gen)
+            while ready := _ready(fd, asked, ON_THE_SPOT_S):
+                asked = gen.send(ready)
+        except StopIteration as done:
+            return done.value
+        return turns.awaiting(waiting.wait_async(
+            _resumed(gen, asked), fd, interval=interval, timeout=timeout))
+
+
+def _ready(fd: int, asked: int, within_s: float) -> int:
+    """What of `asked` (psycopg's `Wait`) the socket is ready for within `within_s`."""
+    r, w, _ = select.select([fd] if asked & waiting.WAIT_R else [],
+                            [fd] if asked & waiting.WAIT_W else [], [], within_s)
+    return (waiting.READY_R if r else 0) | (waiting.READY_W if w else 0)
+
+
+def _resumed(gen: Any, asked: int) -> Any:
+    """`gen`, already started and asking for `asked`, as a generator from its start."""
+    ready = yield asked
+    while True:
+        try:
+            asked = gen.send(ready)
+        except StopIteration as done:
+            return done.value
+        ready = yield asked
 
 
 def _cut(pg: psycopg.Connection[tuple[Any, ...]]) -> None:
