@@ -125,6 +125,7 @@ def auth_router(
             return _problem(422, "a user name and a password are required")
         address = request.client.host if request.client else "unknown"
         keys = (f"user:{given.username}", f"addr:{address}")
+
         def locked(now: datetime) -> list[timedelta]:
             return [w for k in keys if (w := locked_for(users.strikes(k), now)) is not None]
 
