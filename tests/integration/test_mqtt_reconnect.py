@@ -402,7 +402,7 @@ def test_in_a_turn_bursts_are_handled_in_order_one_at_a_time_and_acked_after_the
 
     def commit() -> None:  # a commit that waits for its server, as PostgreSQL's does
         events.append(("commit waits", len(c.messages)))
-        turns.awaiting(asyncio.sleep(0.005))
+        turns.awaiting(asyncio.sleep(0.005))  # the server's answer: not a synchronisation
         waits.append(1)
         events.append(("burst end", len(c.messages)))
 

@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from dispatch._turns import OutsideTurn, Turns
 
 DEADLINE_S = 5.0
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Give the loop its turns until `condition` holds, within the deadline."""
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        await asyncio.sleep(0.001)
 
 
 @pytest.fixture
@@ -37,8 +46,7 @@ def test_a_turns_wait_runs_on_the_writer_thread_while_the_loop_goes_on(turns: Tu
 
     async def main() -> tuple[str, str]:
         job = asyncio.create_task(turns(work))
-        while not where:  # the call has started: the loop is ours again
-            await asyncio.sleep(0.001)
+        await until(lambda: bool(where))  # the call has started: the loop is ours again
         released.set()
         return await job
 
@@ -97,8 +105,7 @@ def test_the_writer_used_outside_a_turn_while_one_holds_it_is_refused(turns: Tur
 
     async def main() -> None:
         job = asyncio.create_task(turns(lambda: turns.blocking(wait_on_database)))
-        while not started.is_set():
-            await asyncio.sleep(0.001)
+        await until(started.is_set)
         try:
             with pytest.raises(OutsideTurn):
                 turns.blocking(lambda: "inside the other turn's transaction")
@@ -125,8 +132,7 @@ def test_a_turn_cancelled_mid_call_runs_to_its_end_then_says_cancelled(turns: Tu
 
     async def main() -> None:
         job = asyncio.create_task(turns(work))
-        while not started.is_set():
-            await asyncio.sleep(0.001)
+        await until(started.is_set)
         job.cancel()
         await asyncio.sleep(0)
         released.set()
@@ -160,7 +166,7 @@ def test_a_turn_awaits_on_the_loop_what_its_work_waits_for(turns: Turns) -> None
 
     async def the_server_answers() -> str:
         events.append("waiting")
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # the server's answer, on its way: not a synchronisation
         return "rows"
 
     def work() -> str:
@@ -170,8 +176,7 @@ def test_a_turn_awaits_on_the_loop_what_its_work_waits_for(turns: Turns) -> None
         return answer
 
     async def meanwhile() -> None:
-        while "waiting" not in events:
-            await asyncio.sleep(0)
+        await until(lambda: "waiting" in events)
         events.append("the loop ran meanwhile")
 
     async def main() -> str:
