@@ -74,12 +74,16 @@ class PgServer:
         self.proc = _postgres(self.data, self.port, self.durable)
         wait_until(self.ready, 30, "PostgreSQL to accept connections")
 
+    def backends(self) -> list[int]:
+        """The postmaster's children now: its backends and background workers."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(p) for p in children.read_text().split()] if children.exists() else []
+
     def kill(self) -> None:
         """kill -9 the postmaster and every backend: what a crash of the host leaves. The
         backends too, at once: left to notice the postmaster's death, one could still
         answer a client's next statement."""
-        backends = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        pids = [int(p) for p in backends.read_text().split()] if backends.exists() else []
+        pids = self.backends()
         self.proc.send_signal(signal.SIGKILL)
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):

@@ -10,7 +10,6 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -73,19 +72,6 @@ def test_readings_during_a_postgresql_outage_are_processed_after_it(
     print(f"\nalert raised {back_after:.1f} s after PostgreSQL was started again")
 
 
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (PostgreSQL's backends and workers)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def _timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
     started = time.monotonic()
     answer = call()
@@ -104,7 +90,7 @@ def test_a_frozen_postgresql_holds_the_burst_and_not_the_event_loop(
     svc = service_factory(shipped_rules()).start()
     topic, now = two_readings_over_the_limit(svc, broker)
 
-    frozen = [server.proc.pid, *_children(server.proc.pid)]
+    frozen = [server.proc.pid, *server.backends()]
     for pid in frozen:
         os.kill(pid, signal.SIGSTOP)
     try:
