@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -209,57 +210,71 @@ def points_written(m: dict[str, float]) -> int:
     return int(m.get("lantian_influx_points_written_total", 0))
 
 
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """One poll of every service: when the last one answered, their metrics, and what
+    the caller's `sample` read right after it (CPU counters, so that a drain's CPU figures
+    end where the drain did, not where the polling stopped)."""
+
+    at: float
+    metrics: list[dict[str, float]]
+    sample: dict[str, float]
+
+
 def wait_counted(
-    services: list[ServiceProcess], n: int, timeout: float, points: bool = False,
-    started: float | None = None, settle: bool = False,
-) -> tuple[float, list[dict[str, float]]]:
+    services: list[ServiceProcess], n: int, timeout: float, client: httpx.Client, *,
+    points: bool = False, started: float | None = None, settle: bool = False,
+    sample: Callable[[], dict[str, float]] = dict,
+) -> Poll:
     """Poll every service's /metrics until together they count `n` readings (or dead
     letters: those are counted, and reported, not waited for in vain), or with `points`
-    `n` points written to InfluxDB; the perf_counter of the poll that saw it, and the
-    last metrics.
+    `n` points written to InfluxDB: the poll that saw it. `client` is opened by the
+    caller before the timing starts, so its first connections are not in it.
 
-    A scrape costs the service a few ms of its event loop (the dispatch figures read
-    the store), so polling every 20 ms would take a tenth of its CPU from the drain
-    being timed: the next poll is due when half of what remains should be done at the
-    rate so far (20 ms at least, 0.5 s at most), a dozen scrapes a drain.
+    A scrape costs the service 0.6-0.75 ms of CPU (idle, SQLite and PostgreSQL alike;
+    the dispatch figures read the store), and each poll this process's: polling every
+    20 ms would take a share of the box from the drain being timed. The next poll is due
+    when half of what remains should be done at the rate so far (20 ms at least, 0.5 s
+    at most), a dozen scrapes a drain.
 
     `settle` (partitions): instances may each count a reading of a station they share,
     so past `n` the polls go on until the sum stops growing for `SETTLE_S`; the drain
     ended at the first poll that saw the final sum."""
     deadline = time.monotonic() + timeout
     t0 = started if started is not None else time.perf_counter()
-    with httpx.Client() as client:
-        while True:
-            seen = [s.metrics(client) for s in services]
-            done = time.perf_counter()
-            count = points_written if points else (lambda m: readings(m) + rejected(m))
-            got = sum(count(m) for m in seen)
-            if got >= n and not settle:
-                return done, seen
-            if time.monotonic() > deadline:
-                what = "points written" if points else "readings counted"
-                raise RuntimeError(f"only {got} of {n} {what} in {timeout:.0f} s")
-            rate = got / (done - t0) if got and done > t0 else 0.0
-            if settle and got >= n:
-                return _settled(services, client, got, done, seen)
-            due = 0.5 if not rate else min(0.5, max(0.02, (n - got) / rate / 2))
-            time.sleep(due)  # the poll interval of a deadline wait, see above
+    count = points_written if points else (lambda m: readings(m) + rejected(m))
+    while True:
+        poll = _poll(services, client, sample)
+        got = sum(count(m) for m in poll.metrics)
+        if got >= n:
+            return _settled(services, client, sample, got, poll) if settle else poll
+        if time.monotonic() > deadline:
+            what = "points written" if points else "readings counted"
+            raise RuntimeError(f"only {got} of {n} {what} in {timeout:.0f} s")
+        rate = got / (poll.at - t0) if got and poll.at > t0 else 0.0
+        due = 0.5 if not rate else min(0.5, max(0.02, (n - got) / rate / 2))
+        time.sleep(due)  # the poll interval of a deadline wait, see above
 
 
 #: How long the counts of partitioned instances must stay still to call a drain over.
 SETTLE_S: Final = 0.5
 
 
+def _poll(services: list[ServiceProcess], client: httpx.Client,
+          sample: Callable[[], dict[str, float]]) -> Poll:
+    seen = [s.metrics(client) for s in services]
+    return Poll(time.perf_counter(), seen, sample())
+
+
 def _settled(
-    services: list[ServiceProcess], client: httpx.Client, got: int, at: float,
-    seen: list[dict[str, float]],
-) -> tuple[float, list[dict[str, float]]]:
+    services: list[ServiceProcess], client: httpx.Client,
+    sample: Callable[[], dict[str, float]], got: int, first: Poll,
+) -> Poll:
     while True:
         time.sleep(0.05)  # the poll interval while waiting for the counts to settle
-        now_seen = [s.metrics(client) for s in services]
-        now = time.perf_counter()
-        total = sum(readings(m) + rejected(m) for m in now_seen)
+        poll = _poll(services, client, sample)
+        total = sum(readings(m) + rejected(m) for m in poll.metrics)
         if total != got:
-            got, at, seen = total, now, now_seen
-        elif now - at >= SETTLE_S:
-            return at, seen
+            got, first = total, poll
+        elif poll.at - first.at >= SETTLE_S:
+            return first

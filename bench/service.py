@@ -23,8 +23,9 @@ The rate is N over the drain's span (CEILING and INGEST: first message to last;
 SERVICE: thaw to the /metrics poll that counts the last, polled ever more often
 as the end nears, every 20 ms at the end: `bench._service.wait_counted`). CPU µs a
 message is the receiver process's own (all its threads; for SERVICE from
-/proc/<pid>/stat at thaw and at the end). Each round's share of CEILING is printed per
-round, so a drift of this shared box hits all receivers of a round alike.
+/proc/<pid>/stat at thaw and at the poll that saw the end). Each round's share of
+CEILING is printed per round, so a drift of this shared box hits all receivers of a
+round alike.
 
 LATENCY: `lantian run` with InfluxDB under a paced background of readings at half the
 SERVICE+INFLUX median drain rate for --duration s, and --probes readings spread over
@@ -42,8 +43,8 @@ the same code in the same round (SERVICE+INFLUX; with --compare, the compared ch
 code and COMPARED+INFLUX); target ≥ 1.6×. Skipped, saying so, when that service does not
 know LANTIAN_PARTITION. For every service drain a second table says how many cores each
 party kept busy meanwhile (the instances, Mosquitto, victoria-metrics, PostgreSQL, this
-harness; /proc/<pid>/stat at thaw and at the end): two instances can only drain as much
-faster as the cores the others leave them.
+harness; /proc/<pid>/stat at thaw and at the poll that saw the end): two instances can
+only drain as much faster as the cores the others leave them.
 
 --store postgres: every `lantian run` (SERVICE, SERVICE+INFLUX, COMPARED+INFLUX,
 PARTITIONS, LATENCY) on a fresh database of a PostgreSQL cluster of the bench's own
@@ -66,6 +67,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import httpx
 from rich.table import Table
 
 from bench import _bare, _lantian, _publisher
@@ -196,32 +198,40 @@ class Bench:
         influx = kind != "SERVICE"
         env = self.compared if kind in ("COMPARED+INFLUX", "PARTITIONS") else None
         procs = self.services(f"{kind.lower()}-{rnd}", influx, partitions, profile, env)
+
+        def cpu_s() -> dict[str, float]:  # read at each poll: the drain's ends there
+            return {**self._box_cpu_s(procs),
+                    "loop": sum(p.thread_cpu_s()["loop"] for p in procs)}
+
         try:
-            for p in procs:
-                p.freeze()
-            self.backlog(kind)
-            box0 = self._box_cpu_s(procs)
-            loop0 = sum(p.thread_cpu_s()["loop"] for p in procs)
-            t0 = time.perf_counter()
-            for p in procs:
-                p.thaw()
-            done, seen = wait_counted(procs, self.n, 60 + self.n / 200, started=t0,
-                                      settle=bool(partitions))
-            box = {k: (v - box0[k]) / (done - t0) for k, v in self._box_cpu_s(procs).items()}
-            cpu = box["instances"] * (done - t0)
-            loop = sum(p.thread_cpu_s()["loop"] for p in procs) - loop0
-            counted = sum(int(m.get('lantian_records_total{type="Reading"}', 0)) for m in seen)
-            dead = sum(rejected(m) for m in seen)
-            written = None
-            if influx:  # nothing lost on the way to InfluxDB either (not timed)
-                _, after = wait_counted(procs, self.n, 60, points=True)
-                written = sum(int(m.get("lantian_influx_points_written_total", 0))
-                              for m in after)
+            with httpx.Client() as client:  # connected before the timing
+                for p in procs:
+                    p.metrics(client)
+                    p.freeze()
+                self.backlog(kind)
+                before = cpu_s()
+                t0 = time.perf_counter()
+                for p in procs:
+                    p.thaw()
+                end = wait_counted(procs, self.n, 60 + self.n / 200, client, started=t0,
+                                   settle=bool(partitions), sample=cpu_s)
+                spent = {k: v - before[k] for k, v in end.sample.items()}
+                written = None
+                if influx:  # nothing lost on the way to InfluxDB either (not timed)
+                    after = wait_counted(procs, self.n, 60, client, points=True).metrics
+                    written = sum(int(m.get("lantian_influx_points_written_total", 0))
+                                  for m in after)
         finally:
             for p in procs:
                 p.stop()
-        return Drain(kind, rnd, self.n, counted, dead, self.n / (done - t0),
-                     cpu / self.n * 1e6, written, loop / self.n * 1e6, box)
+        span = end.at - t0
+        counted = sum(int(m.get('lantian_records_total{type="Reading"}', 0))
+                      for m in end.metrics)
+        dead = sum(rejected(m) for m in end.metrics)
+        box = {k: spent[k] / span for k in BOX}
+        return Drain(kind, rnd, self.n, counted, dead, self.n / span,
+                     spent["instances"] / self.n * 1e6, written,
+                     spent["loop"] / self.n * 1e6, box)
 
 
 def partitions_supported(checkout: Path) -> bool:
