@@ -12,6 +12,11 @@ same table of the same store, in rounds that alternate between them (the box's d
 hits both alike); the figures are medians over every burst of every round, wall time
 (the loop is blocked for it) and this process's CPU time.
 
+On PostgreSQL a third way is the row a burst compressed as the server does by default,
+pglz, where the store asks for lz4 (`dispatch._sql_engine.TOAST_COMPRESSION`; a burst's
+row is past the 2 KB at which the server compresses a value), and a column says what
+each way cost the server: its backend's CPU over all the bursts of all rounds, a burst.
+
 The engines: a SQLite store file (WAL) in a temporary directory; a PostgreSQL server of
 its own (`tests.postgres.run_postgres(durable=True)`: loopback TCP, a commit waiting for
 its WAL write, fsync off as in the tests — add the disk's flush to each commit in
@@ -35,7 +40,9 @@ from pathlib import Path
 from rich.table import Table
 
 from bench._common import console, machine_info, print_header, reading_payload, reading_topic
-from dispatch.stores import SqlStore, open_store
+from bench._service import process_cpu_s
+from dispatch._sql_engine import TOAST_COMPRESSION
+from dispatch.stores import PgStore, SqlStore, open_store
 from lantian.layouts import SINGLE
 from lantian.recovery import Journal
 from tests.postgres import new_database, run_postgres
@@ -70,8 +77,11 @@ class RowAMessage:
 Writer = RowAMessage | Journal
 WAYS: dict[str, Callable[[SqlStore, str], Writer]] = {
     "row a message (before)": RowAMessage,
+    "row a burst, pglz (before)": Journal,
     "row a burst (now)": Journal,
 }
+#: the ways that differ from "now" by the server's compression alone (PostgreSQL only)
+COMPRESSION: dict[str, str] = {"row a burst, pglz (before)": "pglz"}
 
 
 def messages(n: int) -> list[tuple[str, bytes, datetime]]:
@@ -124,47 +134,71 @@ def main(argv: Sequence[str] | None = None) -> None:
     burst = messages(args.burst)
     table = Table(title=f"a burst of {args.burst} messages journalled and committed"
                         f" (medians of {args.rounds} × {args.bursts} bursts)")
-    for column in ("engine", "way", "wall / burst", "CPU / burst", "wall / message",
-                   "replay read / message"):
+    for column in ("engine", "way", "wall / burst", "CPU / burst", "server CPU / burst",
+                   "wall / message", "replay read / message"):
         table.add_column(column, justify="left" if column in ("engine", "way") else "right")
     with engines(not args.no_postgres) as found:
         for engine, url in found:
             store = open_store(url)
             try:
-                journals = {way: make(store, SINGLE) for way, make in WAYS.items()}
-                walls: dict[str, list[float]] = {way: [] for way in WAYS}
-                cpus: dict[str, list[float]] = {way: [] for way in WAYS}
+                server = server_cpu_s(store)
+                ways = [w for w in WAYS if server is not None or w not in COMPRESSION]
+                journals = {way: WAYS[way](store, SINGLE) for way in ways}
+                walls: dict[str, list[float]] = {way: [] for way in ways}
+                cpus: dict[str, list[float]] = {way: [] for way in ways}
+                served = dict.fromkeys(ways, 0.0)
                 bursts(store, journals["row a burst (now)"], burst, 10)  # warm up
                 for r in range(args.rounds):
                     for way, journal in journals.items():
+                        if server is not None:
+                            compress(store, COMPRESSION.get(way, TOAST_COMPRESSION))
+                            before = server()
                         wall, cpu = bursts(store, journal, burst, args.bursts)
+                        if server is not None:
+                            served[way] += server() - before
                         walls[way] += wall
                         cpus[way] += cpu
                         console.print(f"[dim]{engine} round {r + 1}: {way}:"
                                       f" {statistics.median(wall) * 1e6:,.0f} µs a burst[/dim]")
-                reads = replay_reads(url, burst, args.bursts)
+                reads = replay_reads(url, burst, args.bursts, ways)
             finally:
                 store.close()
             base = statistics.median(walls["row a message (before)"])
-            for way in WAYS:
+            for way in ways:
                 median = statistics.median(walls[way])
                 table.add_row(engine, way, f"{median * 1e6:,.0f} µs ({median / base:.2f}×)",
                               f"{statistics.median(cpus[way]) * 1e6:,.0f} µs",
+                              f"{served[way] / len(walls[way]) * 1e6:,.0f} µs"
+                              if server is not None else "-",
                               f"{median / args.burst * 1e6:,.1f} µs",
                               f"{reads[way] * 1e6:,.1f} µs")
     console.print(table)
 
 
-def replay_reads(url: str, burst: list[tuple[str, bytes, datetime]], count: int
-                 ) -> dict[str, float]:
+def server_cpu_s(store: SqlStore) -> Callable[[], float] | None:
+    """The CPU seconds so far of the store's PostgreSQL backend; None on SQLite."""
+    if not isinstance(store, PgStore):
+        return None
+    pid = int(store.connection.execute("SELECT pg_backend_pid()").fetchone()[0])
+    return lambda: process_cpu_s(pid)
+
+
+def compress(store: SqlStore, method: str) -> None:
+    store.connection.execute(f"SET default_toast_compression = {method}")
+
+
+def replay_reads(url: str, burst: list[tuple[str, bytes, datetime]], count: int,
+                 ways: Sequence[str]) -> dict[str, float]:
     """Seconds a message to read back a journal of `count` bursts written each way, each
     way in a partition of its own of a fresh store (median of 3 reads)."""
     out: dict[str, float] = {}
     store = open_store(url)
     try:
-        for n, (way, make) in enumerate(WAYS.items()):
+        for n, way in enumerate(ways):
             partition = f"{n}/9"
-            journal = make(store, partition)
+            journal = WAYS[way](store, partition)
+            if isinstance(store, PgStore):
+                compress(store, COMPRESSION.get(way, TOAST_COMPRESSION))
             bursts(store, journal, burst, count)
             reader = Journal(store, partition)
             times = []

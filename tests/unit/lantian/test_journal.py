@@ -156,3 +156,15 @@ def test_a_journal_from_before_replays_after_the_upgrade_in_place(
         assert len(second.checkpoints.journal) == 2
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_a_bursts_row_is_compressed_with_lz4_on_postgresql(pg_url: str) -> None:
+    # the server's default, pglz, cost it 2.7x the CPU a burst (`TOAST_COMPRESSION`)
+    store = open_store(pg_url, tz=SH)
+    try:
+        burst(Process(store), *range(-100, 0))  # 12 KB: past the 2 KB where values compress
+        assert store.connection.execute(
+            "SELECT pg_column_compression(payload) FROM inputs").fetchall() == [("lz4",)]
+    finally:
+        store.close()
