@@ -455,6 +455,7 @@ class MqttConnection:
                 if pending and self._client.socket() is not None:
                     self._client.disconnect()
                 return []
+        self.metrics.last_handled.set_to_current_time()
         return pending if self._client.socket() is not None else []
 
     def _ack(self, pending: list[tuple[int, int]]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 #: how a connection attempt ended: a CONNACK accepting us; a CONNACK refusing us (bad
 #: credentials, not authorised, ...); the socket closed before any CONNACK (a TLS port
@@ -30,6 +30,12 @@ class MqttMetrics:
             "lantian_mqtt_session_lost",
             "CONNACKs without the session we expected the broker to keep (messages queued "
             "for us while we were away are lost)", registry=self.registry,
+        )
+        self.last_handled = Gauge(
+            "lantian_mqtt_last_handled_timestamp_seconds",
+            "When messages from the broker were last handled and their effect committed "
+            "(Unix time; 0 before the first): a stream gone quiet while connected shows "
+            "here, as `time() - this`", registry=self.registry,
         )
 
     def attempt(self, result: AttemptResult) -> None:

@@ -453,6 +453,33 @@ def test_a_failing_burst_end_leaves_messages_unacked_and_they_come_again(
     assert not failures
 
 
+def test_the_last_handled_time_is_that_of_the_last_burst_whose_commit_succeeded(
+    broker: Broker, client: Callable[..., Client],
+) -> None:
+    seen: list[float] = []  # the gauge as each commit begins
+
+    def last_handled() -> float:
+        value = c.conn.metrics.registry.get_sample_value(
+            "lantian_mqtt_last_handled_timestamp_seconds")
+        assert value is not None
+        return value
+
+    def commit() -> None:
+        seen.append(last_handled())
+        if len(seen) == 1:
+            raise RuntimeError("the store is locked")
+
+    c = client(settings(broker.port, client_id=f"lantian-last-{free_port()}"),
+               manual_ack=True, on_burst_end=commit)
+    wait_until(c.connected, what="the connection")
+    before = time.time()
+    broker.pub(TOPIC, b"precious")
+    wait_until(lambda: len(seen) == 2 and last_handled() > 0, timeout=2.0 + 5,
+               what="the redelivery's commit")
+    assert seen == [0.0, 0.0]  # the failed burst did not count as handled
+    assert before <= last_handled() <= time.time()
+
+
 def test_a_message_whose_handling_raises_stays_unacked_and_its_burst_goes_on(
     broker: Broker, loop: LoopThread,
 ) -> None:
