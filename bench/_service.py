@@ -189,6 +189,16 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime
 
 
+def kernel_and_idle_s() -> tuple[float, float]:
+    """The box's CPU seconds so far that no process's own time counts, from /proc/stat:
+    the kernel's interrupts and softirqs (where loopback TCP's packets are processed) and
+    the time stolen by the hypervisor; and its idle time (iowait included)."""
+    with open("/proc/stat", encoding="ascii") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    _user, _nice, _system, idle, iowait, irq, softirq, steal = fields
+    return (irq + softirq + steal) / _CLK_TCK, (idle + iowait) / _CLK_TCK
+
+
 def tree_cpu_s(pid: int) -> float:
     """`process_cpu_s` of a process and its children (a PostgreSQL server's backends)."""
     try:

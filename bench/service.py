@@ -20,8 +20,11 @@ persistent session while the receiver is away or frozen. Round-robin, --runs rou
                   API); after the timing it waits until every point is written
 
 The rate is N over the drain's span (CEILING and INGEST: first message to last;
-SERVICE: thaw to the /metrics poll that counts the last, polled ever more often
-as the end nears, every 20 ms at the end: `bench._service.wait_counted`). CPU µs a
+SERVICE: thaw to the commit of the burst that held the last reading, which the service
+says in `lantian_mqtt_last_handled_timestamp_seconds`, read by the /metrics poll that
+counts the last (`bench._service.wait_counted`); a poll's own lag, up to a few tens of
+ms, would weigh on a partitioned drain of ~1.2 s. Where a compared checkout's service
+does not say it, every service drain ends at that poll instead). CPU µs a
 message is the receiver process's own (all its threads; for SERVICE from
 /proc/<pid>/stat at thaw and at the poll that saw the end). Each round's share of
 CEILING is printed per round, so a drift of this shared box hits all receivers of a
@@ -43,8 +46,10 @@ the same code in the same round (SERVICE+INFLUX; with --compare, the compared ch
 code and COMPARED+INFLUX); target ≥ 1.6×. Skipped, saying so, when that service does not
 know LANTIAN_PARTITION. For every service drain a second table says how many cores each
 party kept busy meanwhile (the instances, Mosquitto, victoria-metrics, PostgreSQL, this
-harness; /proc/<pid>/stat at thaw and at the poll that saw the end): two instances can
-only drain as much faster as the cores the others leave them.
+harness, from /proc/<pid>/stat at thaw and at the poll that saw the end; the kernel's
+interrupts and softirqs, where loopback TCP's packets are processed, and the time the
+hypervisor stole, which no process's time counts, from /proc/stat) and how much stayed
+idle: two instances can only drain as much faster as the cores the others leave them.
 
 --store postgres: every `lantian run` (SERVICE, SERVICE+INFLUX, COMPARED+INFLUX,
 PARTITIONS, LATENCY) on a fresh database of a PostgreSQL cluster of the bench's own
@@ -75,6 +80,7 @@ from bench._common import console, machine_info, past_base_ms, print_header, spr
 from bench._service import (
     PROBE_STATIONS,
     ServiceProcess,
+    kernel_and_idle_s,
     probe_station,
     process_cpu_s,
     rejected,
@@ -111,8 +117,11 @@ class Drain:
     box: dict[str, float] | None = None
 
 
-#: Who shares the box with the receiver during a service drain, in `Drain.box`.
-BOX = ("instances", "Mosquitto", "victoria-metrics", "PostgreSQL", "this harness")
+#: Who shares the box with the receiver during a service drain, in `Drain.box` (which
+#: also says how much of it was idle: `IDLE`).
+BOX = ("instances", "Mosquitto", "victoria-metrics", "PostgreSQL", "this harness",
+       "the kernel")
+IDLE = "idle"
 
 
 @dataclass
@@ -129,18 +138,24 @@ class Bench:
     store_url: Callable[[], str] | None = None
     #: the PostgreSQL server's pid (--store postgres), for `Drain.box`
     postgres_pid: int | None = None
+    #: whether a service drain ends at its last commit (`LAST_HANDLED`), or at the poll
+    #: that saw it: the same for every service of a run, compared checkout's included
+    ends_at_commit: bool = True
 
     def _box_cpu_s(self, procs: list[ServiceProcess]) -> dict[str, float]:
         """CPU seconds so far of each party of `BOX` (the instances: all of them)."""
         def cpu_of(proc: subprocess.Popen[bytes] | None) -> float:
             return process_cpu_s(proc.pid) if proc is not None else 0.0
 
+        kernel, idle = kernel_and_idle_s()
         return {
             "instances": sum(p.cpu_s() for p in procs),
             "Mosquitto": cpu_of(self.broker.proc),
             "victoria-metrics": cpu_of(self.victoria.proc),
             "PostgreSQL": tree_cpu_s(self.postgres_pid) if self.postgres_pid else 0.0,
             "this harness": time.process_time(),
+            "the kernel": kernel,
+            IDLE: idle,
         }
 
     def backlog(self, publish_for: str) -> None:
@@ -210,7 +225,7 @@ class Bench:
                     p.freeze()
                 self.backlog(kind)
                 before = cpu_s()
-                t0 = time.perf_counter()
+                t0, thawed = time.perf_counter(), time.time()
                 for p in procs:
                     p.thaw()
                 end = wait_counted(procs, self.n, 60 + self.n / 200, client, started=t0,
@@ -224,14 +239,26 @@ class Bench:
         finally:
             for p in procs:
                 p.stop()
-        span = end.at - t0
+        polled = end.at - t0  # the CPU counters were read at that poll
+        last = max(m.get(LAST_HANDLED, 0.0) for m in end.metrics)
+        span = last - thawed if self.ends_at_commit and last > thawed else polled
         counted = sum(int(m.get('lantian_records_total{type="Reading"}', 0))
                       for m in end.metrics)
         dead = sum(rejected(m) for m in end.metrics)
-        box = {k: spent[k] / span for k in BOX}
+        box = {k: spent[k] / polled for k in (*BOX, IDLE)}
         return Drain(kind, rnd, self.n, counted, dead, self.n / span,
                      spent["instances"] / self.n * 1e6, written,
                      spent["loop"] / self.n * 1e6, box)
+
+
+#: When a service last committed a burst: the end of its drain.
+LAST_HANDLED = "lantian_mqtt_last_handled_timestamp_seconds"
+
+
+def says_last_handled(checkout: Path) -> bool:
+    """Whether that checkout's service has `LAST_HANDLED` among its metrics."""
+    metrics = checkout / "ingest" / "_mqtt_metrics.py"
+    return metrics.is_file() and LAST_HANDLED in metrics.read_text(encoding="utf-8")
 
 
 def partitions_supported(checkout: Path) -> bool:
@@ -286,11 +313,12 @@ def box_table(drains: list[Drain], kinds: Sequence[str]) -> Table | None:
         return None
     table = Table(title=f"Cores busy during the service drains, of {os.cpu_count()}: median "
                   "[min..max]", title_justify="left")
-    for col in ("receiver", *BOX, "all of them"):
+    for col in ("receiver", *BOX, "all of them", IDLE):
         table.add_column(col, justify="left" if col == "receiver" else "right")
     for kind, boxes in rows:
         table.add_row(kind, *(spread([b[k] for b in boxes], "{:.2f}") for k in BOX),
-                      spread([sum(b.values()) for b in boxes], "{:.2f}"))
+                      spread([sum(b[k] for k in BOX) for b in boxes], "{:.2f}"),
+                      spread([b.get(IDLE, 0.0) for b in boxes], "{:.2f}"))
     return table
 
 
@@ -356,6 +384,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         bench = Bench(broker, victoria, Path(tmp), stations, args.n,
                       load_settings(first, {}).decode,
                       {"PYTHONPATH": str(args.compare.resolve())} if args.compare else {})
+        bench.ends_at_commit = says_last_handled(REPO) and (
+            not args.compare or says_last_handled(args.compare.resolve()))
+        console.print("a service drain ends at " + (
+            f"its last commit ({LAST_HANDLED})" if bench.ends_at_commit else
+            "the /metrics poll that counts its last reading (a compared checkout does "
+            f"not say {LAST_HANDLED})"))
         if args.store == "postgres":
             server = stack.enter_context(contextlib.contextmanager(run_postgres)())
             bench.store_url = lambda: new_database(server)
