@@ -146,7 +146,7 @@ class TimeSeriesWriter:
         org: str,
         bucket: str,
         metrics: IngestMetrics,
-        batch_size: int = 1000,
+        batch_size: int = 5000,
         flush_interval_ms: int = 1000,
         max_pending: int = 1_000_000,
         timeout_ms: int = 10_000,
