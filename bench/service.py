@@ -214,7 +214,7 @@ class Bench:
         env = self.compared if kind in ("COMPARED+INFLUX", "PARTITIONS") else None
         procs = self.services(f"{kind.lower()}-{rnd}", influx, partitions, profile, env)
 
-        def cpu_s() -> dict[str, float]:  # read at each poll: the drain's ends there
+        def cpu_s() -> dict[str, float]:  # read at each poll: a drain ends at one
             return {**self._box_cpu_s(procs),
                     "loop": sum(p.thread_cpu_s()["loop"] for p in procs)}
 
