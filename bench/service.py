@@ -81,8 +81,10 @@ from bench._service import (
     PROBE_STATIONS,
     ServiceProcess,
     kernel_and_idle_s,
+    points_written,
     probe_station,
     process_cpu_s,
+    readings,
     rejected,
     shipped_station_ids,
     tree_cpu_s,
@@ -234,16 +236,14 @@ class Bench:
                 written = None
                 if influx:  # nothing lost on the way to InfluxDB either (not timed)
                     after = wait_counted(procs, self.n, 60, client, points=True).metrics
-                    written = sum(int(m.get("lantian_influx_points_written_total", 0))
-                                  for m in after)
+                    written = sum(points_written(m) for m in after)
         finally:
             for p in procs:
                 p.stop()
         polled = end.at - t0  # the CPU counters were read at that poll
         last = max(m.get(LAST_HANDLED, 0.0) for m in end.metrics)
         span = last - thawed if self.ends_at_commit and last > thawed else polled
-        counted = sum(int(m.get('lantian_records_total{type="Reading"}', 0))
-                      for m in end.metrics)
+        counted = sum(readings(m) for m in end.metrics)
         dead = sum(rejected(m) for m in end.metrics)
         box = {k: spent[k] / polled for k in (*BOX, IDLE)}
         return Drain(kind, rnd, self.n, counted, dead, self.n / span,
@@ -257,16 +257,19 @@ LAST_HANDLED = "lantian_mqtt_last_handled_timestamp_seconds"
 
 def says_last_handled(checkout: Path) -> bool:
     """Whether that checkout's service has `LAST_HANDLED` among its metrics."""
-    metrics = checkout / "ingest" / "_mqtt_metrics.py"
-    return metrics.is_file() and LAST_HANDLED in metrics.read_text(encoding="utf-8")
+    return _mentions(checkout / "ingest" / "_mqtt_metrics.py", LAST_HANDLED)
 
 
 def partitions_supported(checkout: Path) -> bool:
     """Whether that checkout's service knows LANTIAN_PARTITION (the issue's partitions,
     built in parallel with this harness): the env overrides are a table in
     lantian/config/_env.py."""
-    env = checkout / "lantian" / "config" / "_env.py"
-    return env.is_file() and "LANTIAN_PARTITION" in env.read_text(encoding="utf-8")
+    return _mentions(checkout / "lantian" / "config" / "_env.py", "LANTIAN_PARTITION")
+
+
+def _mentions(source: Path, name: str) -> bool:
+    """Whether a source file of a checkout, if it has it, names `name`."""
+    return source.is_file() and name in source.read_text(encoding="utf-8")
 
 
 # -- reporting ---------------------------------------------------------------------------
